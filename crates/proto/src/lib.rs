@@ -1,0 +1,33 @@
+//! Rabid Hole Punch wire format: every message of the protocol, parsed and rendered, with no I/O and
+//! no clock.
+//!
+//! # Layout
+//! - [`name`]: the grammar of session names, player names, passwords and the max-players field.
+//! - [`error_code`]: the fourteen `error:` codes the server sends.
+//! - [`request`]: what a client sends the server (`h c p s y k x`), borrowed from the datagram.
+//! - [`reply`]: what the server sends a client (`i:`, `s:`, `error:`), rendered and parsed.
+//! - [`peer`]: what peers send each other after the server phase (`g: c: s: y:` and app data `d:`).
+//! - [`ParseError`]: why bytes are not a message.
+//!
+//! Every message is one UDP datagram of UTF-8 text, fields separated by `:`, no terminator.
+#![deny(missing_docs)]
+
+pub mod error_code;
+pub mod name;
+pub mod parse_error;
+pub mod peer;
+pub mod reply;
+pub mod request;
+
+pub use error_code::ErrorCode;
+pub use parse_error::ParseError;
+pub use peer::PeerMessage;
+pub use reply::{PeerAddr, Reply};
+pub use request::Request;
+
+/// The longest request the grammar allows: `h:` + 10 + `:` + 12 + `:` + 2 + `:` + 12 bytes.
+/// Anything longer is `error:invalid_request` without being read further.
+pub const MAX_REQUEST_LEN: usize = 2 + 10 + 1 + 12 + 1 + 2 + 1 + 12;
+
+/// The UDP port the Godot plugin talks to by default, and the server's default port.
+pub const DEFAULT_PORT: u16 = 57775;

@@ -1,0 +1,69 @@
+//! The grammar of the protocol's fields: session names, player names, passwords, max players.
+//!
+//! All names are ASCII alphanumeric (`[A-Za-z0-9]`), which is also what keeps them safe to embed in
+//! `:`/`;`-separated messages and in log lines.
+
+/// Longest session name.
+pub const SESSION_MAX: usize = 10;
+/// Longest player name.
+pub const PLAYER_MAX: usize = 12;
+/// Longest password.
+pub const PASSWORD_MAX: usize = 12;
+/// Fewest players a session may be created for.
+pub const MIN_PLAYERS: u8 = 2;
+/// Most players a session may be created for.
+pub const MAX_PLAYERS: u8 = 12;
+
+fn alnum(s: &str, max: usize) -> bool {
+    !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// `[A-Za-z0-9]{1,10}`
+pub fn is_session_name(s: &str) -> bool {
+    alnum(s, SESSION_MAX)
+}
+
+/// `[A-Za-z0-9]{1,12}`
+pub fn is_player_name(s: &str) -> bool {
+    alnum(s, PLAYER_MAX)
+}
+
+/// `[A-Za-z0-9]{1,12}`
+pub fn is_password(s: &str) -> bool {
+    alnum(s, PASSWORD_MAX)
+}
+
+/// Parses the max-players field: `2`..`12` written without leading zeros or sign.
+pub fn parse_max_players(s: &str) -> Option<u8> {
+    match s {
+        "2" | "3" | "4" | "5" | "6" | "7" | "8" | "9" | "10" | "11" | "12" => s.parse().ok(),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_grammar() {
+        assert!(is_session_name("NiceRoom"));
+        assert!(is_session_name("a123456789"));
+        assert!(!is_session_name("a1234567890"));
+        assert!(!is_session_name(""));
+        assert!(!is_session_name("Nice Room"));
+        assert!(!is_session_name("Nicé"));
+        assert!(is_player_name("abcdefghijkl"));
+        assert!(!is_player_name("abcdefghijklm"));
+        assert!(!is_password("pa-ss"));
+    }
+
+    #[test]
+    fn max_players_is_2_to_12_without_leading_zeros() {
+        assert_eq!(parse_max_players("2"), Some(2));
+        assert_eq!(parse_max_players("12"), Some(12));
+        for bad in ["1", "13", "02", "+4", "", " 4", "4 ", "0", "100"] {
+            assert_eq!(parse_max_players(bad), None, "{bad:?}");
+        }
+    }
+}

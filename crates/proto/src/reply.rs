@@ -1,0 +1,179 @@
+//! Replies the server sends a client: `i:<names>`, `s:<own port>:<Name:IP:Port;...>`, `error:<code>`.
+//!
+//! The server renders them straight into a reusable buffer ([`write_info`], [`write_start`]); clients
+//! parse them into the owned [`Reply`].
+
+use crate::name::is_player_name;
+use crate::{ErrorCode, ParseError};
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+
+/// Another player's name and the address the server saw it at, as listed in a start message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerAddr {
+    /// The player's name.
+    pub name: String,
+    /// Its ip:port as observed by the server.
+    pub addr: SocketAddr,
+}
+
+/// One reply from the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// `i:A:B:C`: the session's players in join order; the first is the host.
+    Info(Vec<String>),
+    /// `s:<own port>:<Name:IP:Port;...>`: the session started; the port the server saw this player
+    /// at, and every other player in join order (for a non-host, the host comes first).
+    Start {
+        /// This player's port as observed by the server.
+        own_port: u16,
+        /// The other players.
+        peers: Vec<PeerAddr>,
+    },
+    /// `error:<code>` with one of the fourteen codes.
+    Error(ErrorCode),
+    /// `error:<text>` with a code this version does not know (a newer server's).
+    OtherError(String),
+}
+
+impl Reply {
+    /// Parses a datagram from the server. Never panics.
+    pub fn parse(data: &[u8]) -> Result<Reply, ParseError> {
+        let text = std::str::from_utf8(data).map_err(|_| ParseError::Invalid)?;
+        let (kind, body) = text.split_once(':').ok_or(ParseError::Invalid)?;
+        match kind {
+            "i" => {
+                let names: Vec<String> = body.split(':').map(str::to_owned).collect();
+                if names.iter().all(|n| is_player_name(n)) {
+                    Ok(Reply::Info(names))
+                } else {
+                    Err(ParseError::Invalid)
+                }
+            }
+            "s" => {
+                let (port, list) = body.split_once(':').ok_or(ParseError::Invalid)?;
+                let own_port = parse_port(port)?;
+                let peers = list.split(';').map(parse_peer).collect::<Result<Vec<_>, _>>()?;
+                Ok(Reply::Start { own_port, peers })
+            }
+            "error" => Ok(match ErrorCode::from_code(body) {
+                Some(code) => Reply::Error(code),
+                None => Reply::OtherError(body.to_owned()),
+            }),
+            _ => Err(ParseError::UnknownType),
+        }
+    }
+
+    /// The reply's wire form.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        match self {
+            Reply::Info(names) => write_info(&mut out, names.iter().map(String::as_str)),
+            Reply::Start { own_port, peers } => {
+                write_start(&mut out, *own_port, peers.iter().map(|p| (p.name.as_str(), p.addr)))
+            }
+            Reply::Error(code) => out.extend_from_slice(code.wire().as_bytes()),
+            Reply::OtherError(text) => {
+                out.extend_from_slice(b"error:");
+                out.extend_from_slice(text.as_bytes());
+            }
+        }
+        out
+    }
+}
+
+fn parse_port(s: &str) -> Result<u16, ParseError> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ParseError::Invalid);
+    }
+    s.parse().map_err(|_| ParseError::Invalid)
+}
+
+fn parse_peer(entry: &str) -> Result<PeerAddr, ParseError> {
+    let mut it = entry.split(':');
+    let (Some(name), Some(ip), Some(port), None) = (it.next(), it.next(), it.next(), it.next()) else {
+        return Err(ParseError::Invalid);
+    };
+    if !is_player_name(name) {
+        return Err(ParseError::Invalid);
+    }
+    let ip: IpAddr = ip.parse().map_err(|_| ParseError::Invalid)?;
+    Ok(PeerAddr { name: name.to_owned(), addr: SocketAddr::new(ip, parse_port(port)?) })
+}
+
+/// Appends `i:<name>:<name>...` to `out`.
+pub fn write_info<'n>(out: &mut Vec<u8>, names: impl IntoIterator<Item = &'n str>) {
+    out.extend_from_slice(b"i");
+    for name in names {
+        out.push(b':');
+        out.extend_from_slice(name.as_bytes());
+    }
+}
+
+/// Appends `s:<own_port>:<Name:IP:Port;...>` to `out`. IPv4-mapped IPv6 addresses are written as
+/// IPv4 text, which is what the Godot plugin can split.
+pub fn write_start<'n>(
+    out: &mut Vec<u8>,
+    own_port: u16,
+    peers: impl IntoIterator<Item = (&'n str, SocketAddr)>,
+) {
+    // Writing to a Vec cannot fail.
+    let _ = write!(out, "s:{own_port}:");
+    for (i, (name, addr)) in peers.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b';');
+        }
+        let _ = write!(out, "{name}:{}:{}", addr.ip().to_canonical(), addr.port());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_the_seed_readme_examples() {
+        let mut out = Vec::new();
+        write_info(&mut out, ["Alice", "Bob"]);
+        assert_eq!(out, b"i:Alice:Bob");
+        out.clear();
+        let bob: SocketAddr = "10.0.0.2:5555".parse().unwrap();
+        let carol: SocketAddr = "[::ffff:10.0.0.3]:6666".parse().unwrap();
+        write_start(&mut out, 1234, [("Bob", bob), ("Carol", carol)]);
+        assert_eq!(out, b"s:1234:Bob:10.0.0.2:5555;Carol:10.0.0.3:6666");
+    }
+
+    #[test]
+    fn parses_what_it_renders() {
+        for reply in [
+            Reply::Info(vec!["Alice".into()]),
+            Reply::Info(vec!["Alice".into(), "Bob".into()]),
+            Reply::Start {
+                own_port: 1,
+                peers: vec![PeerAddr { name: "Bob".into(), addr: "1.2.3.4:65535".parse().unwrap() }],
+            },
+            Reply::Error(ErrorCode::SessionFull),
+            Reply::OtherError("rate_limited".into()),
+        ] {
+            assert_eq!(Reply::parse(&reply.to_bytes()), Ok(reply));
+        }
+    }
+
+    #[test]
+    fn rejects_broken_replies() {
+        for bad in [
+            "",
+            "i",
+            "i:",
+            "i:A::B",
+            "s:1",
+            "s:x:A:1.2.3.4:5",
+            "s:1:A:1.2.3.4",
+            "s:1:A:nope:5",
+            "s:70000:A:1.2.3.4:5",
+        ] {
+            assert!(Reply::parse(bad.as_bytes()).is_err(), "{bad:?}");
+        }
+        assert_eq!(Reply::parse(b"g:a:1:2"), Err(ParseError::UnknownType));
+    }
+}

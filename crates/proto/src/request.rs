@@ -1,0 +1,309 @@
+//! Requests a client sends the rendezvous server: `h c p s y k x`, borrowed from the datagram.
+//!
+//! Parsing follows the original server: the type is split off at the first `:`, a datagram without
+//! any `:` is invalid, an unknown type is [`ParseError::UnknownType`], and a known type whose fields
+//! break the (anchored) grammar is [`ParseError::Invalid`].
+
+use crate::name::{is_password, is_player_name, is_session_name, parse_max_players};
+use crate::{ParseError, MAX_REQUEST_LEN};
+use std::fmt;
+
+/// One request to the server. Names borrow from the datagram and are already validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request<'a> {
+    /// `h:S:P:MAX[:PASS]`: create session `S` with host `P`.
+    Host {
+        /// Session name.
+        session: &'a str,
+        /// Host's player name.
+        player: &'a str,
+        /// Most players, 2..=12.
+        max_players: u8,
+        /// Optional password.
+        password: Option<&'a str>,
+    },
+    /// `c:S:P[:PASS]`: join session `S` as `P`.
+    Connect {
+        /// Session name.
+        session: &'a str,
+        /// Player name.
+        player: &'a str,
+        /// Optional password.
+        password: Option<&'a str>,
+    },
+    /// `p:S:P`: keep `P` alive.
+    Ping {
+        /// Session name.
+        session: &'a str,
+        /// Player name.
+        player: &'a str,
+    },
+    /// `s:S:P`: the host starts the session.
+    Start {
+        /// Session name.
+        session: &'a str,
+        /// Player name (the original does not check it; the sender's address decides).
+        player: &'a str,
+    },
+    /// `y:S:P`: the player has the start message; stop resending it.
+    Confirm {
+        /// Session name.
+        session: &'a str,
+        /// Player name.
+        player: &'a str,
+    },
+    /// `k:S:VICTIM`: the host kicks a player.
+    Kick {
+        /// Session name.
+        session: &'a str,
+        /// The player to remove.
+        victim: &'a str,
+    },
+    /// `x:S:P`: the player leaves the session.
+    Exit {
+        /// Session name.
+        session: &'a str,
+        /// Player name.
+        player: &'a str,
+    },
+}
+
+impl<'a> Request<'a> {
+    /// Parses one datagram. Never panics, whatever the bytes.
+    pub fn parse(data: &'a [u8]) -> Result<Request<'a>, ParseError> {
+        if data.len() > MAX_REQUEST_LEN {
+            return Err(ParseError::Invalid);
+        }
+        let text = std::str::from_utf8(data).map_err(|_| ParseError::Invalid)?;
+        let (kind, body) = text.split_once(':').ok_or(ParseError::Invalid)?;
+        let mut fields = [""; 4];
+        let n = split_fields(body, &mut fields);
+        let two = |n: usize| -> Result<(&'a str, &'a str), ParseError> {
+            if n == 2 && is_session_name(fields[0]) && is_player_name(fields[1]) {
+                Ok((fields[0], fields[1]))
+            } else {
+                Err(ParseError::Invalid)
+            }
+        };
+        match kind {
+            "h" => {
+                if !(n == 3 || n == 4) {
+                    return Err(ParseError::Invalid);
+                }
+                let (session, player) = two(2)?;
+                let max_players = parse_max_players(fields[2]).ok_or(ParseError::Invalid)?;
+                let password = optional_password(n == 4, fields[3])?;
+                Ok(Request::Host { session, player, max_players, password })
+            }
+            "c" => {
+                if !(n == 2 || n == 3) {
+                    return Err(ParseError::Invalid);
+                }
+                let (session, player) = two(2)?;
+                let password = optional_password(n == 3, fields[2])?;
+                Ok(Request::Connect { session, player, password })
+            }
+            "p" => two(n).map(|(session, player)| Request::Ping { session, player }),
+            "s" => two(n).map(|(session, player)| Request::Start { session, player }),
+            "y" => two(n).map(|(session, player)| Request::Confirm { session, player }),
+            "k" => two(n).map(|(session, victim)| Request::Kick { session, victim }),
+            "x" => two(n).map(|(session, player)| Request::Exit { session, player }),
+            _ => Err(ParseError::UnknownType),
+        }
+    }
+
+    /// The session the request names.
+    pub fn session(&self) -> &'a str {
+        match *self {
+            Request::Host { session, .. }
+            | Request::Connect { session, .. }
+            | Request::Ping { session, .. }
+            | Request::Start { session, .. }
+            | Request::Confirm { session, .. }
+            | Request::Kick { session, .. }
+            | Request::Exit { session, .. } => session,
+        }
+    }
+
+    /// Appends the request's wire form to `out`.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        use std::io::Write;
+        // Writing to a Vec cannot fail.
+        let _ = write!(out, "{self}");
+    }
+
+    /// The request's wire form.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(MAX_REQUEST_LEN);
+        self.write_to(&mut out);
+        out
+    }
+}
+
+/// Splits `body` on `:` into `out`; returns how many fields there are, or `out.len() + 1` when
+/// there are more than fit (so any count check fails).
+fn split_fields<'a>(body: &'a str, out: &mut [&'a str; 4]) -> usize {
+    let mut n = 0;
+    for field in body.split(':') {
+        if n == out.len() {
+            return out.len() + 1;
+        }
+        out[n] = field;
+        n += 1;
+    }
+    n
+}
+
+fn optional_password(present: bool, field: &str) -> Result<Option<&str>, ParseError> {
+    match present {
+        false => Ok(None),
+        true if is_password(field) => Ok(Some(field)),
+        true => Err(ParseError::Invalid),
+    }
+}
+
+impl fmt::Display for Request<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Request::Host { session, player, max_players, password } => {
+                write!(f, "h:{session}:{player}:{max_players}")?;
+                if let Some(p) = password {
+                    write!(f, ":{p}")?;
+                }
+                Ok(())
+            }
+            Request::Connect { session, player, password } => {
+                write!(f, "c:{session}:{player}")?;
+                if let Some(p) = password {
+                    write!(f, ":{p}")?;
+                }
+                Ok(())
+            }
+            Request::Ping { session, player } => write!(f, "p:{session}:{player}"),
+            Request::Start { session, player } => write!(f, "s:{session}:{player}"),
+            Request::Confirm { session, player } => write!(f, "y:{session}:{player}"),
+            Request::Kick { session, victim } => write!(f, "k:{session}:{victim}"),
+            Request::Exit { session, player } => write!(f, "x:{session}:{player}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn p(s: &str) -> Result<Request<'_>, ParseError> {
+        Request::parse(s.as_bytes())
+    }
+
+    #[test]
+    fn parses_every_request_of_the_readme() {
+        assert_eq!(
+            p("h:NiceRoom:Alice:4:Pass"),
+            Ok(Request::Host {
+                session: "NiceRoom",
+                player: "Alice",
+                max_players: 4,
+                password: Some("Pass")
+            })
+        );
+        assert_eq!(
+            p("h:NiceRoom:Alice:4"),
+            Ok(Request::Host { session: "NiceRoom", player: "Alice", max_players: 4, password: None })
+        );
+        assert_eq!(
+            p("c:NiceRoom:Bob:Pass"),
+            Ok(Request::Connect { session: "NiceRoom", player: "Bob", password: Some("Pass") })
+        );
+        assert_eq!(
+            p("c:NiceRoom:Bob"),
+            Ok(Request::Connect { session: "NiceRoom", player: "Bob", password: None })
+        );
+        assert_eq!(p("p:NiceRoom:Alice"), Ok(Request::Ping { session: "NiceRoom", player: "Alice" }));
+        assert_eq!(p("s:NiceRoom:Alice"), Ok(Request::Start { session: "NiceRoom", player: "Alice" }));
+        assert_eq!(p("y:NiceRoom:Alice"), Ok(Request::Confirm { session: "NiceRoom", player: "Alice" }));
+        assert_eq!(p("k:NiceRoom:Bob"), Ok(Request::Kick { session: "NiceRoom", victim: "Bob" }));
+        assert_eq!(p("x:NiceRoom:Carol"), Ok(Request::Exit { session: "NiceRoom", player: "Carol" }));
+    }
+
+    #[test]
+    fn rejects_what_the_grammar_rejects() {
+        for bad in [
+            "",
+            "h",
+            "hello",
+            "h:",
+            "h:S",
+            "h:S:P",
+            "h:S:P:1",
+            "h:S:P:13",
+            "h:S:P:04",
+            "h:S:P:4:",
+            "h:S:P:4:pw:extra",
+            "h:S:P:4:p-w",
+            "h:S:abcdefghijklm:4",
+            "h:abcdefghijk:P:4",
+            "c:S",
+            "c:S:P:",
+            "c:S:P:pw:x",
+            "p:S:P:",
+            "p:S:P:x",
+            "p::P",
+            "p:S:",
+            "p:S:P\n",
+            "s:S",
+            "k:S:P:Q",
+            "x:S:Pé",
+        ] {
+            assert_eq!(p(bad), Err(ParseError::Invalid), "{bad:?}");
+        }
+        assert_eq!(Request::parse(b"p:S:\xff"), Err(ParseError::Invalid));
+        assert_eq!(Request::parse(&[b'p'; 42]), Err(ParseError::Invalid));
+    }
+
+    #[test]
+    fn unknown_types_are_told_apart() {
+        for unknown in ["z:foo", "error:x", "i:Alice", "g:a:1:2", ":x", "hh:S:P"] {
+            assert_eq!(p(unknown), Err(ParseError::UnknownType), "{unknown:?}");
+        }
+    }
+
+    #[test]
+    fn the_longest_valid_request_fits_the_limit() {
+        let longest = "h:abcdefghij:abcdefghijkl:12:abcdefghijkl";
+        assert_eq!(longest.len(), MAX_REQUEST_LEN);
+        assert!(p(longest).is_ok());
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics_and_round_trips(data in proptest::collection::vec(any::<u8>(), 0..64)) {
+            if let Ok(req) = Request::parse(&data) {
+                prop_assert_eq!(req.to_bytes(), data);
+            }
+        }
+
+        #[test]
+        fn valid_requests_round_trip(
+            kind in 0..7usize,
+            session in "[A-Za-z0-9]{1,10}",
+            player in "[A-Za-z0-9]{1,12}",
+            max in 2u8..=12,
+            pw in proptest::option::of("[A-Za-z0-9]{1,12}"),
+        ) {
+            let pw = pw.as_deref();
+            let req = match kind {
+                0 => Request::Host { session: &session, player: &player, max_players: max, password: pw },
+                1 => Request::Connect { session: &session, player: &player, password: pw },
+                2 => Request::Ping { session: &session, player: &player },
+                3 => Request::Start { session: &session, player: &player },
+                4 => Request::Confirm { session: &session, player: &player },
+                5 => Request::Kick { session: &session, victim: &player },
+                _ => Request::Exit { session: &session, player: &player },
+            };
+            let bytes = req.to_bytes();
+            prop_assert_eq!(Request::parse(&bytes), Ok(req));
+        }
+    }
+}
