@@ -1,1 +1,46 @@
-fn main() {}
+//! `rabid-hole-punch`: the command line. One binary, three jobs:
+//! - `serve`: the rendezvous server (also started the original's way: `rabid-hole-punch <port> [DEBUG]`);
+//! - `host` / `join`: a player, from rendezvous to a working UDP path to every peer, then a chat.
+//!
+//! This file only picks the subcommand; each lives in its own module.
+
+mod host_join;
+mod logging;
+mod serve;
+
+use clap::{Parser, Subcommand};
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+/// UDP hole punching for games: a rendezvous server that is a drop-in replacement for the
+/// Rabid Hole Punch server (Godot plugin compatible), and a client that connects every player.
+#[derive(Parser, Debug)]
+#[command(name = "rabid-hole-punch", version, arg_required_else_help = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the rendezvous server.
+    Serve(serve::ServeArgs),
+    /// Create a session as its host, wait for players, start it and connect to every peer.
+    Host(host_join::HostArgs),
+    /// Join a session and connect to every peer once the host starts it.
+    Join(host_join::JoinArgs),
+}
+
+fn main() -> ExitCode {
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    // The original server's invocation, `main.py <port> [DEBUG]`, keeps working.
+    if let Some(args) = serve::legacy_args(&argv) {
+        return serve::run(args);
+    }
+    let cli = Cli::parse_from(argv);
+    match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Host(args) => host_join::run_host(args),
+        Command::Join(args) => host_join::run_join(args),
+    }
+}
