@@ -1,1 +1,102 @@
-//! Logging set-up (placeholder, being written).
+//! Logging set-up for `serve`: tracing to stderr and, unless disabled, to a size-rotated log file
+//! (`rabid-hole-punch.log`, 10 MB × 10 backups, like the original). Lines read
+//! `time - target - LEVEL - message`, close to the original's `time - name - LEVEL - message`.
+//! Datagram text is escaped where it is logged (see `rhp_server::Escaped`), not here.
+
+use file_rotate::compression::Compression;
+use file_rotate::suffix::AppendCount;
+use file_rotate::{ContentLimit, FileRotate};
+use std::fmt;
+use std::fs::OpenOptions;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use tracing::{Event, Subscriber};
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
+
+/// Size at which the log file is rotated.
+pub const LOG_FILE_BYTES: usize = 10 * 1024 * 1024;
+/// Rotated files kept (`.1` … `.10`).
+pub const LOG_FILE_BACKUPS: usize = 10;
+
+/// Where logs go.
+#[derive(Debug, Clone)]
+pub struct LogOptions {
+    /// Most verbose level logged.
+    pub level: LevelFilter,
+    /// The rotating log file, or `None` for stderr only.
+    pub file: Option<PathBuf>,
+}
+
+/// `time - target - LEVEL - message`.
+struct LineFormat;
+
+impl<S, N> FormatEvent<S, N> for LineFormat
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut w: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+        SystemTime.format_time(&mut w)?;
+        let meta = event.metadata();
+        let name = meta.target().split("::").next().unwrap_or("rabid-hole-punch");
+        write!(w, " - {name} - {} - ", meta.level())?;
+        ctx.field_format().format_fields(w.by_ref(), event)?;
+        writeln!(w)
+    }
+}
+
+/// Installs the global subscriber. Fails (with a one-line reason) if the log file cannot be
+/// opened for appending.
+pub fn init(opts: &LogOptions) -> Result<(), String> {
+    let file = match &opts.file {
+        Some(path) => Some(Mutex::new(open_rotating(path)?)),
+        None => None,
+    };
+    let stderr = tracing_subscriber::fmt::layer()
+        .event_format(LineFormat)
+        .with_ansi(false)
+        .with_writer(std::io::stderr);
+    let file = file
+        .map(|f| tracing_subscriber::fmt::layer().event_format(LineFormat).with_ansi(false).with_writer(f));
+    tracing_subscriber::registry()
+        .with(opts.level)
+        .with(stderr)
+        .with(file)
+        .try_init()
+        .map_err(|e| format!("cannot set up logging: {e}"))
+}
+
+fn open_rotating(path: &Path) -> Result<FileRotate<AppendCount>, String> {
+    // An absolute path, so the rotating writer never has to create a directory (it would panic
+    // if it could not); check we can append before handing it over.
+    let path =
+        std::env::current_dir().map(|d| d.join(path)).map_err(|e| format!("no working directory: {e}"))?;
+    if let Some(parent) = path.parent() {
+        if !parent.is_dir() {
+            return Err(format!(
+                "cannot open log file {}: no directory {}",
+                path.display(),
+                parent.display()
+            ));
+        }
+    }
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| format!("cannot open log file {}: {e}", path.display()))?;
+    Ok(FileRotate::new(
+        &path,
+        AppendCount::new(LOG_FILE_BACKUPS),
+        // Rotate after the line that crosses the limit, so no line is split between two files.
+        ContentLimit::BytesSurpassed(LOG_FILE_BYTES),
+        Compression::None,
+        None,
+    ))
+}

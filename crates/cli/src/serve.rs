@@ -1,17 +1,229 @@
-//! `rabid-hole-punch serve` (placeholder, being written).
+//! `rabid-hole-punch serve`: the rendezvous server. Parses flags (and the original's
+//! `<port> [DEBUG]` form), sets up logging, binds the socket, runs the `rhp_server` shell until
+//! SIGINT/SIGTERM.
+
+use crate::logging::{self, LogOptions};
+use clap::Parser;
+use rhp_proto::DEFAULT_PORT;
+use rhp_server::{Config, Engine};
 use std::ffi::OsString;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
+use tracing::{error, info};
+use tracing_subscriber::filter::LevelFilter;
 
 /// Flags of `serve`.
-#[derive(clap::Args, Debug)]
-pub struct ServeArgs {}
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// UDP port to listen on (0 picks a free one; the actual address is logged).
+    /// 57775 is the Godot plugin's default server port.
+    #[arg(long, default_value_t = DEFAULT_PORT)]
+    pub port: u16,
 
-/// The original's `<port> [DEBUG]` form, if `argv` is that.
-pub fn legacy_args(_argv: &[OsString]) -> Option<ServeArgs> {
-    None
+    /// Address to bind: 0.0.0.0 for every IPv4 interface (like the original), 127.0.0.1 for
+    /// this machine only.
+    #[arg(long, default_value = "0.0.0.0")]
+    pub bind: IpAddr,
+
+    /// Most verbose log level: error, warn, info, debug or trace. debug logs every datagram
+    /// in and out (escaped).
+    #[arg(long, default_value = "info", value_parser = parse_level)]
+    pub log_level: LevelFilter,
+
+    /// Log file in addition to stderr, rotated at 10 MB with 10 backups (.1 … .10).
+    #[arg(long, default_value = "rabid-hole-punch.log")]
+    pub log_file: PathBuf,
+
+    /// Log to stderr only.
+    #[arg(long)]
+    pub no_log_file: bool,
+
+    /// A player is dropped (and told error:player_timeout) this many milliseconds after its
+    /// last ping or its join.
+    #[arg(long, default_value_t = 5000, value_name = "MS")]
+    pub player_timeout_ms: u64,
+
+    /// An open session is closed (its players told error:session_timeout) this many seconds
+    /// after its creation.
+    #[arg(long, default_value_t = 900, value_name = "S")]
+    pub session_lifetime_s: u64,
+
+    /// Rounds of start messages sent after the host's s: (the first at once); then the session
+    /// is deleted.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub start_rounds: u32,
+
+    /// Milliseconds between two start rounds (and from the last round to the deletion).
+    #[arg(long, default_value_t = 100, value_name = "MS")]
+    pub start_interval_ms: u64,
+
+    /// Copies sent of each error:player_timeout / error:session_timeout.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub error_repeats: u32,
+
+    /// Milliseconds between two copies of a timeout error.
+    #[arg(long, default_value_t = 50, value_name = "MS")]
+    pub error_interval_ms: u64,
+
+    /// Most sessions held at once; further h: requests get no reply.
+    #[arg(long, default_value_t = 100_000)]
+    pub max_sessions: usize,
 }
 
-/// Runs the server until SIGINT/SIGTERM.
-pub fn run(_args: ServeArgs) -> ExitCode {
-    ExitCode::FAILURE
+fn parse_level(s: &str) -> Result<LevelFilter, String> {
+    s.parse::<LevelFilter>().map_err(|_| format!("unknown log level {s:?} (error, warn, info, debug, trace)"))
+}
+
+impl ServeArgs {
+    /// The engine configuration the flags describe.
+    pub fn config(&self) -> Config {
+        Config {
+            player_timeout: Duration::from_millis(self.player_timeout_ms),
+            session_lifetime: Duration::from_secs(self.session_lifetime_s),
+            start_rounds: self.start_rounds,
+            start_interval: Duration::from_millis(self.start_interval_ms),
+            error_repeats: self.error_repeats,
+            error_interval: Duration::from_millis(self.error_interval_ms),
+            max_sessions: self.max_sessions,
+        }
+    }
+}
+
+/// Parses just `serve`'s flags.
+#[derive(Parser, Debug)]
+struct ServeOnly {
+    #[command(flatten)]
+    args: ServeArgs,
+}
+
+/// The original's `<port> [DEBUG]` form, if `argv` is that: `argv[1]` all digits (a port),
+/// optionally `argv[2] == "DEBUG"`. Anything else is left to the normal parser.
+pub fn legacy_args(argv: &[OsString]) -> Option<ServeArgs> {
+    let port = argv.get(1)?.to_str()?;
+    if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let level = match argv.get(2).map(|a| a.to_str()) {
+        None => "info",
+        Some(Some("DEBUG")) => "debug",
+        Some(_) => return None,
+    };
+    if argv.len() > 3 {
+        return None;
+    }
+    let flags = ["serve", "--port", port, "--log-level", level];
+    ServeOnly::try_parse_from(flags).ok().map(|s| s.args)
+}
+
+/// Runs the server until SIGINT/SIGTERM. Exit 0 on a signal, 1 if it cannot start.
+pub fn run(args: ServeArgs) -> ExitCode {
+    let log = LogOptions { level: args.log_level, file: (!args.no_log_file).then(|| args.log_file.clone()) };
+    if let Err(e) = logging::init(&log) {
+        eprintln!("rabid-hole-punch: {e}");
+        return ExitCode::FAILURE;
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            error!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: ServeArgs) -> ExitCode {
+    // Signals first, so a SIGTERM right after the "listening" line is already handled.
+    let shutdown = match shutdown_signal() {
+        Ok(f) => f,
+        Err(e) => {
+            error!("cannot install signal handlers: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let addr = SocketAddr::new(args.bind, args.port);
+    let socket = match rhp_server::shell::bind(addr).await {
+        Ok(s) => s,
+        Err(e) => {
+            error!("cannot listen on udp://{addr}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let local = socket.local_addr().unwrap_or(addr);
+    let config = args.config();
+    info!(
+        "player timeout {:?}, session lifetime {:?}, {} start rounds every {:?}, timeout errors {}x every {:?}",
+        config.player_timeout,
+        config.session_lifetime,
+        config.start_rounds,
+        config.start_interval,
+        config.error_repeats,
+        config.error_interval
+    );
+    info!("listening on udp://{local}");
+    rhp_server::shell::run(socket, Engine::new(config), shutdown).await;
+    info!("stopped");
+    ExitCode::SUCCESS
+}
+
+/// A future that completes on SIGINT or SIGTERM (logging which).
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => info!("SIGTERM received"),
+                _ = int.recv() => info!("SIGINT received"),
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            if let Err(e) = tokio::signal::ctrl_c().await {
+                tracing::warn!("cannot wait for Ctrl-C: {e}");
+                std::future::pending::<()>().await;
+            }
+            info!("Ctrl-C received");
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(a: &[&str]) -> Vec<OsString> {
+        a.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn legacy_form_is_recognised() {
+        let a = legacy_args(&argv(&["rhp", "4000"])).expect("port only");
+        assert_eq!((a.port, a.log_level, a.no_log_file), (4000, LevelFilter::INFO, false));
+        let a = legacy_args(&argv(&["rhp", "4000", "DEBUG"])).expect("port DEBUG");
+        assert_eq!(a.log_level, LevelFilter::DEBUG);
+        assert_eq!(a.config(), Config::default());
+        for other in [
+            &["rhp"][..],
+            &["rhp", "serve"],
+            &["rhp", "4000", "debug"],
+            &["rhp", "40a"],
+            &["rhp", "4000", "DEBUG", "x"],
+        ] {
+            assert!(legacy_args(&argv(other)).is_none(), "{other:?}");
+        }
+    }
+
+    #[test]
+    fn default_flags_are_the_original_timers() {
+        let a = ServeOnly::try_parse_from(["serve"]).expect("defaults parse").args;
+        assert_eq!(a.config(), Config::default());
+        assert_eq!(a.port, 57775);
+    }
 }

@@ -1,1 +1,31 @@
-//! Server (placeholder, being written).
+//! The Rabid Hole Punch rendezvous server: a sans-IO session engine and the tokio shell that
+//! drives it from one UDP socket.
+//!
+//! # Layout
+//! - [`config`]: every timer and limit, defaults equal to the original server.
+//! - [`engine`]: the sans-IO engine — `(now, from, bytes)` and timeouts in, datagrams and the next
+//!   deadline out; request dispatch and the steps requests share.
+//! - `handlers`: one file per request (`h c p s y k x`) plus `timeout` for fired timers.
+//! - [`session`]: a session and its players (the protocol state).
+//! - [`store`]: the only way the engine touches sessions ([`SessionStore`]), and [`MemoryStore`].
+//! - `timers`: node-local min-heap of deadlines, one entry per deadline, lazily invalidated.
+//! - `outbox`: node-local queue of datagrams to send, with pooled buffers.
+//! - [`escape`]: datagram bytes made safe for a log line.
+//! - [`shell`]: the tokio driver: one socket, the clock, the engine.
+#![deny(missing_docs)]
+
+pub mod config;
+pub mod engine;
+pub mod escape;
+mod handlers;
+mod outbox;
+pub mod session;
+pub mod shell;
+pub mod store;
+mod timers;
+
+pub use config::Config;
+pub use engine::{Engine, Input};
+pub use escape::Escaped;
+pub use session::{Phase, Player, Session};
+pub use store::{MemoryStore, SessionStore};

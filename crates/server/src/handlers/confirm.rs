@@ -1,0 +1,24 @@
+//! `y:S:P`: the player has its start message; stop resending it.
+
+use crate::engine::Engine;
+use crate::store::SessionStore;
+use rhp_proto::ErrorCode;
+use std::net::SocketAddr;
+use tracing::info;
+
+impl<S: SessionStore> Engine<S> {
+    pub(crate) fn on_confirm(&mut self, from: SocketAddr, name: &str, player: &str) {
+        let Some(session) = self.store.get_mut(name).filter(|s| !s.is_open()) else {
+            return self.outbox.error(from, ErrorCode::SessionNotStarted);
+        };
+        // Fix 2: only the player's own address counts.
+        let Some(index) = session.position_from(player, from) else {
+            return self.outbox.error(from, ErrorCode::NonExistentPlayer);
+        };
+        // Fix 3: the player stays in the session, so the others' address lists stay whole.
+        if !session.players[index].confirmed {
+            session.players[index].confirmed = true;
+            info!("session {name}: {player} confirmed its start message");
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! `x:S:P`: a player leaves an open session.
+
+use crate::engine::Engine;
+use crate::store::SessionStore;
+use rhp_proto::ErrorCode;
+use std::net::SocketAddr;
+
+impl<S: SessionStore> Engine<S> {
+    pub(crate) fn on_exit(&mut self, from: SocketAddr, name: &str, player: &str) {
+        let Some(session) = self.store.get(name).filter(|s| s.is_open()) else {
+            return self.outbox.error(from, ErrorCode::SessionNonExistent);
+        };
+        // Fix 2: only the player's own address may take it out.
+        let Some(index) = session.position_from(player, from) else {
+            return self.outbox.error(from, ErrorCode::NonExistentPlayer);
+        };
+        self.outbox.error(from, ErrorCode::PlayerExitedSession);
+        // Fix 4: the rest get the new `i:` list (remove_player sends it).
+        self.remove_player(name, index, "exited");
+    }
+}

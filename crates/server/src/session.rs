@@ -1,0 +1,92 @@
+//! A session and its players: the state the protocol is about, shared by every node that serves it
+//! (see [`crate::store`]). Holds no timer and nothing to send; those are node-local.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// Where a session is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Accepting joins, pings, kicks and exits.
+    Open,
+    /// The host started it: start messages are being sent; it is deleted after the last round.
+    Starting {
+        /// Rounds of start messages sent so far (1 right after the `s:`).
+        rounds_sent: u32,
+    },
+}
+
+/// One player of a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Player {
+    /// Unique for the engine's lifetime, so a stale timer never hits a newer namesake.
+    pub id: u64,
+    /// The player's name (validated alphanumeric, so safe in messages and logs).
+    pub name: String,
+    /// The ip:port the server saw its join from; only requests from here count as this player's.
+    pub addr: SocketAddr,
+    /// When it joined or last sent a valid ping.
+    pub last_seen: Instant,
+    /// It sent `y:`: no more start messages to it.
+    pub confirmed: bool,
+}
+
+/// One session: its players in join order (the first one is the host).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// Unique for the engine's lifetime, so a stale timer never hits a newer session of that name.
+    pub id: u64,
+    /// The session's name, its key in the store.
+    pub name: String,
+    /// The password joins must give, if any.
+    pub password: Option<String>,
+    /// Most players.
+    pub max_players: u8,
+    /// When the host created it.
+    pub created: Instant,
+    /// Open or starting.
+    pub phase: Phase,
+    /// Players in join order; `players[0]` is the host. Never empty while stored.
+    pub players: Vec<Player>,
+}
+
+impl Session {
+    /// Whether it still accepts joins and the other lobby requests.
+    pub fn is_open(&self) -> bool {
+        self.phase == Phase::Open
+    }
+
+    /// The host: the oldest player still in the session.
+    pub fn host(&self) -> Option<&Player> {
+        self.players.first()
+    }
+
+    /// Whether `addr` is the host's address.
+    pub fn is_host_addr(&self, addr: SocketAddr) -> bool {
+        self.host().is_some_and(|h| h.addr == addr)
+    }
+
+    /// Index of the player called `name`.
+    pub fn position(&self, name: &str) -> Option<usize> {
+        self.players.iter().position(|p| p.name == name)
+    }
+
+    /// Index of the player called `name`, if `from` is its own address.
+    pub fn position_from(&self, name: &str, from: SocketAddr) -> Option<usize> {
+        self.players.iter().position(|p| p.name == name && p.addr == from)
+    }
+
+    /// Whether it has as many players as it may.
+    pub fn is_full(&self) -> bool {
+        self.players.len() >= usize::from(self.max_players)
+    }
+
+    /// Whether a join giving `given` passes: a session without password accepts any, one with a
+    /// password needs exactly it.
+    pub fn password_matches(&self, given: Option<&str>) -> bool {
+        match &self.password {
+            None => true,
+            Some(p) => given == Some(p.as_str()),
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! The engine's node-local timer queue: one entry per deadline, in a min-heap, invalidated lazily.
+//!
+//! Entries name what they are for (a player, a session, a pending error copy) by ids, never by
+//! reference. When one fires the engine checks it is still current and re-arms it if the deadline
+//! moved (a ping moves a player's deadline without touching the heap). So a live player has one
+//! entry, an open or starting session one, a pending timeout error one. Entries of removed players
+//! or sessions stay until they fire or until [`Timers::compact`] drops them; compaction runs when
+//! removals could have left as many stale entries as live ones, which bounds the heap at about
+//! twice the live entries.
+
+use rhp_proto::ErrorCode;
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// What a timer entry is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Player `player` of session `session`/`session_id` may have stopped pinging.
+    PlayerIdle { session: Box<str>, session_id: u64, player: u64 },
+    /// Open session `session`/`session_id` reaches its lifetime.
+    Lifetime { session: Box<str>, session_id: u64 },
+    /// Starting session `session`/`session_id` is due its next round (or its deletion).
+    StartRound { session: Box<str>, session_id: u64 },
+    /// `left` more copies of `code` are due to `to`.
+    ErrorRepeat { to: SocketAddr, code: ErrorCode, left: u32 },
+}
+
+#[derive(Debug)]
+struct Entry {
+    at: Instant,
+    seq: u64,
+    kind: Kind,
+}
+
+// Ordered so that the BinaryHeap (a max-heap) pops the earliest deadline first, ties in push order.
+impl Ord for Entry {
+    fn cmp(&self, other: &Entry) -> Ordering {
+        other.at.cmp(&self.at).then_with(|| other.seq.cmp(&self.seq))
+    }
+}
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Entry) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl PartialEq for Entry {
+    fn eq(&self, other: &Entry) -> bool {
+        self.seq == other.seq
+    }
+}
+impl Eq for Entry {}
+
+/// The timer queue.
+#[derive(Debug, Default)]
+pub(crate) struct Timers {
+    heap: BinaryHeap<Entry>,
+    seq: u64,
+    /// Entries that removals may have made stale since the last compaction (an upper bound).
+    maybe_stale: usize,
+}
+
+impl Timers {
+    /// Arms a timer at `at`.
+    pub(crate) fn push(&mut self, at: Instant, kind: Kind) {
+        self.seq = self.seq.wrapping_add(1);
+        self.heap.push(Entry { at, seq: self.seq, kind });
+    }
+
+    /// The earliest deadline, if any.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.heap.peek().map(|e| e.at)
+    }
+
+    /// Removes and returns the earliest entry if it is due at `now`.
+    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<(Instant, Kind)> {
+        if self.heap.peek()?.at > now {
+            return None;
+        }
+        let e = self.heap.pop()?;
+        self.maybe_stale = self.maybe_stale.saturating_sub(1);
+        Some((e.at, e.kind))
+    }
+
+    /// Notes that `n` entries may have gone stale (their player or session was removed).
+    pub(crate) fn note_stale(&mut self, n: usize) {
+        self.maybe_stale = self.maybe_stale.saturating_add(n);
+    }
+
+    /// Whether enough entries may be stale that [`Timers::compact`] is worth its O(n).
+    pub(crate) fn wants_compaction(&self) -> bool {
+        self.maybe_stale > 32 && self.maybe_stale * 2 > self.heap.len()
+    }
+
+    /// Drops every entry `is_live` rejects.
+    pub(crate) fn compact(&mut self, mut is_live: impl FnMut(&Kind) -> bool) {
+        self.heap.retain(|e| is_live(&e.kind));
+        self.maybe_stale = 0;
+        if self.heap.capacity() > 64 && self.heap.len() < self.heap.capacity() / 4 {
+            self.heap.shrink_to(self.heap.len() * 2);
+        }
+    }
+
+    /// How many entries are queued (live or stale).
+    pub(crate) fn len(&self) -> usize {
+        self.heap.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn repeat(left: u32) -> Kind {
+        Kind::ErrorRepeat { to: "127.0.0.1:1".parse().unwrap(), code: ErrorCode::PlayerTimeout, left }
+    }
+
+    #[test]
+    fn pops_in_deadline_order_and_only_when_due() {
+        let t0 = Instant::now();
+        let mut t = Timers::default();
+        t.push(t0 + Duration::from_millis(30), repeat(3));
+        t.push(t0 + Duration::from_millis(10), repeat(1));
+        t.push(t0 + Duration::from_millis(10), repeat(2));
+        assert_eq!(t.next_deadline(), Some(t0 + Duration::from_millis(10)));
+        assert!(t.pop_due(t0).is_none());
+        let due: Vec<Kind> =
+            std::iter::from_fn(|| t.pop_due(t0 + Duration::from_millis(20)).map(|(_, k)| k)).collect();
+        assert_eq!(due, vec![repeat(1), repeat(2)]);
+        assert_eq!(t.len(), 1);
+    }
+
+    #[test]
+    fn compaction_keeps_only_live_entries() {
+        let t0 = Instant::now();
+        let mut t = Timers::default();
+        for i in 0..100 {
+            t.push(t0, repeat(i));
+        }
+        t.note_stale(90);
+        assert!(t.wants_compaction());
+        t.compact(|k| matches!(k, Kind::ErrorRepeat { left, .. } if *left < 10));
+        assert_eq!(t.len(), 10);
+        assert!(!t.wants_compaction());
+    }
+}
