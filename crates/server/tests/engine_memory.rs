@@ -1,0 +1,109 @@
+//! Memory: after a churn of many sessions created, joined, started, kicked, exited and timed out,
+//! the engine holds no session, no player, no timer and no queued datagram, and along the way its
+//! timer queue stays within a constant factor of what is alive.
+
+mod common;
+use common::*;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+fn client(i: u32, p: u32) -> SocketAddr {
+    SocketAddr::from(([10, (i >> 8) as u8, i as u8, p as u8], 20000 + p as u16))
+}
+
+#[test]
+fn churn_leaves_nothing_behind() {
+    let mut h = H::new();
+    let mut peak_timers = 0;
+    let mut peak_live = 0;
+    for round in 0..20u32 {
+        for k in 0..100u32 {
+            let i = round * 100 + k;
+            let s = format!("S{i}");
+            let host = client(i, 1);
+            h.ask(host, &format!("h:{s}:P1:6"), "i:P1");
+            for p in 2..=5 {
+                h.send(client(i, p), &format!("c:{s}:P{p}"));
+            }
+            for _ in 0..5 {
+                h.send(host, &format!("p:{s}:P1"));
+            }
+            match i % 6 {
+                0 => {
+                    h.send(host, &format!("s:{s}:P1"));
+                    h.send(client(i, 2), &format!("y:{s}:P2"));
+                }
+                1 => {
+                    for p in 2..=5 {
+                        h.send(host, &format!("k:{s}:P{p}"));
+                    }
+                    h.send(host, &format!("k:{s}:P1"));
+                }
+                2 => {
+                    for p in (1..=5).rev() {
+                        h.send(client(i, p), &format!("x:{s}:P{p}"));
+                    }
+                }
+                3 => {
+                    h.send(client(i, 3), &format!("x:{s}:P3"));
+                    h.send(host, &format!("k:{s}:P4"));
+                    // The rest time out.
+                }
+                4 => {
+                    // Kick and rejoin, then time out.
+                    h.send(host, &format!("k:{s}:P2"));
+                    h.send(client(i, 2), &format!("c:{s}:P2"));
+                }
+                _ => {} // everybody times out
+            }
+            peak_live = peak_live.max(h.engine.session_count() + h.engine.player_count());
+            peak_timers = peak_timers.max(h.engine.timer_count());
+            assert_eq!(h.engine.queued_transmits(), 0);
+        }
+        h.advance(Duration::from_millis(700));
+    }
+    // Every session ends within the player timeout plus the error repeats.
+    h.advance(Duration::from_secs(10));
+    assert_eq!(h.engine.session_count(), 0);
+    assert_eq!(h.engine.player_count(), 0);
+    // Lifetimes of sessions that ended early are stale entries until compaction or their deadline.
+    assert!(h.engine.timer_count() <= 2 * 2000 + 64, "timers {}", h.engine.timer_count());
+    h.advance(Duration::from_secs(16 * 60));
+    assert_eq!(h.engine.timer_count(), 0);
+    assert_eq!(h.engine.queued_transmits(), 0);
+    // At any time: one idle check per player, one lifetime per session, a few repeats, plus stale
+    // entries bounded by compaction.
+    assert!(peak_timers <= 3 * peak_live + 4 * 100 + 64, "peak timers {peak_timers} for {peak_live} live");
+}
+
+#[test]
+fn join_exit_churn_in_one_session_keeps_the_timer_queue_bounded() {
+    let mut h = H::new();
+    h.ask(addr(1), "h:Room:Host:12", "i:Host");
+    for n in 0..10_000u32 {
+        let who = SocketAddr::from(([10, 1, (n >> 8) as u8, n as u8], 30000));
+        h.send(who, "c:Room:Guest");
+        h.send(who, "x:Room:Guest");
+        assert!(h.engine.timer_count() <= 200, "after {n} joins: {} timers", h.engine.timer_count());
+        if n % 1000 == 0 {
+            h.send(addr(1), "p:Room:Host");
+        }
+    }
+    assert_eq!(h.engine.player_count(), 1);
+}
+
+#[test]
+fn random_bytes_never_create_state() {
+    let mut h = H::new();
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for _ in 0..20_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let len = (x % 48) as usize;
+        let bytes: Vec<u8> = (0..len).map(|i| (x >> (i % 8 * 8)) as u8).collect();
+        let out = h.send_bytes(addr(1), &bytes);
+        assert!(out.len() <= 1);
+    }
+    assert_eq!((h.engine.session_count(), h.engine.timer_count()), (0, 0));
+}
