@@ -1,0 +1,175 @@
+//! What a client is asked to do: which server, which session, which player, which role, and the
+//! timers of both phases. Validated locally before anything is sent, so a bad name is a clear
+//! error here rather than an `error:invalid_request` from the server.
+
+use crate::error::ClientError;
+use rhp_proto::name::{is_password, is_player_name, is_session_name, MAX_PLAYERS, MIN_PLAYERS};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Whether this player creates the session or joins one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Create the session (`h:`) for at most `max_players` players (2..=12).
+    Host {
+        /// Most players in the session, this one included.
+        max_players: u8,
+    },
+    /// Join an existing session (`c:`).
+    Join,
+}
+
+/// Every timer of the client. The defaults follow the Godot plugin where the wire needs it
+/// (0.5 s resends, 15 s server silence, 50 ms peer ticks) and are upper bounds everywhere else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timers {
+    /// Resend interval of `h:`/`c:` until the first `i:` (0.5 s).
+    pub resend: Duration,
+    /// Ping interval in the session; also the resend interval of `s:` and `x:` (0.5 s).
+    pub ping: Duration,
+    /// Give up after this long without any datagram from the server (15 s).
+    pub server_timeout: Duration,
+    /// Per-peer tick of the peer phase: one datagram per peer per tick (50 ms, so ≤ 20/s).
+    pub peer_tick: Duration,
+    /// Peers not connected this long after the server's `s:` arrived are reported failed (20 s;
+    /// must exceed the Godot peers' ≈15 s schedule when Godot peers take part).
+    pub peer_deadline: Duration,
+    /// How long a host keeps sending `s:<n>` to a connected peer that does not answer `y:` (1.5 s).
+    pub host_start_for: Duration,
+}
+
+impl Default for Timers {
+    fn default() -> Self {
+        Timers {
+            resend: Duration::from_millis(500),
+            ping: Duration::from_millis(500),
+            server_timeout: Duration::from_secs(15),
+            peer_tick: Duration::from_millis(50),
+            peer_deadline: Duration::from_secs(20),
+            host_start_for: Duration::from_millis(1500),
+        }
+    }
+}
+
+/// Everything the engine needs to run one player from rendezvous to a punched mesh.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The rendezvous server.
+    pub server: SocketAddr,
+    /// Session name, `[A-Za-z0-9]{1,10}`.
+    pub session: String,
+    /// This player's name, `[A-Za-z0-9]{1,12}`.
+    pub player: String,
+    /// Optional session password, `[A-Za-z0-9]{1,12}`.
+    pub password: Option<String>,
+    /// Host or join.
+    pub role: Role,
+    /// The `n` of the `s:<n>` a host sends its peers ("the game starts in n seconds"); Godot
+    /// clients succeed n seconds after it. 1 by default (the plugin's host uses 3).
+    pub start_in_secs: u32,
+    /// Timers.
+    pub timers: Timers,
+}
+
+impl Config {
+    /// A host's configuration with default timers.
+    pub fn host(server: SocketAddr, session: &str, player: &str, max_players: u8) -> Config {
+        Config {
+            server,
+            session: session.to_owned(),
+            player: player.to_owned(),
+            password: None,
+            role: Role::Host { max_players },
+            start_in_secs: 1,
+            timers: Timers::default(),
+        }
+    }
+
+    /// A joining player's configuration with default timers.
+    pub fn join(server: SocketAddr, session: &str, player: &str) -> Config {
+        Config { role: Role::Join, ..Config::host(server, session, player, 2) }
+    }
+
+    /// Sets the password.
+    pub fn with_password(mut self, password: Option<&str>) -> Config {
+        self.password = password.map(str::to_owned);
+        self
+    }
+
+    /// Checks names, password, max players and timers; the error says which field is wrong.
+    pub fn validate(&self) -> Result<(), ClientError> {
+        let bad = |what: String| Err(ClientError::InvalidConfig(what));
+        if !is_session_name(&self.session) {
+            return bad(format!(
+                "session name {:?} must be 1 to 10 letters or digits (A-Z, a-z, 0-9)",
+                self.session
+            ));
+        }
+        if !is_player_name(&self.player) {
+            return bad(format!(
+                "player name {:?} must be 1 to 12 letters or digits (A-Z, a-z, 0-9)",
+                self.player
+            ));
+        }
+        if let Some(pw) = &self.password {
+            if !is_password(pw) {
+                return bad("the password must be 1 to 12 letters or digits (A-Z, a-z, 0-9)".into());
+            }
+        }
+        if let Role::Host { max_players } = self.role {
+            if !(MIN_PLAYERS..=MAX_PLAYERS).contains(&max_players) {
+                return bad(format!("max players must be 2 to 12, not {max_players}"));
+            }
+        }
+        if self.start_in_secs == 0 || self.start_in_secs > 999_999 {
+            return bad("the start delay sent to peers must be 1 to 999999 seconds".into());
+        }
+        let t = &self.timers;
+        for (name, d) in [
+            ("resend", t.resend),
+            ("ping", t.ping),
+            ("server timeout", t.server_timeout),
+            ("peer tick", t.peer_tick),
+            ("peer deadline", t.peer_deadline),
+        ] {
+            if d < Duration::from_millis(1) || d > Duration::from_secs(24 * 3600) {
+                return bad(format!("the {name} timer must be between 1 ms and 24 h"));
+            }
+        }
+        if t.host_start_for > Duration::from_secs(3600) {
+            return bad("the host start window must be at most 1 h".into());
+        }
+        Ok(())
+    }
+
+    /// True when this player created the session.
+    pub fn is_creator(&self) -> bool {
+        matches!(self.role, Role::Host { .. })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server() -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], 57775))
+    }
+
+    #[test]
+    fn validates_names_locally() {
+        assert!(Config::host(server(), "Room1", "Alice", 4).validate().is_ok());
+        assert!(Config::join(server(), "Room1", "Bob").with_password(Some("pw")).validate().is_ok());
+        for bad in [
+            Config::host(server(), "", "Alice", 4),
+            Config::host(server(), "Room 1", "Alice", 4),
+            Config::host(server(), "Room1", "Alicealicealice", 4),
+            Config::host(server(), "Room1", "Alice", 1),
+            Config::host(server(), "Room1", "Alice", 13),
+            Config::join(server(), "Room1", "Bob").with_password(Some("p-w")),
+        ] {
+            let err = bad.validate().unwrap_err();
+            assert!(matches!(err, ClientError::InvalidConfig(_)), "{err}");
+        }
+    }
+}

@@ -1,0 +1,320 @@
+//! The sans-IO engine: bytes and instants in, datagrams, events and the next deadline out.
+//!
+//! No socket, no clock, no sleeping. The caller (the [`driver`](crate::driver), or a test) feeds
+//! [`Input`]s and app commands ([`Engine::start`], [`Engine::exit`], [`Engine::kick`]), and after
+//! every call drains [`Engine::poll_output`] until it returns [`Output::Timeout`]; it calls
+//! `handle_input(Input::Timeout(now))` at (or after) that instant. An early timeout does nothing.
+//!
+//! The engine runs the [server phase](crate::rendezvous) until the server's `s:`, then the
+//! [peer phase](crate::punch), and keeps answering peers after that phase is over (so late
+//! Godot peers still finish) while carrying application data.
+
+use crate::config::Config;
+use crate::error::ClientError;
+use crate::events::{Event, PeerInfo};
+use crate::outbox::{Outbox, Transmit};
+use crate::punch::{Punch, PunchState};
+use crate::rendezvous::{Rendezvous, Step};
+use rhp_proto::{PeerMessage, Reply};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// Peer datagrams that arrive before our own `s:` (a faster peer greets early) are kept, at most
+/// this many, and replayed when the peer phase starts.
+const MAX_EARLY: usize = 64;
+
+/// How far ahead an idle engine asks to be woken (it has nothing to do; this only bounds sleeps).
+const IDLE: Duration = Duration::from_secs(3600);
+
+/// Something that happened to the engine.
+#[derive(Debug, Clone, Copy)]
+pub enum Input<'a> {
+    /// A datagram arrived.
+    Datagram {
+        /// When it arrived.
+        now: Instant,
+        /// Its source address.
+        from: SocketAddr,
+        /// Its payload.
+        data: &'a [u8],
+    },
+    /// Time passed (at least to the last [`Output::Timeout`]).
+    Timeout(Instant),
+}
+
+/// What the engine wants done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Send this datagram.
+    Transmit(Transmit),
+    /// Report this event.
+    Event(Event),
+    /// Nothing more now; call again with `Input::Timeout` at this instant (or on a datagram).
+    Timeout(Instant),
+}
+
+#[derive(Debug)]
+enum Phase {
+    Lobby(Rendezvous),
+    Peers(Punch),
+    Stopped,
+}
+
+/// One player's whole run, from `h:`/`c:` to a punched mesh.
+#[derive(Debug)]
+pub struct Engine {
+    config: Config,
+    phase: Phase,
+    out: Outbox,
+    early: VecDeque<(SocketAddr, Vec<u8>)>,
+    outcome: Option<Result<(), ClientError>>,
+    outcome_taken: bool,
+    last_now: Instant,
+}
+
+impl Engine {
+    /// Validates `config` and queues the first `h:`/`c:`.
+    pub fn new(config: Config, now: Instant) -> Result<Engine, ClientError> {
+        config.validate()?;
+        let mut out = Outbox::default();
+        let lobby = Rendezvous::new(config.clone(), now, &mut out);
+        Ok(Engine {
+            config,
+            phase: Phase::Lobby(lobby),
+            out,
+            early: VecDeque::new(),
+            outcome: None,
+            outcome_taken: false,
+            last_now: now,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Feeds one input. Never panics, whatever the bytes.
+    pub fn handle_input(&mut self, input: Input<'_>) {
+        match input {
+            Input::Datagram { now, from, data } => self.on_datagram(now, from, data),
+            Input::Timeout(now) => self.on_timeout(now),
+        }
+    }
+
+    /// The next thing to do. Drain until [`Output::Timeout`] after every input or command.
+    pub fn poll_output(&mut self) -> Output {
+        if let Some(t) = self.out.transmits.pop_front() {
+            return Output::Transmit(t);
+        }
+        if let Some(e) = self.out.events.pop_front() {
+            return Output::Event(e);
+        }
+        let next = match &self.phase {
+            Phase::Lobby(r) => Some(r.poll_timeout()),
+            Phase::Peers(p) => p.poll_timeout(),
+            Phase::Stopped => None,
+        };
+        Output::Timeout(next.unwrap_or(self.last_now + IDLE))
+    }
+
+    /// Host: ask the server to start the session (resent until the `s:` arrives). Before the
+    /// first `i:` it is remembered; after the start it does nothing.
+    pub fn start(&mut self, now: Instant) {
+        self.last_now = now;
+        if let Phase::Lobby(r) = &mut self.phase {
+            r.start(now, &mut self.out);
+        }
+    }
+
+    /// Leave the session (resent until the server confirms; the run then ends with
+    /// `player_exited_session`).
+    pub fn exit(&mut self, now: Instant) {
+        self.last_now = now;
+        if let Phase::Lobby(r) = &mut self.phase {
+            r.exit(now, &mut self.out);
+        }
+    }
+
+    /// Host: kick `victim` from the session (sent once). A refusal comes back as
+    /// [`Event::Refused`].
+    pub fn kick(&mut self, now: Instant, victim: &str) -> Result<(), ClientError> {
+        self.last_now = now;
+        match &mut self.phase {
+            Phase::Lobby(r) => r.kick(now, victim, &mut self.out),
+            _ => Ok(()),
+        }
+    }
+
+    /// The end of the run, once: `Ok` when the peer phase is over (see [`Engine::peers`] for who
+    /// connected), `Err` when the run failed. `None` while it goes on.
+    pub fn take_outcome(&mut self) -> Option<Result<(), ClientError>> {
+        if self.outcome_taken {
+            return None;
+        }
+        let done = matches!(&self.phase, Phase::Peers(p) if *p.state() == PunchState::Done);
+        if self.outcome.is_none() && done {
+            self.outcome = Some(Ok(()));
+        }
+        let outcome = self.outcome.take();
+        if outcome.is_some() {
+            self.outcome_taken = true;
+        }
+        outcome
+    }
+
+    /// True once the server phase is over.
+    pub fn in_peer_phase(&self) -> bool {
+        matches!(self.phase, Phase::Peers(_))
+    }
+
+    /// True when this player is (now) the session's host.
+    pub fn is_host(&self) -> bool {
+        match &self.phase {
+            Phase::Lobby(r) => r.is_host(),
+            Phase::Peers(p) => p.is_host(),
+            Phase::Stopped => false,
+        }
+    }
+
+    /// The host's name, once the session started.
+    pub fn host(&self) -> Option<&str> {
+        match &self.phase {
+            Phase::Peers(p) => Some(p.host()),
+            _ => None,
+        }
+    }
+
+    /// Players in the session (server phase; empty before the first `i:`).
+    pub fn players(&self) -> &[String] {
+        match &self.phase {
+            Phase::Lobby(r) => r.players(),
+            _ => &[],
+        }
+    }
+
+    /// Every other player (peer phase; empty before).
+    pub fn peers(&self) -> Vec<PeerInfo> {
+        match &self.phase {
+            Phase::Peers(p) => p.peers(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Our port as the peers see it (peer phase).
+    pub fn my_port(&self) -> Option<u16> {
+        match &self.phase {
+            Phase::Peers(p) => Some(p.my_port()),
+            _ => None,
+        }
+    }
+
+    /// When the server's `s:` arrived.
+    pub fn started_at(&self) -> Option<Instant> {
+        match &self.phase {
+            Phase::Peers(p) => Some(p.started_at()),
+            _ => None,
+        }
+    }
+
+    /// True when the peer phase is over and no timed duty is left (a host's `s:<n>` rounds).
+    pub fn is_settled(&self) -> bool {
+        match &self.phase {
+            Phase::Peers(p) => p.is_settled(),
+            Phase::Lobby(_) => false,
+            Phase::Stopped => true,
+        }
+    }
+
+    /// A datagram carrying `data` to connected peer `peer` (as `d:<data>`).
+    pub fn data_to(&self, peer: &str, data: &[u8]) -> Result<Transmit, ClientError> {
+        let Phase::Peers(p) = &self.phase else {
+            return Err(ClientError::UnknownPeer(peer.to_owned()));
+        };
+        let to = p.peer_addr(peer).ok_or_else(|| ClientError::UnknownPeer(peer.to_owned()))?;
+        Ok(Transmit { to, data: PeerMessage::Data(data).to_bytes() })
+    }
+
+    fn on_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
+        self.last_now = now;
+        let from_server = from == self.config.server;
+        match &mut self.phase {
+            Phase::Lobby(r) => {
+                if from_server {
+                    let step = r.handle_datagram(now, data, &mut self.out);
+                    self.apply(now, step);
+                } else if self.early.len() < MAX_EARLY && PeerMessage::parse(data).is_ok() {
+                    self.early.push_back((from, data.to_vec()));
+                }
+            }
+            Phase::Peers(p) => {
+                if from_server {
+                    // A later `s:` round: the server did not get our `y:`; confirm once more.
+                    if let Ok(Reply::Start { .. }) = Reply::parse(data) {
+                        let req = rhp_proto::Request::Confirm {
+                            session: &self.config.session,
+                            player: &self.config.player,
+                        };
+                        self.out.send(self.config.server, req.to_bytes());
+                    }
+                    return;
+                }
+                if let Some((peer, data)) = p.handle_datagram(now, from, data, &mut self.out) {
+                    self.out.event(Event::Data { peer, data });
+                }
+            }
+            Phase::Stopped => {}
+        }
+    }
+
+    fn on_timeout(&mut self, now: Instant) {
+        self.last_now = now;
+        match &mut self.phase {
+            Phase::Lobby(r) => {
+                let step = r.handle_timeout(now, &mut self.out);
+                self.apply(now, step);
+            }
+            Phase::Peers(p) => {
+                if let Some(err) = p.handle_timeout(now, &mut self.out) {
+                    self.fail(err);
+                }
+            }
+            Phase::Stopped => {}
+        }
+    }
+
+    fn apply(&mut self, now: Instant, step: Step) {
+        match step {
+            Step::Stay => {}
+            Step::Failed(err) => self.fail(err),
+            Step::Started { own_port, peers, is_host } => {
+                let punch = Punch::new(&self.config, own_port, peers, is_host, now, &mut self.out);
+                self.phase = Phase::Peers(punch);
+                let early: Vec<_> = self.early.drain(..).collect();
+                for (from, data) in early {
+                    self.on_datagram(now, from, &data);
+                }
+            }
+        }
+    }
+
+    fn fail(&mut self, err: ClientError) {
+        tracing::debug!(%err, "run failed");
+        if self.outcome.is_none() && !self.outcome_taken {
+            self.outcome = Some(Err(err));
+        }
+        // Keep the peer list readable after a peer-phase failure; stop all sending.
+        if let Phase::Lobby(_) = self.phase {
+            self.phase = Phase::Stopped;
+        }
+    }
+
+    /// Time since the server's `s:` arrived, if it did.
+    pub fn since_start(&self, now: Instant) -> Option<Duration> {
+        match &self.phase {
+            Phase::Peers(p) => Some(p.since_start(now)),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! What the engine tells the application as it goes: lobby changes, the start, every peer heard,
+//! connected or failed, the end of the peer phase, and application data.
+
+use rhp_proto::{ErrorCode, PeerAddr};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Progress of a run, in the order it happens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// The server accepted us (first `i:`): the players in join order, the first is the host.
+    Joined {
+        /// Players in join order.
+        players: Vec<String>,
+        /// Whether we are the host.
+        is_host: bool,
+    },
+    /// The player list changed (a later `i:`).
+    Players(Vec<String>),
+    /// The host left and we are the host now (we head the `i:` list).
+    BecameHost,
+    /// The server refused a start or a kick (`non_host_player`, `only_one_player_in_session`,
+    /// `non_existent_player`); we stay in the session and ping on.
+    Refused(ErrorCode),
+    /// The server's `s:` arrived: the peer phase begins now.
+    Started {
+        /// Our port as the server saw it.
+        own_port: u16,
+        /// The other players and the addresses the server saw.
+        peers: Vec<PeerAddr>,
+        /// The host's name (us, if we are host).
+        host: String,
+    },
+    /// The first valid datagram from a peer arrived (its address is pinned to `from`).
+    Heard {
+        /// The peer.
+        peer: String,
+        /// The datagram's source address.
+        from: SocketAddr,
+    },
+    /// A peer is connected: we heard it and it heard us (its `c:` came).
+    Connected {
+        /// The peer.
+        peer: String,
+        /// The address to use for it.
+        addr: SocketAddr,
+        /// Time since the server's `s:` arrived.
+        after_start: Duration,
+    },
+    /// A peer did not connect before the peer deadline.
+    Failed {
+        /// The peer.
+        peer: String,
+        /// Why.
+        reason: FailReason,
+    },
+    /// The peer phase is over (every peer connected, or the deadline passed).
+    Done {
+        /// Peers connected.
+        connected: usize,
+        /// Peers in the session, us excluded.
+        total: usize,
+        /// Time since the server's `s:` arrived.
+        after_start: Duration,
+    },
+    /// Application data (`d:<bytes>`) from a peer.
+    Data {
+        /// The sender.
+        peer: String,
+        /// The bytes after `d:`.
+        data: Vec<u8>,
+    },
+}
+
+/// Why a peer failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FailReason {
+    /// Not one datagram from it arrived.
+    NeverHeard,
+    /// We heard it, but it never confirmed hearing us (no `c:`).
+    NeverConfirmed,
+}
+
+impl FailReason {
+    /// Short token for machine-readable output: `no_reply` or `no_confirm`.
+    pub fn short(self) -> &'static str {
+        match self {
+            FailReason::NeverHeard => "no_reply",
+            FailReason::NeverConfirmed => "no_confirm",
+        }
+    }
+}
+
+impl std::fmt::Display for FailReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FailReason::NeverHeard => "no datagram from this player ever arrived",
+            FailReason::NeverConfirmed => "this player was heard but never confirmed hearing us",
+        })
+    }
+}
+
+/// Where a peer stands in the peer phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerStatus {
+    /// Nothing heard yet.
+    Trying,
+    /// Heard (address pinned), not yet confirmed.
+    Heard,
+    /// Heard and confirmed: usable.
+    Connected,
+    /// Not connected by the deadline.
+    Failed(FailReason),
+}
+
+/// One peer as the application sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerInfo {
+    /// Its player name.
+    pub name: String,
+    /// The address the server reported.
+    pub reported: SocketAddr,
+    /// The address its datagrams come from (pinned), once heard.
+    pub addr: Option<SocketAddr>,
+    /// Its status.
+    pub status: PeerStatus,
+    /// Whether it is the session's host.
+    pub is_host: bool,
+    /// When it connected, counted from the server's `s:`.
+    pub connected_after: Option<Duration>,
+}

@@ -1,0 +1,139 @@
+//! The result of a run: the bound UDP socket and every peer's confirmed address, with `send` and
+//! `recv` of application data framed as `d:<bytes>`.
+//!
+//! While the application receives, the engine keeps running on the same socket: it answers late
+//! peer-phase messages (a peer whose last `c:` was lost still finishes; a Godot client still gets
+//! the host's `s:<n>`), and reports late connections as events.
+
+use crate::driver::Pump;
+use crate::error::ClientError;
+use crate::events::{PeerInfo, PeerStatus};
+use crate::Engine;
+use std::io;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tokio::net::UdpSocket;
+
+/// Every player's path, ready for application data.
+#[derive(Debug)]
+pub struct Mesh {
+    pump: Pump,
+}
+
+impl Mesh {
+    pub(crate) fn new(pump: Pump) -> Mesh {
+        Mesh { pump }
+    }
+
+    /// The engine (read-only): peers, host, timings.
+    pub fn engine(&self) -> &Engine {
+        &self.pump.engine
+    }
+
+    /// Every other player with its status and address.
+    pub fn peers(&self) -> Vec<PeerInfo> {
+        self.pump.engine.peers()
+    }
+
+    /// The connected players.
+    pub fn connected(&self) -> Vec<PeerInfo> {
+        self.peers().into_iter().filter(|p| p.status == PeerStatus::Connected).collect()
+    }
+
+    /// The players that did not connect by the deadline.
+    pub fn failed(&self) -> Vec<PeerInfo> {
+        self.peers().into_iter().filter(|p| p.status != PeerStatus::Connected).collect()
+    }
+
+    /// `Err(PeersNotConfirmed)` unless every peer is connected.
+    pub fn require_all(&self) -> Result<(), ClientError> {
+        let failed: Vec<String> = self.failed().into_iter().map(|p| p.name).collect();
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(ClientError::PeersNotConfirmed(failed))
+        }
+    }
+
+    /// Whether we are the host.
+    pub fn is_host(&self) -> bool {
+        self.pump.engine.is_host()
+    }
+
+    /// The host's name.
+    pub fn host(&self) -> String {
+        self.pump.engine.host().unwrap_or_default().to_owned()
+    }
+
+    /// Our port as the peers see it.
+    pub fn my_port(&self) -> u16 {
+        self.pump.engine.my_port().unwrap_or_default()
+    }
+
+    /// The socket's local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.pump.socket.local_addr()
+    }
+
+    /// Sends `data` to connected peer `peer` as `d:<data>`.
+    pub async fn send(&self, peer: &str, data: &[u8]) -> Result<(), ClientError> {
+        let t = self.pump.engine.data_to(peer, data)?;
+        self.pump.socket.send_to(&t.data, t.to).await?;
+        Ok(())
+    }
+
+    /// Sends `data` to every connected peer; returns how many.
+    pub async fn send_all(&self, data: &[u8]) -> Result<usize, ClientError> {
+        let mut n = 0;
+        for p in self.connected() {
+            self.send(&p.name, data).await?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// The next application datagram and its sender, driving the engine meanwhile. Cancel-safe.
+    pub async fn recv(&mut self) -> Result<(String, Vec<u8>), ClientError> {
+        loop {
+            if let Some(item) = self.pump.data.pop_front() {
+                return Ok(item);
+            }
+            self.pump.step(None).await?;
+        }
+    }
+
+    /// Drives the engine (answering peers, finishing a host's `s:<n>` rounds) until it has no
+    /// timed duty left, or `max` passed. Call before dropping a mesh whose peers may be Godot
+    /// clients. Application data that arrives meanwhile is kept for [`Mesh::recv`].
+    pub async fn settle(&mut self, max: Duration) -> Result<(), ClientError> {
+        let end = tokio::time::Instant::now() + max;
+        while !self.pump.engine.is_settled() {
+            match tokio::time::timeout_at(end, self.pump.step(None)).await {
+                Ok(r) => r?,
+                Err(_) => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// Drives the engine for `d` (keeps answering peers), keeping application data for `recv`.
+    pub async fn linger(&mut self, d: Duration) -> Result<(), ClientError> {
+        let end = tokio::time::Instant::now() + d;
+        loop {
+            match tokio::time::timeout_at(end, self.pump.step(None)).await {
+                Ok(r) => r?,
+                Err(_) => return Ok(()),
+            }
+        }
+    }
+
+    /// Time since the server's `s:` arrived.
+    pub fn since_start(&self) -> Duration {
+        self.pump.engine.since_start(Instant::now()).unwrap_or_default()
+    }
+
+    /// Gives up the engine and returns the raw socket (e.g. to run a game protocol on it).
+    pub fn into_socket(self) -> UdpSocket {
+        self.pump.socket
+    }
+}

@@ -1,0 +1,130 @@
+//! One other player during and after the peer phase: the ports to try, the pinned address, what
+//! it has told us (`g:`, `c:`, `s:`, `y:`), and when its next datagram is due.
+
+use crate::events::{FailReason, PeerInfo, PeerStatus};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// Half-width of the port window around a peer's reported port (the plugin's ±8).
+pub const PORT_WINDOW: u16 = 8;
+
+/// The candidate ports for a reported port: `[p, p-8..p-1, p+1..p+8]`, invalid ports skipped.
+pub fn candidate_ports(p: u16) -> Vec<u16> {
+    let mut ports = vec![p];
+    let lo = i32::from(p) - i32::from(PORT_WINDOW);
+    let hi = i32::from(p) + i32::from(PORT_WINDOW);
+    for port in lo..=hi {
+        if port != i32::from(p) && (1..=65535).contains(&port) {
+            if let Ok(port) = u16::try_from(port) {
+                ports.push(port);
+            }
+        }
+    }
+    ports
+}
+
+/// What the next pinned-but-unconfirmed tick sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Alternate {
+    Greet,
+    Confirm,
+}
+
+/// The state of one peer.
+#[derive(Debug, Clone)]
+pub(crate) struct PeerState {
+    pub(crate) name: String,
+    pub(crate) reported: SocketAddr,
+    pub(crate) is_host: bool,
+    pub(crate) window: Vec<u16>,
+    /// Next index into `window` for unpinned greetings.
+    pub(crate) cursor: usize,
+    /// The source address of its latest valid datagram.
+    pub(crate) pinned: Option<SocketAddr>,
+    /// A `c:` (or `s:`/`y:`, which imply it) came from it: it heard us.
+    pub(crate) confirmed: bool,
+    pub(crate) status: PeerStatus,
+    pub(crate) next_tick: Instant,
+    pub(crate) alternate: Alternate,
+    /// `c:` received since our last reactive `c:` to it.
+    pub(crate) unanswered_confirms: u32,
+    /// Host only: when we began sending `s:<n>` to it, and whether its `y:` came.
+    pub(crate) start_since: Option<Instant>,
+    pub(crate) start_acked: bool,
+    pub(crate) connected_after: Option<Duration>,
+}
+
+impl PeerState {
+    pub(crate) fn new(name: String, reported: SocketAddr, is_host: bool, now: Instant) -> PeerState {
+        PeerState {
+            window: candidate_ports(reported.port()),
+            name,
+            reported,
+            is_host,
+            cursor: 0,
+            pinned: None,
+            confirmed: false,
+            status: PeerStatus::Trying,
+            next_tick: now,
+            alternate: Alternate::Greet,
+            unanswered_confirms: 0,
+            start_since: None,
+            start_acked: false,
+            connected_after: None,
+        }
+    }
+
+    /// Where to send now: the pinned address, else the next window port (advancing the cursor).
+    pub(crate) fn next_unpinned_target(&mut self) -> SocketAddr {
+        let port = self.window.get(self.cursor).copied().unwrap_or(self.reported.port());
+        self.cursor = (self.cursor + 1) % self.window.len().max(1);
+        SocketAddr::new(self.reported.ip(), port)
+    }
+
+    pub(crate) fn is_connected(&self) -> bool {
+        self.status == PeerStatus::Connected
+    }
+
+    /// Why it failed, if it fails now.
+    pub(crate) fn fail_reason(&self) -> FailReason {
+        if self.pinned.is_some() {
+            FailReason::NeverConfirmed
+        } else {
+            FailReason::NeverHeard
+        }
+    }
+
+    pub(crate) fn info(&self) -> PeerInfo {
+        PeerInfo {
+            name: self.name.clone(),
+            reported: self.reported,
+            addr: self.pinned,
+            status: self.status,
+            is_host: self.is_host,
+            connected_after: self.connected_after,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_is_reported_port_first_then_minus_then_plus() {
+        let w = candidate_ports(5555);
+        assert_eq!(w.len(), 17);
+        assert_eq!(w[0], 5555);
+        assert_eq!(&w[1..9], &[5547, 5548, 5549, 5550, 5551, 5552, 5553, 5554]);
+        assert_eq!(&w[9..], &[5556, 5557, 5558, 5559, 5560, 5561, 5562, 5563]);
+    }
+
+    #[test]
+    fn window_skips_invalid_ports() {
+        assert_eq!(candidate_ports(3), vec![3, 1, 2, 4, 5, 6, 7, 8, 9, 10, 11]);
+        let top = candidate_ports(65533);
+        assert_eq!(top[0], 65533);
+        assert_eq!(*top.last().unwrap(), 65535);
+        assert_eq!(top.len(), 11);
+    }
+}

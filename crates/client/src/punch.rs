@@ -1,0 +1,429 @@
+//! The peer phase: from the server's `s:` to a confirmed path to every other player, speaking the
+//! Godot plugin's peer messages with one set of rules for every peer (Godot or not).
+//!
+//! Per peer X:
+//! - **Greet.** At the start, `g:<me>:<my_port>:<dest_port>` goes to X's reported port and to the
+//!   ±8 window around it in one burst; then one datagram per `peer_tick` cycles the window until X
+//!   is heard. Field 3 is always exactly the port the datagram is sent to.
+//! - **Pin.** Any valid message from X (`g:`, `c:`, `y:` by X's name; `s:` from the host's address)
+//!   pins X to the datagram's source address; from then on only that address is used.
+//! - **Confirm.** On first hearing X, one `c:<me>:<my_port>` at once. While X is pinned but its
+//!   `c:` has not come, each tick alternates `g:` and `c:`. X is connected once heard and a `c:`
+//!   came from it (a host's `s:<n>` or a `y:` also proves X heard us).
+//! - **React** (also after the phase is over): each `g:` from X is answered with one `c:`; `c:`
+//!   from X is answered at once the first time and then once per two received, so two peers using
+//!   this rule cannot echo each other forever, and never more goes out than came in.
+//! - **Start.** A host sends `s:<n>` to each connected X once per tick until X's `y:` or
+//!   `host_start_for` passed. A non-host answers every `s:<n>` from the host with `y:<me>:<my_port>`.
+//! - **Finish** as soon as every peer is connected; at `peer_deadline` the rest fail.
+//!
+//! `my_port` is the port most often named in field 3 of greetings that reached us, else the port
+//! the server saw.
+
+use crate::config::Config;
+use crate::error::ClientError;
+use crate::events::{Event, PeerInfo, PeerStatus};
+use crate::outbox::Outbox;
+use crate::peer_state::{Alternate, PeerState};
+use rhp_proto::{PeerAddr, PeerMessage};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// Most distinct ports remembered from greetings' field 3.
+const MAX_PORT_VOTES: usize = 64;
+
+/// How the peer phase stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PunchState {
+    /// Still connecting.
+    Running,
+    /// Over: every peer connected, or the deadline passed with at least the host reachable.
+    Done,
+    /// Over, and the run failed.
+    Failed,
+}
+
+/// The peer-phase state machine.
+#[derive(Debug)]
+pub(crate) struct Punch {
+    me: String,
+    is_host: bool,
+    host: String,
+    start_in_secs: u32,
+    tick: Duration,
+    host_start_for: Duration,
+    started_at: Instant,
+    deadline: Instant,
+    server_own_port: u16,
+    port_votes: Vec<(u16, u32)>,
+    peers: Vec<PeerState>,
+    state: PunchState,
+}
+
+impl Punch {
+    /// Starts the phase at `now` (the arrival of the server's `s:`) and sends the first burst.
+    pub(crate) fn new(
+        config: &Config,
+        own_port: u16,
+        peer_list: Vec<PeerAddr>,
+        is_host: bool,
+        now: Instant,
+        out: &mut Outbox,
+    ) -> Punch {
+        let host = if is_host {
+            config.player.clone()
+        } else {
+            peer_list.first().map(|p| p.name.clone()).unwrap_or_default()
+        };
+        let peers: Vec<PeerState> = peer_list
+            .into_iter()
+            .filter(|p| p.name != config.player)
+            .take(usize::from(rhp_proto::name::MAX_PLAYERS))
+            .map(|p| {
+                let is_host_peer = !is_host && p.name == host;
+                PeerState::new(p.name, p.addr, is_host_peer, now + config.timers.peer_tick)
+            })
+            .collect();
+        let mut punch = Punch {
+            me: config.player.clone(),
+            is_host,
+            host,
+            start_in_secs: config.start_in_secs,
+            tick: config.timers.peer_tick,
+            host_start_for: config.timers.host_start_for,
+            started_at: now,
+            deadline: now + config.timers.peer_deadline,
+            server_own_port: own_port,
+            port_votes: Vec::new(),
+            peers,
+            state: PunchState::Running,
+        };
+        out.event(Event::Started {
+            own_port,
+            peers: punch.peers.iter().map(|p| PeerAddr { name: p.name.clone(), addr: p.reported }).collect(),
+            host: punch.host.clone(),
+        });
+        // The burst: every candidate port of every peer, reported port first.
+        let my_port = punch.my_port();
+        for peer in &punch.peers {
+            for &port in &peer.window {
+                let to = SocketAddr::new(peer.reported.ip(), port);
+                out.send(to, greeting(&punch.me, my_port, port));
+            }
+        }
+        punch.check_done(now, out);
+        punch
+    }
+
+    pub(crate) fn state(&self) -> &PunchState {
+        &self.state
+    }
+
+    pub(crate) fn is_host(&self) -> bool {
+        self.is_host
+    }
+
+    pub(crate) fn host(&self) -> &str {
+        &self.host
+    }
+
+    pub(crate) fn started_at(&self) -> Instant {
+        self.started_at
+    }
+
+    /// Our port as the peers see it.
+    pub(crate) fn my_port(&self) -> u16 {
+        // Most votes wins; on a tie the port seen first.
+        let mut best: Option<(u16, u32)> = None;
+        for &(port, n) in &self.port_votes {
+            if best.is_none_or(|(_, m)| n > m) {
+                best = Some((port, n));
+            }
+        }
+        best.map_or(self.server_own_port, |(p, _)| p)
+    }
+
+    pub(crate) fn peers(&self) -> Vec<PeerInfo> {
+        self.peers.iter().map(PeerState::info).collect()
+    }
+
+    /// The address to send application data to `name`, if it is connected.
+    pub(crate) fn peer_addr(&self, name: &str) -> Option<SocketAddr> {
+        self.peers.iter().find(|p| p.name == name && p.is_connected()).and_then(|p| p.pinned)
+    }
+
+    /// True when no duty is left that needs timers (host `s:<n>` rounds finished).
+    pub(crate) fn is_settled(&self) -> bool {
+        self.state != PunchState::Running && self.peers.iter().all(|p| !self.start_pending(p))
+    }
+
+    /// A host still owes `p` rounds of `s:<n>` (until its `y:` or `host_start_for`, after which
+    /// `handle_timeout` sets `start_acked`).
+    fn start_pending(&self, p: &PeerState) -> bool {
+        self.is_host && p.is_connected() && !p.start_acked
+    }
+
+    /// The earliest moment a timeout call is needed.
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        let mut next = None::<Instant>;
+        let mut consider = |t: Instant| next = Some(next.map_or(t, |n| n.min(t)));
+        if self.state == PunchState::Failed {
+            return None;
+        }
+        if self.state == PunchState::Running {
+            consider(self.deadline);
+        }
+        for p in &self.peers {
+            if self.needs_tick(p) {
+                consider(p.next_tick);
+            }
+        }
+        next
+    }
+
+    fn needs_tick(&self, p: &PeerState) -> bool {
+        match p.status {
+            PeerStatus::Connected => self.start_pending(p),
+            PeerStatus::Failed(_) => false,
+            PeerStatus::Trying | PeerStatus::Heard => self.state == PunchState::Running,
+        }
+    }
+
+    /// Timers: per-peer ticks and the deadline.
+    pub(crate) fn handle_timeout(&mut self, now: Instant, out: &mut Outbox) -> Option<ClientError> {
+        if self.state == PunchState::Failed {
+            return None;
+        }
+        if self.state == PunchState::Running && now >= self.deadline {
+            return self.on_deadline(now, out);
+        }
+        let my_port = self.my_port();
+        for i in 0..self.peers.len() {
+            if !self.needs_tick(&self.peers[i]) || now < self.peers[i].next_tick {
+                continue;
+            }
+            let tick = self.tick;
+            let start_in = self.start_in_secs;
+            let host_start_for = self.host_start_for;
+            let me = self.me.clone();
+            let p = &mut self.peers[i];
+            p.next_tick = next_tick(p.next_tick, now, tick);
+            match (p.status, p.pinned) {
+                (PeerStatus::Connected, Some(to)) => {
+                    let since = *p.start_since.get_or_insert(now);
+                    if now >= since + host_start_for {
+                        // The window for its `y:` ran out; a missing `y:` is not an error.
+                        p.start_acked = true;
+                    } else {
+                        out.send(to, PeerMessage::StartIn { secs: start_in }.to_bytes());
+                    }
+                }
+                (_, Some(to)) => {
+                    let msg = match p.alternate {
+                        Alternate::Greet => greeting(&me, my_port, to.port()),
+                        Alternate::Confirm => confirm(&me, my_port),
+                    };
+                    p.alternate = match p.alternate {
+                        Alternate::Greet => Alternate::Confirm,
+                        Alternate::Confirm => Alternate::Greet,
+                    };
+                    out.send(to, msg);
+                }
+                (_, None) => {
+                    let to = p.next_unpinned_target();
+                    out.send(to, greeting(&me, my_port, to.port()));
+                }
+            }
+        }
+        None
+    }
+
+    fn on_deadline(&mut self, now: Instant, out: &mut Outbox) -> Option<ClientError> {
+        let mut host_connected = self.is_host;
+        let mut anyone_heard = false;
+        for p in &mut self.peers {
+            if p.pinned.is_some() {
+                anyone_heard = true;
+            }
+            if p.is_connected() {
+                host_connected |= p.is_host;
+                continue;
+            }
+            let reason = p.fail_reason();
+            p.status = PeerStatus::Failed(reason);
+            out.event(Event::Failed { peer: p.name.clone(), reason });
+        }
+        let connected = self.connected_count();
+        out.event(Event::Done { connected, total: self.peers.len(), after_start: now - self.started_at });
+        if !anyone_heard && !self.peers.is_empty() {
+            self.state = PunchState::Failed;
+            return Some(ClientError::UnreachableSelf);
+        }
+        if !host_connected {
+            self.state = PunchState::Failed;
+            return Some(ClientError::HostNotConfirmed(self.host.clone()));
+        }
+        self.state = PunchState::Done;
+        None
+    }
+
+    fn connected_count(&self) -> usize {
+        self.peers.iter().filter(|p| p.is_connected()).count()
+    }
+
+    fn check_done(&mut self, now: Instant, out: &mut Outbox) {
+        if self.state == PunchState::Running && self.peers.iter().all(PeerState::is_connected) {
+            self.state = PunchState::Done;
+            out.event(Event::Done {
+                connected: self.peers.len(),
+                total: self.peers.len(),
+                after_start: now - self.started_at,
+            });
+        }
+    }
+
+    /// One datagram from anyone but the server. Returns application data, if it was that.
+    pub(crate) fn handle_datagram(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        data: &[u8],
+        out: &mut Outbox,
+    ) -> Option<(String, Vec<u8>)> {
+        if self.state == PunchState::Failed {
+            return None;
+        }
+        let Ok(msg) = PeerMessage::parse(data) else {
+            tracing::debug!(%from, len = data.len(), "ignoring a datagram that is no peer message");
+            return None;
+        };
+        let (idx, msg) = match msg {
+            PeerMessage::Greeting { sender, .. }
+            | PeerMessage::Confirm { sender, .. }
+            | PeerMessage::StartAck { sender, .. } => {
+                // By name, and only from the IP the server reported for that name.
+                let idx = self.peers.iter().position(|p| p.name == sender && p.reported.ip() == from.ip())?;
+                (idx, msg)
+            }
+            PeerMessage::StartIn { .. } => {
+                // No name: only the host sends it, from the host's IP.
+                let idx = self.peers.iter().position(|p| p.is_host && p.reported.ip() == from.ip())?;
+                (idx, msg)
+            }
+            PeerMessage::Data(bytes) => {
+                let idx = self.peers.iter().position(|p| p.pinned == Some(from))?;
+                self.mark_confirmed(idx, now, out);
+                return Some((self.peers[idx].name.clone(), bytes.to_vec()));
+            }
+        };
+        let my_port_before = self.my_port();
+        if let PeerMessage::Greeting { dest_port, .. } = msg {
+            self.vote(dest_port);
+        }
+        let my_port = self.my_port();
+        if my_port != my_port_before {
+            tracing::debug!(my_port, "our port as the peers see it changed");
+        }
+        let me = self.me.clone();
+        let p = &mut self.peers[idx];
+        let first_heard = p.pinned.is_none();
+        if p.pinned != Some(from) {
+            if !first_heard {
+                tracing::debug!(peer = %p.name, %from, "peer's address moved; re-pinned");
+            }
+            p.pinned = Some(from);
+        }
+        if first_heard {
+            if p.status == PeerStatus::Trying {
+                p.status = PeerStatus::Heard;
+            }
+            out.event(Event::Heard { peer: p.name.clone(), from });
+            out.send(from, confirm(&me, my_port));
+        }
+        match msg {
+            PeerMessage::Greeting { .. } => {
+                if !first_heard {
+                    out.send(from, confirm(&me, my_port));
+                }
+            }
+            PeerMessage::Confirm { .. } => {
+                if !p.confirmed {
+                    if !first_heard {
+                        out.send(from, confirm(&me, my_port));
+                    }
+                    p.unanswered_confirms = 0;
+                } else {
+                    p.unanswered_confirms = p.unanswered_confirms.saturating_add(1);
+                    if p.unanswered_confirms >= 2 {
+                        p.unanswered_confirms = 0;
+                        out.send(from, confirm(&me, my_port));
+                    }
+                }
+                self.mark_confirmed(idx, now, out);
+            }
+            PeerMessage::StartIn { .. } => {
+                out.send(from, PeerMessage::StartAck { sender: &me, port: my_port }.to_bytes());
+                self.mark_confirmed(idx, now, out);
+            }
+            PeerMessage::StartAck { .. } => {
+                p.start_acked = true;
+                self.mark_confirmed(idx, now, out);
+            }
+            PeerMessage::Data(_) => {}
+        }
+        None
+    }
+
+    /// X heard us: connected (once), and for a host the `s:<n>` rounds begin at once.
+    fn mark_confirmed(&mut self, idx: usize, now: Instant, out: &mut Outbox) {
+        let after = now - self.started_at;
+        let is_host = self.is_host;
+        let start_in = self.start_in_secs;
+        let p = &mut self.peers[idx];
+        p.confirmed = true;
+        if p.is_connected() {
+            return;
+        }
+        let Some(addr) = p.pinned else { return };
+        p.status = PeerStatus::Connected;
+        p.connected_after = Some(after);
+        out.event(Event::Connected { peer: p.name.clone(), addr, after_start: after });
+        if is_host && !p.start_acked {
+            p.start_since = Some(now);
+            p.next_tick = now + self.tick;
+            out.send(addr, PeerMessage::StartIn { secs: start_in }.to_bytes());
+        }
+        self.check_done(now, out);
+    }
+
+    fn vote(&mut self, port: u16) {
+        if let Some(v) = self.port_votes.iter_mut().find(|(p, _)| *p == port) {
+            v.1 = v.1.saturating_add(1);
+        } else if self.port_votes.len() < MAX_PORT_VOTES {
+            self.port_votes.push((port, 1));
+        }
+    }
+
+    /// Time since the server's `s:` arrived.
+    pub(crate) fn since_start(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.started_at)
+    }
+}
+
+/// The next tick after `prev`, never in the past (a late driver does not cause a burst).
+fn next_tick(prev: Instant, now: Instant, tick: Duration) -> Instant {
+    let next = prev + tick;
+    if next <= now {
+        now + tick
+    } else {
+        next
+    }
+}
+
+fn greeting(me: &str, my_port: u16, dest_port: u16) -> Vec<u8> {
+    PeerMessage::Greeting { sender: me, sender_port: my_port, dest_port }.to_bytes()
+}
+
+fn confirm(me: &str, my_port: u16) -> Vec<u8> {
+    PeerMessage::Confirm { sender: me, port: my_port }.to_bytes()
+}

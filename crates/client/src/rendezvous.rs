@@ -1,0 +1,233 @@
+//! The server phase: create or join the session, stay in it, follow the player list, start, kick,
+//! exit, and leave for the peer phase when the server's `s:` arrives.
+//!
+//! Timing (all upper bounds measured from the last send):
+//! - `h:`/`c:` goes out at once and again every `resend` until an `i:` or an `error:`.
+//! - In the session one request goes out every `ping`: `p:` normally, `s:` after [`start`], `x:`
+//!   after [`exit`]. `non_host_player` / `only_one_player_in_session` put the ping back.
+//! - No datagram at all from the server for `server_timeout` ends the run.
+//! - On `s:<own port>:<list>`: one `y:` goes back, and the peer phase starts at once.
+//!
+//! [`start`]: Rendezvous::start
+//! [`exit`]: Rendezvous::exit
+
+use crate::config::Config;
+use crate::error::ClientError;
+use crate::events::Event;
+use crate::outbox::Outbox;
+use rhp_proto::{ErrorCode, PeerAddr, Reply, Request};
+use std::time::{Duration, Instant};
+
+/// How long after a `k:` an `error:non_existent_player` / `non_host_player` is taken as the
+/// answer to the kick rather than about us.
+const KICK_ANSWER_WINDOW: Duration = Duration::from_secs(2);
+
+/// What the session request repeats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Repeat {
+    Ping,
+    Start,
+    Exit,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Lobby {
+    /// `h:`/`c:` sent, no `i:` yet.
+    Joining,
+    /// In the session.
+    InSession { players: Vec<String> },
+}
+
+/// What a server datagram or a timer led to.
+#[derive(Debug)]
+pub(crate) enum Step {
+    /// Still in the server phase.
+    Stay,
+    /// The session started: go to the peer phase.
+    Started { own_port: u16, peers: Vec<PeerAddr>, is_host: bool },
+    /// The run is over.
+    Failed(ClientError),
+}
+
+/// The server-phase state machine.
+#[derive(Debug)]
+pub(crate) struct Rendezvous {
+    config: Config,
+    lobby: Lobby,
+    repeat: Repeat,
+    is_host: bool,
+    start_wanted: bool,
+    next_send: Instant,
+    last_heard: Instant,
+    last_kick: Option<Instant>,
+}
+
+impl Rendezvous {
+    /// Sends the first `h:`/`c:` now.
+    pub(crate) fn new(config: Config, now: Instant, out: &mut Outbox) -> Rendezvous {
+        let mut r = Rendezvous {
+            is_host: config.is_creator(),
+            config,
+            lobby: Lobby::Joining,
+            repeat: Repeat::Ping,
+            start_wanted: false,
+            next_send: now,
+            last_heard: now,
+            last_kick: None,
+        };
+        r.send_due(now, out);
+        r
+    }
+
+    pub(crate) fn is_host(&self) -> bool {
+        self.is_host
+    }
+
+    pub(crate) fn players(&self) -> &[String] {
+        match &self.lobby {
+            Lobby::Joining => &[],
+            Lobby::InSession { players } => players,
+        }
+    }
+
+    fn request(&self) -> Request<'_> {
+        let c = &self.config;
+        let (session, player) = (c.session.as_str(), c.player.as_str());
+        match (&self.lobby, self.repeat) {
+            (Lobby::Joining, _) => match c.role {
+                crate::Role::Host { max_players } => {
+                    Request::Host { session, player, max_players, password: c.password.as_deref() }
+                }
+                crate::Role::Join => Request::Connect { session, player, password: c.password.as_deref() },
+            },
+            (Lobby::InSession { .. }, Repeat::Ping) => Request::Ping { session, player },
+            (Lobby::InSession { .. }, Repeat::Start) => Request::Start { session, player },
+            (Lobby::InSession { .. }, Repeat::Exit) => Request::Exit { session, player },
+        }
+    }
+
+    fn interval(&self) -> Duration {
+        match self.lobby {
+            Lobby::Joining => self.config.timers.resend,
+            Lobby::InSession { .. } => self.config.timers.ping,
+        }
+    }
+
+    /// Sends the repeated request now and schedules the next one.
+    fn send_due(&mut self, now: Instant, out: &mut Outbox) {
+        let bytes = self.request().to_bytes();
+        out.send(self.config.server, bytes);
+        self.next_send = now + self.interval();
+    }
+
+    /// The earliest moment this phase needs a timeout call.
+    pub(crate) fn poll_timeout(&self) -> Instant {
+        self.next_send.min(self.last_heard + self.config.timers.server_timeout)
+    }
+
+    /// Timers: resend, ping, server silence.
+    pub(crate) fn handle_timeout(&mut self, now: Instant, out: &mut Outbox) -> Step {
+        if now >= self.last_heard + self.config.timers.server_timeout {
+            return Step::Failed(ClientError::ServerTimeout(self.config.timers.server_timeout));
+        }
+        if now >= self.next_send {
+            self.send_due(now, out);
+        }
+        Step::Stay
+    }
+
+    /// The host asks the server to start (resent until the `s:` arrives).
+    pub(crate) fn start(&mut self, now: Instant, out: &mut Outbox) {
+        match self.lobby {
+            Lobby::Joining => self.start_wanted = true,
+            Lobby::InSession { .. } => {
+                if self.repeat != Repeat::Exit {
+                    self.repeat = Repeat::Start;
+                    self.send_due(now, out);
+                }
+            }
+        }
+    }
+
+    /// Leave the session (resent until the server confirms with `error:player_exited_session`).
+    pub(crate) fn exit(&mut self, now: Instant, out: &mut Outbox) {
+        if let Lobby::InSession { .. } = self.lobby {
+            self.repeat = Repeat::Exit;
+            self.send_due(now, out);
+        }
+    }
+
+    /// Kick a player (sent once, as the plugin does).
+    pub(crate) fn kick(&mut self, now: Instant, victim: &str, out: &mut Outbox) -> Result<(), ClientError> {
+        if !rhp_proto::name::is_player_name(victim) {
+            return Err(ClientError::InvalidConfig(format!("{victim:?} is not a valid player name")));
+        }
+        let req = Request::Kick { session: &self.config.session, victim };
+        out.send(self.config.server, req.to_bytes());
+        self.last_kick = Some(now);
+        Ok(())
+    }
+
+    /// One datagram from the server.
+    pub(crate) fn handle_datagram(&mut self, now: Instant, data: &[u8], out: &mut Outbox) -> Step {
+        let Ok(reply) = Reply::parse(data) else {
+            tracing::debug!(len = data.len(), "ignoring an unreadable datagram from the server");
+            return Step::Stay;
+        };
+        self.last_heard = now;
+        match reply {
+            Reply::Info(players) => {
+                self.on_info(now, players, out);
+                Step::Stay
+            }
+            Reply::Start { own_port, peers } => {
+                let req = Request::Confirm { session: &self.config.session, player: &self.config.player };
+                out.send(self.config.server, req.to_bytes());
+                Step::Started { own_port, peers, is_host: self.is_host }
+            }
+            Reply::Error(code) => self.on_error(now, code, out),
+            Reply::OtherError(text) => Step::Failed(ClientError::UnknownServerError(text)),
+        }
+    }
+
+    fn on_info(&mut self, now: Instant, players: Vec<String>, out: &mut Outbox) {
+        let me_first = players.first().is_some_and(|p| *p == self.config.player);
+        match &mut self.lobby {
+            Lobby::Joining => {
+                self.is_host = me_first;
+                out.event(Event::Joined { players: players.clone(), is_host: me_first });
+                self.lobby = Lobby::InSession { players };
+                self.repeat = Repeat::Ping;
+                self.next_send = now + self.config.timers.ping;
+                if self.start_wanted {
+                    self.start(now, out);
+                }
+            }
+            Lobby::InSession { players: known } => {
+                if *known != players {
+                    *known = players.clone();
+                    out.event(Event::Players(players));
+                }
+                if me_first && !self.is_host {
+                    out.event(Event::BecameHost);
+                }
+                self.is_host = me_first;
+            }
+        }
+    }
+
+    fn on_error(&mut self, now: Instant, code: ErrorCode, out: &mut Outbox) -> Step {
+        let in_session = matches!(self.lobby, Lobby::InSession { .. });
+        let kick_answer = self.last_kick.is_some_and(|t| now < t + KICK_ANSWER_WINDOW)
+            && matches!(code, ErrorCode::NonExistentPlayer | ErrorCode::NonHostPlayer);
+        let start_refused = matches!(code, ErrorCode::NonHostPlayer | ErrorCode::OnlyOnePlayerInSession);
+        if in_session && (kick_answer || start_refused) {
+            if self.repeat == Repeat::Start && start_refused {
+                self.repeat = Repeat::Ping;
+            }
+            out.event(Event::Refused(code));
+            return Step::Stay;
+        }
+        Step::Failed(ClientError::Server(code))
+    }
+}
