@@ -165,3 +165,135 @@ impl Peer {
         self.expect(expected);
     }
 }
+
+// ---- Added for the server's black-box tests (server_*.rs) ----
+
+/// A fresh empty directory under the system temp dir, for a child's working directory.
+pub fn temp_dir(tag: &str) -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "rhp-test-{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    dir
+}
+
+/// A UDP port that was free a moment ago on 127.0.0.1 (for commands that need a fixed port).
+pub fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+impl Server {
+    /// Starts the binary with exactly `args` in `cwd` and waits (bounded) for `listening on`.
+    /// The address logged is returned as is (it may be 0.0.0.0); `addr` is its loopback form.
+    pub fn start_args(args: &[&str], cwd: &std::path::Path) -> Server {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .current_dir(cwd)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn rabid-hole-punch");
+        let stderr = child.stderr.take().expect("stderr piped");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let addr: SocketAddr = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(rest) = line.split("listening on ").nth(1) {
+                        let addr = rest.split_whitespace().next().unwrap_or("").trim_start_matches("udp://");
+                        break addr.parse().unwrap_or_else(|_| panic!("bad address in {line:?}"));
+                    }
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!("{args:?} did not log 'listening on <addr>' within 20 s");
+                }
+            }
+        };
+        let addr =
+            if addr.ip().is_unspecified() { SocketAddr::from(([127, 0, 0, 1], addr.port())) } else { addr };
+        Server { addr, child, log: rx }
+    }
+
+    /// Sends the process a signal by name (`TERM`, `INT`) with the system's `kill`.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([format!("-{name}"), self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{name} failed");
+    }
+
+    /// A new peer talking to this server.
+    pub fn peer(&self) -> Peer {
+        Peer::new(self.addr)
+    }
+}
+
+impl Peer {
+    /// Every datagram that arrives until `quiet` passes with none (bounded by `max_total`),
+    /// each with the time it arrived.
+    pub fn drain_timed(&self, quiet: Duration, max_total: Duration) -> Vec<(Instant, String)> {
+        let end = Instant::now() + max_total;
+        let mut out = Vec::new();
+        while Instant::now() < end {
+            match self.recv_within(quiet) {
+                Some(text) => out.push((Instant::now(), text)),
+                None => break,
+            }
+        }
+        out
+    }
+
+    /// Reads datagrams (bounded by `within`) until one satisfies `pred`; returns it.
+    pub fn recv_until(&self, within: Duration, mut pred: impl FnMut(&str) -> bool) -> Option<String> {
+        let end = Instant::now() + within;
+        loop {
+            let left = end.checked_duration_since(Instant::now())?;
+            let text = self.recv_within(left)?;
+            if pred(&text) {
+                return Some(text);
+            }
+        }
+    }
+
+    /// This peer's entry in a start message: `Name:127.0.0.1:port`.
+    pub fn entry(&self, name: &str) -> String {
+        format!("{name}:{}:{}", self.addr().ip(), self.port())
+    }
+}
+
+/// Creates session `session` (max `max`) hosted by `names[0]` and joins the others in order, each
+/// from its own peer; checks and consumes every `i:` broadcast. Returns the peers in join order.
+pub fn lobby(srv: &Server, session: &str, max: u8, names: &[&str]) -> Vec<Peer> {
+    let mut peers: Vec<Peer> = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let p = srv.peer();
+        if i == 0 {
+            p.send(&format!("h:{session}:{name}:{max}"));
+        } else {
+            p.send(&format!("c:{session}:{name}"));
+        }
+        peers.push(p);
+        let list = format!("i:{}", names[..=i].join(":"));
+        for q in &peers {
+            q.expect(&list);
+        }
+    }
+    peers
+}
