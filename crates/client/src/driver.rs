@@ -189,7 +189,10 @@ impl Pump {
 
     /// Waits for one thing (a datagram, the deadline, a command, a writable socket), feeds it to
     /// the engine, and drains. Cancel-safe: nothing is lost if the future is dropped.
-    pub(crate) async fn step(&mut self, commands: Option<&mut mpsc::Receiver<Command>>) -> Result<(), ClientError> {
+    pub(crate) async fn step(
+        &mut self,
+        commands: Option<&mut mpsc::Receiver<Command>>,
+    ) -> Result<(), ClientError> {
         let deadline = tokio::time::Instant::from_std(self.deadline);
         let want_write = !self.pending.is_empty();
         tokio::select! {
@@ -230,7 +233,6 @@ impl Pump {
         self.flush();
         Ok(())
     }
-
 }
 
 async fn recv_command(commands: Option<&mut mpsc::Receiver<Command>>) -> Option<Command> {
