@@ -37,7 +37,7 @@ pub struct ServeArgs {
     pub log_file: PathBuf,
 
     /// Log to stderr only.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "log_file")]
     pub no_log_file: bool,
 
     /// A player is dropped (and told error:player_timeout) this many milliseconds after its
