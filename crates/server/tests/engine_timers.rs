@@ -214,3 +214,40 @@ fn poll_timeout_names_the_next_deadline() {
     assert!(h.run_until(ms(5500)).is_empty());
     assert_eq!(h.engine.poll_timeout(), Some(h.t0 + secs(6)));
 }
+
+#[test]
+fn a_stale_lifetime_never_hits_a_newer_session_of_the_same_name() {
+    let mut h = H::new();
+    h.ask(addr(1), "h:Room:Alice:4", "i:Alice");
+    h.run_until(ms(1000));
+    h.ask(addr(1), "x:Room:Alice", "error:player_exited_session");
+    h.ask(addr(2), "h:Room:Bob:4", "i:Bob");
+    let mut t = 1000;
+    while t < 900_000 {
+        t += 1000;
+        assert!(h.run_until(ms(t)).is_empty(), "at {t} ms");
+        h.ask(addr(2), "p:Room:Bob", "i:Bob");
+    }
+    // 15 min after the first Room: the second one lives on; it ends 15 min after its own creation.
+    assert!(h.run_until(ms(900_999)).is_empty());
+    h.ask(addr(2), "p:Room:Bob", "i:Bob");
+    let out = h.run_until(ms(901_000));
+    assert_eq!(to(&out, addr(2)), vec!["error:session_timeout"]);
+}
+
+#[test]
+fn a_stale_idle_check_never_hits_a_rejoined_namesake() {
+    let mut h = H::new();
+    h.lobby("Room", 4, &["Alice", "Bob"]);
+    h.run_until(ms(4000));
+    h.ask(addr(1), "p:Room:Alice", "i:Alice:Bob");
+    assert_eq!(h.send(addr(2), "x:Room:Bob").len(), 2);
+    assert_eq!(h.send(addr(2), "c:Room:Bob").len(), 2);
+    // Bob's first life would have ended at 5 s; his second one ends at 9 s.
+    let out = h.run_until(ms(8000));
+    h.ask(addr(1), "p:Room:Alice", "i:Alice:Bob");
+    let out = [out, h.run_until(ms(8999))].concat();
+    assert!(to(&out, addr(2)).iter().all(|m| m.starts_with("i:")), "{out:?}");
+    let out = h.run_until(ms(9000));
+    assert_eq!(to(&out, addr(2)), vec!["error:player_timeout"]);
+}

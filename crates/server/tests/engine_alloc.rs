@@ -1,0 +1,70 @@
+//! The ping path allocates nothing once the engine is warm (the groundwork for issue #10): a
+//! counting global allocator in its own test binary, with a single test so no other thread
+//! allocates meanwhile.
+
+use rhp_server::{Config, Engine};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+struct Counting;
+
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: forwards the caller's layout unchanged to the system allocator.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` was allocated by `System` with this layout (see `alloc`).
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: as for `dealloc`; the new size comes from the caller.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+#[test]
+fn pings_and_their_replies_allocate_nothing_when_warm() {
+    let t0 = Instant::now();
+    let mut engine = Engine::new(Config::default());
+    let names = ["Alice12345ab", "Bob", "Carol", "Dave", "Eve", "Frank", "Grace", "Heidi"];
+    let addrs: Vec<SocketAddr> =
+        (0..names.len()).map(|i| SocketAddr::from(([10, 0, 0, i as u8 + 1], 5000))).collect();
+    let mut buf = Vec::new();
+    engine.handle_datagram(t0, addrs[0], format!("h:Room:{}:12", names[0]).as_bytes());
+    for (i, n) in names.iter().enumerate().skip(1) {
+        engine.handle_datagram(t0, addrs[i], format!("c:Room:{n}").as_bytes());
+    }
+    while engine.poll_transmit(&mut buf).is_some() {}
+    let pings: Vec<Vec<u8>> = names.iter().map(|n| format!("p:Room:{n}").into_bytes()).collect();
+    // Warm up the buffer pool.
+    for (i, p) in pings.iter().enumerate() {
+        engine.handle_datagram(t0, addrs[i], p);
+    }
+    while engine.poll_transmit(&mut buf).is_some() {}
+
+    let before = ALLOCS.load(Ordering::Relaxed);
+    let mut replies = 0;
+    for round in 0..1000u64 {
+        let now = t0 + Duration::from_millis(round);
+        for (i, p) in pings.iter().enumerate() {
+            engine.handle_datagram(now, addrs[i], p);
+            while engine.poll_transmit(&mut buf).is_some() {
+                replies += 1;
+            }
+        }
+        engine.handle_timeout(now);
+    }
+    let allocs = ALLOCS.load(Ordering::Relaxed) - before;
+    assert_eq!(replies, 1000 * names.len());
+    assert_eq!(allocs, 0, "{allocs} allocations for {replies} pings");
+}
