@@ -335,10 +335,10 @@ async fn script(
         let wake = if common.send.is_some() && rounds < SEND_ROUNDS { next_send.min(end) } else { end };
         match tokio::time::timeout_at(wake, mesh.recv()).await {
             Ok(Ok((peer, data))) => {
-                if !got.contains_key(&peer) {
+                if let std::collections::btree_map::Entry::Vacant(slot) = got.entry(peer) {
                     let text = printable(&data);
-                    println!("{peer}: {text}");
-                    got.insert(peer, text);
+                    println!("{}: {text}", slot.key());
+                    slot.insert(text);
                 }
             }
             Ok(Err(e)) => return Err(e),
