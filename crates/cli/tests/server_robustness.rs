@@ -54,3 +54,29 @@ fn oversized_datagrams_are_invalid() {
     }
     p.ask("h:Room:Alice:4", "i:Alice");
 }
+
+#[test]
+fn timers_fire_on_time_during_a_flood() {
+    let srv = Server::start(&["--player-timeout-ms", "400"]);
+    let alice = srv.peer();
+    alice.ask("h:Room:Alice:4", "i:Alice");
+    let started = std::time::Instant::now();
+    let flood_addr = srv.addr;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flooder = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+            let end = std::time::Instant::now() + Duration::from_secs(5);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && std::time::Instant::now() < end {
+                let _ = sock.send_to(b"z:unknown type, no reply", flood_addr);
+            }
+        })
+    };
+    let got = alice.recv_within(Duration::from_secs(4));
+    let waited = started.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = flooder.join();
+    assert_eq!(got.as_deref(), Some("error:player_timeout"));
+    assert!(waited < Duration::from_millis(2000), "timeout fired after {waited:?}");
+}

@@ -31,6 +31,13 @@ pub async fn run<S: SessionStore>(
     let mut rx = vec![0u8; RECV_BUF];
     let mut tx: Vec<u8> = Vec::with_capacity(RECV_BUF);
     loop {
+        // Fire due timers first: under a steady stream of datagrams the receive branch is always
+        // ready, and the timers must not starve behind it.
+        let now = Instant::now();
+        if engine.poll_timeout().is_some_and(|d| d <= now) {
+            engine.handle_timeout(now);
+            send_all(&socket, &mut engine, &mut tx).await;
+        }
         // With no timer armed, wake once a day anyway (harmless: an early timeout is a no-op).
         let deadline = engine.poll_timeout().unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400));
         tokio::select! {
@@ -56,13 +63,18 @@ pub async fn run<S: SessionStore>(
                 engine.handle_timeout(Instant::now());
             }
         }
-        while let Some(to) = engine.poll_transmit(&mut tx) {
-            if enabled!(Level::DEBUG) {
-                debug!("out {to} {} bytes: {}", tx.len(), Escaped(&tx));
-            }
-            if let Err(e) = socket.send_to(&tx, to).await {
-                warn!("send to {to} failed: {e}");
-            }
+        send_all(&socket, &mut engine, &mut tx).await;
+    }
+}
+
+/// Sends every datagram the engine has queued; a failed send is logged and skipped.
+async fn send_all<S: SessionStore>(socket: &UdpSocket, engine: &mut Engine<S>, tx: &mut Vec<u8>) {
+    while let Some(to) = engine.poll_transmit(tx) {
+        if enabled!(Level::DEBUG) {
+            debug!("out {to} {} bytes: {}", tx.len(), Escaped(tx));
+        }
+        if let Err(e) = socket.send_to(tx, to).await {
+            warn!("send to {to} failed: {e}");
         }
     }
 }
