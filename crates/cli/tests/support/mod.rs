@@ -297,3 +297,6 @@ pub fn lobby(srv: &Server, session: &str, max: u8, names: &[&str]) -> Vec<Peer> 
     }
     peers
 }
+
+pub mod godot_double;
+pub mod player;
