@@ -1,0 +1,122 @@
+//! `rhp-lab`: runs the NAT matrix (`rhp-lab matrix`), and is also the helper the lab starts
+//! inside its namespaces (echo, ping, classify, delay, rendezvous, punch).
+
+use clap::{Parser, Subcommand};
+use rhp_lab::{impair, matrix, probe};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Parser, Debug)]
+#[command(name = "rhp-lab", about = "NAT lab for rabid-hole-punch (needs root)")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Run the connectivity matrix with the real binaries and write the Markdown report.
+    Matrix(matrix::MatrixArgs),
+    /// (helper) Echo/classifier service.
+    Echo {
+        #[arg(long, required = true)]
+        bind: Vec<SocketAddr>,
+        #[arg(long, default_value_t = 900)]
+        max_s: u64,
+    },
+    /// (helper) Round-trip probe.
+    Ping {
+        #[arg(long)]
+        server: SocketAddr,
+        #[arg(long, default_value_t = 100)]
+        count: u32,
+        #[arg(long, default_value_t = 10)]
+        interval_ms: u64,
+    },
+    /// (helper) NAT classifier probe.
+    Classify {
+        #[arg(long)]
+        s1: SocketAddr,
+        #[arg(long)]
+        s2: SocketAddr,
+    },
+    /// (helper) NFQUEUE delay line.
+    Delay {
+        #[arg(long, default_value_t = 0)]
+        queue: u16,
+        #[arg(long)]
+        delay_ms: u64,
+        #[arg(long, default_value_t = 900)]
+        max_s: u64,
+    },
+    /// (helper) Minimal rendezvous server for the probe punch client.
+    Rendezvous {
+        #[arg(long)]
+        bind: SocketAddr,
+        #[arg(long, default_value_t = 900)]
+        max_s: u64,
+    },
+    /// (helper) Probe punch client (prints the product client's lines).
+    Punch {
+        #[arg(long)]
+        server: SocketAddr,
+        #[arg(long)]
+        session: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value_t = 2)]
+        players: usize,
+        #[arg(long, default_value_t = 5000)]
+        timeout_ms: u64,
+        /// Answer only at the server-observed address (not where a peer's datagram came from).
+        #[arg(long)]
+        no_reply_to_source: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let r: rhp_lab::Result<bool> = match cli.cmd {
+        Cmd::Matrix(args) => matrix::main(&args, current_exe()),
+        Cmd::Echo { bind, max_s } => probe::echo_service(&bind, Duration::from_secs(max_s)).map(|_| true),
+        Cmd::Ping { server, count, interval_ms } => {
+            probe::ping(server, count, Duration::from_millis(interval_ms)).map(|s| {
+                println!("{}", s.render());
+                true
+            })
+        }
+        Cmd::Classify { s1, s2 } => probe::classify(s1, s2).map(|c| {
+            println!("{}", c.render());
+            true
+        }),
+        Cmd::Delay { queue, delay_ms, max_s } => {
+            impair::run_delay_line(queue, Duration::from_millis(delay_ms), Duration::from_secs(max_s))
+                .map(|_| true)
+        }
+        Cmd::Rendezvous { bind, max_s } => probe::rendezvous(bind, Duration::from_secs(max_s)).map(|_| true),
+        Cmd::Punch { server, session, name, players, timeout_ms, no_reply_to_source } => {
+            probe::punch(&probe::PunchOpts {
+                server,
+                session,
+                name,
+                players,
+                timeout: Duration::from_millis(timeout_ms),
+                reply_to_source: !no_reply_to_source,
+            })
+        }
+    };
+    match r {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("rhp-lab: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn current_exe() -> PathBuf {
+    std::env::current_exe().unwrap_or_else(|_| PathBuf::from("rhp-lab"))
+}

@@ -1,0 +1,732 @@
+//! The connectivity matrix: scenarios (pairs of access types, same NAT, a 4-player group), the
+//! outcome theory predicts for each, a runner that builds one lab per scenario and condition and
+//! runs N attempts in it, and the Markdown report.
+
+use crate::impair::LinkCondition;
+use crate::nat::{Filtering, Mapping, NatType};
+use crate::probe::{fields, PingStats};
+use crate::sh::{self, LabError, Proc, Result};
+use crate::topo::{ClientId, Lab, RouterSpec, SERVER_ADDR};
+use std::fmt::Write as _;
+use std::net::SocketAddrV4;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Port of the rendezvous server in the lab.
+pub const RENDEZVOUS_PORT: u16 = 7000;
+
+/// How a client reaches the internet: behind one NAT of a type, or behind two (a home
+/// port-restricted cone router behind a carrier-grade port-restricted cone NAT).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Access {
+    /// One NAT router of this type.
+    Nat(NatType),
+    /// Home router (port-restricted cone) behind a carrier NAT (port-restricted cone).
+    DoubleNat,
+}
+
+impl Access {
+    /// Every access type, in report order.
+    pub const ALL: [Access; 6] = [
+        Access::Nat(NatType::FullCone),
+        Access::Nat(NatType::RestrictedCone),
+        Access::Nat(NatType::PortRestrictedCone),
+        Access::Nat(NatType::PortShiftCone),
+        Access::Nat(NatType::Symmetric),
+        Access::DoubleNat,
+    ];
+
+    /// Stable short name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Access::Nat(t) => t.name(),
+            Access::DoubleNat => "double-nat",
+        }
+    }
+
+    /// Mapping behaviour seen from the internet.
+    pub fn mapping(self) -> Mapping {
+        match self {
+            Access::Nat(t) => t.mapping(),
+            Access::DoubleNat => Mapping::EndpointIndependent,
+        }
+    }
+
+    /// Filtering behaviour seen from the internet.
+    pub fn filtering(self) -> Filtering {
+        match self {
+            Access::Nat(t) => t.filtering(),
+            Access::DoubleNat => Filtering::AddressAndPortDependent,
+        }
+    }
+
+    /// Parses [`Access::name`].
+    pub fn parse(s: &str) -> Option<Access> {
+        Access::ALL.into_iter().find(|a| a.name() == s)
+    }
+}
+
+/// One matrix entry.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Scenario {
+    /// Two players, each behind its own access.
+    Pair(Access, Access),
+    /// Two players behind the same NAT router (with NAT loopback).
+    SameNat(NatType),
+    /// One session of several players, each behind its own access.
+    Group(Vec<Access>),
+}
+
+impl Scenario {
+    /// Access of every player, in player order (host first).
+    pub fn players(&self) -> usize {
+        match self {
+            Scenario::Pair(..) | Scenario::SameNat(_) => 2,
+            Scenario::Group(v) => v.len(),
+        }
+    }
+
+    /// Human label.
+    pub fn label(&self) -> String {
+        match self {
+            Scenario::Pair(a, b) => format!("{} × {}", a.name(), b.name()),
+            Scenario::SameNat(t) => format!("2 players behind the same {} NAT (hairpin)", t.name()),
+            Scenario::Group(v) => {
+                let names: Vec<&str> = v.iter().map(|a| a.name()).collect();
+                format!("{} players: {}", v.len(), names.join(", "))
+            }
+        }
+    }
+}
+
+/// What the client under test does that decides the open cells of the theory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientModel {
+    /// It answers a peer at the address the peer's datagram really came from (peer-reflexive),
+    /// not only at the server-observed address.
+    pub answers_source: bool,
+}
+
+/// Does plain punching (each side sends to the other's server-observed address) connect `a`
+/// and `b`?
+///
+/// - Both mappings endpoint-independent: yes; each side's own outbound packet opens its filter
+///   for exactly the peer's observed endpoint, and the peer sends from that endpoint.
+/// - Both symmetric: no; each sends from a port the other never learns.
+/// - One symmetric side S, one cone side C: S's packets to C come from a NEW public port P'.
+///   They get through C's NAT only if C filters by address at most (full cone: anyone;
+///   restricted cone: C has sent to S's address, any port is let in). A port-restricted,
+///   port-shift or double NAT drops them. Then S's NAT lets in only C's answers sent to
+///   P' itself, so C must answer where the datagram came from (`answers_source`).
+pub fn pair_connects(a: Access, b: Access, m: ClientModel) -> bool {
+    let eim = |x: Access| x.mapping() == Mapping::EndpointIndependent;
+    let cone_side_ok = |c: Access| m.answers_source && c.filtering() != Filtering::AddressAndPortDependent;
+    match (eim(a), eim(b)) {
+        (true, true) => true,
+        (false, false) => false,
+        (true, false) => cone_side_ok(a),
+        (false, true) => cone_side_ok(b),
+    }
+}
+
+/// Expected outcome of a scenario: every player connects to every other.
+pub fn expected(s: &Scenario, m: ClientModel) -> bool {
+    match s {
+        Scenario::Pair(a, b) => pair_connects(*a, *b, m),
+        // With NAT loopback each side's packets to the other's public mapping are turned around
+        // by the router; an endpoint-independent mapping makes that the same as two cones.
+        Scenario::SameNat(t) => t.mapping() == Mapping::EndpointIndependent,
+        Scenario::Group(v) => {
+            v.iter().enumerate().all(|(i, a)| v[i + 1..].iter().all(|b| pair_connects(*a, *b, m)))
+        }
+    }
+}
+
+/// The standard scenario list: every unordered pair of [`Access::ALL`] (same type included),
+/// two players behind one port-restricted NAT, and a 4-player session across mixed NATs.
+pub fn scenarios() -> Vec<Scenario> {
+    let mut v = Vec::new();
+    for (i, a) in Access::ALL.iter().enumerate() {
+        for b in &Access::ALL[i..] {
+            v.push(Scenario::Pair(*a, *b));
+        }
+    }
+    v.push(Scenario::SameNat(NatType::PortRestrictedCone));
+    v.push(Scenario::Group(vec![
+        Access::Nat(NatType::PortRestrictedCone),
+        Access::Nat(NatType::FullCone),
+        Access::Nat(NatType::PortShiftCone),
+        Access::DoubleNat,
+    ]));
+    v
+}
+
+/// Which client program the players run.
+#[derive(Clone, Debug)]
+pub enum Driver {
+    /// The lab's own probe rendezvous + punch client (validates the lab itself).
+    Probe,
+    /// The real `rabid-hole-punch` binary (`serve`, `host`, `join`).
+    Product {
+        /// Path of the binary.
+        bin: PathBuf,
+        /// Extra arguments for `host`/`join` (e.g. `--peer-timeout-s 6`).
+        client_args: Vec<String>,
+    },
+}
+
+impl Driver {
+    /// The real binary, with the timeouts its `host --help` says it supports.
+    pub fn product(bin: PathBuf, peer_timeout_s: u64) -> Driver {
+        let help = sh::run(&bin.to_string_lossy(), &["host", "--help"]).unwrap_or_default();
+        let mut client_args = Vec::new();
+        for flag in ["--peer-timeout-s", "--expect-timeout-s"] {
+            if help.contains(flag) {
+                client_args.push(flag.to_string());
+                client_args.push(peer_timeout_s.to_string());
+            }
+        }
+        Driver::Product { bin, client_args }
+    }
+}
+
+/// How to run the matrix.
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    /// The `rhp-lab` helper binary.
+    pub helper: PathBuf,
+    /// Client program.
+    pub driver: Driver,
+    /// Attempts per cell.
+    pub attempts: usize,
+    /// Labs run at once.
+    pub jobs: usize,
+    /// Upper bound for one attempt (every player's process is killed after it).
+    pub attempt_timeout: Duration,
+    /// Pings per client for the impairment check.
+    pub check_pings: u32,
+}
+
+/// One attempt.
+#[derive(Clone, Debug)]
+pub struct Attempt {
+    /// Every player exited 0 (exchanged data with every peer).
+    pub ok: bool,
+    /// Time from the start until the last player was connected (max over players' `punch-done`).
+    pub connect_ms: Option<u64>,
+    /// Why it failed (exit codes, `failed` lines), empty on success.
+    pub detail: String,
+}
+
+/// The result of one scenario under one condition.
+#[derive(Clone, Debug)]
+pub struct CellResult {
+    /// The scenario.
+    pub scenario: Scenario,
+    /// The link condition.
+    pub condition: LinkCondition,
+    /// Every attempt.
+    pub attempts: Vec<Attempt>,
+    /// Impairment check of each client (ping to the echo service).
+    pub measured: Vec<PingStats>,
+    /// Wall time of the whole cell, lab build included.
+    pub elapsed: Duration,
+}
+
+impl CellResult {
+    /// Successful attempts.
+    pub fn successes(&self) -> usize {
+        self.attempts.iter().filter(|a| a.ok).count()
+    }
+
+    /// Median time-to-connect of the successful attempts.
+    pub fn median_ms(&self) -> Option<u64> {
+        let mut v: Vec<u64> = self.attempts.iter().filter(|a| a.ok).filter_map(|a| a.connect_ms).collect();
+        v.sort_unstable();
+        v.get(v.len().saturating_sub(1) / 2).copied()
+    }
+
+    /// Observed outcome as the theory states it: all attempts connect (true), none (false),
+    /// or mixed (None, which never matches a prediction).
+    pub fn outcome(&self) -> Option<bool> {
+        match self.successes() {
+            0 => Some(false),
+            n if n == self.attempts.len() => Some(true),
+            _ => None,
+        }
+    }
+}
+
+fn client_behind(lab: &mut Lab, a: Access) -> Result<ClientId> {
+    let r = match a {
+        Access::Nat(t) => lab.add_router(RouterSpec::home(t))?,
+        Access::DoubleNat => {
+            let carrier = lab.add_router(RouterSpec {
+                nat: NatType::PortRestrictedCone,
+                upstream: None,
+                carrier: true,
+                wan_firewall: true,
+                hairpin: false,
+            })?;
+            lab.add_router(RouterSpec {
+                upstream: Some(carrier),
+                ..RouterSpec::home(NatType::PortRestrictedCone)
+            })?
+        }
+    };
+    lab.add_client(r)
+}
+
+const PLAYERS: [&str; 4] = ["alice", "bob", "carol", "dave"];
+
+/// Builds the lab for `scenario` under `cond`, checks the impairment, starts the rendezvous
+/// server and runs `cfg.attempts` sessions; the lab is torn down when this returns.
+pub fn run_cell(cfg: &RunConfig, scenario: &Scenario, cond: LinkCondition) -> Result<CellResult> {
+    let t0 = Instant::now();
+    let mut lab = Lab::new(&cfg.helper)?;
+    lab.start_echo()?;
+    let clients: Vec<ClientId> = match scenario {
+        Scenario::Pair(a, b) => vec![client_behind(&mut lab, *a)?, client_behind(&mut lab, *b)?],
+        Scenario::SameNat(t) => {
+            let r = lab.add_router(RouterSpec::home(*t))?;
+            vec![lab.add_client(r)?, lab.add_client(r)?]
+        }
+        Scenario::Group(v) => v.iter().map(|a| client_behind(&mut lab, *a)).collect::<Result<_>>()?,
+    };
+    if clients.len() > PLAYERS.len() {
+        return Err(LabError::Check("at most 4 players".into()));
+    }
+    let mut routers: Vec<usize> = Vec::new();
+    for c in &clients {
+        let r = lab.client(*c)?.router;
+        if !routers.contains(&r) {
+            routers.push(r);
+        }
+    }
+    if cond != LinkCondition::CLEAN {
+        for r in &routers {
+            lab.impair(*r, cond)?;
+        }
+    }
+    // Measure the condition on every client's link before trusting it.
+    let measured: Vec<PingStats> = std::thread::scope(|s| {
+        let hs: Vec<_> = clients.iter().map(|c| s.spawn(|| lab.ping(*c, cfg.check_pings, 5))).collect();
+        hs.into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(LabError::Check("ping thread panicked".into()))))
+            .collect::<Result<Vec<_>>>()
+    })?;
+    for (c, m) in clients.iter().zip(&measured) {
+        cond.check(m).map_err(|e| LabError::Check(format!("client {c} of {}: {e}", scenario.label())))?;
+    }
+    let server = SocketAddrV4::new(SERVER_ADDR, RENDEZVOUS_PORT).to_string();
+    let (prog, args): (String, Vec<String>) = match &cfg.driver {
+        Driver::Probe => (
+            cfg.helper.to_string_lossy().into_owned(),
+            vec!["rendezvous".into(), "--bind".into(), server.clone()],
+        ),
+        Driver::Product { bin, .. } => (
+            bin.to_string_lossy().into_owned(),
+            vec![
+                "serve".into(),
+                "--bind".into(),
+                SERVER_ADDR.to_string(),
+                "--port".into(),
+                RENDEZVOUS_PORT.to_string(),
+                "--no-log-file".into(),
+            ],
+        ),
+    };
+    lab.spawn_in_server("server", &prog, &args)?
+        .wait_for_line("listening on udp://", Duration::from_secs(10))?;
+    let mut attempts = Vec::new();
+    for i in 0..cfg.attempts {
+        lab.reset_nat_state()?;
+        attempts.push(run_attempt(cfg, &lab, &clients, i, &server)?);
+    }
+    Ok(CellResult { scenario: scenario.clone(), condition: cond, attempts, measured, elapsed: t0.elapsed() })
+}
+
+fn player_args(
+    driver: &Driver,
+    session: &str,
+    idx: usize,
+    n: usize,
+    server: &str,
+) -> (Option<String>, Vec<String>) {
+    let name = PLAYERS[idx].to_string();
+    match driver {
+        Driver::Probe => (None, {
+            let v = ["punch", "--server", server, "--session", session, "--name", &name];
+            let mut v: Vec<String> = v.iter().map(|s| s.to_string()).collect();
+            v.extend(["--players".into(), n.to_string(), "--timeout-ms".into(), "6000".into()]);
+            v
+        }),
+        Driver::Product { bin, client_args } => {
+            let mut v: Vec<String> =
+                vec![if idx == 0 { "host" } else { "join" }.into(), session.into(), name.clone()];
+            if idx == 0 {
+                v.extend(["--max".into(), n.to_string(), "--start-when".into(), n.to_string()]);
+            }
+            v.extend(["--server".into(), server.into(), "--send".into(), format!("hello-from-{name}")]);
+            v.extend(["--expect".into(), (n - 1).to_string()]);
+            v.extend(client_args.iter().cloned());
+            (Some(bin.to_string_lossy().into_owned()), v)
+        }
+    }
+}
+
+fn run_attempt(cfg: &RunConfig, lab: &Lab, clients: &[ClientId], i: usize, server: &str) -> Result<Attempt> {
+    let nonce = (std::process::id() as u64 ^ Instant::now().elapsed().as_nanos() as u64 ^ i as u64) % 100_000;
+    let session = format!("m{i}n{nonce}");
+    let mut procs: Vec<Proc> = Vec::new();
+    for (idx, c) in clients.iter().enumerate() {
+        let (prog, args) = player_args(&cfg.driver, &session, idx, clients.len(), server);
+        let prog = prog.unwrap_or_else(|| cfg.helper.to_string_lossy().into_owned());
+        let ns = &lab.client(*c)?.ns;
+        procs.push(ns.spawn_in(PLAYERS[idx], &prog, &args, Some(lab.workdir()))?);
+        if idx == 0 {
+            // Let the host create the session before anyone joins.
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+    let deadline = Instant::now() + cfg.attempt_timeout;
+    let mut ok = true;
+    let mut connect_ms: Option<u64> = Some(0);
+    let mut detail = String::new();
+    for (idx, p) in procs.into_iter().enumerate() {
+        let f = p.finish(deadline.saturating_duration_since(Instant::now()));
+        let done = f.stdout.iter().rev().find(|l| l.starts_with("punch-done")).cloned();
+        let ms: Option<u64> = done.as_deref().and_then(|l| fields(l).get("after_start_ms")?.parse().ok());
+        if f.code != Some(0) {
+            ok = false;
+            let failed: Vec<&str> =
+                f.stdout.iter().filter(|l| l.starts_with("failed")).map(String::as_str).collect();
+            let last_err = f.stderr.last().map(String::as_str).unwrap_or("");
+            let _ = write!(detail, "{}: exit {:?} {} {}; ", PLAYERS[idx], f.code, failed.join(" "), last_err);
+        }
+        connect_ms = match (connect_ms, ms) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            _ => None,
+        };
+    }
+    Ok(Attempt { ok, connect_ms: if ok { connect_ms } else { None }, detail })
+}
+
+/// Runs every (scenario, condition) with `cfg.jobs` labs at once. Progress goes to stderr.
+pub fn run_all(cfg: &RunConfig, cells: &[(Scenario, LinkCondition)]) -> Vec<Result<CellResult>> {
+    let next = AtomicUsize::new(0);
+    let out: Mutex<Vec<Option<Result<CellResult>>>> = Mutex::new((0..cells.len()).map(|_| None).collect());
+    std::thread::scope(|s| {
+        for _ in 0..cfg.jobs.max(1) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some((sc, cond)) = cells.get(i) else { break };
+                let r = run_cell(cfg, sc, *cond);
+                match &r {
+                    Ok(c) => eprintln!(
+                        "[lab] {:<45} {:<32} {}/{} ({:.1} s)",
+                        sc.label(),
+                        cond.label(),
+                        c.successes(),
+                        c.attempts.len(),
+                        c.elapsed.as_secs_f64()
+                    ),
+                    Err(e) => eprintln!("[lab] {:<45} {:<32} LAB ERROR: {e}", sc.label(), cond.label()),
+                }
+                if let Ok(mut o) = out.lock() {
+                    o[i] = Some(r);
+                }
+            });
+        }
+    });
+    out.into_inner()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(LabError::Check("cell not run".into()))))
+        .collect()
+}
+
+/// Every cell whose outcome differs from the theory, as one line each.
+pub fn mismatches(results: &[CellResult], m: ClientModel) -> Vec<String> {
+    results
+        .iter()
+        .filter(|r| r.outcome() != Some(expected(&r.scenario, m)))
+        .map(|r| {
+            let why: Vec<&str> =
+                r.attempts.iter().map(|a| a.detail.as_str()).filter(|d| !d.is_empty()).collect();
+            format!(
+                "{} [{}]: {}/{} connected, expected {}; {}",
+                r.scenario.label(),
+                r.condition.label(),
+                r.successes(),
+                r.attempts.len(),
+                if expected(&r.scenario, m) { "all" } else { "none" },
+                why.join(" ")
+            )
+        })
+        .collect()
+}
+
+fn cell_text(r: Option<&CellResult>, m: ClientModel) -> String {
+    let Some(r) = r else { return "—".into() };
+    let (s, n) = (r.successes(), r.attempts.len());
+    let mark = match r.outcome() {
+        Some(true) => "✅",
+        Some(false) => "❌",
+        None => "⚠️",
+    };
+    let time = r.median_ms().map(|t| format!(" · {t} ms")).unwrap_or_default();
+    let surprise = if r.outcome() == Some(expected(&r.scenario, m)) { "" } else { " ❗" };
+    format!("{mark} {s}/{n}{time}{surprise}")
+}
+
+fn measured_summary(results: &[&CellResult]) -> String {
+    let mut rtts: Vec<f64> = Vec::new();
+    let (mut sent, mut got) = (0u64, 0u64);
+    for r in results {
+        for m in &r.measured {
+            rtts.push(m.median_rtt_ms());
+            sent += m.sent as u64;
+            got += m.received as u64;
+        }
+    }
+    rtts.sort_by(|a, b| a.total_cmp(b));
+    let med = rtts.get(rtts.len() / 2).copied().unwrap_or(f64::NAN);
+    let loss = if sent == 0 { 0.0 } else { 100.0 * (1.0 - got as f64 / sent as f64) };
+    format!(
+        "measured in every lab, client → server round trip through one impaired link: median {med:.1} ms, \
+         {loss:.1}% of {sent} probes lost"
+    )
+}
+
+/// The Markdown report: one NAT × NAT table per condition, then the other scenarios.
+pub fn report(results: &[CellResult], m: ClientModel, meta: &str) -> String {
+    let mut conds: Vec<LinkCondition> = Vec::new();
+    for r in results {
+        if !conds.contains(&r.condition) {
+            conds.push(r.condition);
+        }
+    }
+    let mut s = String::new();
+    let _ = writeln!(s, "# Connectivity matrix (NAT lab)\n");
+    let _ = writeln!(s, "{meta}\n");
+    let _ = writeln!(
+        s,
+        "Cell: successful sessions / attempts · median time from the host's start until every player \
+         was connected. ✅ all connected, ❌ none, ⚠️ some; ❗ = differs from what the theory predicts \
+         for the current client (the lab test fails on it).\n"
+    );
+    for c in &conds {
+        let here: Vec<&CellResult> = results.iter().filter(|r| r.condition == *c).collect();
+        let find = |a: Access, b: Access| {
+            here.iter()
+                .find(|r| r.scenario == Scenario::Pair(a, b) || r.scenario == Scenario::Pair(b, a))
+                .copied()
+        };
+        let _ = writeln!(s, "## {}\n", c.label());
+        let _ = writeln!(s, "{}\n", measured_summary(&here));
+        let mut head = String::from("| |");
+        let mut rule = String::from("|---|");
+        for b in Access::ALL {
+            let _ = write!(head, " {} |", b.name());
+            rule.push_str("---|");
+        }
+        let _ = writeln!(s, "{head}\n{rule}");
+        for a in Access::ALL {
+            let _ = write!(s, "| **{}** |", a.name());
+            for b in Access::ALL {
+                let _ = write!(s, " {} |", cell_text(find(a, b), m));
+            }
+            s.push('\n');
+        }
+        let others: Vec<&&CellResult> =
+            here.iter().filter(|r| !matches!(r.scenario, Scenario::Pair(..))).collect();
+        if !others.is_empty() {
+            let _ = writeln!(s, "\n| other scenario | result |\n|---|---|");
+            for r in others {
+                let _ = writeln!(s, "| {} | {} |", r.scenario.label(), cell_text(Some(r), m));
+            }
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// Finds the product binary: `$RHP_BIN`, else `rabid-hole-punch` next to the running executable
+/// (or one directory up, for test executables in `deps/`), else `$CARGO_TARGET_DIR/debug`, else the
+/// workspace's `target/debug`.
+pub fn find_product_bin() -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os("RHP_BIN") {
+        return Ok(PathBuf::from(p));
+    }
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    if let Ok(exe) = std::env::current_exe() {
+        if let Some(dir) = exe.parent() {
+            candidates.push(dir.join("rabid-hole-punch"));
+            if let Some(up) = dir.parent() {
+                candidates.push(up.join("rabid-hole-punch"));
+            }
+        }
+    }
+    if let Some(t) = std::env::var_os("CARGO_TARGET_DIR") {
+        candidates.push(Path::new(&t).join("debug/rabid-hole-punch"));
+    }
+    candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/debug/rabid-hole-punch"));
+    candidates.into_iter().find(|p| p.is_file()).ok_or_else(|| {
+        LabError::Check(
+            "rabid-hole-punch binary not found: run `cargo build -p rabid-hole-punch` (or set RHP_BIN)"
+                .into(),
+        )
+    })
+}
+
+/// The current client's model. The real client answers peers where their datagrams come from.
+pub const CURRENT_CLIENT: ClientModel = ClientModel { answers_source: true };
+
+/// Arguments of `rhp-lab matrix`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct MatrixArgs {
+    /// Path of the rabid-hole-punch binary (default: found next to rhp-lab, or in target/debug).
+    #[arg(long)]
+    pub bin: Option<PathBuf>,
+    /// Run the lab's own probe client instead of the product (checks the lab itself).
+    #[arg(long)]
+    pub probe: bool,
+    /// Attempts per cell.
+    #[arg(long, default_value_t = 3)]
+    pub attempts: usize,
+    /// Labs at once.
+    #[arg(long, default_value_t = 2)]
+    pub jobs: usize,
+    /// Peer timeout given to the clients (s).
+    #[arg(long, default_value_t = 6)]
+    pub peer_timeout_s: u64,
+    /// Only the clean condition.
+    #[arg(long)]
+    pub clean_only: bool,
+    /// Write the Markdown report here too (it is always printed).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// The standard cells: every scenario under clean and 10% loss + 50 ms.
+pub fn standard_cells(clean_only: bool) -> Vec<(Scenario, LinkCondition)> {
+    let conds: &[LinkCondition] =
+        if clean_only { &[LinkCondition::CLEAN] } else { &[LinkCondition::CLEAN, LinkCondition::LOSSY] };
+    conds.iter().flat_map(|c| scenarios().into_iter().map(move |s| (s, *c))).collect()
+}
+
+/// Runs the matrix, prints (and writes) the report. Ok(false) when a cell differs from the
+/// theory or a lab failed.
+pub fn run_and_report(
+    cfg: &RunConfig,
+    cells: &[(Scenario, LinkCondition)],
+    out: Option<&Path>,
+) -> Result<bool> {
+    crate::netns::preflight().map_err(LabError::Check)?;
+    let t0 = Instant::now();
+    let results = run_all(cfg, cells);
+    let elapsed = t0.elapsed();
+    let mut ok_cells = Vec::new();
+    let mut lab_errors = Vec::new();
+    for (r, (sc, c)) in results.into_iter().zip(cells) {
+        match r {
+            Ok(r) => ok_cells.push(r),
+            Err(e) => lab_errors.push(format!("{} [{}]: {e}", sc.label(), c.label())),
+        }
+    }
+    let client = match &cfg.driver {
+        Driver::Probe => "the lab's probe client (`rhp-lab punch`)".to_string(),
+        Driver::Product { bin, .. } => {
+            let v = sh::run(&bin.to_string_lossy(), &["--version"]).unwrap_or_default();
+            format!("`{}`", v.trim())
+        }
+    };
+    let date = sh::run("date", &["-u", "+%Y-%m-%d %H:%M UTC"]).unwrap_or_default();
+    let meta = format!(
+        "Regenerate (root, Linux): `cargo build -p rabid-hole-punch -p rhp-lab && \
+         target/debug/rhp-lab matrix --out docs/connectivity.md`\n\n\
+         Client: {client}. {} attempts per cell, {} labs in parallel, whole run {:.0} s, {}.\n\
+         Topology: server on 198.51.100.10, each player behind its own NAT router (public address \
+         in 203.0.113.0/24, LAN 10.x); double-nat = a home router behind a carrier NAT (100.64.x); \
+         home routers drop new inbound WAN flows to themselves. Impairments are on each client's \
+         LAN link, both directions.",
+        cfg.attempts,
+        cfg.jobs,
+        elapsed.as_secs_f64(),
+        date.trim()
+    );
+    let mut text = report(&ok_cells, CURRENT_CLIENT, &meta);
+    let mism = mismatches(&ok_cells, CURRENT_CLIENT);
+    if !lab_errors.is_empty() || !mism.is_empty() {
+        let _ = writeln!(text, "## Problems\n");
+        for l in lab_errors.iter().chain(&mism) {
+            let _ = writeln!(text, "- {l}");
+        }
+    }
+    println!("{text}");
+    if let Some(p) = out {
+        std::fs::write(p, &text)?;
+        eprintln!("[lab] report written to {}", p.display());
+    }
+    Ok(lab_errors.is_empty() && mism.is_empty())
+}
+
+/// `rhp-lab matrix`.
+pub fn main(a: &MatrixArgs, helper: PathBuf) -> Result<bool> {
+    let driver = if a.probe {
+        Driver::Probe
+    } else {
+        let bin = match &a.bin {
+            Some(b) => b.clone(),
+            None => find_product_bin()?,
+        };
+        Driver::product(bin, a.peer_timeout_s)
+    };
+    let cfg = RunConfig {
+        helper,
+        driver,
+        attempts: a.attempts,
+        jobs: a.jobs,
+        attempt_timeout: Duration::from_secs(a.peer_timeout_s + 25),
+        check_pings: 100,
+    };
+    run_and_report(&cfg, &standard_cells(a.clean_only), a.out.as_deref())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use NatType::*;
+
+    #[test]
+    fn theory_table() {
+        let m = CURRENT_CLIENT;
+        let sym = Access::Nat(Symmetric);
+        for a in Access::ALL {
+            if a != sym {
+                for b in Access::ALL.into_iter().filter(|b| *b != sym) {
+                    assert!(pair_connects(a, b, m), "cone pair {a:?} {b:?}");
+                }
+            }
+        }
+        assert!(!pair_connects(sym, sym, m));
+        assert!(!pair_connects(sym, Access::Nat(PortRestrictedCone), m));
+        assert!(!pair_connects(Access::Nat(PortShiftCone), sym, m));
+        assert!(!pair_connects(Access::DoubleNat, sym, m));
+        assert!(pair_connects(Access::Nat(FullCone), sym, m));
+        assert!(pair_connects(sym, Access::Nat(RestrictedCone), m));
+        let plain = ClientModel { answers_source: false };
+        assert!(!pair_connects(Access::Nat(FullCone), sym, plain));
+    }
+
+    #[test]
+    fn scenario_list_covers_every_unordered_pair() {
+        let s = scenarios();
+        assert_eq!(s.iter().filter(|x| matches!(x, Scenario::Pair(..))).count(), 21);
+        assert!(s.contains(&Scenario::SameNat(PortRestrictedCone)));
+        assert!(s.iter().any(|x| matches!(x, Scenario::Group(v) if v.len() == 4)));
+    }
+}

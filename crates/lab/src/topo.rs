@@ -1,0 +1,334 @@
+//! The lab topology: an "internet" router namespace, a server namespace on public documentation
+//! addresses, NAT routers (each a namespace with a WAN veth and a LAN bridge), clients behind them.
+//!
+//! ```text
+//!  server 198.51.100.10/.11, 192.0.2.10
+//!     |
+//!  internet ── r1 wan 203.0.113.6/30 ── [lan 10.1.0.1/24] ── client 10.1.0.2
+//!           ── r2 wan 203.0.113.10/30 ─ [lan 100.64.2.1/24] ── r3 wan 100.64.2.2 ── [lan 10.3.0.1/24] ── client
+//! ```
+//! Everything is created inside namespaces the lab owns; nothing is added to the host's namespace.
+
+use crate::impair::LinkCondition;
+use crate::nat::{NatType, RouterRules, LAN_IF, WAN_IF};
+use crate::netns::{self, Netns};
+use crate::probe::PingStats;
+use crate::sh::{LabError, Proc, Result};
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Rendezvous server address (the product's `serve` binds here).
+pub const SERVER_ADDR: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);
+/// Second server address (mapping probe: same public port towards both?).
+pub const SERVER_ADDR2: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 11);
+/// Third server address, in another documentation range (filtering probe: a never-contacted host).
+pub const SERVER_ADDR3: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
+/// Port of the lab's echo/classifier service on every server address.
+pub const ECHO_PORT: u16 = 3478;
+/// A second echo port on [`SERVER_ADDR`] (filtering probe: same host, other port).
+pub const ECHO_PORT2: u16 = 3479;
+
+/// Index of a router in a [`Lab`].
+pub type RouterId = usize;
+/// Index of a client in a [`Lab`].
+pub type ClientId = usize;
+
+/// What to build for one router.
+#[derive(Clone, Debug)]
+pub struct RouterSpec {
+    /// NAT behaviour.
+    pub nat: NatType,
+    /// `None`: on the internet. `Some(r)`: behind router `r` (double NAT).
+    pub upstream: Option<RouterId>,
+    /// A carrier NAT: its LAN is 100.64.k.0/24 (shared address space) instead of 10.k.0.0/24.
+    pub carrier: bool,
+    /// Drop new inbound WAN flows to the router itself (on by default; off = router race).
+    pub wan_firewall: bool,
+    /// NAT loopback for peers behind the same router.
+    pub hairpin: bool,
+}
+
+impl RouterSpec {
+    /// A home router of type `nat` on the internet, firewall on, hairpin on.
+    pub fn home(nat: NatType) -> RouterSpec {
+        RouterSpec { nat, upstream: None, carrier: false, wan_firewall: true, hairpin: true }
+    }
+}
+
+/// A NAT router in the lab.
+pub struct Router {
+    /// Its namespace.
+    pub ns: Netns,
+    /// Its behaviour.
+    pub spec: RouterSpec,
+    /// Public (WAN) address.
+    pub wan_addr: Ipv4Addr,
+    lan_base: [u8; 3],
+    next_host: u8,
+    delay: Option<Proc>,
+}
+
+impl Router {
+    fn lan_gw(&self) -> Ipv4Addr {
+        let [a, b, c] = self.lan_base;
+        Ipv4Addr::new(a, b, c, 1)
+    }
+    fn next_lan_addr(&mut self) -> Result<Ipv4Addr> {
+        let [a, b, c] = self.lan_base;
+        if self.next_host >= 250 {
+            return Err(LabError::Check("LAN full".into()));
+        }
+        self.next_host += 1;
+        Ok(Ipv4Addr::new(a, b, c, self.next_host))
+    }
+}
+
+/// A client host behind a router.
+pub struct Client {
+    /// Its namespace.
+    pub ns: Netns,
+    /// Its LAN address.
+    pub addr: Ipv4Addr,
+    /// The router it sits behind.
+    pub router: RouterId,
+}
+
+/// One lab: dropped, it kills its processes by PID and deletes its namespaces.
+pub struct Lab {
+    // Field order is drop order: processes first, then namespaces (leaves before the core).
+    procs: Vec<Proc>,
+    /// Clients, by [`ClientId`].
+    pub clients: Vec<Client>,
+    /// Routers, by [`RouterId`].
+    pub routers: Vec<Router>,
+    /// The server namespace (all server addresses).
+    pub server: Netns,
+    inet: Netns,
+    prefix: String,
+    helper: PathBuf,
+    workdir: PathBuf,
+}
+
+impl Lab {
+    /// Sweeps namespaces left by dead runs, then builds the internet and server namespaces.
+    /// `helper` is the `rhp-lab` binary (echo, ping, classify, delay line).
+    pub fn new(helper: &Path) -> Result<Lab> {
+        netns::sweep_stale()?;
+        let prefix = netns::unique_prefix();
+        let inet = Netns::create(&format!("{prefix}inet"))?;
+        let server = Netns::create(&format!("{prefix}srv"))?;
+        let workdir = std::env::temp_dir().join(prefix.trim_end_matches('-'));
+        std::fs::create_dir_all(&workdir)?;
+        let lab = Lab {
+            procs: Vec::new(),
+            clients: Vec::new(),
+            routers: Vec::new(),
+            server,
+            inet,
+            prefix,
+            helper: helper.to_path_buf(),
+            workdir,
+        };
+        lab.inet.sysctl("net.ipv4.ip_forward", "1")?;
+        veth(&lab.inet, "srv", &lab.server, "eth0")?;
+        lab.inet.ip(&["addr", "add", "198.51.100.1/24", "dev", "srv"])?;
+        lab.inet.ip(&["addr", "add", "192.0.2.1/24", "dev", "srv"])?;
+        for a in [SERVER_ADDR, SERVER_ADDR2] {
+            lab.server.ip(&["addr", "add", &format!("{a}/24"), "dev", "eth0"])?;
+        }
+        lab.server.ip(&["addr", "add", &format!("{SERVER_ADDR3}/24"), "dev", "eth0"])?;
+        lab.server.ip(&["route", "add", "default", "via", "198.51.100.1"])?;
+        Ok(lab)
+    }
+
+    /// The `rhp-lab` helper binary this lab runs inside its namespaces.
+    pub fn helper(&self) -> &Path {
+        &self.helper
+    }
+
+    /// A scratch directory for this lab (working directory of the processes it runs).
+    pub fn workdir(&self) -> &Path {
+        &self.workdir
+    }
+
+    /// Adds a NAT router.
+    pub fn add_router(&mut self, spec: RouterSpec) -> Result<RouterId> {
+        let k = self.routers.len() + 1;
+        if k > 60 {
+            return Err(LabError::Check("too many routers".into()));
+        }
+        let kb = k as u8;
+        let ns = Netns::create(&format!("{}r{k}", self.prefix))?;
+        ns.sysctl("net.ipv4.ip_forward", "1")?;
+        let wan_addr = match spec.upstream {
+            None => {
+                veth(&self.inet, &format!("r{k}"), &ns, WAN_IF)?;
+                let base = 4 * kb;
+                self.inet.ip(&[
+                    "addr",
+                    "add",
+                    &format!("203.0.113.{}/30", base + 1),
+                    "dev",
+                    &format!("r{k}"),
+                ])?;
+                let wan = Ipv4Addr::new(203, 0, 113, base + 2);
+                ns.ip(&["addr", "add", &format!("{wan}/30"), "dev", WAN_IF])?;
+                ns.ip(&["route", "add", "default", "via", &format!("203.0.113.{}", base + 1)])?;
+                wan
+            }
+            Some(u) => {
+                let up = self.routers.get_mut(u).ok_or_else(|| LabError::Check(format!("no router {u}")))?;
+                let wan = up.next_lan_addr()?;
+                let port = format!("d{k}");
+                veth(&up.ns, &port, &ns, WAN_IF)?;
+                up.ns.ip(&["link", "set", &port, "master", LAN_IF])?;
+                ns.ip(&["addr", "add", &format!("{wan}/24"), "dev", WAN_IF])?;
+                ns.ip(&["route", "add", "default", "via", &up.lan_gw().to_string()])?;
+                wan
+            }
+        };
+        let lan_base = if spec.carrier { [100, 64, kb] } else { [10, kb, 0] };
+        ns.ip(&["link", "add", LAN_IF, "type", "bridge"])?;
+        ns.ip(&["link", "set", LAN_IF, "up"])?;
+        let [a, b, c] = lan_base;
+        ns.ip(&["addr", "add", &format!("{a}.{b}.{c}.1/24"), "dev", LAN_IF])?;
+        let rules =
+            RouterRules { nat: spec.nat, wan_addr, wan_firewall: spec.wan_firewall, hairpin: spec.hairpin };
+        ns.nft(&rules.ruleset())?;
+        self.routers.push(Router { ns, spec, wan_addr, lan_base, next_host: 1, delay: None });
+        Ok(k - 1)
+    }
+
+    /// Adds a client host on the LAN of `router`.
+    pub fn add_client(&mut self, router: RouterId) -> Result<ClientId> {
+        let n = self.clients.len() + 1;
+        let ns = Netns::create(&format!("{}c{n}", self.prefix))?;
+        let r = self.routers.get_mut(router).ok_or_else(|| LabError::Check(format!("no router {router}")))?;
+        let addr = r.next_lan_addr()?;
+        let port = format!("c{n}");
+        veth(&r.ns, &port, &ns, "eth0")?;
+        r.ns.ip(&["link", "set", &port, "master", LAN_IF])?;
+        ns.ip(&["addr", "add", &format!("{addr}/24"), "dev", "eth0"])?;
+        ns.ip(&["route", "add", "default", "via", &r.lan_gw().to_string()])?;
+        self.clients.push(Client { ns, addr, router });
+        Ok(n - 1)
+    }
+
+    /// Impairs the link between `router` and its LAN (both directions): loss by an nft `numgen`
+    /// drop rule, delay by an NFQUEUE delay line (this kernel has no netem).
+    pub fn impair(&mut self, router: RouterId, cond: LinkCondition) -> Result<()> {
+        let helper = self.helper.to_string_lossy().into_owned();
+        let r = self.routers.get_mut(router).ok_or_else(|| LabError::Check(format!("no router {router}")))?;
+        if cond.loss_permille > 0 {
+            r.ns.nft(&cond.loss_ruleset(LAN_IF))?;
+        }
+        if cond.delay_ms > 0 && r.delay.is_none() {
+            let args = crate::impair::delay_line_args(0, cond.delay_ms);
+            let mut p = r.ns.spawn("delay", &helper, &args)?;
+            p.wait_for_line("ready", Duration::from_secs(5))?;
+            for dir in ["-i", "-o"] {
+                r.ns.exec(
+                    "iptables",
+                    &["-t", "mangle", "-A", "FORWARD", dir, LAN_IF, "-j", "NFQUEUE", "--queue-num", "0"],
+                )?;
+            }
+            r.delay = Some(p);
+        }
+        Ok(())
+    }
+
+    /// Forgets all NAT state on every router: conntrack entries and learned maps.
+    pub fn reset_nat_state(&self) -> Result<()> {
+        for r in &self.routers {
+            // `conntrack -F` exits non-zero on an empty table on some versions: ignore its status.
+            let _ = r.ns.exec("conntrack", &["-F"]);
+            r.ns.nft(RouterRules::FLUSH_SETS)?;
+        }
+        Ok(())
+    }
+
+    /// Starts the lab's echo/classifier service on every server address; kept until the lab drops.
+    pub fn start_echo(&mut self) -> Result<()> {
+        let binds = [
+            SocketAddrV4::new(SERVER_ADDR, ECHO_PORT),
+            SocketAddrV4::new(SERVER_ADDR, ECHO_PORT2),
+            SocketAddrV4::new(SERVER_ADDR2, ECHO_PORT),
+            SocketAddrV4::new(SERVER_ADDR3, ECHO_PORT),
+        ];
+        let mut args = vec!["echo".to_string(), "--max-s".into(), "900".into()];
+        for b in binds {
+            args.push("--bind".into());
+            args.push(b.to_string());
+        }
+        let helper = self.helper.to_string_lossy().into_owned();
+        let mut p = self.server.spawn("echo", &helper, &args)?;
+        p.wait_for_line("ready", Duration::from_secs(5))?;
+        self.procs.push(p);
+        Ok(())
+    }
+
+    /// Runs the helper in a client's namespace and returns its stdout (bounded by `timeout`).
+    pub fn run_helper(&self, client: ClientId, args: &[String], timeout: Duration) -> Result<String> {
+        let c = self.client(client)?;
+        let helper = self.helper.to_string_lossy().into_owned();
+        let p = c.ns.spawn("helper", &helper, args)?;
+        let f = p.finish(timeout);
+        if f.code != Some(0) {
+            return Err(LabError::Check(format!(
+                "helper {args:?} in {}: exit {:?}: {}",
+                c.ns.name(),
+                f.code,
+                f.stderr.join(" | ")
+            )));
+        }
+        Ok(f.stdout.join("\n"))
+    }
+
+    /// Round trip probe from `client` to the echo service: `count` datagrams, `interval_ms` apart.
+    pub fn ping(&self, client: ClientId, count: u32, interval_ms: u64) -> Result<PingStats> {
+        let args: Vec<String> = vec![
+            "ping".into(),
+            "--server".into(),
+            SocketAddrV4::new(SERVER_ADDR, ECHO_PORT).to_string(),
+            "--count".into(),
+            count.to_string(),
+            "--interval-ms".into(),
+            interval_ms.to_string(),
+        ];
+        let budget = Duration::from_millis(count as u64 * interval_ms + 5_000);
+        let out = self.run_helper(client, &args, budget)?;
+        PingStats::parse(&out).ok_or_else(|| LabError::Check(format!("unparsable ping output: {out}")))
+    }
+
+    /// A client by id.
+    pub fn client(&self, id: ClientId) -> Result<&Client> {
+        self.clients.get(id).ok_or_else(|| LabError::Check(format!("no client {id}")))
+    }
+
+    /// Spawns a long-running process in the server namespace, owned by the lab.
+    pub fn spawn_in_server(&mut self, label: &str, program: &str, args: &[String]) -> Result<&mut Proc> {
+        let p = self.server.spawn(label, program, args)?;
+        self.procs.push(p);
+        let last = self.procs.len() - 1;
+        Ok(&mut self.procs[last])
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        self.procs.clear();
+        for r in &mut self.routers {
+            r.delay = None;
+        }
+        let _ = std::fs::remove_dir_all(&self.workdir);
+    }
+}
+
+/// A veth pair created directly inside two namespaces (nothing appears in the host namespace).
+fn veth(a: &Netns, a_name: &str, b: &Netns, b_name: &str) -> Result<()> {
+    a.ip(&["link", "add", a_name, "type", "veth", "peer", "name", b_name, "netns", b.name()])?;
+    a.ip(&["link", "set", a_name, "up"])?;
+    b.ip(&["link", "set", b_name, "up"])?;
+    Ok(())
+}
