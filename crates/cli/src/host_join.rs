@@ -78,6 +78,9 @@ pub struct HostArgs {
     /// Start the session once this many players are in it (default: --max).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(2..=12))]
     start_when: Option<u8>,
+    /// Never start by itself: type /start (stdin) when everyone is in.
+    #[arg(long, conflicts_with = "start_when")]
+    manual_start: bool,
     #[command(flatten)]
     common: Common,
 }
@@ -110,7 +113,8 @@ pub fn run_host(args: HostArgs) -> ExitCode {
         eprintln!("error: --start-when {start_when} is more than --max {}", args.max);
         return ExitCode::from(2);
     }
-    run(args.session, args.player, Role::Host { max_players: args.max }, Some(start_when), args.common)
+    let start_when = if args.manual_start { None } else { Some(start_when) };
+    run(args.session, args.player, Role::Host { max_players: args.max }, start_when, args.common)
 }
 
 /// Runs `join`.
@@ -174,14 +178,20 @@ async fn play(
     let local = client.local_addr()?;
     let verb = if matches!(role, Role::Host { .. }) { "creating" } else { "joining" };
     eprintln!("{verb} session {session} as {player} via {server} (local {local})");
+    eprintln!("lobby commands on stdin: /start (host), /kick NAME (host), /exit");
     let mut run = tokio::spawn(client.run());
     let mut lobby = Lobby { me: player.clone(), start_when, started: false, control: control.clone() };
+    let mut input = Input { lines: tokio::io::BufReader::new(tokio::io::stdin()).lines(), open: true };
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     let result = loop {
         tokio::select! {
             Some(ev) = events.recv() => lobby.report(&ev),
             r = &mut run => break r,
+            line = input.lines.next_line(), if input.open => match line {
+                Ok(Some(line)) => lobby.command(line.trim()),
+                Ok(None) | Err(_) => input.open = false,
+            },
             _ = &mut ctrl_c => {
                 eprintln!("leaving the session...");
                 control.exit();
@@ -210,12 +220,18 @@ async fn play(
     let code = if common.send.is_some() || common.expect.is_some() {
         script(&mut mesh, &mut events, &common).await?
     } else {
-        chat(&mut mesh, &mut events).await?
+        chat(&mut mesh, &mut events, input).await?
     };
     Ok(code)
 }
 
-/// Lobby-phase reporting and the host's auto-start.
+/// Lines typed on stdin (shared by the lobby and the chat).
+struct Input {
+    lines: tokio::io::Lines<tokio::io::BufReader<tokio::io::Stdin>>,
+    open: bool,
+}
+
+/// Lobby-phase reporting, stdin commands and the host's auto-start.
 struct Lobby {
     me: String,
     start_when: Option<u8>,
@@ -231,6 +247,19 @@ impl Lobby {
                 eprintln!("{players} players in the session: starting");
                 self.control.start();
             }
+        }
+    }
+
+    fn command(&mut self, line: &str) {
+        match line.split_whitespace().collect::<Vec<_>>().as_slice() {
+            ["/start"] => {
+                self.started = true;
+                self.control.start();
+            }
+            ["/kick", name] => self.control.kick(name),
+            ["/exit"] => self.control.exit(),
+            [] => {}
+            _ => eprintln!("not connected yet; lobby commands: /start, /kick NAME, /exit"),
         }
     }
 
@@ -354,17 +383,19 @@ async fn script(
 }
 
 /// The line chat: stdin lines to every peer, peers' lines to stdout.
-async fn chat(mesh: &mut Mesh, events: &mut mpsc::Receiver<Event>) -> Result<ExitCode, ClientError> {
+async fn chat(
+    mesh: &mut Mesh,
+    events: &mut mpsc::Receiver<Event>,
+    mut input: Input,
+) -> Result<ExitCode, ClientError> {
     eprintln!("chat: type a line and press Enter to send it to every peer; Ctrl-D to quit");
-    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-    let mut stdin_open = true;
     loop {
         drain_late(events);
         let mut outgoing = None;
         tokio::select! {
-            line = lines.next_line(), if stdin_open => match line {
+            line = input.lines.next_line(), if input.open => match line {
                 Ok(Some(line)) => outgoing = Some(line),
-                Ok(None) | Err(_) => stdin_open = false,
+                Ok(None) | Err(_) => input.open = false,
             },
             r = mesh.recv() => {
                 let (peer, data) = r?;
@@ -378,7 +409,7 @@ async fn chat(mesh: &mut Mesh, events: &mut mpsc::Receiver<Event>) -> Result<Exi
                 eprintln!("(no connected peer to send to)");
             }
         }
-        if !stdin_open {
+        if !input.open {
             break;
         }
     }

@@ -45,10 +45,8 @@ impl Player {
 
     /// `host <session> <name> --max <max> --server <server> --bind 127.0.0.1:0 <extra>`.
     pub fn host(server: SocketAddr, session: &str, name: &str, max: u8, extra: &[&str]) -> Player {
-        let mut args: Vec<String> = ["host", session, name, "--max", &max.to_string()]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let mut args: Vec<String> =
+            ["host", session, name, "--max", &max.to_string()].iter().map(|s| s.to_string()).collect();
         args.extend(["--server".into(), server.to_string(), "--bind".into(), "127.0.0.1:0".into()]);
         args.extend(extra.iter().map(|s| s.to_string()));
         Player::spawn(name, args)
@@ -62,7 +60,7 @@ impl Player {
         Player::spawn(name, args)
     }
 
-    /// Waits (bounded) for the exit; `None` if it is still running (then it is killed).
+    /// Waits (bounded) for the exit; `None` if it is still running (it keeps running; drop kills).
     pub fn wait(&mut self, within: Duration) -> Option<i32> {
         if self.status.is_some() {
             return self.status;
@@ -77,8 +75,12 @@ impl Player {
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-        let _ = self.child.kill();
         None
+    }
+
+    /// True once the process has exited.
+    pub fn exited(&mut self) -> bool {
+        self.status.is_some() || matches!(self.child.try_wait(), Ok(Some(_)))
     }
 
     /// Waits (bounded) until a stderr line contains `needle`.
