@@ -11,12 +11,15 @@ use std::time::Duration;
 use support::player::Player;
 use support::Server;
 
+/// Names connected to and names heard from, or the run's error.
+type LibOutcome = Result<(Vec<String>, Vec<String>), String>;
+
 /// A library player in its own thread and runtime: its command handle, its events, and at the
 /// end the names it connected to and heard data from (or the error).
 struct LibPlayer {
     control: Control,
     events: mpsc::Receiver<Event>,
-    done: JoinHandle<Result<(Vec<String>, Vec<String>), String>>,
+    done: JoinHandle<LibOutcome>,
 }
 
 impl LibPlayer {
