@@ -10,9 +10,10 @@
 //! - **Confirm.** On first hearing X, one `c:<me>:<my_port>` at once. While X is pinned but its
 //!   `c:` has not come, each tick alternates `g:` and `c:`. X is connected once heard and a `c:`
 //!   came from it (a host's `s:<n>` or a `y:` also proves X heard us).
-//! - **React** (also after the phase is over): each `g:` from X is answered with one `c:`; `c:`
-//!   from X is answered at once the first time and then once per two received, so two peers using
-//!   this rule cannot echo each other forever, and never more goes out than came in.
+//! - **React** (also after the phase is over): once our ticks to X have stopped (X connected, or
+//!   failed at the deadline), each `g:` from X is answered with one `c:`, and `c:` from X once per
+//!   two received, so two peers using this rule cannot echo each other forever, and never more
+//!   goes out than came in. The `c:` that connects X is always answered at once.
 //! - **Start.** A host sends `s:<n>` to each connected X once per tick until X's `y:` or
 //!   `host_start_for` passed. A non-host answers every `s:<n>` from the host with `y:<me>:<my_port>`.
 //! - **Finish** as soon as every peer is connected; at `peer_deadline` the rest fail.
@@ -325,6 +326,10 @@ impl Punch {
             tracing::debug!(my_port, "our port as the peers see it changed");
         }
         let me = self.me.clone();
+        // While our ticks still go to X (alternating g:/c:), they answer X; reactive answers
+        // are for when they have stopped, so the rate to X stays at one datagram per tick.
+        let ticking = self.state == PunchState::Running
+            && matches!(self.peers[idx].status, PeerStatus::Trying | PeerStatus::Heard);
         let p = &mut self.peers[idx];
         let first_heard = p.pinned.is_none();
         if p.pinned != Some(from) {
@@ -342,7 +347,7 @@ impl Punch {
         }
         match msg {
             PeerMessage::Greeting { .. } => {
-                if !first_heard {
+                if !first_heard && !ticking {
                     out.send(from, confirm(&me, my_port));
                 }
             }
@@ -352,7 +357,7 @@ impl Punch {
                         out.send(from, confirm(&me, my_port));
                     }
                     p.unanswered_confirms = 0;
-                } else {
+                } else if !ticking {
                     p.unanswered_confirms = p.unanswered_confirms.saturating_add(1);
                     if p.unanswered_confirms >= 2 {
                         p.unanswered_confirms = 0;

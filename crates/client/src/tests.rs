@@ -349,6 +349,30 @@ fn reactive_confirmations_never_exceed_what_comes_in() {
 }
 
 #[test]
+fn a_greeting_burst_does_not_raise_the_rate_above_one_per_tick() {
+    // Bob hears a Godot peer's 5-greetings-per-port burst while its own ticks run.
+    let (mut e, t0) = started("Bob", false, &[("Alice", "10.0.0.9:5555")]);
+    let alice = addr("10.0.0.9:5555");
+    let mut to_alice = 0;
+    let mut now = t0;
+    for k in 0..40u32 {
+        let at = t0 + k * 25 * MS;
+        while now < at {
+            let (_, _, next) = drain(&mut e);
+            if next > at {
+                break;
+            }
+            now = next;
+            to_alice += tick(&mut e, now).0.iter().filter(|t| t.to.ip() == alice.ip()).count();
+        }
+        now = at;
+        to_alice += feed(&mut e, at, alice, "g:Alice:5555:40000").0.len();
+    }
+    // 1 s: 20 ticks plus the one c: on first hearing (the start burst is not counted here).
+    assert!(to_alice <= 21, "{to_alice} datagrams to Alice in 1 s");
+}
+
+#[test]
 fn host_sends_start_in_until_y_or_one_and_a_half_seconds() {
     let (mut e, t0) = started("Alice", true, &[("Bob", "10.0.0.9:5555"), ("Carol", "10.0.0.8:6666")]);
     let (bob, carol) = (addr("10.0.0.9:5555"), addr("10.0.0.8:6666"));
