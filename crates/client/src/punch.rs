@@ -307,8 +307,11 @@ impl Punch {
                 (idx, msg)
             }
             PeerMessage::StartIn { .. } => {
-                // No name: only the host sends it, from the host's IP.
-                let idx = self.peers.iter().position(|p| p.is_host && p.reported.ip() == from.ip())?;
+                // No name: only the host sends it, from its pinned address (or, not yet heard,
+                // from the host's IP).
+                let idx = self.peers.iter().position(|p| {
+                    p.is_host && p.pinned.map_or(p.reported.ip() == from.ip(), |a| a == from)
+                })?;
                 (idx, msg)
             }
             PeerMessage::Data(bytes) => {

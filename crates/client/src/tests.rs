@@ -429,8 +429,10 @@ fn non_host_answers_every_start_in_from_the_host_with_y() {
         let (ts, _, _) = feed(&mut e, t0, alice, "s:3");
         assert_eq!(texts(&ts), ["y:Bob:40000"]);
     }
-    // s:<n> from a non-host is not the host's.
+    // s:<n> from a non-host is not the host's, nor from another port of the host's IP.
     let (ts, _, _) = feed(&mut e, t0, addr("10.0.0.8:6666"), "s:3");
+    assert!(ts.is_empty());
+    let (ts, _, _) = feed(&mut e, t0, addr("10.0.0.9:5556"), "s:3");
     assert!(ts.is_empty());
 }
 
