@@ -218,6 +218,8 @@ pub struct Attempt {
     pub connect_ms: Option<u64>,
     /// Why it failed (exit codes, `failed` lines), empty on success.
     pub detail: String,
+    /// Every player's stdout, prefixed with its name (for `RHP_LAB_VERBOSE=1`).
+    pub log: Vec<String>,
 }
 
 /// The result of one scenario under one condition.
@@ -280,6 +282,9 @@ fn client_behind(lab: &mut Lab, a: Access) -> Result<ClientId> {
 }
 
 const PLAYERS: [&str; 4] = ["alice", "bob", "carol", "dave"];
+
+/// What the host prints (stderr) once the server has created its session.
+const SESSION_CREATED: &str = "in the session";
 
 /// Builds the lab for `scenario` under `cond`, checks the impairment, starts the rendezvous
 /// server and runs `cfg.attempts` sessions; the lab is torn down when this returns.
@@ -360,7 +365,7 @@ fn player_args(
         Driver::Probe => (None, {
             let v = ["punch", "--server", server, "--session", session, "--name", &name];
             let mut v: Vec<String> = v.iter().map(|s| s.to_string()).collect();
-            v.extend(["--players".into(), n.to_string(), "--timeout-ms".into(), "6000".into()]);
+            v.extend(["--players".into(), n.to_string(), "--timeout-ms".into(), "3000".into()]);
             v
         }),
         Driver::Product { bin, client_args } => {
@@ -385,18 +390,38 @@ fn run_attempt(cfg: &RunConfig, lab: &Lab, clients: &[ClientId], i: usize, serve
         let (prog, args) = player_args(&cfg.driver, &session, idx, clients.len(), server);
         let prog = prog.unwrap_or_else(|| cfg.helper.to_string_lossy().into_owned());
         let ns = &lab.client(*c)?.ns;
-        procs.push(ns.spawn_in(PLAYERS[idx], &prog, &args, Some(lab.workdir()))?);
+        let mut p = ns.spawn_in(PLAYERS[idx], &prog, &args, Some(lab.workdir()))?;
         if idx == 0 {
-            // Let the host create the session before anyone joins.
-            std::thread::sleep(Duration::from_millis(300));
+            // Joining a session that does not exist yet is refused: let the host create it
+            // first (its `h:` may be lost on a lossy link). Bounded; on a timeout the attempt
+            // goes on and fails visibly.
+            let _ = p.wait_for_line(SESSION_CREATED, Duration::from_secs(8));
         }
+        procs.push(p);
     }
     let deadline = Instant::now() + cfg.attempt_timeout;
+    // Once a player has failed the attempt has failed: stop waiting for the others (1 s grace).
+    while Instant::now() < deadline {
+        let codes: Vec<Option<Option<i32>>> = procs.iter_mut().map(Proc::try_code).collect();
+        if codes.iter().all(Option::is_some) {
+            break;
+        }
+        if codes.iter().any(|c| matches!(c, Some(code) if *code != Some(0))) {
+            std::thread::sleep(Duration::from_secs(1));
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let mut ok = true;
     let mut connect_ms: Option<u64> = Some(0);
     let mut detail = String::new();
+    let mut log = Vec::new();
     for (idx, p) in procs.into_iter().enumerate() {
-        let f = p.finish(deadline.saturating_duration_since(Instant::now()));
+        let f = p.finish(Duration::from_millis(100));
+        log.extend(f.stdout.iter().map(|l| format!("{}> {l}", PLAYERS[idx])));
+        if std::env::var("RHP_LAB_VERBOSE").is_ok_and(|v| v == "1") {
+            log.extend(f.stderr.iter().map(|l| format!("{}! {l}", PLAYERS[idx])));
+        }
         let done = f.stdout.iter().rev().find(|l| l.starts_with("punch-done")).cloned();
         let ms: Option<u64> = done.as_deref().and_then(|l| fields(l).get("after_start_ms")?.parse().ok());
         if f.code != Some(0) {
@@ -411,7 +436,10 @@ fn run_attempt(cfg: &RunConfig, lab: &Lab, clients: &[ClientId], i: usize, serve
             _ => None,
         };
     }
-    Ok(Attempt { ok, connect_ms: if ok { connect_ms } else { None }, detail })
+    if std::env::var("RHP_LAB_VERBOSE").is_ok_and(|v| v == "1") {
+        eprintln!("[lab] attempt {session}: ok={ok}\n{}", log.join("\n"));
+    }
+    Ok(Attempt { ok, connect_ms: if ok { connect_ms } else { None }, detail, log })
 }
 
 /// Runs every (scenario, condition) with `cfg.jobs` labs at once. Progress goes to stderr.
@@ -601,11 +629,14 @@ pub struct MatrixArgs {
     #[arg(long, default_value_t = 2)]
     pub jobs: usize,
     /// Peer timeout given to the clients (s).
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = 3)]
     pub peer_timeout_s: u64,
     /// Only the clean condition.
     #[arg(long)]
     pub clean_only: bool,
+    /// Only scenarios whose label contains this text (e.g. "symmetric").
+    #[arg(long)]
+    pub only: Option<String>,
     /// Write the Markdown report here too (it is always printed).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -693,7 +724,11 @@ pub fn main(a: &MatrixArgs, helper: PathBuf) -> Result<bool> {
         attempt_timeout: Duration::from_secs(a.peer_timeout_s + 25),
         check_pings: 100,
     };
-    run_and_report(&cfg, &standard_cells(a.clean_only), a.out.as_deref())
+    let mut cells = standard_cells(a.clean_only);
+    if let Some(only) = &a.only {
+        cells.retain(|(s, _)| s.label().contains(only.as_str()));
+    }
+    run_and_report(&cfg, &cells, a.out.as_deref())
 }
 
 #[cfg(test)]

@@ -113,6 +113,9 @@ pub struct RouterRules {
     pub nat: NatType,
     /// The router's public (WAN) address.
     pub wan_addr: Ipv4Addr,
+    /// The LAN prefix, e.g. `10.1.0.0/24` (hairpin traffic is recognised by it: the input
+    /// interface is not known in the postrouting hook).
+    pub lan_cidr: String,
     /// Drop new inbound flows from the WAN addressed to the router itself, as home routers do.
     /// Off reproduces the "router race" (see NAT-LAB-NOTES).
     pub wan_firewall: bool,
@@ -154,7 +157,7 @@ impl RouterRules {
             String::new()
         };
         let hairpin_post = if self.hairpin {
-            format!("iifname \"{LAN_IF}\" oifname \"{LAN_IF}\" meta l4proto udp {snat}")
+            format!("ip saddr {} oifname \"{LAN_IF}\" meta l4proto udp {snat}", self.lan_cidr)
         } else {
             String::new()
         };
@@ -206,8 +209,14 @@ mod tests {
     use super::*;
 
     fn rules(nat: NatType) -> String {
-        RouterRules { nat, wan_addr: Ipv4Addr::new(203, 0, 113, 6), wan_firewall: true, hairpin: false }
-            .ruleset()
+        RouterRules {
+            nat,
+            wan_addr: Ipv4Addr::new(203, 0, 113, 6),
+            lan_cidr: "10.1.0.0/24".into(),
+            wan_firewall: true,
+            hairpin: false,
+        }
+        .ruleset()
     }
 
     #[test]

@@ -337,6 +337,7 @@ pub fn punch(o: &PunchOpts) -> Result<bool> {
     let reg_end = Instant::now() + Duration::from_secs(10);
     let mut last = Instant::now() - Duration::from_secs(1);
     let mut peers: Vec<(String, SocketAddr)> = Vec::new();
+    let mut registered = false;
     while peers.is_empty() {
         if Instant::now() > reg_end {
             return Err(LabError::Check("rendezvous timed out".into()));
@@ -347,6 +348,10 @@ pub fn punch(o: &PunchOpts) -> Result<bool> {
         }
         if let Ok((n, from)) = sock.recv_from(&mut buf) {
             let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if from == o.server && !registered {
+                registered = true;
+                eprintln!("in the session {}", o.session);
+            }
             if let (true, Some(list)) = (from == o.server, text.strip_prefix("go ")) {
                 peers = list
                     .split(';')
@@ -380,7 +385,11 @@ pub fn punch(o: &PunchOpts) -> Result<bool> {
         let Ok((n, from)) = sock.recv_from(&mut buf) else { continue };
         let text = String::from_utf8_lossy(&buf[..n]).into_owned();
         let Some((kind, who)) = text.split_once(' ') else { continue };
-        let Some((_, observed)) = peers.iter().find(|(m, _)| m == who) else { continue };
+        // A peer may show up from another port (symmetric NAT: peer-reflexive), never from
+        // another address than the one the server saw.
+        let Some((_, observed)) = peers.iter().find(|(m, a)| m == who && a.ip() == from.ip()) else {
+            continue;
+        };
         if kind == "hi" {
             let to = if o.reply_to_source { from } else { *observed };
             let _ = sock.send_to(ack.as_bytes(), to);

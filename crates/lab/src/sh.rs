@@ -196,6 +196,12 @@ impl Proc {
         }
     }
 
+    /// `Some(code)` once the process has exited (`code` is None when a signal ended it).
+    pub fn try_code(&mut self) -> Option<Option<i32>> {
+        let c = self.child.as_mut()?;
+        c.try_wait().ok().flatten().map(|st| st.code())
+    }
+
     fn snapshot(&self, l: &Lines) -> Vec<String> {
         l.lock().map(|v| v.clone()).unwrap_or_default()
     }

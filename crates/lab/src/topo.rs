@@ -193,8 +193,13 @@ impl Lab {
         ns.ip(&["link", "set", LAN_IF, "up"])?;
         let [a, b, c] = lan_base;
         ns.ip(&["addr", "add", &format!("{a}.{b}.{c}.1/24"), "dev", LAN_IF])?;
-        let rules =
-            RouterRules { nat: spec.nat, wan_addr, wan_firewall: spec.wan_firewall, hairpin: spec.hairpin };
+        let rules = RouterRules {
+            nat: spec.nat,
+            wan_addr,
+            lan_cidr: format!("{a}.{b}.{c}.0/24"),
+            wan_firewall: spec.wan_firewall,
+            hairpin: spec.hairpin,
+        };
         ns.nft(&rules.ruleset())?;
         self.routers.push(Router { ns, spec, wan_addr, lan_base, next_host: 1, delay: None });
         Ok(k - 1)
