@@ -5,6 +5,7 @@
 use crate::logging::{self, LogOptions};
 use clap::Parser;
 use rhp_proto::DEFAULT_PORT;
+use rhp_server::config::BudgetConfig;
 use rhp_server::{Config, Engine};
 use std::ffi::OsString;
 use std::net::{IpAddr, SocketAddr};
@@ -67,9 +68,71 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 50, value_name = "MS")]
     pub error_interval_ms: u64,
 
-    /// Most sessions held at once; further h: requests get no reply.
+    /// Most sessions held at once; further h: requests get error:too_many_sessions.
     #[arg(long, default_value_t = 100_000)]
     pub max_sessions: usize,
+
+    /// Anti-reflection budget: never send an IP more than this many times the bytes received
+    /// from it over the window. 0 turns the budget off and restores the original's replies (an
+    /// i: to every ping, start rounds on the timer alone).
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub reflection_factor: u32,
+
+    /// The budget's window, in seconds: received and sent bytes older than this no longer count.
+    #[arg(long, default_value_t = 10, value_name = "S", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub reflection_window_s: u64,
+
+    /// Most addresses the budget tracks at once; a new address beyond it gets at most
+    /// factor x its own datagram (fails closed).
+    #[arg(long, default_value_t = 65_536, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub reflection_max_tracked: u64,
+
+    /// Budget loopback sources too (by default 127.0.0.0/8 and ::1 are exempt: no third party
+    /// can be reached through them). For tests and local measurements.
+    #[arg(long)]
+    pub reflection_loopback: bool,
+
+    /// With the budget on, a ping is answered i: only when the player list changed, or this many
+    /// milliseconds after the last i: that player got (the Godot plugin waits 15 s).
+    #[arg(long, default_value_t = 5000, value_name = "MS")]
+    pub info_refresh_ms: u64,
+
+    /// With the budget on, the first start round waits until every player's budget allows its
+    /// start message (so all peers start together), at most this many milliseconds.
+    #[arg(long, default_value_t = 6000, value_name = "MS")]
+    pub start_sync_max_ms: u64,
+
+    /// With the budget on, a starting session whose players did not all get a start message is
+    /// deleted this many milliseconds after the s: anyway.
+    #[arg(long, default_value_t = 12_000, value_name = "MS")]
+    pub start_hold_ms: u64,
+
+    /// Sessions and players (h:/c: that create one) per second per source IP; beyond it
+    /// error:too_many_requests. 0 = no limit.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub create_rate: u32,
+
+    /// Creations one source IP may save up (token bucket size).
+    #[arg(long, default_value_t = 40, value_name = "N")]
+    pub create_burst: u32,
+
+    /// Live sessions one source IP may have created; beyond it error:too_many_sessions.
+    /// 0 = no limit.
+    #[arg(long, default_value_t = 64, value_name = "N")]
+    pub max_sessions_per_ip: usize,
+
+    /// Most players held at once over all sessions; beyond it error:server_full.
+    #[arg(long, default_value_t = 400_000, value_name = "N")]
+    pub max_players: usize,
+
+    /// A refusal by a cap is logged at most once per source IP per this many seconds.
+    #[arg(long, default_value_t = 10, value_name = "S")]
+    pub refusal_log_interval_s: u64,
+
+    /// Log the counts (sessions, players, timers, tracked addresses) at INFO every this many
+    /// seconds; 0 = never.
+    #[arg(long, default_value_t = 0, value_name = "S")]
+    pub stats_interval_s: u64,
 }
 
 fn parse_level(s: &str) -> Result<LevelFilter, String> {
@@ -87,6 +150,21 @@ impl ServeArgs {
             error_repeats: self.error_repeats,
             error_interval: Duration::from_millis(self.error_interval_ms),
             max_sessions: self.max_sessions,
+            budget: BudgetConfig {
+                factor: self.reflection_factor,
+                window: Duration::from_secs(self.reflection_window_s),
+                max_tracked: usize::try_from(self.reflection_max_tracked).unwrap_or(usize::MAX),
+                limit_loopback: self.reflection_loopback,
+            },
+            info_refresh: Duration::from_millis(self.info_refresh_ms),
+            start_sync_max: Duration::from_millis(self.start_sync_max_ms),
+            start_hold: Duration::from_millis(self.start_hold_ms),
+            create_rate: self.create_rate,
+            create_burst: self.create_burst,
+            max_sessions_per_ip: self.max_sessions_per_ip,
+            max_players: self.max_players,
+            refusal_log_interval: Duration::from_secs(self.refusal_log_interval_s),
+            stats_interval: Duration::from_secs(self.stats_interval_s),
         }
     }
 }
@@ -162,6 +240,26 @@ async fn serve(args: ServeArgs) -> ExitCode {
         config.error_repeats,
         config.error_interval
     );
+    if config.budget.factor == 0 {
+        info!("anti-reflection budget off");
+    } else {
+        info!(
+            "anti-reflection budget {}x over {:?} ({} addresses at most{}), i: refresh {:?}",
+            config.budget.factor,
+            config.budget.window,
+            config.budget.max_tracked,
+            if config.budget.limit_loopback { ", loopback too" } else { ", loopback exempt" },
+            config.info_refresh
+        );
+    }
+    info!(
+        "caps: {} sessions ({} per IP), {} players, {} creations/s per IP (burst {})",
+        config.max_sessions,
+        config.max_sessions_per_ip,
+        config.max_players,
+        config.create_rate,
+        config.create_burst
+    );
     info!("listening on udp://{local}");
     rhp_server::shell::run(socket, Engine::new(config), shutdown).await;
     info!("stopped");
@@ -218,6 +316,23 @@ mod tests {
         ] {
             assert!(legacy_args(&argv(other)).is_none(), "{other:?}");
         }
+    }
+
+    #[test]
+    fn zero_factor_and_no_caps_are_the_original() {
+        let flags = [
+            "serve",
+            "--reflection-factor",
+            "0",
+            "--create-rate",
+            "0",
+            "--max-sessions-per-ip",
+            "0",
+            "--max-players",
+            &usize::MAX.to_string(),
+        ];
+        let a = ServeOnly::try_parse_from(flags).expect("flags parse").args;
+        assert_eq!(a.config(), Config::original());
     }
 
     #[test]

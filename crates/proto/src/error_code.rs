@@ -1,4 +1,5 @@
-//! The server's fourteen error codes, each sent as `error:<code>`.
+//! The server's error codes, each sent as `error:<code>`: the fourteen of the seed README
+//! ([`ErrorCode::ALL`]) and the three this server adds for its caps ([`ErrorCode::LIMITS`]).
 
 /// An error the server sends as `error:<code>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -32,10 +33,16 @@ pub enum ErrorCode {
     SessionTimeout,
     /// No ping for too long.
     PlayerTimeout,
+    /// Not in the original: this source address created sessions or players too fast; retry later.
+    TooManyRequests,
+    /// Not in the original: no more sessions for this source address, or on the whole server.
+    TooManySessions,
+    /// Not in the original: the server holds as many players as it may.
+    ServerFull,
 }
 
 impl ErrorCode {
-    /// Every code, in the order of the seed README.
+    /// The fourteen codes of the seed README, in its order (the codes the Godot plugin knows).
     pub const ALL: [ErrorCode; 14] = [
         ErrorCode::InvalidRequest,
         ErrorCode::SessionExists,
@@ -52,6 +59,12 @@ impl ErrorCode {
         ErrorCode::SessionTimeout,
         ErrorCode::PlayerTimeout,
     ];
+
+    /// The codes this server adds for its caps and rate limits (not in [`ErrorCode::ALL`]). A
+    /// client that does not know them (the Godot plugin) fails with the text, which is the right
+    /// outcome: the server refused.
+    pub const LIMITS: [ErrorCode; 3] =
+        [ErrorCode::TooManyRequests, ErrorCode::TooManySessions, ErrorCode::ServerFull];
 
     /// The code as written on the wire, after `error:`.
     pub const fn as_str(self) -> &'static str {
@@ -70,6 +83,9 @@ impl ErrorCode {
             ErrorCode::SessionNotStarted => "session_not_started",
             ErrorCode::SessionTimeout => "session_timeout",
             ErrorCode::PlayerTimeout => "player_timeout",
+            ErrorCode::TooManyRequests => "too_many_requests",
+            ErrorCode::TooManySessions => "too_many_sessions",
+            ErrorCode::ServerFull => "server_full",
         }
     }
 
@@ -90,12 +106,16 @@ impl ErrorCode {
             ErrorCode::SessionNotStarted => "error:session_not_started",
             ErrorCode::SessionTimeout => "error:session_timeout",
             ErrorCode::PlayerTimeout => "error:player_timeout",
+            ErrorCode::TooManyRequests => "error:too_many_requests",
+            ErrorCode::TooManySessions => "error:too_many_sessions",
+            ErrorCode::ServerFull => "error:server_full",
         }
     }
 
-    /// The code for its wire text (without `error:`), if it is one of the fourteen.
+    /// The code for its wire text (without `error:`), if it is one of [`ErrorCode::ALL`] or
+    /// [`ErrorCode::LIMITS`].
     pub fn from_code(code: &str) -> Option<ErrorCode> {
-        ErrorCode::ALL.into_iter().find(|c| c.as_str() == code)
+        ErrorCode::ALL.into_iter().chain(ErrorCode::LIMITS).find(|c| c.as_str() == code)
     }
 
     /// What the code means, for a person.
@@ -117,6 +137,13 @@ impl ErrorCode {
             ErrorCode::SessionNotStarted => "the session has not started",
             ErrorCode::SessionTimeout => "the session reached its maximum lifetime",
             ErrorCode::PlayerTimeout => "the server heard no ping from this player for too long",
+            ErrorCode::TooManyRequests => {
+                "too many sessions or joins from this address in a short time; retry later"
+            }
+            ErrorCode::TooManySessions => {
+                "the server holds as many sessions as it may (for this address or in all)"
+            }
+            ErrorCode::ServerFull => "the server holds as many players as it may",
         }
     }
 }
@@ -133,11 +160,13 @@ mod tests {
 
     #[test]
     fn codes_round_trip_and_match_the_seed_readme() {
-        for c in ErrorCode::ALL {
+        for c in ErrorCode::ALL.into_iter().chain(ErrorCode::LIMITS) {
             assert_eq!(ErrorCode::from_code(c.as_str()), Some(c));
             assert_eq!(c.wire(), format!("error:{}", c.as_str()));
         }
         assert_eq!(ErrorCode::OnlyOnePlayerInSession.wire(), "error:only_one_player_in_session");
         assert_eq!(ErrorCode::from_code("nope"), None);
+        assert_eq!(ErrorCode::from_code("too_many_requests"), Some(ErrorCode::TooManyRequests));
+        assert!(ErrorCode::LIMITS.iter().all(|c| !ErrorCode::ALL.contains(c)));
     }
 }

@@ -1,9 +1,12 @@
-//! Every tunable of the engine: the protocol's timers and one memory cap. The defaults are the
-//! original server's values, so a default engine behaves like a drop-in replacement.
+//! Every tunable of the engine: the protocol's timers (the original server's values), the
+//! anti-reflection budget and the caps. [`Config::default`] is the hardened server;
+//! [`Config::original`] switches the budget and the caps off, which is the original's behaviour.
 
+pub use crate::budget::BudgetConfig;
 use std::time::Duration;
 
-/// The engine's timers and limits. [`Config::default`] equals the original server.
+/// The engine's timers and limits. [`Config::default`]: the original's timers, with the budget and
+/// caps on; [`Config::original`]: the original server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// A player is dropped this long after its last valid ping (or its join). Original: 5 s.
@@ -21,9 +24,36 @@ pub struct Config {
     pub error_repeats: u32,
     /// Time between two copies of a timeout error. Original: 50 ms.
     pub error_interval: Duration,
-    /// Most sessions held at once; an `h:` beyond it is dropped (logged, no reply). Not in the
-    /// original, which had no cap.
+    /// Most sessions held at once; an `h:` beyond it is answered `error:too_many_sessions`. Not in
+    /// the original, which had no cap.
     pub max_sessions: usize,
+    /// The anti-reflection budget (see [`crate::budget`]); `factor: 0` is off.
+    pub budget: BudgetConfig,
+    /// With the budget on, a ping is answered `i:` only when the list changed since the last `i:`
+    /// that player got, or this long after it (the Godot plugin gives up after 15 s of silence).
+    pub info_refresh: Duration,
+    /// With the budget on, the first start round waits until every player's budget allows its
+    /// start message (so all peer phases begin together), but no longer than this; then each
+    /// player gets it as soon as its own budget allows.
+    pub start_sync_max: Duration,
+    /// With the budget on, a starting session whose players did not all get a start message is
+    /// deleted this long after the `s:` anyway.
+    pub start_hold: Duration,
+    /// Sessions (`h:`) and players (`c:`) one source IP may create per second; 0 = no limit.
+    /// Beyond it: `error:too_many_requests`.
+    pub create_rate: u32,
+    /// Creations one source IP may save up (the token bucket's size).
+    pub create_burst: u32,
+    /// Live sessions one source IP may have created; 0 = no limit. Beyond it:
+    /// `error:too_many_sessions`.
+    pub max_sessions_per_ip: usize,
+    /// Most players held at once, over all sessions. Beyond it: `error:server_full`.
+    pub max_players: usize,
+    /// A refusal by a cap is logged at most once per source IP (and kind) per this interval.
+    pub refusal_log_interval: Duration,
+    /// Log the counts (sessions, players, timers, tracked addresses) at INFO this often; zero =
+    /// never.
+    pub stats_interval: Duration,
 }
 
 impl Default for Config {
@@ -36,11 +66,32 @@ impl Default for Config {
             error_repeats: 3,
             error_interval: Duration::from_millis(50),
             max_sessions: 100_000,
+            budget: BudgetConfig::default(),
+            info_refresh: Duration::from_secs(5),
+            start_sync_max: Duration::from_secs(6),
+            start_hold: Duration::from_secs(12),
+            create_rate: 10,
+            create_burst: 40,
+            max_sessions_per_ip: 64,
+            max_players: 400_000,
+            refusal_log_interval: Duration::from_secs(10),
+            stats_interval: Duration::ZERO,
         }
     }
 }
 
 impl Config {
+    /// The original server: the same timers, no budget, no caps but [`Config::max_sessions`].
+    pub fn original() -> Config {
+        Config {
+            budget: BudgetConfig { factor: 0, ..BudgetConfig::default() },
+            create_rate: 0,
+            max_sessions_per_ip: 0,
+            max_players: usize::MAX,
+            ..Config::default()
+        }
+    }
+
     /// Start rounds, at least 1.
     pub(crate) fn rounds(&self) -> u32 {
         self.start_rounds.max(1)

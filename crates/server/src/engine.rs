@@ -12,9 +12,24 @@
 //! it gets back, so a warm engine allocates nothing to queue or hand over a reply.
 //!
 //! This file holds the dispatch and the steps several requests share (removing a player, deleting
-//! a session, repeated errors); each request's rules are in [`crate::handlers`].
+//! a session, repeated errors, refusals by a cap); each request's rules are in
+//! [`crate::handlers`].
+//!
+//! # Hardening (see [`crate::budget`] and [`crate::limits`])
+//! - Every datagram received credits its source's budget; every datagram queued is checked against
+//!   its receiver's budget in the outbox, which sends nothing beyond it.
+//! - With the budget on, a ping is answered `i:` only when the list changed or every
+//!   [`Config::info_refresh`]; an `i:` the budget held back goes with the answer to the player's
+//!   next request. The first start round waits until every player's start message fits (so the
+//!   peer phases begin together), at most [`Config::start_sync_max`]; a player's ping or the host's
+//!   `s:` in a starting session is answered with its start message again.
+//! - `h:`/`c:` that would create a session or a player pass the caps first (global and per-IP
+//!   sessions, players, a per-IP token bucket); a refusal is answered with an `error:` code and
+//!   logged at most once per source per [`Config::refusal_log_interval`].
 
+use crate::budget::Budget;
 use crate::config::Config;
+use crate::limits::{LogLimiter, PerIpCount, RateLimiter, Refusal};
 use crate::outbox::Outbox;
 use crate::session::Session;
 use crate::store::{MemoryStore, SessionStore};
@@ -22,7 +37,7 @@ use crate::timers::{Kind, Timers};
 use rhp_proto::{ErrorCode, ParseError, Request};
 use std::net::SocketAddr;
 use std::time::Instant;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 /// One event for [`Engine::handle_input`], for callers that prefer a single entry point.
 #[derive(Debug, Clone, Copy)]
@@ -48,6 +63,13 @@ pub struct Engine<S: SessionStore = MemoryStore> {
     pub(crate) timers: Timers,
     pub(crate) outbox: Outbox,
     next_id: u64,
+    /// Players over all sessions (kept here so the cap check is O(1)).
+    pub(crate) live_players: usize,
+    pub(crate) rate: RateLimiter,
+    pub(crate) per_ip: PerIpCount,
+    log_limit: LogLimiter,
+    /// Whether the periodic stats timer is armed.
+    stats_armed: bool,
 }
 
 impl Engine<MemoryStore> {
@@ -60,7 +82,18 @@ impl Engine<MemoryStore> {
 impl<S: SessionStore> Engine<S> {
     /// An engine keeping its sessions in `store`.
     pub fn with_store(config: Config, store: S) -> Engine<S> {
-        Engine { config, store, timers: Timers::default(), outbox: Outbox::default(), next_id: 0 }
+        Engine {
+            outbox: Outbox::new(Budget::new(config.budget)),
+            rate: RateLimiter::new(config.create_rate, config.create_burst),
+            log_limit: LogLimiter::new(config.refusal_log_interval),
+            config,
+            store,
+            timers: Timers::default(),
+            next_id: 0,
+            live_players: 0,
+            per_ip: PerIpCount::default(),
+            stats_armed: false,
+        }
     }
 
     /// The engine's configuration.
@@ -79,10 +112,17 @@ impl<S: SessionStore> Engine<S> {
     /// Handles one datagram received at `now` from `from`. Never panics, whatever the bytes:
     /// malformed requests are answered `error:invalid_request`, unknown types are ignored.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
-        let request = match Request::parse(data) {
+        self.housekeeping(now);
+        let parsed = Request::parse(data);
+        // Only a valid request may open a budget account; junk only credits an existing one.
+        self.outbox.budget.received(now, from, data.len(), parsed.is_ok());
+        let request = match parsed {
             Ok(request) => request,
             Err(ParseError::UnknownType) => return,
-            Err(_) => return self.outbox.error(from, ErrorCode::InvalidRequest),
+            Err(_) => {
+                self.outbox.error(now, from, ErrorCode::InvalidRequest);
+                return;
+            }
         };
         match request {
             Request::Host { session, player, max_players, password } => {
@@ -93,16 +133,29 @@ impl<S: SessionStore> Engine<S> {
             }
             Request::Ping { session, player } => self.on_ping(now, from, session, player),
             Request::Start { session, .. } => self.on_start(now, from, session),
-            Request::Confirm { session, player } => self.on_confirm(from, session, player),
-            Request::Kick { session, victim } => self.on_kick(from, session, victim),
-            Request::Exit { session, player } => self.on_exit(from, session, player),
+            Request::Confirm { session, player } => self.on_confirm(now, from, session, player),
+            Request::Kick { session, victim } => self.on_kick(now, from, session, victim),
+            Request::Exit { session, player } => self.on_exit(now, from, session, player),
         }
+        self.outbox.budget.forget_transient();
         self.maybe_compact();
+    }
+
+    /// Sweeps of the node-local tables (each at most once per its period) and the stats timer.
+    fn housekeeping(&mut self, now: Instant) {
+        self.outbox.budget.forget_transient();
+        self.outbox.budget.maybe_sweep(now);
+        self.rate.sweep(now, false);
+        if !self.stats_armed && !self.config.stats_interval.is_zero() {
+            self.stats_armed = true;
+            self.timers.push(now + self.config.stats_interval, Kind::Stats);
+        }
     }
 
     /// Fires every timer due at `now`. Timers not yet due are left alone, so an early or repeated
     /// call does nothing.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.housekeeping(now);
         while let Some((at, kind)) = self.timers.pop_due(now) {
             self.on_timer(now, at, kind);
         }
@@ -146,6 +199,64 @@ impl<S: SessionStore> Engine<S> {
         &self.store
     }
 
+    /// Addresses the anti-reflection budget tracks (bounded by `budget.max_tracked`).
+    pub fn budget_tracked(&self) -> usize {
+        self.outbox.budget.tracked()
+    }
+
+    /// Datagrams the budget held back so far (not sent, or sent later).
+    pub fn budget_withheld(&self) -> u64 {
+        self.outbox.budget.withheld()
+    }
+
+    /// IPs the rate limiter and the per-IP session count track.
+    pub fn limits_tracked(&self) -> (usize, usize) {
+        (self.rate.tracked(), self.per_ip.len())
+    }
+
+    /// Checks the engine's invariants; the error says which one broke. For tests and fuzzing:
+    /// O(sessions + players). Every session has at least one player, players are unique by name
+    /// and id, the counters match the store, every live player and session has its timer.
+    pub fn check_invariants(&self) -> Result<(), String>
+    where
+        S: crate::store::IterSessions,
+    {
+        let mut players = 0;
+        let mut per_ip: std::collections::HashMap<std::net::IpAddr, u32> = Default::default();
+        for session in self.store.sessions() {
+            if session.players.is_empty() {
+                return Err(format!("session {} has no player", session.name));
+            }
+            for (i, p) in session.players.iter().enumerate() {
+                if session.players[..i].iter().any(|q| q.name == p.name || q.id == p.id) {
+                    return Err(format!("session {}: player {} twice", session.name, p.name));
+                }
+            }
+            players += session.players.len();
+            *per_ip.entry(session.creator_ip).or_insert(0) += 1;
+        }
+        if players != self.live_players || players != self.store.player_count() {
+            return Err(format!(
+                "player counts differ: sessions hold {players}, counter {}, store {}",
+                self.live_players,
+                self.store.player_count()
+            ));
+        }
+        if per_ip.len() != self.per_ip.len() || per_ip.iter().any(|(ip, n)| self.per_ip.get(*ip) != *n) {
+            return Err("per-IP session counts differ from the sessions".into());
+        }
+        let live = self.store.session_count() + players;
+        if self.timers.len() > 2 * live + 64 + self.pending_errors() {
+            return Err(format!("{} timers for {live} live sessions and players", self.timers.len()));
+        }
+        Ok(())
+    }
+
+    /// Timer entries for repeated errors (bounded by the errors sent within their repeat span).
+    fn pending_errors(&self) -> usize {
+        self.timers.count(|k| matches!(k, Kind::ErrorRepeat { .. } | Kind::Stats))
+    }
+
     /// A fresh id for a player or a session.
     pub(crate) fn new_id(&mut self) -> u64 {
         self.next_id += 1;
@@ -164,7 +275,7 @@ impl<S: SessionStore> Engine<S> {
 
     /// Sends `code` to `to` now and `repeats - 1` more times, `error_interval` apart.
     pub(crate) fn send_error_repeated(&mut self, now: Instant, to: SocketAddr, code: ErrorCode) {
-        self.outbox.error(to, code);
+        self.outbox.error(now, to, code);
         let left = self.config.repeats() - 1;
         if left > 0 {
             self.timers.push(now + self.config.error_interval, Kind::ErrorRepeat { to, code, left });
@@ -174,12 +285,13 @@ impl<S: SessionStore> Engine<S> {
     /// Removes player `index` from session `name` (whoever was told what first), then either
     /// deletes the emptied session or sends the remaining players the new `i:` list. A removed host
     /// hands the role to the next oldest player.
-    pub(crate) fn remove_player(&mut self, name: &str, index: usize, why: &str) {
+    pub(crate) fn remove_player(&mut self, now: Instant, name: &str, index: usize, why: &str) {
         let Some(session) = self.store.get_mut(name) else { return };
         if index >= session.players.len() {
             return;
         }
         let gone = session.players.remove(index);
+        self.live_players = self.live_players.saturating_sub(1);
         self.timers.note_stale(1);
         info!("session {name}: player {} ({}) {why}", gone.name, gone.addr);
         if session.players.is_empty() {
@@ -190,15 +302,58 @@ impl<S: SessionStore> Engine<S> {
                 info!("session {name}: {} is the host now", host.name);
             }
         }
-        self.outbox.info_to_all(session);
+        self.outbox.info_to_all(now, session);
     }
 
     /// Deletes session `name`; its name is free again.
     pub(crate) fn delete_session(&mut self, name: &str, why: &str) {
-        if let Some(session) = self.store.remove(name) {
-            self.timers.note_stale(1 + session.players.len());
+        if self.take_session(name).is_some() {
             info!("session {name}: deleted, {why}");
         }
+    }
+
+    /// Removes session `name` from the store and from every count; returns it.
+    pub(crate) fn take_session(&mut self, name: &str) -> Option<Session> {
+        let session = self.store.remove(name)?;
+        self.timers.note_stale(1 + session.players.len());
+        self.live_players = self.live_players.saturating_sub(session.players.len());
+        self.per_ip.remove(session.creator_ip);
+        Some(session)
+    }
+
+    /// Answers `from` with `code` for a refusal by a cap, and logs it (at most once per source and
+    /// kind per interval, with the count of the ones not logged).
+    pub(crate) fn refuse(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        what: Refusal,
+        code: ErrorCode,
+        detail: &str,
+    ) {
+        self.outbox.error(now, from, code);
+        let ip = from.ip().to_canonical();
+        if let Some(suppressed) = self.log_limit.should_log(now, ip, what) {
+            if suppressed > 0 {
+                warn!("refused {from}: {detail} (error:{code}; {suppressed} more from {ip} not logged)");
+            } else {
+                warn!("refused {from}: {detail} (error:{code})");
+            }
+        }
+    }
+
+    /// Logs the counts (the stats timer).
+    pub(crate) fn log_stats(&mut self, now: Instant) {
+        info!(
+            "stats: {} sessions, {} players, {} timers, budget {} addresses ({} held back), rate limiter {} IPs",
+            self.store.session_count(),
+            self.live_players,
+            self.timers.len(),
+            self.outbox.budget.tracked(),
+            self.outbox.budget.withheld(),
+            self.rate.tracked()
+        );
+        self.timers.push(now + self.config.stats_interval, Kind::Stats);
     }
 
     /// Drops stale timer entries when removals may have left many.
@@ -215,7 +370,7 @@ impl<S: SessionStore> Engine<S> {
             Kind::Lifetime { session, session_id } | Kind::StartRound { session, session_id } => {
                 store.get(session).is_some_and(|s| s.id == *session_id)
             }
-            Kind::ErrorRepeat { .. } => true,
+            Kind::ErrorRepeat { .. } | Kind::Stats => true,
         });
         debug!("timers: compacted {before} -> {}", self.timers.len());
     }

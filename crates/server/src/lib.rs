@@ -2,22 +2,27 @@
 //! drives it from one UDP socket.
 //!
 //! # Layout
-//! - [`config`]: every timer and limit, defaults equal to the original server.
+//! - [`config`]: every timer and limit; the original's timers, with the hardening on by default.
 //! - [`engine`]: the sans-IO engine — `(now, from, bytes)` and timeouts in, datagrams and the next
 //!   deadline out; request dispatch and the steps requests share.
 //! - `handlers`: one file per request (`h c p s y k x`) plus `timeout` for fired timers.
 //! - [`session`]: a session and its players (the protocol state).
 //! - [`store`]: the only way the engine touches sessions ([`SessionStore`]), and [`MemoryStore`].
 //! - `timers`: node-local min-heap of deadlines, one entry per deadline, lazily invalidated.
-//! - `outbox`: node-local queue of datagrams to send, with pooled buffers.
+//! - `outbox`: node-local queue of datagrams to send, with pooled buffers; every datagram passes the
+//!   budget there.
+//! - [`budget`]: the anti-reflection budget (node-local, per IP, bounded).
+//! - `limits`: per-IP token bucket and session counts, and the refusal log limiter.
 //! - [`escape`]: datagram bytes made safe for a log line.
 //! - [`shell`]: the tokio driver: one socket, the clock, the engine.
 #![deny(missing_docs)]
 
+pub mod budget;
 pub mod config;
 pub mod engine;
 pub mod escape;
 mod handlers;
+mod limits;
 mod outbox;
 pub mod session;
 pub mod shell;
@@ -28,4 +33,4 @@ pub use config::Config;
 pub use engine::{Engine, Input};
 pub use escape::Escaped;
 pub use session::{Phase, Player, Session};
-pub use store::{MemoryStore, SessionStore};
+pub use store::{IterSessions, MemoryStore, SessionStore};

@@ -1,7 +1,8 @@
 //! A session and its players: the state the protocol is about, shared by every node that serves it
-//! (see [`crate::store`]). Holds no timer and nothing to send; those are node-local.
+//! (see [`crate::store`]). Holds no timer and nothing to send; those are node-local. A few fields
+//! record what each player was last told (for the anti-reflection budget's choices).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 /// Where a session is in its life.
@@ -11,8 +12,11 @@ pub enum Phase {
     Open,
     /// The host started it: start messages are being sent; it is deleted after the last round.
     Starting {
-        /// Rounds of start messages sent so far (1 right after the `s:`).
+        /// Rounds of start messages sent so far (1 right after the `s:`, unless the budget held
+        /// the first round back: then 0 until it goes out).
         rounds_sent: u32,
+        /// When the host's `s:` arrived.
+        since: Instant,
     },
 }
 
@@ -29,6 +33,28 @@ pub struct Player {
     pub last_seen: Instant,
     /// It sent `y:`: no more start messages to it.
     pub confirmed: bool,
+    /// The session's list changed since the last `i:` this player was sent.
+    pub info_stale: bool,
+    /// When it was last sent an `i:`.
+    pub info_sent: Option<Instant>,
+    /// Start messages it was sent.
+    pub starts_sent: u32,
+}
+
+impl Player {
+    /// A player who joined at `now` from `addr` and was told nothing yet.
+    pub fn new(id: u64, name: &str, addr: SocketAddr, now: Instant) -> Player {
+        Player {
+            id,
+            name: name.to_owned(),
+            addr,
+            last_seen: now,
+            confirmed: false,
+            info_stale: true,
+            info_sent: None,
+            starts_sent: 0,
+        }
+    }
 }
 
 /// One session: its players in join order (the first one is the host).
@@ -44,6 +70,8 @@ pub struct Session {
     pub max_players: u8,
     /// When the host created it.
     pub created: Instant,
+    /// The IP that created it (for the per-IP session cap).
+    pub creator_ip: IpAddr,
     /// Open or starting.
     pub phase: Phase,
     /// Players in join order; `players[0]` is the host. Never empty while stored.

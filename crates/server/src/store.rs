@@ -24,6 +24,18 @@ pub trait SessionStore {
     fn player_count(&self) -> usize;
 }
 
+/// A store whose sessions can be listed (for invariant checks in tests and fuzzing).
+pub trait IterSessions {
+    /// Every stored session, in no particular order.
+    fn sessions(&self) -> impl Iterator<Item = &Session>;
+}
+
+impl IterSessions for MemoryStore {
+    fn sessions(&self) -> impl Iterator<Item = &Session> {
+        self.sessions.values()
+    }
+}
+
 /// Sessions in a hash map in this process.
 #[derive(Debug, Default)]
 pub struct MemoryStore {

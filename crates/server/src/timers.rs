@@ -25,6 +25,8 @@ pub(crate) enum Kind {
     StartRound { session: Box<str>, session_id: u64 },
     /// `left` more copies of `code` are due to `to`.
     ErrorRepeat { to: SocketAddr, code: ErrorCode, left: u32 },
+    /// Time to log the counts (one entry, re-armed each time, if stats are on).
+    Stats,
 }
 
 #[derive(Debug)]
@@ -105,6 +107,11 @@ impl Timers {
     /// How many entries are queued (live or stale).
     pub(crate) fn len(&self) -> usize {
         self.heap.len()
+    }
+
+    /// How many entries `pred` accepts (O(n), for invariant checks).
+    pub(crate) fn count(&self, mut pred: impl FnMut(&Kind) -> bool) -> usize {
+        self.heap.iter().filter(|e| pred(&e.kind)).count()
     }
 }
 

@@ -35,7 +35,7 @@ static GLOBAL: Counting = Counting;
 #[test]
 fn pings_and_their_replies_allocate_nothing_when_warm() {
     let t0 = Instant::now();
-    let mut engine = Engine::new(Config::default());
+    let mut engine = Engine::new(Config::original());
     let names = ["Alice12345ab", "Bob", "Carol", "Dave", "Eve", "Frank", "Grace", "Heidi"];
     let addrs: Vec<SocketAddr> =
         (0..names.len()).map(|i| SocketAddr::from(([10, 0, 0, i as u8 + 1], 5000))).collect();

@@ -422,7 +422,7 @@ fn every_error_code_is_reachable() {
     // A compact cross-check that each of the fourteen codes is produced by some rule above.
     use rhp_proto::ErrorCode;
     let mut seen = std::collections::HashSet::new();
-    let mut h = H::with(rhp_server::Config { player_timeout: ms(100), ..Default::default() });
+    let mut h = H::with(rhp_server::Config { player_timeout: ms(100), ..rhp_server::Config::original() });
     let mut note = |out: Vec<(std::net::SocketAddr, String)>| {
         for (_, t) in out {
             if let Some(code) = t.strip_prefix("error:") {
@@ -446,7 +446,7 @@ fn every_error_code_is_reachable() {
     note(h.send(a(A), "x:R:Alice"));
     note(h.send(a(C), "h:T:Carol:2"));
     note(h.advance(ms(200)).into_iter().map(|s| (s.to, s.text)).collect());
-    let mut h2 = H::with(rhp_server::Config { session_lifetime: ms(100), ..Default::default() });
+    let mut h2 = H::with(rhp_server::Config { session_lifetime: ms(100), ..rhp_server::Config::original() });
     h2.send(a(A), "h:R:Alice:2");
     note(h2.advance(ms(200)).into_iter().map(|s| (s.to, s.text)).collect());
     for code in ErrorCode::ALL {

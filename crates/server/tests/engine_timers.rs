@@ -46,7 +46,7 @@ fn the_session_lives_until_one_interval_after_the_last_round() {
 
 #[test]
 fn start_rounds_and_spacing_follow_the_config() {
-    let mut h = H::with(Config { start_rounds: 3, start_interval: ms(10), ..Default::default() });
+    let mut h = H::with(Config { start_rounds: 3, start_interval: ms(10), ..rhp_server::Config::original() });
     h.lobby("Room", 4, &["Alice", "Bob", "Carol"]);
     let mut out = h.send_bytes(addr(1), b"s:Room:Alice");
     out.extend(h.run_until(ms(1000)));
@@ -155,7 +155,7 @@ fn session_times_out_15min_after_creation_despite_pings() {
 
 #[test]
 fn a_starting_session_is_not_swept_by_lifetime_or_player_timeout() {
-    let mut h = H::with(Config { session_lifetime: ms(5050), ..Default::default() });
+    let mut h = H::with(Config { session_lifetime: ms(5050), ..rhp_server::Config::original() });
     h.lobby("Room", 4, &["Alice", "Bob"]);
     h.run_until(ms(4900));
     h.send(addr(1), "s:Room:Alice");
@@ -171,7 +171,7 @@ fn error_repeats_follow_the_config() {
         player_timeout: ms(100),
         error_repeats: 5,
         error_interval: ms(7),
-        ..Default::default()
+        ..rhp_server::Config::original()
     });
     h.ask(addr(1), "h:Room:Alice:4", "i:Alice");
     let out = h.run_until(ms(1000));

@@ -4,16 +4,19 @@ use crate::engine::Engine;
 use crate::store::SessionStore;
 use rhp_proto::ErrorCode;
 use std::net::SocketAddr;
+use std::time::Instant;
 use tracing::info;
 
 impl<S: SessionStore> Engine<S> {
-    pub(crate) fn on_confirm(&mut self, from: SocketAddr, name: &str, player: &str) {
+    pub(crate) fn on_confirm(&mut self, now: Instant, from: SocketAddr, name: &str, player: &str) {
         let Some(session) = self.store.get_mut(name).filter(|s| !s.is_open()) else {
-            return self.outbox.error(from, ErrorCode::SessionNotStarted);
+            self.outbox.error(now, from, ErrorCode::SessionNotStarted);
+            return;
         };
         // Fix 2: only the player's own address counts.
         let Some(index) = session.position_from(player, from) else {
-            return self.outbox.error(from, ErrorCode::NonExistentPlayer);
+            self.outbox.error(now, from, ErrorCode::NonExistentPlayer);
+            return;
         };
         // Fix 3: the player stays in the session, so the others' address lists stay whole.
         if !session.players[index].confirmed {

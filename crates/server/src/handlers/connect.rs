@@ -1,6 +1,7 @@
 //! `c:S:P[:PASS]`: join a session (or answer a member's retransmit).
 
 use crate::engine::Engine;
+use crate::limits::Refusal;
 use crate::session::Player;
 use crate::store::SessionStore;
 use crate::timers::Kind;
@@ -18,37 +19,47 @@ impl<S: SessionStore> Engine<S> {
         player: &str,
         password: Option<&str>,
     ) {
-        let Some(session) = self.store.get(name).filter(|s| s.is_open()) else {
-            return self.outbox.error(from, ErrorCode::SessionNonExistent);
+        let Some(session) = self.store.get_mut(name).filter(|s| s.is_open()) else {
+            self.outbox.error(now, from, ErrorCode::SessionNonExistent);
+            return;
         };
         if !session.password_matches(password) {
-            return self.outbox.error(from, ErrorCode::PasswordMismatch);
+            self.outbox.error(now, from, ErrorCode::PasswordMismatch);
+            return;
         }
         // Fix 1: a member's retransmit is answered `i:` even when the session is full.
-        if session.position_from(player, from).is_some() {
-            return self.outbox.info(from, session);
+        if let Some(index) = session.position_from(player, from) {
+            self.outbox.info(now, session, index);
+            return;
         }
         if session.is_full() {
-            return self.outbox.error(from, ErrorCode::SessionFull);
+            self.outbox.error(now, from, ErrorCode::SessionFull);
+            return;
         }
         if session.position(player).is_some() {
-            return self.outbox.error(from, ErrorCode::PlayerNameInUse);
+            self.outbox.error(now, from, ErrorCode::PlayerNameInUse);
+            return;
+        }
+        // Caps: this request would create a player.
+        if self.live_players >= self.config.max_players {
+            let detail =
+                format!("session {name}: {player} not joined, already {} players", self.live_players);
+            return self.refuse(now, from, Refusal::TooManyPlayers, ErrorCode::ServerFull, &detail);
+        }
+        if !self.rate.take(now, from.ip().to_canonical()) {
+            let detail = format!("session {name}: {player} not joined, too many creations from this IP");
+            return self.refuse(now, from, Refusal::RateLimited, ErrorCode::TooManyRequests, &detail);
         }
         let player_id = self.new_id();
         let Some(session) = self.store.get_mut(name) else { return };
-        session.players.push(Player {
-            id: player_id,
-            name: player.to_owned(),
-            addr: from,
-            last_seen: now,
-            confirmed: false,
-        });
+        session.players.push(Player::new(player_id, player, from, now));
+        self.live_players += 1;
         info!(
             "session {name}: {player} ({from}) joined, {} of {}",
             session.players.len(),
             session.max_players
         );
-        self.outbox.info_to_all(session);
+        self.outbox.info_to_all(now, session);
         let kind = Kind::PlayerIdle { session: name.into(), session_id: session.id, player: player_id };
         self.timers.push(now + self.config.player_timeout, kind);
     }

@@ -4,18 +4,21 @@ use crate::engine::Engine;
 use crate::store::SessionStore;
 use rhp_proto::ErrorCode;
 use std::net::SocketAddr;
+use std::time::Instant;
 
 impl<S: SessionStore> Engine<S> {
-    pub(crate) fn on_exit(&mut self, from: SocketAddr, name: &str, player: &str) {
+    pub(crate) fn on_exit(&mut self, now: Instant, from: SocketAddr, name: &str, player: &str) {
         let Some(session) = self.store.get(name).filter(|s| s.is_open()) else {
-            return self.outbox.error(from, ErrorCode::SessionNonExistent);
+            self.outbox.error(now, from, ErrorCode::SessionNonExistent);
+            return;
         };
         // Fix 2: only the player's own address may take it out.
         let Some(index) = session.position_from(player, from) else {
-            return self.outbox.error(from, ErrorCode::NonExistentPlayer);
+            self.outbox.error(now, from, ErrorCode::NonExistentPlayer);
+            return;
         };
-        self.outbox.error(from, ErrorCode::PlayerExitedSession);
+        self.outbox.error(now, from, ErrorCode::PlayerExitedSession);
         // Fix 4: the rest get the new `i:` list (remove_player sends it).
-        self.remove_player(name, index, "exited");
+        self.remove_player(now, name, index, "exited");
     }
 }

@@ -1,13 +1,14 @@
 //! `h:S:P:MAX[:PASS]`: create a session, or answer the host's retransmit.
 
 use crate::engine::Engine;
+use crate::limits::Refusal;
 use crate::session::{Phase, Player, Session};
 use crate::store::SessionStore;
 use crate::timers::Kind;
 use rhp_proto::ErrorCode;
 use std::net::SocketAddr;
 use std::time::Instant;
-use tracing::{info, warn};
+use tracing::info;
 
 impl<S: SessionStore> Engine<S> {
     pub(crate) fn on_host(
@@ -19,39 +20,59 @@ impl<S: SessionStore> Engine<S> {
         max_players: u8,
         password: Option<&str>,
     ) {
-        if let Some(session) = self.store.get(name) {
+        if let Some(session) = self.store.get_mut(name) {
             // The Godot plugin resends `h:` until it hears back: answer the host's copies again.
             if session.is_open() && session.is_host_addr(from) {
-                return self.outbox.info(from, session);
+                self.outbox.info(now, session, 0);
+                return;
             }
-            return self.outbox.error(from, ErrorCode::SessionExists);
-        }
-        if self.store.session_count() >= self.config.max_sessions {
-            warn!("session {name}: not created for {from}, already {} sessions", self.config.max_sessions);
+            self.outbox.error(now, from, ErrorCode::SessionExists);
             return;
+        }
+        // Caps: this request would create a session and a player.
+        let ip = from.ip().to_canonical();
+        if self.store.session_count() >= self.config.max_sessions {
+            let detail = format!("session {name} not created, already {} sessions", self.config.max_sessions);
+            return self.refuse(now, from, Refusal::TooManySessions, ErrorCode::TooManySessions, &detail);
+        }
+        let per_ip = self.config.max_sessions_per_ip;
+        if per_ip > 0 && self.per_ip.get(ip) as usize >= per_ip {
+            let detail = format!("session {name} not created, {ip} has {per_ip} sessions already");
+            return self.refuse(
+                now,
+                from,
+                Refusal::TooManySessionsForIp,
+                ErrorCode::TooManySessions,
+                &detail,
+            );
+        }
+        if self.live_players >= self.config.max_players {
+            let detail = format!("session {name} not created, already {} players", self.live_players);
+            return self.refuse(now, from, Refusal::TooManyPlayers, ErrorCode::ServerFull, &detail);
+        }
+        if !self.rate.take(now, ip) {
+            let detail = format!("session {name} not created, too many creations from this IP");
+            return self.refuse(now, from, Refusal::RateLimited, ErrorCode::TooManyRequests, &detail);
         }
         let session_id = self.new_id();
         let player_id = self.new_id();
-        let session = Session {
+        let mut session = Session {
             id: session_id,
             name: name.to_owned(),
             password: password.map(str::to_owned),
             max_players,
             created: now,
+            creator_ip: ip,
             phase: Phase::Open,
-            players: vec![Player {
-                id: player_id,
-                name: player.to_owned(),
-                addr: from,
-                last_seen: now,
-                confirmed: false,
-            }],
+            players: vec![Player::new(player_id, player, from, now)],
         };
         info!("session {name}: created by {player} ({from}), max {max_players} players");
-        self.outbox.info(from, &session);
+        self.outbox.info(now, &mut session, 0);
         self.arm_player_idle(now + self.config.player_timeout, &session, player_id);
         self.timers
             .push(now + self.config.session_lifetime, Kind::Lifetime { session: name.into(), session_id });
         self.store.insert(session);
+        self.live_players += 1;
+        self.per_ip.add(ip);
     }
 }

@@ -1,4 +1,5 @@
-//! `s:S:P`: the host starts the session; round 1 of the start messages goes out at once.
+//! `s:S:P`: the host starts the session; round 1 of the start messages goes out at once (with the
+//! budget on: as soon as every player's budget allows it, see [`Engine::first_round`]).
 
 use crate::engine::Engine;
 use crate::session::Phase;
@@ -12,26 +13,67 @@ use tracing::info;
 impl<S: SessionStore> Engine<S> {
     pub(crate) fn on_start(&mut self, now: Instant, from: SocketAddr, name: &str) {
         let Some(session) = self.store.get_mut(name) else {
-            return self.outbox.error(from, ErrorCode::SessionNonExistent);
+            self.outbox.error(now, from, ErrorCode::SessionNonExistent);
+            return;
         };
         if !session.is_open() {
             // Already starting (the Godot plugin resends `s:` every 0.5 s): the rounds answer it.
+            // With the budget on, a member's `s:` asks for its start message again, like a ping.
+            if self.outbox.budget.applies_to(from) {
+                if let Some(index) = session.players.iter().position(|p| p.addr == from) {
+                    self.resend_start(now, name, index);
+                }
+            }
             return;
         }
         // The name field is not checked, as in the original: the sender's address decides.
         if !session.is_host_addr(from) {
-            return self.outbox.error(from, ErrorCode::NonHostPlayer);
+            self.outbox.error(now, from, ErrorCode::NonHostPlayer);
+            return;
         }
         if session.players.len() < 2 {
-            return self.outbox.error(from, ErrorCode::OnlyOnePlayerInSession);
+            self.outbox.error(now, from, ErrorCode::OnlyOnePlayerInSession);
+            return;
         }
-        session.phase = Phase::Starting { rounds_sent: 1 };
+        session.phase = Phase::Starting { rounds_sent: 0, since: now };
         info!("session {name}: started by its host with {} players", session.players.len());
-        for index in 0..session.players.len() {
-            self.outbox.start(session, index);
-        }
         let session_id = session.id;
+        self.first_round(now, name, false);
         self.timers
             .push(now + self.config.start_interval, Kind::StartRound { session: name.into(), session_id });
+    }
+
+    /// Sends the first round of start messages, to every player at once, if every player's budget
+    /// allows its message (or `force`: then to each whose budget allows). Returns whether it went.
+    pub(crate) fn first_round(&mut self, now: Instant, name: &str, force: bool) -> bool {
+        let Some(session) = self.store.get_mut(name) else { return false };
+        let Phase::Starting { rounds_sent: 0, since } = session.phase else { return false };
+        let n = session.players.len();
+        if !force && !(0..n).all(|i| session.players[i].confirmed || self.outbox.start_fits(now, session, i))
+        {
+            return false;
+        }
+        for index in 0..n {
+            if !session.players[index].confirmed {
+                self.outbox.start(now, session, index);
+            }
+        }
+        session.phase = Phase::Starting { rounds_sent: 1, since };
+        true
+    }
+
+    /// A player of a starting session asked again (ping, or the host's `s:`): the first round if
+    /// it is still held, else its own start message (if its budget allows).
+    pub(crate) fn resend_start(&mut self, now: Instant, name: &str, index: usize) {
+        let Some(session) = self.store.get_mut(name) else { return };
+        match session.phase {
+            Phase::Starting { rounds_sent: 0, .. } => {
+                self.first_round(now, name, false);
+            }
+            Phase::Starting { .. } => {
+                self.outbox.start(now, session, index);
+            }
+            Phase::Open => {}
+        }
     }
 }

@@ -30,8 +30,9 @@ pub fn ms(n: u64) -> Duration {
 }
 
 impl H {
+    /// The original server (no budget, no caps): these tests pin the protocol itself.
     pub fn new() -> H {
-        H::with(Config::default())
+        H::with(Config::original())
     }
 
     pub fn with(config: Config) -> H {

@@ -1,0 +1,186 @@
+//! Caps on what one source may create, and a log limiter so that refusals cannot flood the log.
+//! Node-local, keyed by IP, bounded in size.
+//!
+//! - [`RateLimiter`]: a token bucket per source IP (kept as GCRA: one "theoretical arrival time"
+//!   per IP) on requests that create state (a session by `h:`, a player by `c:`). `rate` tokens a
+//!   second, at most `burst` saved up. An IP whose bucket is full again holds nothing and its entry
+//!   is dropped by a sweep. When the table is full a new IP is refused (fails closed) after a sweep.
+//! - [`PerIpCount`]: live sessions per creator IP.
+//! - [`LogLimiter`]: at most one log line per source and kind per interval.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+/// Most IPs a [`RateLimiter`] or [`LogLimiter`] tracks at once.
+pub(crate) const MAX_TRACKED_IPS: usize = 65_536;
+
+/// Token bucket per IP on state-creating requests.
+#[derive(Debug)]
+pub(crate) struct RateLimiter {
+    /// Time per token; `None` = unlimited.
+    per_token: Option<Duration>,
+    /// Tokens that may be saved up (at least 1).
+    burst: u32,
+    /// The instant at which each IP's bucket is full again (GCRA's theoretical arrival time).
+    tat: HashMap<IpAddr, Instant>,
+    last_sweep: Option<Instant>,
+}
+
+impl RateLimiter {
+    /// `rate` tokens a second (0 = unlimited), `burst` at most saved up.
+    pub(crate) fn new(rate: u32, burst: u32) -> RateLimiter {
+        let per_token = (rate > 0).then(|| Duration::from_secs(1) / rate);
+        RateLimiter { per_token, burst: burst.max(1), tat: HashMap::new(), last_sweep: None }
+    }
+
+    /// Takes a token for `ip` at `now`; false if it has none left.
+    pub(crate) fn take(&mut self, now: Instant, ip: IpAddr) -> bool {
+        let Some(t) = self.per_token else { return true };
+        if !self.tat.contains_key(&ip) && self.tat.len() >= MAX_TRACKED_IPS {
+            self.sweep(now, true);
+            if self.tat.len() >= MAX_TRACKED_IPS {
+                return false;
+            }
+        }
+        let tat = self.tat.entry(ip).or_insert(now);
+        let base = (*tat).max(now);
+        // Refuse if taking one more token would need more than `burst` saved up.
+        if base.saturating_duration_since(now) + t > t * self.burst {
+            return false;
+        }
+        *tat = base + t;
+        true
+    }
+
+    /// Drops IPs whose bucket is full again (at most once a second unless forced).
+    pub(crate) fn sweep(&mut self, now: Instant, force: bool) {
+        if !force && self.last_sweep.is_some_and(|l| now < l + Duration::from_secs(1)) {
+            return;
+        }
+        self.last_sweep = Some(now);
+        self.tat.retain(|_, tat| *tat > now);
+        if self.tat.capacity() > 64 && self.tat.len() < self.tat.capacity() / 4 {
+            self.tat.shrink_to(self.tat.len() * 2);
+        }
+    }
+
+    /// IPs tracked.
+    pub(crate) fn tracked(&self) -> usize {
+        self.tat.len()
+    }
+}
+
+/// How many live sessions each IP created.
+#[derive(Debug, Default)]
+pub(crate) struct PerIpCount {
+    counts: HashMap<IpAddr, u32>,
+}
+
+impl PerIpCount {
+    pub(crate) fn get(&self, ip: IpAddr) -> u32 {
+        self.counts.get(&ip).copied().unwrap_or(0)
+    }
+
+    pub(crate) fn add(&mut self, ip: IpAddr) {
+        *self.counts.entry(ip).or_insert(0) += 1;
+    }
+
+    pub(crate) fn remove(&mut self, ip: IpAddr) {
+        if let Some(c) = self.counts.get_mut(&ip) {
+            *c = c.saturating_sub(1);
+            if *c == 0 {
+                self.counts.remove(&ip);
+                if self.counts.capacity() > 64 && self.counts.len() < self.counts.capacity() / 4 {
+                    self.counts.shrink_to(self.counts.len() * 2);
+                }
+            }
+        }
+    }
+
+    /// IPs with at least one live session.
+    pub(crate) fn len(&self) -> usize {
+        self.counts.len()
+    }
+}
+
+/// What a refusal log line is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Refusal {
+    RateLimited,
+    TooManySessionsForIp,
+    TooManySessions,
+    TooManyPlayers,
+}
+
+/// At most one log line per (source IP, refusal kind) per interval; beyond its table size, one
+/// line per kind per interval for all sources together.
+#[derive(Debug)]
+pub(crate) struct LogLimiter {
+    interval: Duration,
+    last: HashMap<(Option<IpAddr>, Refusal), Instant>,
+    /// Refusals not logged since the last line for their key.
+    suppressed: HashMap<(Option<IpAddr>, Refusal), u64>,
+}
+
+impl LogLimiter {
+    pub(crate) fn new(interval: Duration) -> LogLimiter {
+        LogLimiter { interval, last: HashMap::new(), suppressed: HashMap::new() }
+    }
+
+    /// Whether to log this refusal now; if so, also how many were suppressed before it.
+    pub(crate) fn should_log(&mut self, now: Instant, ip: IpAddr, what: Refusal) -> Option<u64> {
+        let mut key = (Some(ip), what);
+        if !self.last.contains_key(&key) && self.last.len() >= MAX_TRACKED_IPS {
+            let interval = self.interval;
+            self.last.retain(|_, t| now < *t + interval);
+            let last = &self.last;
+            self.suppressed.retain(|k, _| last.contains_key(k));
+            if self.last.len() >= MAX_TRACKED_IPS {
+                key = (None, what);
+            }
+        }
+        match self.last.get(&key) {
+            Some(t) if now < *t + self.interval => {
+                *self.suppressed.entry(key).or_insert(0) += 1;
+                None
+            }
+            _ => {
+                self.last.insert(key, now);
+                Some(self.suppressed.remove(&key).unwrap_or(0))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_allows_a_burst_then_the_rate() {
+        let t0 = Instant::now();
+        let ip: IpAddr = [10, 0, 0, 1].into();
+        let mut r = RateLimiter::new(2, 3);
+        assert!((0..3).all(|_| r.take(t0, ip)));
+        assert!(!r.take(t0, ip));
+        assert!(r.take(t0 + Duration::from_millis(500), ip));
+        assert!(!r.take(t0 + Duration::from_millis(500), ip));
+        assert!(r.take(t0, [10, 0, 0, 2].into()), "another IP has its own bucket");
+        r.sweep(t0 + Duration::from_secs(10), true);
+        assert_eq!(r.tracked(), 0);
+        let mut off = RateLimiter::new(0, 0);
+        assert!((0..1000).all(|_| off.take(t0, ip)));
+    }
+
+    #[test]
+    fn logs_once_per_interval_and_counts_the_rest() {
+        let t0 = Instant::now();
+        let ip: IpAddr = [10, 0, 0, 1].into();
+        let mut l = LogLimiter::new(Duration::from_secs(10));
+        assert_eq!(l.should_log(t0, ip, Refusal::RateLimited), Some(0));
+        assert_eq!(l.should_log(t0, ip, Refusal::RateLimited), None);
+        assert_eq!(l.should_log(t0, ip, Refusal::TooManySessions), Some(0));
+        assert_eq!(l.should_log(t0 + Duration::from_secs(11), ip, Refusal::RateLimited), Some(1));
+    }
+}
