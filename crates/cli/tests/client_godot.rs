@@ -84,6 +84,25 @@ fn rust_host_with_a_godot_client_and_a_rust_client() {
         .expect("host prints its local address");
     assert_eq!(result.host_addr.map(|a| a.to_string()), Some(host_local), "{result:?}");
     assert!(result.confirmed_by.iter().any(|n| n == "RhRust"), "{result:?}");
+    eprintln!("godot client: {result:?}");
     assert_rust_ok(&mut host, 2, "RhGodot");
     assert_rust_ok(&mut rust, 2, "RhGodot");
+}
+
+#[test]
+fn godot_host_godot_client_and_a_rust_client() {
+    let server = Server::start(&[]);
+    let host = godot(server.addr, "GgS", "GgHost", Some(3), 3);
+    std::thread::sleep(Duration::from_millis(300));
+    let client = godot(server.addr, "GgS", "GgClient", None, 0);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut rust = Player::join(server.addr, "GgS", "GgRust", &["--send", "hi", "--expect", "0"]);
+    for (name, result) in [("host", host.join()), ("client", client.join())] {
+        eprintln!("godot {name}: {result:?}");
+        assert!(result.ok, "Godot {name}: {result:?}\n{}", rust.dump());
+        assert_eq!(result.wrong_field3, 0, "{result:?}");
+        assert!(result.confirmed_by.iter().any(|n| n == "GgRust"), "{result:?}");
+    }
+    assert_eq!(rust.wait(WAIT), Some(0), "{}", rust.dump());
+    assert_eq!(rust.line_fields("punch-done").unwrap()[0].1, "2/2", "{}", rust.dump());
 }
