@@ -133,6 +133,20 @@ pub struct ServeArgs {
     /// seconds; 0 = never.
     #[arg(long, default_value_t = 0, value_name = "S")]
     pub stats_interval_s: u64,
+
+    /// Datagrams per receive/send system call (recvmmsg/sendmmsg on Linux); 1 reads and writes
+    /// one datagram per call.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub io_batch: u32,
+
+    /// Socket receive buffer (SO_RCVBUF) in bytes; 0 keeps the kernel default. Datagrams arriving
+    /// while it is full are dropped by the kernel (start storms need room).
+    #[arg(long, default_value_t = 4 << 20, value_name = "BYTES")]
+    pub recv_buffer: usize,
+
+    /// Socket send buffer (SO_SNDBUF) in bytes; 0 keeps the kernel default.
+    #[arg(long, default_value_t = 4 << 20, value_name = "BYTES")]
+    pub send_buffer: usize,
 }
 
 fn parse_level(s: &str) -> Result<LevelFilter, String> {
@@ -222,8 +236,13 @@ async fn serve(args: ServeArgs) -> ExitCode {
         }
     };
     let addr = SocketAddr::new(args.bind, args.port);
-    let socket = match rhp_server::shell::bind(addr).await {
-        Ok(s) => s,
+    let socket_options =
+        rhp_server::shell::SocketOptions { recv_buffer: args.recv_buffer, send_buffer: args.send_buffer };
+    let socket = match rhp_server::shell::bind_with(addr, &socket_options).await {
+        Ok((s, sizes)) => {
+            info!("socket buffers: receive {} bytes, send {} bytes", sizes.recv, sizes.send);
+            s
+        }
         Err(e) => {
             error!("cannot listen on udp://{addr}: {e}");
             return ExitCode::FAILURE;
@@ -261,7 +280,8 @@ async fn serve(args: ServeArgs) -> ExitCode {
         config.create_burst
     );
     info!("listening on udp://{local}");
-    rhp_server::shell::run(socket, Engine::new(config), shutdown).await;
+    let shell_options = rhp_server::shell::ShellOptions { io_batch: args.io_batch as usize };
+    rhp_server::shell::run_with(socket, Engine::new(config), shutdown, shell_options).await;
     info!("stopped");
     ExitCode::SUCCESS
 }

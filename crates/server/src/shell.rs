@@ -4,12 +4,21 @@
 //! with `Instant::now()`; drain its datagrams onto the socket. I/O errors are logged and the loop
 //! goes on; nothing here panics on what the network does. DEBUG logs every datagram in and out,
 //! escaped.
+//!
+//! On Linux the loop reads and writes in batches ([`ShellOptions::io_batch`] datagrams per
+//! `recvmmsg`/`sendmmsg`, see [`batch`]): under load one system call carries many datagrams, which
+//! is where a UDP server spends most of its CPU. The socket's kernel buffers are set by
+//! [`bind_with`]; a large receive buffer absorbs start storms (issue #10 measures both).
+
+#[cfg(target_os = "linux")]
+pub mod batch;
 
 use crate::engine::Engine;
 use crate::escape::Escaped;
 use crate::store::SessionStore;
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
 use tracing::{debug, enabled, info, warn, Level};
@@ -18,11 +27,70 @@ use tracing::{debug, enabled, info, warn, Level};
 /// datagram is read truncated and answered `error:invalid_request`.
 const RECV_BUF: usize = 2048;
 
+/// Largest datagram a send batch slot holds; a longer one (none the engine writes today) is sent
+/// on its own.
+#[cfg(target_os = "linux")]
+const SEND_SLOT: usize = 2048;
+
+/// Receive batches handled per wake-up before timers get their turn again.
+#[cfg(target_os = "linux")]
+const BATCHES_PER_WAKE: usize = 16;
+
 /// How long to back off after a failed receive, so a persistent socket error cannot spin the CPU.
 const RECV_ERROR_PAUSE: Duration = Duration::from_millis(10);
 
+/// How the shell does its I/O.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShellOptions {
+    /// Most datagrams per receive or send system call (Linux: `recvmmsg`/`sendmmsg`). 1 means one
+    /// `recv_from`/`send_to` per datagram (the only mode elsewhere).
+    pub io_batch: usize,
+}
+
+impl Default for ShellOptions {
+    fn default() -> ShellOptions {
+        ShellOptions { io_batch: 32 }
+    }
+}
+
+/// Kernel socket buffer sizes to ask for; 0 leaves the kernel's default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SocketOptions {
+    /// SO_RCVBUF in bytes: datagrams that arrive while the server is busy wait here; when it is
+    /// full the kernel drops them.
+    pub recv_buffer: usize,
+    /// SO_SNDBUF in bytes.
+    pub send_buffer: usize,
+}
+
+impl Default for SocketOptions {
+    fn default() -> SocketOptions {
+        SocketOptions { recv_buffer: 4 << 20, send_buffer: 4 << 20 }
+    }
+}
+
+/// Serves `engine` on `socket` until `shutdown` completes, with the default [`ShellOptions`].
+pub async fn run<S: SessionStore>(socket: UdpSocket, engine: Engine<S>, shutdown: impl Future<Output = ()>) {
+    run_with(socket, engine, shutdown, ShellOptions::default()).await
+}
+
 /// Serves `engine` on `socket` until `shutdown` completes. Returns only then.
-pub async fn run<S: SessionStore>(
+pub async fn run_with<S: SessionStore>(
+    socket: UdpSocket,
+    engine: Engine<S>,
+    shutdown: impl Future<Output = ()>,
+    options: ShellOptions,
+) {
+    #[cfg(target_os = "linux")]
+    if options.io_batch > 1 {
+        return run_batched(socket, engine, shutdown, options.io_batch).await;
+    }
+    let _ = options;
+    run_single(socket, engine, shutdown).await
+}
+
+/// The loop with one `recv_from` per datagram received and one `send_to` per datagram sent.
+async fn run_single<S: SessionStore>(
     socket: UdpSocket,
     mut engine: Engine<S>,
     shutdown: impl Future<Output = ()>,
@@ -38,8 +106,7 @@ pub async fn run<S: SessionStore>(
             engine.handle_timeout(now);
             send_all(&socket, &mut engine, &mut tx).await;
         }
-        // With no timer armed, wake once a day anyway (harmless: an early timeout is a no-op).
-        let deadline = engine.poll_timeout().unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400));
+        let deadline = next_wake(&engine);
         tokio::select! {
             biased;
             () = &mut shutdown => {
@@ -49,9 +116,7 @@ pub async fn run<S: SessionStore>(
             received = socket.recv_from(&mut rx) => match received {
                 Ok((n, from)) => {
                     let data = rx.get(..n).unwrap_or(&rx[..]);
-                    if enabled!(Level::DEBUG) {
-                        debug!("in  {from} {} bytes: {}", n, Escaped(data));
-                    }
+                    log_in(from, data);
                     engine.handle_datagram(Instant::now(), from, data);
                 }
                 Err(e) => {
@@ -67,19 +132,219 @@ pub async fn run<S: SessionStore>(
     }
 }
 
+/// With no timer armed, wake once a day anyway (harmless: an early timeout is a no-op).
+fn next_wake<S: SessionStore>(engine: &Engine<S>) -> Instant {
+    engine.poll_timeout().unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400))
+}
+
+fn log_in(from: SocketAddr, data: &[u8]) {
+    if enabled!(Level::DEBUG) {
+        debug!("in  {from} {} bytes: {}", data.len(), Escaped(data));
+    }
+}
+
+fn log_out(to: SocketAddr, data: &[u8]) {
+    if enabled!(Level::DEBUG) {
+        debug!("out {to} {} bytes: {}", data.len(), Escaped(data));
+    }
+}
+
 /// Sends every datagram the engine has queued; a failed send is logged and skipped.
 async fn send_all<S: SessionStore>(socket: &UdpSocket, engine: &mut Engine<S>, tx: &mut Vec<u8>) {
     while let Some(to) = engine.poll_transmit(tx) {
-        if enabled!(Level::DEBUG) {
-            debug!("out {to} {} bytes: {}", tx.len(), Escaped(tx));
-        }
+        log_out(to, tx);
         if let Err(e) = socket.send_to(tx, to).await {
             warn!("send to {to} failed: {e}");
         }
     }
 }
 
-/// Binds a UDP socket on `addr` (for the caller to log its actual address and pass to [`run`]).
-pub async fn bind(addr: std::net::SocketAddr) -> io::Result<UdpSocket> {
+/// The loop with `recvmmsg`/`sendmmsg`: up to `n` datagrams per system call each way. The engine
+/// sees the same datagrams in the same order; only the replies wait for the end of their batch.
+#[cfg(target_os = "linux")]
+async fn run_batched<S: SessionStore>(
+    socket: UdpSocket,
+    mut engine: Engine<S>,
+    shutdown: impl Future<Output = ()>,
+    n: usize,
+) {
+    use batch::{RecvBatch, SendBatch};
+    use std::os::fd::AsRawFd;
+    use tokio::io::Interest;
+
+    tokio::pin!(shutdown);
+    let fd = socket.as_raw_fd();
+    let mut rx = RecvBatch::new(n, RECV_BUF);
+    let mut tx = SendBatch::new(n, SEND_SLOT);
+    let mut buf: Vec<u8> = Vec::with_capacity(RECV_BUF);
+    loop {
+        let now = Instant::now();
+        if engine.poll_timeout().is_some_and(|d| d <= now) {
+            engine.handle_timeout(now);
+            flush(&socket, &mut engine, &mut tx, &mut buf).await;
+        }
+        let deadline = next_wake(&engine);
+        tokio::select! {
+            biased;
+            () = &mut shutdown => {
+                info!("shutting down");
+                return;
+            }
+            ready = socket.readable() => {
+                if let Err(e) = ready {
+                    warn!("waiting for datagrams failed: {e}");
+                    tokio::time::sleep(RECV_ERROR_PAUSE).await;
+                    continue;
+                }
+                for _ in 0..BATCHES_PER_WAKE {
+                    match socket.try_io(Interest::READABLE, || rx.recv(fd)) {
+                        Ok(got) => {
+                            let now = Instant::now();
+                            for i in 0..got {
+                                if let Some((data, Some(from))) = rx.get(i) {
+                                    log_in(from, data);
+                                    engine.handle_datagram(now, from, data);
+                                }
+                            }
+                            flush(&socket, &mut engine, &mut tx, &mut buf).await;
+                            if got < rx.capacity() {
+                                break;
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(e) => {
+                            warn!("receive failed: {e}");
+                            tokio::time::sleep(RECV_ERROR_PAUSE).await;
+                            break;
+                        }
+                    }
+                }
+            }
+            () = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)) => {
+                engine.handle_timeout(Instant::now());
+            }
+        }
+        flush(&socket, &mut engine, &mut tx, &mut buf).await;
+    }
+}
+
+/// Sends everything the engine has queued, a batch per system call.
+#[cfg(target_os = "linux")]
+async fn flush<S: SessionStore>(
+    socket: &UdpSocket,
+    engine: &mut Engine<S>,
+    tx: &mut batch::SendBatch,
+    buf: &mut Vec<u8>,
+) {
+    loop {
+        while !tx.is_full() {
+            let Some(to) = engine.poll_transmit(buf) else { break };
+            log_out(to, buf);
+            if !tx.push(Some(to), buf) {
+                if let Err(e) = socket.send_to(buf, to).await {
+                    warn!("send to {to} failed: {e}");
+                }
+            }
+        }
+        if tx.is_empty() {
+            return;
+        }
+        send_batch(socket, tx).await;
+    }
+}
+
+/// Sends every datagram in `tx`, waiting while the socket's send buffer is full; a datagram the
+/// kernel refuses is logged and dropped.
+#[cfg(target_os = "linux")]
+async fn send_batch(socket: &UdpSocket, tx: &mut batch::SendBatch) {
+    use std::os::fd::AsRawFd;
+    use tokio::io::Interest;
+    let fd = socket.as_raw_fd();
+    while !tx.is_empty() {
+        match socket.try_io(Interest::WRITABLE, || tx.send(fd)) {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if let Err(e) = socket.writable().await {
+                    warn!("waiting to send failed: {e}; {} datagrams dropped", tx.len());
+                    while !tx.is_empty() {
+                        tx.skip_front();
+                    }
+                }
+            }
+            Err(e) => {
+                if let Some((Some(to), _)) = tx.front() {
+                    warn!("send to {to} failed: {e}");
+                } else {
+                    warn!("send failed: {e}");
+                }
+                tx.skip_front();
+            }
+        }
+    }
+}
+
+/// Binds a UDP socket on `addr` (for the caller to log its actual address and pass to [`run`]),
+/// with the kernel's default buffers.
+pub async fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
     UdpSocket::bind(addr).await
 }
+
+/// The kernel buffer sizes a socket got (as the kernel reports them: Linux doubles the request
+/// for its bookkeeping and caps it at `net.core.rmem_max`/`wmem_max` unless privileged).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BufferSizes {
+    /// SO_RCVBUF as read back.
+    pub recv: usize,
+    /// SO_SNDBUF as read back.
+    pub send: usize,
+}
+
+/// Binds a UDP socket on `addr` with the buffer sizes of `options`. Where the system caps them
+/// below the request, a privileged process gets them anyway (SO_RCVBUFFORCE/SO_SNDBUFFORCE on
+/// Linux); otherwise the cap stands. Must run inside the tokio runtime.
+pub async fn bind_with(addr: SocketAddr, options: &SocketOptions) -> io::Result<(UdpSocket, BufferSizes)> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if options.recv_buffer > 0 {
+        socket.set_recv_buffer_size(options.recv_buffer)?;
+        if socket.recv_buffer_size()? < options.recv_buffer {
+            force_buffer(&socket, true, options.recv_buffer);
+        }
+    }
+    if options.send_buffer > 0 {
+        socket.set_send_buffer_size(options.send_buffer)?;
+        if socket.send_buffer_size()? < options.send_buffer {
+            force_buffer(&socket, false, options.send_buffer);
+        }
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    let sizes = BufferSizes { recv: socket.recv_buffer_size()?, send: socket.send_buffer_size()? };
+    let socket = UdpSocket::from_std(socket.into())?;
+    Ok((socket, sizes))
+}
+
+/// Asks for a buffer beyond the system cap; allowed only with CAP_NET_ADMIN, silently kept as is
+/// otherwise.
+#[cfg(target_os = "linux")]
+fn force_buffer(socket: &socket2::Socket, recv: bool, bytes: usize) {
+    use std::os::fd::AsRawFd;
+    let option = if recv { libc::SO_RCVBUFFORCE } else { libc::SO_SNDBUFFORCE };
+    let value: libc::c_int = bytes.min(libc::c_int::MAX as usize) as libc::c_int;
+    // SAFETY: setsockopt reads `size_of::<c_int>()` bytes from a valid c_int on the stack.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            option,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        debug!("cannot raise the socket buffer past the system cap: {}", io::Error::last_os_error());
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn force_buffer(_socket: &socket2::Socket, _recv: bool, _bytes: usize) {}
