@@ -15,7 +15,9 @@
 //!   two received, so two peers using this rule cannot echo each other forever, and never more
 //!   goes out than came in. The `c:` that connects X is always answered at once.
 //! - **Start.** A host sends `s:<n>` to each connected X once per tick until X's `y:` or
-//!   `host_start_for` passed. A non-host answers every `s:<n>` from the host with `y:<me>:<my_port>`.
+//!   `host_start_for` passed, and answers each `y:` with a `c:` (a Godot client that lost our `c:`
+//!   but got `s:<n>` still needs one). A non-host answers every `s:<n>` from the host with
+//!   `y:<me>:<my_port>`.
 //! - **Finish** as soon as every peer is connected; at `peer_deadline` the rest fail.
 //!
 //! `my_port` is the port most often named in field 3 of greetings that reached us, else the port
@@ -374,6 +376,11 @@ impl Punch {
                 self.mark_confirmed(idx, now, out);
             }
             PeerMessage::StartAck { .. } => {
+                // A Godot client that got our s:<n> but lost our c: still needs a c: within 2 s;
+                // it sends y: every 50 ms until it starts, so each y: gets one c:.
+                if self.is_host {
+                    out.send(from, confirm(&me, my_port));
+                }
                 p.start_acked = true;
                 self.mark_confirmed(idx, now, out);
             }

@@ -390,7 +390,8 @@ fn host_sends_start_in_until_y_or_one_and_a_half_seconds() {
         }
         let now = next;
         if now >= t0 + 200 * MS && !acked {
-            feed(&mut e, now, bob, "y:Bob:5555");
+            let (ts, _, _) = feed(&mut e, now, bob, "y:Bob:5555");
+            assert_eq!(texts(&ts), ["c:Alice:40000"], "a y: is answered with one c:");
             acked = true;
         }
         for t in tick(&mut e, now).0 {
