@@ -1,0 +1,78 @@
+//! `rhp-bench`: measures the Rabid Hole Punch server against the bare-UDP floor (issue #10).
+//!
+//! - `run`: the load test: floors and server, each as its own process, under the same loader.
+//! - `memory`: bytes per player and per session in the sans-IO engine.
+//! - `echo`, `worker`: the processes `run` starts (hidden).
+
+mod coord;
+mod echo;
+mod hist;
+mod memory;
+mod procfs;
+mod worker;
+
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+#[global_allocator]
+static GLOBAL: memory::Counting = memory::Counting;
+
+/// Load generator and floors for the Rabid Hole Punch server.
+#[derive(Parser, Debug)]
+#[command(name = "rhp-bench", version, arg_required_else_help = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Throughput, latency, CPU per request and start storms: floors and server under one loader.
+    Run(coord::RunArgs),
+    /// Bytes per player and per session in the engine (players created directly, no sockets).
+    Memory {
+        /// Players to create.
+        #[arg(long, default_value_t = 1_000_000)]
+        players: usize,
+        /// Players per session.
+        #[arg(long, default_value_t = 4)]
+        per_session: usize,
+    },
+    /// A UDP echo floor (started by `run`).
+    #[command(hide = true)]
+    Echo {
+        #[arg(long, value_enum)]
+        mode: echo::EchoMode,
+        #[arg(long)]
+        bind: SocketAddr,
+        #[arg(long, default_value_t = 600)]
+        max_secs: u64,
+    },
+    /// A load worker (started by `run`).
+    #[command(hide = true)]
+    Worker(worker::WorkerArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Cmd::Run(args) => {
+            coord::run(args);
+            Ok(())
+        }
+        Cmd::Memory { players, per_session } => {
+            memory::run(players, per_session);
+            Ok(())
+        }
+        Cmd::Echo { mode, bind, max_secs } => echo::run(mode, bind, max_secs),
+        Cmd::Worker(args) => worker::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rhp-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! Memory per player and per session in the sans-IO engine: players are created directly in an
+//! [`Engine`] (no sockets), and the heap is measured by the counting global allocator of this
+//! binary ([`Counting`]); the process's RSS is read from /proc as well.
+
+use crate::procfs;
+use rhp_server::{Config, Engine};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicIsize, AtomicU64, Ordering};
+use std::time::Instant;
+
+/// A global allocator that forwards to the system's and keeps the live heap size.
+pub struct Counting;
+
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: every call is forwarded unchanged to `System`; only counters are added.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: the caller's layout, unchanged.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: `ptr` came from `System` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: as for `dealloc`; the new size is the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+/// Live heap bytes now.
+pub fn live() -> isize {
+    LIVE.load(Ordering::Relaxed)
+}
+
+/// What one fill measured.
+#[derive(Debug, Clone, Copy)]
+pub struct Fill {
+    /// Sessions created.
+    pub sessions: usize,
+    /// Players joined (hosts included).
+    pub players: usize,
+    /// Heap bytes the engine holds for them.
+    pub heap: isize,
+    /// RSS growth of the process meanwhile.
+    pub rss: i64,
+    /// Seconds taken to create them through `handle_datagram`.
+    pub secs: f64,
+}
+
+fn addr(i: usize) -> SocketAddr {
+    SocketAddr::from(([10, (i >> 16) as u8, (i >> 8) as u8, i as u8], 10_000 + (i >> 24) as u16))
+}
+
+/// Creates `sessions` sessions of `per_session` players (10-character session names, 8-character
+/// player names) in a fresh engine and measures what it holds; the engine is dropped afterwards.
+pub fn fill(sessions: usize, per_session: usize, config: &Config) -> Fill {
+    let config = config.clone();
+    let me = std::process::id();
+    let rss0 = procfs::status_bytes(me, "VmRSS").unwrap_or(0) as i64;
+    let heap0 = live();
+    let t0 = Instant::now();
+    let mut engine = Engine::new(config);
+    let mut buf = Vec::with_capacity(2048);
+    let max = per_session.clamp(2, 12);
+    let mut msg = String::with_capacity(64);
+    let mut n = 0;
+    for s in 0..sessions {
+        for k in 0..per_session {
+            msg.clear();
+            if k == 0 {
+                msg.push_str(&format!("h:Room{s:06}:Player{k:02}:{max}"));
+            } else {
+                msg.push_str(&format!("c:Room{s:06}:Player{k:02}"));
+            }
+            engine.handle_datagram(t0, addr(n), msg.as_bytes());
+            n += 1;
+            while engine.poll_transmit(&mut buf).is_some() {}
+        }
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    let heap = live() - heap0;
+    let rss = procfs::status_bytes(me, "VmRSS").unwrap_or(0) as i64 - rss0;
+    let players = engine.player_count();
+    drop(engine);
+    Fill { sessions, players, heap, rss, secs }
+}
+
+/// Prints bytes per session and per joined player for `players` players in sessions of
+/// `per_session`: the engine's state with the budget and the per-IP caps off (the original's
+/// behaviour, every join accepted), then the budget's own bounded per-address table on top.
+pub fn run(players: usize, per_session: usize) {
+    let per_session = per_session.max(1);
+    let sessions = players.div_ceil(per_session);
+    let state = Config { max_sessions: usize::MAX, ..Config::original() };
+    // Warm-up: the allocator's and the engine's fixed costs are not per player.
+    let _ = fill(1000, per_session, &state);
+    let hosts = fill(sessions, 1, &state);
+    let full = fill(sessions, per_session, &state);
+    let per_sess = hosts.heap as f64 / hosts.sessions.max(1) as f64;
+    let joined = full.players.saturating_sub(hosts.players);
+    let per_joined = if joined > 0 { (full.heap - hosts.heap) as f64 / joined as f64 } else { 0.0 };
+    let mib = |b: i64| b as f64 / (1 << 20) as f64;
+    println!(
+        "engine memory, {} players in {} sessions of {per_session} (budget and caps off)",
+        full.players, sessions
+    );
+    println!(
+        "  heap (counting allocator): {:.1} MiB, {:.1} bytes per player on average",
+        mib(full.heap as i64),
+        full.heap as f64 / full.players.max(1) as f64
+    );
+    println!(
+        "  a session with its host:    {per_sess:.1} bytes (size_of Session {} + Player {}, players Vec grows by 4)",
+        std::mem::size_of::<rhp_server::Session>(),
+        std::mem::size_of::<rhp_server::Player>()
+    );
+    println!("  each further joined player: {per_joined:.1} bytes");
+    println!(
+        "  process RSS growth:         {:.1} MiB ({:.1} bytes per player)",
+        mib(full.rss),
+        full.rss as f64 / full.players.max(1) as f64
+    );
+    println!(
+        "  created in {:.2} s ({:.0} joins/s through handle_datagram)",
+        full.secs,
+        full.players as f64 / full.secs
+    );
+    // The default configuration adds the budget's and the limiter's per-address tables, bounded
+    // by max_tracked addresses: measure them at that bound.
+    let guarded = Config { max_sessions: usize::MAX, max_players: usize::MAX, ..Config::default() };
+    let tracked = guarded.budget.max_tracked;
+    let g_sessions = tracked.div_ceil(per_session);
+    let g = fill(g_sessions, per_session, &guarded);
+    let o = fill(g_sessions, per_session, &state);
+    println!(
+        "  default config (budget on), {} players: {:.1} MiB heap, {:.1} bytes per player; the per-address tables \
+         add {:.1} MiB at their bound of {tracked} addresses",
+        g.players,
+        mib(g.heap as i64),
+        g.heap as f64 / g.players.max(1) as f64,
+        mib((g.heap - o.heap) as i64)
+    );
+    println!(
+        "memory players={} sessions={sessions} heap_bytes={} per_session={per_sess:.1} per_joined={per_joined:.1} rss_bytes={}",
+        full.players, full.heap, full.rss
+    );
+}
