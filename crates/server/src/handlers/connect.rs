@@ -19,10 +19,29 @@ impl<S: SessionStore> Engine<S> {
         player: &str,
         password: Option<&str>,
     ) {
-        let Some(session) = self.store.get_mut(name).filter(|s| s.is_open()) else {
+        let Some(session) = self.store.get_mut(name) else {
             self.outbox.error(now, from, ErrorCode::SessionNonExistent);
             return;
         };
+        if !session.is_open() {
+            // With the budget on, a member may still be waiting for its first list (the plugin
+            // ignores a start message until it has one, and resends `c:`): answer it. The first
+            // round of start messages waits for this (see `first_round`).
+            let index = session.position_from(player, from);
+            match index {
+                Some(index) if self.outbox.budget.applies_to(from) => {
+                    if session.players[index].info_sent.is_none() {
+                        self.outbox.info(now, session, index);
+                    } else {
+                        self.resend_start(now, name, index);
+                    }
+                }
+                _ => {
+                    self.outbox.error(now, from, ErrorCode::SessionNonExistent);
+                }
+            }
+            return;
+        }
         if !session.password_matches(password) {
             self.outbox.error(now, from, ErrorCode::PasswordMismatch);
             return;

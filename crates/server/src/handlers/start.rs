@@ -49,8 +49,13 @@ impl<S: SessionStore> Engine<S> {
         let Some(session) = self.store.get_mut(name) else { return false };
         let Phase::Starting { rounds_sent: 0, since } = session.phase else { return false };
         let n = session.players.len();
-        if !force && !(0..n).all(|i| session.players[i].confirmed || self.outbox.start_fits(now, session, i))
-        {
+        // Every player must have had a list (the plugin ignores `s:` before its first `i:`) and
+        // room in its budget for its start message.
+        let ready = |outbox: &mut crate::outbox::Outbox, i: usize| {
+            let p = &session.players[i];
+            p.confirmed || (p.info_sent.is_some() && outbox.start_fits(now, session, i))
+        };
+        if !force && !(0..n).all(|i| ready(&mut self.outbox, i)) {
             return false;
         }
         for index in 0..n {
