@@ -1,0 +1,112 @@
+//! The engine's per-datagram path (issue #10): a warm engine holding 10,000 players, fed one
+//! datagram and drained, the way the shell does it. `cargo bench -p rhp-server`.
+//!
+//! `original` is the original's behaviour (every ping answered `i:`); `default` has the
+//! anti-reflection budget on, so a ping is answered only when the list changed or now and then.
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use rhp_server::{Config, Engine};
+use std::hint::black_box;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+const SESSIONS: u32 = 2500;
+const PER_SESSION: u32 = 4;
+
+fn addr(s: u32, p: u32) -> SocketAddr {
+    let i = s * PER_SESSION + p;
+    SocketAddr::from(([10, (i >> 16) as u8, (i >> 8) as u8, i as u8], 40000))
+}
+
+/// An engine with `SESSIONS` sessions of `PER_SESSION` players, replies drained.
+fn filled(config: Config, t0: Instant) -> Engine {
+    let mut e = Engine::new(config);
+    let mut buf = Vec::new();
+    for s in 0..SESSIONS {
+        for p in 0..PER_SESSION {
+            let msg = if p == 0 {
+                format!("h:Room{s:06}:Player{p:02}:4")
+            } else {
+                format!("c:Room{s:06}:Player{p:02}")
+            };
+            e.handle_datagram(t0, addr(s, p), msg.as_bytes());
+            while e.poll_transmit(&mut buf).is_some() {}
+        }
+    }
+    e
+}
+
+fn drain(e: &mut Engine, buf: &mut Vec<u8>) -> usize {
+    let mut n = 0;
+    while e.poll_transmit(buf).is_some() {
+        n += 1;
+    }
+    n
+}
+
+fn per_datagram(c: &mut Criterion) {
+    let mut g = c.benchmark_group("engine");
+    g.throughput(Throughput::Elements(1));
+    let pings: Vec<(SocketAddr, Vec<u8>)> = (0..SESSIONS)
+        .flat_map(|s| {
+            (0..PER_SESSION).map(move |p| (addr(s, p), format!("p:Room{s:06}:Player{p:02}").into_bytes()))
+        })
+        .collect();
+    for (label, config) in [("original", Config::original()), ("default", Config::default())] {
+        let t0 = Instant::now();
+        let mut e = filled(config.clone(), t0);
+        let mut buf = Vec::with_capacity(2048);
+        let mut i = 0usize;
+        let mut now = t0;
+        g.bench_function(format!("ping_{label}"), |b| {
+            b.iter(|| {
+                let (from, msg) = &pings[i % pings.len()];
+                i += 1;
+                // Time moves 1 µs per ping, and timers fire as the shell would fire them.
+                now += Duration::from_micros(1);
+                e.handle_datagram(now, *from, msg);
+                if e.poll_timeout().is_some_and(|d| d <= now) {
+                    e.handle_timeout(now);
+                }
+                black_box(drain(&mut e, &mut buf))
+            })
+        });
+        g.bench_function(format!("invalid_{label}"), |b| {
+            b.iter(|| {
+                e.handle_datagram(now, addr(0, 0), b"p:bad name:x");
+                black_box(drain(&mut e, &mut buf))
+            })
+        });
+    }
+    // A whole session's life in an empty engine: host, three joins, start, every round, end.
+    let t0 = Instant::now();
+    g.throughput(Throughput::Elements(6));
+    g.bench_function("session_host_join3_start_rounds", |b| {
+        b.iter_batched_ref(
+            || (Engine::new(Config::original()), Vec::with_capacity(2048)),
+            |(e, buf)| {
+                let s = SESSIONS + 1;
+                for p in 0..PER_SESSION {
+                    let msg = if p == 0 {
+                        format!("h:Room{s:06}:Player{p:02}:4")
+                    } else {
+                        format!("c:Room{s:06}:Player{p:02}")
+                    };
+                    e.handle_datagram(t0, addr(s, p), msg.as_bytes());
+                }
+                e.handle_datagram(t0, addr(s, 0), format!("s:Room{s:06}:Player00").as_bytes());
+                let mut t = t0;
+                for _ in 0..10 {
+                    t += Duration::from_millis(100);
+                    e.handle_timeout(t);
+                }
+                black_box(drain(e, buf))
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, per_datagram);
+criterion_main!(benches);
