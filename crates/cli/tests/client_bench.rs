@@ -82,7 +82,8 @@ fn stats(label: &str, mut v: Vec<Duration>) {
 #[ignore = "benchmark: run with --ignored --nocapture"]
 fn bench_start_to_all_connected() {
     let runs: usize = std::env::var("RHP_BENCH_RUNS").ok().and_then(|s| s.parse().ok()).unwrap_or(20);
-    let server = Server::start(&[]);
+    // Many sessions from one IP in a row: lift the server's per-IP creation limits.
+    let server = Server::start(&["--create-rate", "0", "--max-sessions-per-ip", "0"]);
     let rt =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     for n in [2usize, 12] {

@@ -106,10 +106,14 @@ impl Punch {
             peers: punch.peers.iter().map(|p| PeerAddr { name: p.name.clone(), addr: p.reported }).collect(),
             host: punch.host.clone(),
         });
-        // The burst: every candidate port of every peer, reported port first.
+        // The burst: every candidate port of every peer. The reported ports (the likely ones) of
+        // all peers go first, then each peer's window in order.
         let my_port = punch.my_port();
         for peer in &punch.peers {
-            for &port in &peer.window {
+            out.send(peer.reported, greeting(&punch.me, my_port, peer.reported.port()));
+        }
+        for peer in &punch.peers {
+            for &port in peer.window.iter().skip(1) {
                 let to = SocketAddr::new(peer.reported.ip(), port);
                 out.send(to, greeting(&punch.me, my_port, port));
             }
