@@ -5,8 +5,8 @@
 //! every call drains [`Engine::poll_output`] until it returns [`Output::Timeout`]; it calls
 //! `handle_input(Input::Timeout(now))` at (or after) that instant. An early timeout does nothing.
 //!
-//! The engine runs the [server phase](crate::rendezvous) until the server's `s:`, then the
-//! [peer phase](crate::punch), and keeps answering peers after that phase is over (so late
+//! The engine runs the server phase (`rendezvous.rs`) until the server's `s:`, then the
+//! peer phase (`punch.rs`), and keeps answering peers after that phase is over (so late
 //! Godot peers still finish) while carrying application data.
 
 use crate::config::Config;
