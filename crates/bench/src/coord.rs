@@ -161,7 +161,8 @@ fn wait_ready(addr: SocketAddr, child: &mut Child) -> Result<(), String> {
         if let Ok(Some(status)) = child.try_wait() {
             return Err(format!("target exited: {status}"));
         }
-        let _ = sock.send_to(b"probe", addr);
+        // Long enough that even a budgeted server may answer it (error:invalid_request).
+        let _ = sock.send_to(b"rhp-bench-probe-without-a-colon-so-it-is-invalid", addr);
         if sock.recv_from(&mut buf).is_ok() {
             return Ok(());
         }
@@ -341,10 +342,13 @@ fn measured(
     within: Duration,
 ) -> Result<(Vec<Fields>, u64, u64, u64), String> {
     let pid = target.child.id();
-    let port = target.addr.port();
-    let (cpu0, lcpu0, drops0) = (procfs::cpu_us(pid), workers.cpu_us(), procfs::udp_drops(port));
+    let drops = || match target.addr {
+        SocketAddr::V4(a) => procfs::udp_drops(a),
+        SocketAddr::V6(_) => None,
+    };
+    let (cpu0, lcpu0, drops0) = (procfs::cpu_us(pid), workers.cpu_us(), drops());
     let results = workers.phase(cmd, within)?;
-    let (cpu1, lcpu1, drops1) = (procfs::cpu_us(pid), workers.cpu_us(), procfs::udp_drops(port));
+    let (cpu1, lcpu1, drops1) = (procfs::cpu_us(pid), workers.cpu_us(), drops());
     let cpu = cpu1.unwrap_or(0).saturating_sub(cpu0.unwrap_or(0));
     let drops = drops1.unwrap_or(0).saturating_sub(drops0.unwrap_or(0));
     Ok((results, cpu, lcpu1.saturating_sub(lcpu0), drops))

@@ -2,6 +2,7 @@
 //! `/proc/PID/stat` and `/proc/PID/status`, and a socket's drop counter from `/proc/net/udp`.
 
 use std::fs;
+use std::net::SocketAddrV4;
 
 /// CPU time used so far by process `pid` (user + system), in microseconds.
 pub fn cpu_us(pid: u32) -> Option<u64> {
@@ -33,15 +34,16 @@ pub fn status_bytes(pid: u32, field: &str) -> Option<u64> {
     Some(kb * 1024)
 }
 
-/// Datagrams the kernel dropped on the IPv4 UDP socket bound to local `port` (receive buffer
+/// Datagrams the kernel dropped on the IPv4 UDP socket bound to exactly `addr` (receive buffer
 /// full, mostly): the last column of `/proc/net/udp`.
-pub fn udp_drops(port: u16) -> Option<u64> {
+pub fn udp_drops(addr: SocketAddrV4) -> Option<u64> {
     let table = fs::read_to_string("/proc/net/udp").ok()?;
-    let want = format!(":{port:04X}");
+    // The kernel prints the address as the in-memory u32 in hex, then the port.
+    let want = format!("{:08X}:{:04X}", u32::from_ne_bytes(addr.ip().octets()), addr.port());
     let mut total = None;
     for line in table.lines().skip(1) {
         let cols: Vec<&str> = line.split_whitespace().collect();
-        if cols.get(1).is_some_and(|local| local.ends_with(&want)) {
+        if cols.get(1) == Some(&want.as_str()) {
             let drops: u64 = cols.last()?.parse().ok()?;
             *total.get_or_insert(0) += drops;
         }
@@ -64,7 +66,8 @@ mod tests {
         assert!(cpu_us(me).is_some());
         assert!(status_bytes(me, "VmRSS").is_some_and(|b| b > 0));
         let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
-        let port = sock.local_addr().expect("addr").port();
-        assert_eq!(udp_drops(port), Some(0));
+        let std::net::SocketAddr::V4(addr) = sock.local_addr().expect("addr") else { panic!("not v4") };
+        assert_eq!(udp_drops(addr), Some(0));
+        assert_eq!(udp_drops(SocketAddrV4::new([127, 0, 0, 2].into(), addr.port())), None);
     }
 }

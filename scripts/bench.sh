@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Issue #10 benchmarks (not run by CI): every command stops by itself and prints its figures.
+# The machine has 2 cores and may be shared: read the ratios to the floors measured in the same run.
+#   scripts/bench.sh            all of it (~6 minutes)
+#   scripts/bench.sh load       throughput, CPU per request, latency at 1k and 10k players (~3 min)
+#   scripts/bench.sh storm      start storms at 10k and 100k players (~1 min)
+#   scripts/bench.sh memory     engine bytes per player, 1M players (~10 s)
+#   scripts/bench.sh micro      criterion micro-benchmarks (~2 min)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+what="${1:-all}"
+cargo build --release -q -p rabid-hole-punch -p rhp-bench
+B=target/release/rhp-bench
+# Server configurations besides the default (rhp): the pre-#10 shell (one recv_from/send_to per
+# datagram, kernel default buffers), and the anti-reflection budget applied to loopback too (by
+# default loopback sources are exempt, so rhp answers every ping like the original).
+SINGLE="single=--io-batch 1 --recv-buffer 0 --send-buffer 0"
+BUDGET="budget=--reflection-loopback"
+
+if [[ $what == all || $what == load ]]; then
+  echo "== load: closed loop, fixed rate (2 pings/s/player), small storm"
+  "$B" run --players 1000,10000 --targets naive,batch,rhp,single,budget --variant "$SINGLE" --variant "$BUDGET"
+fi
+if [[ $what == all || $what == storm ]]; then
+  echo "== start storms: every host sends s: at once, the others keep pinging every 500 ms"
+  "$B" run --players 10000,100000 --phases storm --targets rhp,single,budget --variant "$SINGLE" --variant "$BUDGET"
+fi
+if [[ $what == all || $what == memory ]]; then
+  echo "== engine memory"
+  "$B" memory --players 1000000
+fi
+if [[ $what == all || $what == micro ]]; then
+  echo "== micro-benchmarks"
+  cargo bench -q -p rhp-proto -p rhp-server -- --warm-up-time 1 --measurement-time 3 2>&1 | grep -E '^[a-z_/0-9]+ +time:|^ +time:|^[a-z_/0-9]+$'
+fi
