@@ -225,7 +225,7 @@ mod tests {
         assert!(rules(NatType::PortShiftCone).contains("udp sport ^ 0x4000"));
         assert!(rules(NatType::FullCone).contains("daddr 203.0.113.6 dnat ip to udp dport map @fc"));
         assert!(rules(NatType::RestrictedCone).contains("@seen dnat"));
-        assert!(!rules(NatType::PortRestrictedCone).contains("dnat"));
+        assert!(!rules(NatType::PortRestrictedCone).contains("dnat ip to"));
         assert!(rules(NatType::PortRestrictedCone).contains("ct state new drop"));
     }
 
