@@ -650,6 +650,7 @@ const THEORY: &str = "## Why these outcomes
 - Full and restricted cone let packets in from the symmetric side's new port (restricted: because it has already sent to that address). The client answers where a peer's datagram really came from, so full/restricted cone × symmetric connect.
 - Same NAT: the router's NAT loopback turns each side's packets to the other's public endpoint around; with endpoint-independent mapping that is two cones.
 - Router race (home routers without the WAN firewall): a punch that arrives before the local client's own first packet is recorded by conntrack as a flow to the router itself; the client's packet then leaves from a new port that the peer filters out. The current client does not recover; the cell is shown but not asserted because the race is occasionally won.
+
 ";
 
 /// Finds the product binary: `$RHP_BIN`, else `rabid-hole-punch` next to the running executable
