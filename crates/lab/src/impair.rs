@@ -40,13 +40,14 @@ impl LinkCondition {
         }
     }
 
-    /// nft ruleset dropping `loss_permille`/1000 of the packets forwarded to or from `lan_if`.
-    pub fn loss_ruleset(&self, lan_if: &str) -> String {
+    /// nft ruleset dropping `loss_permille`/1000 of the packets arriving on `dev`, before
+    /// conntrack sees them (as a lossy link would).
+    pub fn loss_ruleset(&self, dev: &str) -> String {
         let p = self.loss_permille;
         format!(
-            "table inet lab_impair {{\n  chain loss {{\n    type filter hook forward priority -200; policy accept;\n    \
-             iifname \"{lan_if}\" numgen random mod 1000 < {p} drop\n    \
-             oifname \"{lan_if}\" numgen random mod 1000 < {p} drop\n  }}\n}}\n"
+            "table inet lab_impair {{\n  chain ingress {{\n    \
+             type filter hook prerouting priority -400; policy accept;\n    \
+             iifname \"{dev}\" numgen random mod 1000 < {p} drop\n  }}\n}}\n"
         )
     }
 

@@ -345,16 +345,9 @@ pub fn run_cell(cfg: &RunConfig, scenario: &Scenario, cond: LinkCondition) -> Re
     if clients.len() > PLAYERS.len() {
         return Err(LabError::Check("at most 4 players".into()));
     }
-    let mut routers: Vec<usize> = Vec::new();
-    for c in &clients {
-        let r = lab.client(*c)?.router;
-        if !routers.contains(&r) {
-            routers.push(r);
-        }
-    }
     if cond != LinkCondition::CLEAN {
-        for r in &routers {
-            lab.impair(*r, cond)?;
+        for c in &clients {
+            lab.impair(*c, cond)?;
         }
     }
     // Measure the condition on every client's link before trusting it.

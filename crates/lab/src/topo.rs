@@ -29,6 +29,9 @@ pub const ECHO_PORT: u16 = 3478;
 /// A second echo port on [`SERVER_ADDR`] (filtering probe: same host, other port).
 pub const ECHO_PORT2: u16 = 3479;
 
+/// The client's interface (towards its router).
+pub const CLIENT_IF: &str = "eth0";
+
 /// Index of a router in a [`Lab`].
 pub type RouterId = usize;
 /// Index of a client in a [`Lab`].
@@ -66,7 +69,7 @@ pub struct Router {
     pub wan_addr: Ipv4Addr,
     lan_base: [u8; 3],
     next_host: u8,
-    delay: Option<Proc>,
+    lan_loss: bool,
 }
 
 impl Router {
@@ -92,6 +95,7 @@ pub struct Client {
     pub addr: Ipv4Addr,
     /// The router it sits behind.
     pub router: RouterId,
+    delay: Option<Proc>,
 }
 
 /// One lab: dropped, it kills its processes by PID and deletes its namespaces.
@@ -201,7 +205,7 @@ impl Lab {
             hairpin: spec.hairpin,
         };
         ns.nft(&rules.ruleset())?;
-        self.routers.push(Router { ns, spec, wan_addr, lan_base, next_host: 1, delay: None });
+        self.routers.push(Router { ns, spec, wan_addr, lan_base, next_host: 1, lan_loss: false });
         Ok(k - 1)
     }
 
@@ -212,33 +216,45 @@ impl Lab {
         let r = self.routers.get_mut(router).ok_or_else(|| LabError::Check(format!("no router {router}")))?;
         let addr = r.next_lan_addr()?;
         let port = format!("c{n}");
-        veth(&r.ns, &port, &ns, "eth0")?;
+        veth(&r.ns, &port, &ns, CLIENT_IF)?;
         r.ns.ip(&["link", "set", &port, "master", LAN_IF])?;
         ns.ip(&["addr", "add", &format!("{addr}/24"), "dev", "eth0"])?;
         ns.ip(&["route", "add", "default", "via", &r.lan_gw().to_string()])?;
-        self.clients.push(Client { ns, addr, router });
+        self.clients.push(Client { ns, addr, router, delay: None });
         Ok(n - 1)
     }
 
-    /// Impairs the link between `router` and its LAN (both directions): loss by an nft `numgen`
-    /// drop rule, delay by an NFQUEUE delay line (this kernel has no netem).
-    pub fn impair(&mut self, router: RouterId, cond: LinkCondition) -> Result<()> {
+    /// Impairs a client's link (both directions) so that the router sees packets just as a slow,
+    /// lossy access link would deliver them.
+    /// - Delay: an NFQUEUE delay line in the client's namespace (this kernel has no netem), egress
+    ///   queued in OUTPUT, ingress in raw PREROUTING. Queueing inside a NAT router instead would
+    ///   hold packets between conntrack creation and NAT, and two queued packets of one new flow
+    ///   would get two different public ports: an artifact no real router has.
+    /// - Loss: nft `numgen` drop rules ahead of conntrack where the packet arrives: in the router
+    ///   for the client's egress (the LAN side, every client on it), in the client for its
+    ///   ingress. (A drop in the client's own output path would fail `send` with EPERM.)
+    pub fn impair(&mut self, client: ClientId, cond: LinkCondition) -> Result<()> {
         let helper = self.helper.to_string_lossy().into_owned();
-        let r = self.routers.get_mut(router).ok_or_else(|| LabError::Check(format!("no router {router}")))?;
+        let c = self.clients.get_mut(client).ok_or_else(|| LabError::Check(format!("no client {client}")))?;
         if cond.loss_permille > 0 {
-            r.ns.nft(&cond.loss_ruleset(LAN_IF))?;
+            c.ns.nft(&cond.loss_ruleset(CLIENT_IF))?;
+            let r = self.routers.get_mut(c.router).ok_or_else(|| LabError::Check("no router".into()))?;
+            if !r.lan_loss {
+                r.ns.nft(&cond.loss_ruleset(LAN_IF))?;
+                r.lan_loss = true;
+            }
         }
-        if cond.delay_ms > 0 && r.delay.is_none() {
+        if cond.delay_ms > 0 && c.delay.is_none() {
             let args = crate::impair::delay_line_args(0, cond.delay_ms);
-            let mut p = r.ns.spawn("delay", &helper, &args)?;
+            let mut p = c.ns.spawn("delay", &helper, &args)?;
             p.wait_for_line("ready", Duration::from_secs(5))?;
-            for dir in ["-i", "-o"] {
-                r.ns.exec(
+            for (table, chain, dir) in [("mangle", "OUTPUT", "-o"), ("raw", "PREROUTING", "-i")] {
+                c.ns.exec(
                     "iptables",
-                    &["-t", "mangle", "-A", "FORWARD", dir, LAN_IF, "-j", "NFQUEUE", "--queue-num", "0"],
+                    &["-t", table, "-A", chain, dir, CLIENT_IF, "-j", "NFQUEUE", "--queue-num", "0"],
                 )?;
             }
-            r.delay = Some(p);
+            c.delay = Some(p);
         }
         Ok(())
     }
@@ -323,8 +339,8 @@ impl Lab {
 impl Drop for Lab {
     fn drop(&mut self) {
         self.procs.clear();
-        for r in &mut self.routers {
-            r.delay = None;
+        for c in &mut self.clients {
+            c.delay = None;
         }
         let _ = std::fs::remove_dir_all(&self.workdir);
     }

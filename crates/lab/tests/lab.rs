@@ -98,7 +98,7 @@ fn impairments_are_measured_in_effect() {
     let bad_r = lab.add_router(RouterSpec::home(NatType::PortRestrictedCone)).expect("router");
     let clean = lab.add_client(clean_r).expect("client");
     let bad = lab.add_client(bad_r).expect("client");
-    lab.impair(bad_r, LinkCondition::LOSSY).expect("impair");
+    lab.impair(bad, LinkCondition::LOSSY).expect("impair");
     let (c, b) = std::thread::scope(|s| {
         let c = s.spawn(|| lab.ping(clean, 300, 5));
         let b = s.spawn(|| lab.ping(bad, 300, 5));
@@ -124,15 +124,15 @@ fn lab_cleans_up_even_on_panic() {
         let mut lab = Lab::new(&helper()).expect("lab");
         lab.start_echo().expect("echo");
         let r = lab.add_router(RouterSpec::home(NatType::Symmetric)).expect("router");
-        lab.add_client(r).expect("client");
-        lab.impair(r, LinkCondition::LOSSY).expect("impair");
+        let c = lab.add_client(r).expect("client");
+        lab.impair(c, LinkCondition::LOSSY).expect("impair");
         names.lock().expect("lock").extend([
             lab.server.name().to_string(),
             lab.routers[0].ns.name().to_string(),
             lab.clients[0].ns.name().to_string(),
         ]);
         let p = std::process::Command::new("ip")
-            .args(["netns", "pids", lab.routers[0].ns.name()])
+            .args(["netns", "pids", lab.clients[0].ns.name()])
             .output()
             .expect("ip netns pids");
         let first = String::from_utf8_lossy(&p.stdout).split_whitespace().next().and_then(|x| x.parse().ok());
