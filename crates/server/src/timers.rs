@@ -81,8 +81,15 @@ impl Timers {
             return None;
         }
         let e = self.heap.pop()?;
-        self.maybe_stale = self.maybe_stale.saturating_sub(1);
         Some((e.at, e.kind))
+    }
+
+    /// A popped entry turned out stale (its player or session was gone): one stale entry fewer.
+    /// Only stale ones count down: counting down on every pop let re-armed live entries (a player's
+    /// idle check, every few seconds) hide the stale ones, so 15-minute lifetimes of ended sessions
+    /// piled up until they fired.
+    pub(crate) fn fired_stale(&mut self) {
+        self.maybe_stale = self.maybe_stale.saturating_sub(1);
     }
 
     /// Notes that `n` entries may have gone stale (their player or session was removed).

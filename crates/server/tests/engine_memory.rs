@@ -107,3 +107,55 @@ fn random_bytes_never_create_state() {
     }
     assert_eq!((h.engine.session_count(), h.engine.timer_count()), (0, 0));
 }
+
+/// Found by the soak: a steady churn where players ping (so their idle checks fire and re-arm
+/// every few seconds) must not let the 15-minute lifetime entries of ended sessions pile up. The
+/// timer queue stays within twice what is alive (plus a constant) the whole time, on the hardened
+/// and on the original config.
+#[test]
+fn steady_churn_with_pings_keeps_the_timer_queue_near_what_is_alive() {
+    for config in [rhp_server::Config::default(), rhp_server::Config::original()] {
+        let mut h = H::with(rhp_server::Config { create_rate: 0, ..config });
+        let mut next = 0u32;
+        // (session number, when it ends) of the sessions in play; each has 3 players.
+        let mut live: std::collections::VecDeque<(u32, Duration)> = Default::default();
+        let player =
+            |k: u32, p: u32| SocketAddr::from(([10, (k >> 8) as u8, k as u8, p as u8], 30000 + p as u16));
+        let mut worst = 0.0f64;
+        for step in 0..(16 * 60 * 10u64) {
+            let now = Duration::from_millis(step * 100);
+            h.run_until(now);
+            while live.len() < 60 {
+                next += 1;
+                let s = format!("C{next}");
+                h.send(player(next, 0), &format!("h:{s}:P0:3"));
+                h.send(player(next, 1), &format!("c:{s}:P1"));
+                h.send(player(next, 2), &format!("c:{s}:P2"));
+                live.push_back((next, now + Duration::from_millis(1500 + u64::from(next * 7919 % 9000))));
+            }
+            // Everyone pings every 0.5 s; a session ends by its host's exit of all players.
+            for &(k, _) in live.iter().filter(|(k, _)| u64::from(*k) % 5 == step % 5) {
+                for p in 0..3 {
+                    h.send(player(k, p), &format!("p:C{k}:P{p}"));
+                }
+            }
+            while live.front().is_some_and(|(_, end)| *end <= now) {
+                if let Some((k, _)) = live.pop_front() {
+                    for p in 0..3 {
+                        h.send(player(k, p), &format!("x:C{k}:P{p}"));
+                    }
+                }
+            }
+            let alive = h.engine.session_count() + h.engine.player_count();
+            let ratio = h.engine.timer_count() as f64 / (alive.max(1) as f64);
+            worst = worst.max(ratio);
+            assert!(
+                h.engine.timer_count() <= 2 * alive + 80,
+                "t={now:?}: {} timers for {alive} sessions and players",
+                h.engine.timer_count()
+            );
+        }
+        assert!(next > 1000, "churned {next} sessions");
+        println!("worst timers/alive {worst:.2}");
+    }
+}

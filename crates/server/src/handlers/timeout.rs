@@ -15,10 +15,20 @@ impl<S: SessionStore> Engine<S> {
     pub(crate) fn on_timer(&mut self, now: Instant, at: Instant, kind: Kind) {
         match kind {
             Kind::PlayerIdle { session, session_id, player } => {
-                self.on_player_idle(now, session, session_id, player)
+                if !self.on_player_idle(now, session, session_id, player) {
+                    self.timers.fired_stale();
+                }
             }
-            Kind::Lifetime { session, session_id } => self.on_lifetime(now, &session, session_id),
-            Kind::StartRound { session, session_id } => self.on_round(now, at, session, session_id),
+            Kind::Lifetime { session, session_id } => {
+                if !self.on_lifetime(now, &session, session_id) {
+                    self.timers.fired_stale();
+                }
+            }
+            Kind::StartRound { session, session_id } => {
+                if !self.on_round(now, at, session, session_id) {
+                    self.timers.fired_stale();
+                }
+            }
             Kind::Stats => self.log_stats(now),
             Kind::ErrorRepeat { to, code, left } => {
                 self.outbox.error(now, to, code);
@@ -30,57 +40,70 @@ impl<S: SessionStore> Engine<S> {
         }
     }
 
-    fn on_player_idle(&mut self, now: Instant, name: Box<str>, session_id: u64, player: u64) {
-        let Some(session) = self.store.get(&name).filter(|s| s.id == session_id) else { return };
+    /// Returns false if the entry was stale (its session or player is gone).
+    fn on_player_idle(&mut self, now: Instant, name: Box<str>, session_id: u64, player: u64) -> bool {
+        let Some(session) = self.store.get(&name).filter(|s| s.id == session_id) else { return false };
         if !session.is_open() {
-            // A starting session is deleted after its rounds; nobody times out meanwhile.
-            return;
+            // A starting session is deleted after its rounds; nobody times out meanwhile. (Its
+            // deletion counts this entry as stale.)
+            return true;
         }
-        let Some(index) = session.players.iter().position(|p| p.id == player) else { return };
+        let Some(index) = session.players.iter().position(|p| p.id == player) else { return false };
         let deadline = session.players[index].last_seen + self.config.player_timeout;
         if deadline > now {
             // It pinged since the timer was armed: one entry, moved to the new deadline.
             self.timers.push(deadline, Kind::PlayerIdle { session: name, session_id, player });
-            return;
+            return true;
         }
         let addr = session.players[index].addr;
         self.send_error_repeated(now, addr, ErrorCode::PlayerTimeout);
+        // The player's entry was this one: not stale, but remove_player counts it as if it were.
+        self.timers.fired_stale();
         self.remove_player(now, &name, index, "timed out");
+        true
     }
 
-    fn on_lifetime(&mut self, now: Instant, name: &str, session_id: u64) {
-        let Some(session) = self.store.get(name).filter(|s| s.id == session_id) else { return };
+    /// Returns false if the entry was stale (its session is gone).
+    fn on_lifetime(&mut self, now: Instant, name: &str, session_id: u64) -> bool {
+        let Some(session) = self.store.get(name).filter(|s| s.id == session_id) else { return false };
         if !session.is_open() {
-            return;
+            return true;
         }
-        let Some(session) = self.take_session(name) else { return };
+        let Some(session) = self.take_session(name) else { return false };
+        // This entry was the session's own: take_session counted it as stale.
+        self.timers.fired_stale();
         info!("session {name}: timed out after its lifetime, {} players told", session.players.len());
         for p in &session.players {
             self.send_error_repeated(now, p.addr, ErrorCode::SessionTimeout);
         }
         info!("session {name}: deleted");
+        true
     }
 
-    fn on_round(&mut self, now: Instant, at: Instant, name: Box<str>, session_id: u64) {
+    /// Returns false if the entry was stale (its session is gone).
+    fn on_round(&mut self, now: Instant, at: Instant, name: Box<str>, session_id: u64) -> bool {
         let rounds = self.config.rounds();
-        let Some(session) = self.store.get_mut(&name).filter(|s| s.id == session_id) else { return };
-        let Phase::Starting { rounds_sent, since } = session.phase else { return };
+        let Some(session) = self.store.get_mut(&name).filter(|s| s.id == session_id) else { return false };
+        let Phase::Starting { rounds_sent, since } = session.phase else { return false };
         let next = Kind::StartRound { session: name.clone(), session_id };
         if rounds_sent == 0 {
             // The first round is held until every player's budget allows it; not for ever.
             let force = at >= since + self.config.start_sync_max;
             self.first_round(now, &name, force);
             self.timers.push(at + self.config.start_interval, next);
-            return;
+            return true;
         }
         if rounds_sent >= rounds {
             // Every player got its start message at least once (or confirmed), or it is too late.
             let all_told = session.players.iter().all(|p| p.confirmed || p.starts_sent > 0);
             if all_told || at >= since + self.config.start_hold {
-                return self.delete_session(&name, "its start messages are sent");
+                self.delete_session(&name, "its start messages are sent");
+                // This entry was the session's own: the deletion counted it as stale.
+                self.timers.fired_stale();
+                return true;
             }
             self.timers.push(at + self.config.start_interval, next);
-            return;
+            return true;
         }
         session.phase = Phase::Starting { rounds_sent: rounds_sent + 1, since };
         for index in 0..session.players.len() {
@@ -89,5 +112,6 @@ impl<S: SessionStore> Engine<S> {
             }
         }
         self.timers.push(at + self.config.start_interval, next);
+        true
     }
 }
