@@ -317,6 +317,11 @@ fn client_behind(lab: &mut Lab, a: Access) -> Result<ClientId> {
     lab.add_client(r)
 }
 
+/// `RHP_LAB_VERBOSE=1`: every player's output, and the server's debug log, go to stderr.
+fn verbose() -> bool {
+    std::env::var("RHP_LAB_VERBOSE").is_ok_and(|v| v == "1")
+}
+
 const PLAYERS: [&str; 4] = ["alice", "bob", "carol", "dave"];
 
 /// What the host prints (stderr) once the server has created its session.
@@ -378,12 +383,20 @@ pub fn run_cell(cfg: &RunConfig, scenario: &Scenario, cond: LinkCondition) -> Re
             ],
         ),
     };
+    let mut args = args;
+    if verbose() && matches!(cfg.driver, Driver::Product { .. }) {
+        args.extend(["--log-level".into(), "debug".into()]);
+    }
     lab.spawn_in_server("server", &prog, &args)?
         .wait_for_line("listening on udp://", Duration::from_secs(10))?;
     let mut attempts = Vec::new();
     for i in 0..cfg.attempts {
         lab.reset_nat_state()?;
         attempts.push(run_attempt(cfg, &lab, &clients, i, &server)?);
+    }
+    if verbose() {
+        let log = lab.server_log().join("\n");
+        eprintln!("[lab] server log of {} [{}]:\n{log}", scenario.label(), cond.label());
     }
     Ok(CellResult {
         scenario: scenario.clone(),
@@ -461,7 +474,7 @@ fn run_attempt(cfg: &RunConfig, lab: &Lab, clients: &[ClientId], i: usize, serve
     for (idx, p) in procs.into_iter().enumerate() {
         let f = p.finish(Duration::from_millis(100));
         log.extend(f.stdout.iter().map(|l| format!("{}> {l}", PLAYERS[idx])));
-        if std::env::var("RHP_LAB_VERBOSE").is_ok_and(|v| v == "1") {
+        if verbose() {
             log.extend(f.stderr.iter().map(|l| format!("{}! {l}", PLAYERS[idx])));
         }
         let done = f.stdout.iter().rev().find(|l| l.starts_with("punch-done")).cloned();
@@ -478,7 +491,7 @@ fn run_attempt(cfg: &RunConfig, lab: &Lab, clients: &[ClientId], i: usize, serve
             _ => None,
         };
     }
-    if std::env::var("RHP_LAB_VERBOSE").is_ok_and(|v| v == "1") {
+    if verbose() {
         eprintln!("[lab] attempt {session}: ok={ok}\n{}", log.join("\n"));
     }
     Ok(Attempt { ok, connect_ms: if ok { connect_ms } else { None }, detail, log })

@@ -163,6 +163,11 @@ impl Proc {
         Ok(Proc { label: label.to_string(), child: Some(child), stdout, stderr, readers })
     }
 
+    /// The label given at spawn (`name@namespace`).
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
     /// The PID, while the process is owned.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
@@ -194,6 +199,11 @@ impl Proc {
             }
             thread::sleep(POLL);
         }
+    }
+
+    /// Stderr lines so far.
+    pub fn stderr_lines(&self) -> Vec<String> {
+        self.snapshot(&self.stderr)
     }
 
     /// `Some(code)` once the process has exited (`code` is None when a signal ended it).

@@ -327,6 +327,11 @@ impl Lab {
         self.clients.get(id).ok_or_else(|| LabError::Check(format!("no client {id}")))
     }
 
+    /// Stderr of every process started with [`Lab::spawn_in_server`].
+    pub fn server_log(&self) -> Vec<String> {
+        self.procs.iter().filter(|p| p.label().starts_with("server@")).flat_map(Proc::stderr_lines).collect()
+    }
+
     /// Spawns a long-running process in the server namespace, owned by the lab.
     pub fn spawn_in_server(&mut self, label: &str, program: &str, args: &[String]) -> Result<&mut Proc> {
         let p = self.server.spawn(label, program, args)?;
