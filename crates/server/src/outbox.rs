@@ -55,19 +55,6 @@ impl Outbox {
         true
     }
 
-    /// Whether `to`'s budget allows what `render` writes (nothing is queued or spent).
-    fn fits(&mut self, now: Instant, to: SocketAddr, render: impl FnOnce(&mut Vec<u8>)) -> bool {
-        if !self.budget.applies_to(to) {
-            return true;
-        }
-        let mut buf = self.pool.pop().unwrap_or_default();
-        buf.clear();
-        render(&mut buf);
-        let ok = self.budget.allows(now, to, buf.len());
-        self.recycle(buf);
-        ok
-    }
-
     /// Queues `error:<code>` to `to`.
     pub(crate) fn error(&mut self, now: Instant, to: SocketAddr, code: ErrorCode) -> bool {
         self.push_with(now, to, |b| b.extend_from_slice(code.wire().as_bytes()))
@@ -109,10 +96,31 @@ impl Outbox {
         write_start(b, me.addr.port(), others)
     }
 
-    /// Whether player `index`'s budget allows its start message now.
-    pub(crate) fn start_fits(&mut self, now: Instant, session: &Session, index: usize) -> bool {
-        let Some(to) = session.players.get(index).map(|p| p.addr) else { return false };
-        self.fits(now, to, |b| Self::render_start(session, index, b))
+    /// Whether the budgets allow the start messages of every player `wanted` accepts, all of them
+    /// together now (players behind one IP share its budget, so each fitting alone is not enough).
+    pub(crate) fn starts_fit(
+        &mut self,
+        now: Instant,
+        session: &Session,
+        wanted: impl Fn(usize) -> bool,
+    ) -> bool {
+        // (address standing for its IP, bytes due to that IP)
+        let mut due: Vec<(SocketAddr, usize)> = Vec::new();
+        let mut buf = self.pool.pop().unwrap_or_default();
+        for (index, p) in session.players.iter().enumerate() {
+            if !wanted(index) || !self.budget.applies_to(p.addr) {
+                continue;
+            }
+            buf.clear();
+            Self::render_start(session, index, &mut buf);
+            let ip = p.addr.ip().to_canonical();
+            match due.iter_mut().find(|(a, _)| a.ip().to_canonical() == ip) {
+                Some((_, n)) => *n += buf.len(),
+                None => due.push((p.addr, buf.len())),
+            }
+        }
+        self.recycle(buf);
+        due.into_iter().all(|(to, n)| self.budget.allows(now, to, n))
     }
 
     /// Queues player `index`'s start message (its own observed port, then every other player in

@@ -135,16 +135,28 @@ impl GodotPlayer {
 /// Runs `n` Godot players (12-character names, distinct IPs) joining one at a time, 0.3 s apart,
 /// through `config`; returns the players at the end.
 fn godot_session(config: Config, n: usize, session: &str) -> (Net, Vec<GodotPlayer>) {
+    godot_session_with(config, n, session, ip_addr, ms(300), name12)
+}
+
+/// [`godot_session`] with the addresses, the time between two joins and the names chosen.
+fn godot_session_with(
+    config: Config,
+    n: usize,
+    session: &str,
+    addr_of: fn(usize) -> SocketAddr,
+    join_gap: Duration,
+    name_of: fn(usize) -> String,
+) -> (Net, Vec<GodotPlayer>) {
     let mut net = Net::new(config);
     let t0 = net.t0;
     let mut players: Vec<GodotPlayer> = (0..n)
         .map(|i| {
-            let name = name12(i);
+            let name = name_of(i);
             let repeat =
                 if i == 0 { format!("h:{session}:{name}:{n}") } else { format!("c:{session}:{name}") };
-            let start = t0 + ms(300) * i as u32 + ms(1);
+            let start = t0 + join_gap * i as u32 + ms(1);
             GodotPlayer {
-                addr: ip_addr(i),
+                addr: addr_of(i),
                 name,
                 is_host: i == 0,
                 repeat,
@@ -412,4 +424,30 @@ fn budget_table_and_rate_table_stay_bounded_under_a_spoofed_flood() {
     net.feed(ip_addr(1), "z:");
     assert_eq!(net.engine.budget_tracked(), 0);
     assert_eq!(net.engine.limits_tracked(), (0, 0));
+}
+
+/// The Godot harness on loopback: every player on one IP (one shared budget), the clients joining
+/// within a few milliseconds of each other, short names.
+#[test]
+fn godot_players_behind_one_ip_joining_at_once_start_together() {
+    fn same_ip(i: usize) -> SocketAddr {
+        SocketAddr::from(([198, 51, 100, 7], 40000 + i as u16))
+    }
+    fn short(i: usize) -> String {
+        [
+            "Alice", "Bob", "Carol", "Dave", "Erin", "Frank", "Grace", "Heidi", "Ivan", "Judy", "Mallory",
+            "Niaj",
+        ][i % 12]
+            .to_owned()
+    }
+    for n in [2, 3, 12] {
+        let (net, players) = godot_session_with(Config::default(), n, "G1234abcde", same_ip, ms(6), short);
+        let starts: Vec<Instant> = players.iter().filter_map(|p| p.start_at).collect();
+        assert_eq!(starts.len(), n, "n={n}: {:?}", players.iter().map(|p| &p.failed).collect::<Vec<_>>());
+        let first = starts.iter().min().copied().unwrap_or(net.t0);
+        let spread = starts.iter().max().copied().unwrap_or(first) - first;
+        println!("one IP, n={n}: all started {:?} after the first join, spread {spread:?}", first - net.t0);
+        assert!(spread <= ms(100), "n={n}: spread {spread:?}");
+        net.assert_within(3);
+    }
 }

@@ -49,14 +49,15 @@ impl<S: SessionStore> Engine<S> {
         let Some(session) = self.store.get_mut(name) else { return false };
         let Phase::Starting { rounds_sent: 0, since } = session.phase else { return false };
         let n = session.players.len();
-        // Every player must have had a list (the plugin ignores `s:` before its first `i:`) and
-        // room in its budget for its start message.
-        let ready = |outbox: &mut crate::outbox::Outbox, i: usize| {
-            let p = &session.players[i];
-            p.confirmed || (p.info_sent.is_some() && outbox.start_fits(now, session, i))
-        };
-        if !force && !(0..n).all(|i| ready(&mut self.outbox, i)) {
-            return false;
+        // Every player must have had a list (the plugin ignores `s:` before its first `i:`), and
+        // the budgets must allow every start message at once.
+        if !force {
+            if session.players.iter().any(|p| !p.confirmed && p.info_sent.is_none()) {
+                return false;
+            }
+            if !self.outbox.starts_fit(now, session, |i| !session.players[i].confirmed) {
+                return false;
+            }
         }
         for index in 0..n {
             if !session.players[index].confirmed {
