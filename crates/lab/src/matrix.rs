@@ -455,10 +455,20 @@ fn run_attempt(cfg: &RunConfig, lab: &Lab, clients: &[ClientId], i: usize, serve
         procs.push(p);
     }
     let deadline = Instant::now() + cfg.attempt_timeout;
+    let n = clients.len();
+    let product = matches!(cfg.driver, Driver::Product { .. });
     // Once a player has failed the attempt has failed: stop waiting for the others (1 s grace).
+    // Once every player has printed its full success (all peers connected, every peer's
+    // message received), the product's 2 s settle time is not waited for.
     while Instant::now() < deadline {
         let codes: Vec<Option<Option<i32>>> = procs.iter_mut().map(Proc::try_code).collect();
         if codes.iter().all(Option::is_some) {
+            break;
+        }
+        let all_reported = procs.iter().enumerate().zip(&codes).all(|((i, p), c)| {
+            *c == Some(Some(0)) || (c.is_none() && reported_success(&p.stdout_lines(), i, n))
+        });
+        if product && all_reported {
             break;
         }
         if codes.iter().any(|c| matches!(c, Some(code) if *code != Some(0))) {
@@ -479,7 +489,8 @@ fn run_attempt(cfg: &RunConfig, lab: &Lab, clients: &[ClientId], i: usize, serve
         }
         let done = f.stdout.iter().rev().find(|l| l.starts_with("punch-done")).cloned();
         let ms: Option<u64> = done.as_deref().and_then(|l| fields(l).get("after_start_ms")?.parse().ok());
-        if f.code != Some(0) {
+        let killed_after_success = product && f.code.is_none() && reported_success(&f.stdout, idx, n);
+        if f.code != Some(0) && !killed_after_success {
             ok = false;
             let failed: Vec<&str> =
                 f.stdout.iter().filter(|l| l.starts_with("failed")).map(String::as_str).collect();
@@ -495,6 +506,22 @@ fn run_attempt(cfg: &RunConfig, lab: &Lab, clients: &[ClientId], i: usize, serve
         eprintln!("[lab] attempt {session}: ok={ok}\n{}", log.join("\n"));
     }
     Ok(Attempt { ok, connect_ms: if ok { connect_ms } else { None }, detail, log })
+}
+
+/// Did player `me` of `n` print everything a successful script-mode run prints: `punch-done
+/// connected=k/k` with k = n-1, and a `<peer>: <text>` line from every other player?
+fn reported_success(stdout: &[String], me: usize, n: usize) -> bool {
+    let want = n.saturating_sub(1);
+    let punched = stdout.iter().any(|l| {
+        l.starts_with("punch-done")
+            && fields(l).get("connected").is_some_and(|c| *c == format!("{want}/{want}").as_str())
+    });
+    let heard_all = PLAYERS[..n]
+        .iter()
+        .enumerate()
+        .filter(|(j, _)| *j != me)
+        .all(|(_, p)| stdout.iter().any(|l| l.starts_with(&format!("{p}: "))));
+    punched && heard_all
 }
 
 /// Runs every (scenario, condition) with `cfg.jobs` labs at once. Progress goes to stderr.
@@ -869,6 +896,20 @@ mod tests {
         assert!(pair_connects(sym, Access::Nat(RestrictedCone), m));
         let plain = ClientModel { answers_source: false, survives_router_race: false };
         assert!(!pair_connects(Access::Nat(FullCone), sym, plain));
+    }
+
+    #[test]
+    fn success_is_read_from_the_contract_lines() {
+        let out = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let good = out(&[
+            "connected peer=bob addr=1.2.3.4:5 after_start_ms=3",
+            "punch-done connected=1/1 after_start_ms=3",
+            "bob: hi",
+        ]);
+        assert!(reported_success(&good, 0, 2));
+        assert!(!reported_success(&good[..2], 0, 2), "no message from bob yet");
+        let partial = out(&["punch-done connected=1/2 after_start_ms=9", "bob: hi", "carol: hi"]);
+        assert!(!reported_success(&partial, 0, 3));
     }
 
     #[test]

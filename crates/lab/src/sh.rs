@@ -201,6 +201,11 @@ impl Proc {
         }
     }
 
+    /// Stdout lines so far.
+    pub fn stdout_lines(&self) -> Vec<String> {
+        self.snapshot(&self.stdout)
+    }
+
     /// Stderr lines so far.
     pub fn stderr_lines(&self) -> Vec<String> {
         self.snapshot(&self.stderr)
