@@ -13,10 +13,12 @@
 //! - Keyed by IP, not ip:port: the victim of reflection is a host and its link. Players behind one
 //!   NAT pool their credit, which is the same ratio.
 //! - Bounded: at most `max_tracked` accounts. An account whose slots are all old is empty and is
-//!   dropped by a sweep (at most once per slot). Only a valid request opens an account; junk only
-//!   credits an existing one. When the table is full a new address is not tracked: it gets a
-//!   one-datagram account (its own datagram's credit, for the reply to that datagram) and nothing
-//!   else. So every failure mode sends less, never more ("fails closed").
+//!   dropped by a sweep (at most once per slot). An address gets an account only once it is a
+//!   member of a session (it created or joined one, or a request of a member came from it);
+//!   anything else, junk or spoofed requests about sessions it is not in, only credits an existing
+//!   account or a one-datagram account (its own datagram's credit, for the reply to that
+//!   datagram). When the table is full a new member is not tracked either. So every failure mode
+//!   sends less, never more ("fails closed").
 //! - Loopback sources (127/8, ::1) are exempt unless `limit_loopback`: no third party can be
 //!   reached through them (the kernel drops loopback sources arriving from outside).
 //! - `factor == 0` switches the budget off (the original's behaviour).
@@ -224,6 +226,27 @@ impl Budget {
     /// Datagrams held back so far.
     pub(crate) fn withheld(&self) -> u64 {
         self.withheld
+    }
+
+    /// Makes the untracked sender of the datagram being handled a tracked address (it is, or just
+    /// became, a member of a session), if the table has room. Until then its credit is the
+    /// one-datagram account, so spoofed requests that concern no session of theirs cannot fill the
+    /// table.
+    pub(crate) fn promote(&mut self, now: Instant, from: SocketAddr) {
+        let ip = from.ip().to_canonical();
+        if !matches!(&self.transient, Some((t, _)) if *t == ip) {
+            return;
+        }
+        if self.accounts.len() >= self.config.max_tracked {
+            let slot = self.slot(now);
+            self.sweep(slot);
+            if self.accounts.len() >= self.config.max_tracked {
+                return;
+            }
+        }
+        if let Some((ip, account)) = self.transient.take() {
+            self.accounts.insert(ip, account);
+        }
     }
 
     /// Forgets the one-datagram account (the datagram it was for has been handled).

@@ -114,8 +114,8 @@ impl<S: SessionStore> Engine<S> {
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
         self.housekeeping(now);
         let parsed = Request::parse(data);
-        // Only a valid request may open a budget account; junk only credits an existing one.
-        self.outbox.budget.received(now, from, data.len(), parsed.is_ok());
+        // Credit an existing account, or a one-datagram one (promoted below for members).
+        self.outbox.budget.received(now, from, data.len(), false);
         let request = match parsed {
             Ok(request) => request,
             Err(ParseError::UnknownType) => return,
@@ -136,6 +136,11 @@ impl<S: SessionStore> Engine<S> {
             Request::Confirm { session, player } => self.on_confirm(now, from, session, player),
             Request::Kick { session, victim } => self.on_kick(now, from, session, victim),
             Request::Exit { session, player } => self.on_exit(now, from, session, player),
+        }
+        // A member of the session it spoke about gets a budget account (if not tracked yet).
+        let name = request.session();
+        if self.store.get(name).is_some_and(|s| s.players.iter().any(|p| p.addr == from)) {
+            self.outbox.budget.promote(now, from);
         }
         self.outbox.budget.forget_transient();
         self.maybe_compact();

@@ -321,6 +321,8 @@ fn forged_pings_alone_get_at_most_3x() {
         net.feed(victim, "");
     }
     net.assert_within(3);
+    // Requests about sessions the sender is not in open no budget account: only the host has one.
+    assert_eq!(net.engine.budget_tracked(), 1);
     // Tiny garbage is never answered: 3x of 0 or 5 bytes is no room for an error.
     assert!(net.feed(ip_addr(400), "").is_empty());
     assert!(net.feed(ip_addr(401), "h:R").is_empty());
@@ -390,7 +392,12 @@ fn caps_refuse_with_their_codes() {
     // Players: 5 now, cap 7.
     assert_eq!(net.feed(c, "c:S1:Carol").len(), 2);
     let d = ip_addr(4);
-    assert_eq!(net.feed(d, "c:S1:Dave").len(), 3);
+    let out = net.feed(d, "c:S1:Dave");
+    assert!(out.contains(&(d, "i:Alice:Carol:Dave".into())), "{out:?}");
+    // Carol's budget (one 10-byte join, its list sent) has no room for this list: it waits for
+    // her next request.
+    assert!(!out.iter().any(|(to, _)| *to == c), "{out:?}");
+    assert_eq!(net.feed(c, "p:S1:Carol"), vec![(c, "i:Alice:Carol:Dave".into())]);
     let e = ip_addr(5);
     assert_eq!(net.feed(e, "c:S1:Eve"), vec![(e, "error:server_full".into())]);
     // A member's retransmit is still answered.
