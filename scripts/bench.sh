@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Issue #10 benchmarks (not run by CI): every command stops by itself and prints its figures.
 # The machine has 2 cores and may be shared: read the ratios to the floors measured in the same run.
-#   scripts/bench.sh            all of it (~6 minutes)
-#   scripts/bench.sh load       throughput, CPU per request, latency at 1k and 10k players (~3 min)
-#   scripts/bench.sh storm      start storms at 10k and 100k players (~1 min)
+#   scripts/bench.sh            all of it (~12 minutes)
+#   scripts/bench.sh load       throughput, CPU per request, latency at 1k and 10k players (~6 min)
+#   scripts/bench.sh storm      start storms at 10k and 100k players (~3 min)
 #   scripts/bench.sh memory     engine bytes per player, 1M players (~10 s)
 #   scripts/bench.sh micro      criterion micro-benchmarks (~2 min)
 set -euo pipefail
@@ -19,11 +19,17 @@ BUDGET="budget=--reflection-loopback"
 
 if [[ $what == all || $what == load ]]; then
   echo "== load: closed loop, fixed rate (2 pings/s/player), small storm"
-  "$B" run --players 1000,10000 --targets naive,batch,rhp,single,budget --variant "$SINGLE" --variant "$BUDGET"
+  "$B" run --players 1000,10000 --secs 3 --repeat 3 --targets naive,batch,rhp,single,budget \
+    --variant "$SINGLE" --variant "$BUDGET"
 fi
 if [[ $what == all || $what == storm ]]; then
   echo "== start storms: every host sends s: at once, the others keep pinging every 500 ms"
-  "$B" run --players 10000,100000 --phases storm --targets rhp,single,budget --variant "$SINGLE" --variant "$BUDGET"
+  "$B" run --players 10000 --phases storm --repeat 3 --targets rhp,single,budget --variant "$SINGLE" --variant "$BUDGET"
+  echo "== 100,000 players: 8 rounds x 100,000 start messages; 10 s allowed; without and with the players' pings"
+  "$B" run --players 100000 --phases storm --storm-ms 10000 --storm-pings false --targets rhp,budget --variant "$BUDGET"
+  "$B" run --players 100000 --phases storm --storm-ms 10000 --targets rhp
+  echo "== the same storm inside the engine alone (no sockets)"
+  "$B" engine-storm --players 100000
 fi
 if [[ $what == all || $what == memory ]]; then
   echo "== engine memory"

@@ -32,6 +32,10 @@ pub struct RunArgs {
     /// targets only, and it ends the sessions).
     #[arg(long, value_delimiter = ',', default_value = "closed,rate,storm")]
     pub phases: Vec<String>,
+    /// Runs of every target, interleaved; the summary takes each figure's median over them (the
+    /// machine is shared: single runs are noisy).
+    #[arg(long, default_value_t = 1)]
+    pub repeat: usize,
     /// Seconds per closed-loop and fixed-rate phase.
     #[arg(long, default_value_t = 5)]
     pub secs: u64,
@@ -45,6 +49,10 @@ pub struct RunArgs {
     /// Fixed-rate phase and storm: each player pings every this many ms (the Godot plugin: 500).
     #[arg(long, default_value_t = 500)]
     pub ping_interval_ms: u64,
+    /// Storm: whether the players keep pinging while they wait for their `s:` (the Godot plugin
+    /// does); `--storm-pings false` leaves only the hosts' `s:` and the server's fan-out.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub storm_pings: bool,
     /// Longest a storm runs, in ms.
     #[arg(long, default_value_t = 3000)]
     pub storm_ms: u64,
@@ -57,6 +65,10 @@ pub struct RunArgs {
     /// Worker processes (default: 2, or one per 15,000 players).
     #[arg(long)]
     pub workers: Option<u32>,
+    /// Nice value for the targets (negative: ahead of the loader's processes, as on a server of
+    /// its own; needs root). 0 leaves them equal.
+    #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
+    pub target_nice: i32,
     /// The server binary (default: `rabid-hole-punch` next to this one).
     #[arg(long)]
     pub server_bin: Option<PathBuf>,
@@ -118,7 +130,9 @@ struct Load {
     wrong: u64,
     cpu_per_req_us: f64,
     loader_cpu_per_req_us: f64,
-    hist: Hist,
+    p50_us: u64,
+    p99_us: u64,
+    max_us: u64,
     drops: u64,
     rss: u64,
     lag_max_us: u64,
@@ -217,6 +231,13 @@ impl RunArgs {
             .stderr(stderr)
             .spawn()
             .map_err(|e| format!("cannot start {name}: {e}"))?;
+        if self.target_nice != 0 {
+            // SAFETY: setpriority on our own child's pid; no memory is passed.
+            let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, child.id(), self.target_nice) };
+            if rc != 0 {
+                eprintln!("  cannot renice {name}: {}", std::io::Error::last_os_error());
+            }
+        }
         match wait_ready(addr, &mut child) {
             Ok(()) => Ok(Target { child, addr }),
             Err(e) => {
@@ -360,6 +381,7 @@ fn load(results: &[Fields], cpu: u64, loader_cpu: u64, drops: u64, rss: u64) -> 
     let elapsed = results.iter().map(|r| num(r, "elapsed_us")).max().unwrap_or(1).max(1);
     // Per request the target got (sent, less what its kernel dropped), answered or not.
     let handled = sum(results, "sent").saturating_sub(drops);
+    let hist = merged_hist(results);
     let per = |c: u64| if handled > 0 { c as f64 / handled as f64 } else { f64::NAN };
     Load {
         rps: in_phase as f64 * 1e6 / elapsed as f64,
@@ -369,7 +391,9 @@ fn load(results: &[Fields], cpu: u64, loader_cpu: u64, drops: u64, rss: u64) -> 
         wrong: sum(results, "wrong"),
         cpu_per_req_us: per(cpu),
         loader_cpu_per_req_us: per(loader_cpu),
-        hist: merged_hist(results),
+        p50_us: hist.quantile(0.5),
+        p99_us: hist.quantile(0.99),
+        max_us: hist.max,
         drops,
         rss,
         lag_max_us: results.iter().map(|r| num(r, "lag_max_us")).max().unwrap_or(0),
@@ -414,7 +438,12 @@ fn run_one(args: &RunArgs, players: u32) -> Vec<Row> {
                         row.rate = Some(load(&r, cpu, lcpu, drops, rss));
                     }
                     "storm" if !echo => {
-                        let cmd = format!("storm {} {}", args.storm_ms, args.ping_interval_ms);
+                        let cmd = format!(
+                            "storm {} {} {}",
+                            args.storm_ms,
+                            args.ping_interval_ms,
+                            u8::from(args.storm_pings)
+                        );
                         let (r, cpu, _, drops) = measured(&mut workers, &target, &cmd, phase_wait)?;
                         row.storm = Some(Storm {
                             players: sum(&r, "players"),
@@ -459,9 +488,9 @@ fn print_row(players: u32, row: &Row) {
                 l.rps,
                 l.cpu_per_req_us,
                 l.loader_cpu_per_req_us,
-                ms(l.hist.quantile(0.5)),
-                ms(l.hist.quantile(0.99)),
-                ms(l.hist.max),
+                ms(l.p50_us),
+                ms(l.p99_us),
+                ms(l.max_us),
                 l.answered,
                 l.sent,
                 l.lost,
@@ -516,7 +545,7 @@ fn print_ratios(players: u32, rows: &[Row]) {
             let (Some(ours), n, b) = (get(Some(r)), get(naive), get(batch)) else { continue };
             let rps = |l: &Option<Load>| l.as_ref().map_or(f64::NAN, |l| l.rps);
             let cpu = |l: &Option<Load>| l.as_ref().map_or(f64::NAN, |l| l.cpu_per_req_us);
-            let p99 = |l: &Option<Load>| l.as_ref().map_or(f64::NAN, |l| l.hist.quantile(0.99) as f64);
+            let p99 = |l: &Option<Load>| l.as_ref().map_or(f64::NAN, |l| l.p99_us as f64);
             let o = Some(ours);
             println!(
                 "{players:>7} {:<8} {label:<7} req/s {} of naive, {} of batched; cpu/req {} of naive, {} of batched; \
@@ -545,7 +574,68 @@ pub fn run(args: RunArgs) {
         args.server_bin().display()
     );
     for &players in &args.players {
-        let rows = run_one(&args, players);
+        let runs: Vec<Vec<Row>> = (0..args.repeat.max(1)).map(|_| run_one(&args, players)).collect();
+        let rows = if runs.len() == 1 { runs.into_iter().flatten().collect() } else { medians(&runs) };
+        if args.repeat > 1 {
+            println!("{players:>7} medians of {} runs:", args.repeat);
+            for r in &rows {
+                print_row(players, r);
+            }
+        }
         print_ratios(players, &rows);
     }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.retain(|x| x.is_finite());
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Each figure of each target's closed-loop and fixed-rate phases: its median over the runs.
+/// Storms and set-up are taken from the median run by storm completion time.
+fn medians(runs: &[Vec<Row>]) -> Vec<Row> {
+    let Some(first) = runs.first() else { return Vec::new() };
+    first
+        .iter()
+        .enumerate()
+        .map(|(i, r0)| {
+            let rows: Vec<&Row> = runs.iter().filter_map(|run| run.get(i)).collect();
+            let load = |pick: fn(&Row) -> &Option<Load>| -> Option<Load> {
+                let ls: Vec<&Load> = rows.iter().filter_map(|r| pick(r).as_ref()).collect();
+                if ls.is_empty() {
+                    return None;
+                }
+                let m = |f: fn(&Load) -> f64| median(ls.iter().map(|l| f(l)).collect());
+                Some(Load {
+                    rps: m(|l| l.rps),
+                    cpu_per_req_us: m(|l| l.cpu_per_req_us),
+                    loader_cpu_per_req_us: m(|l| l.loader_cpu_per_req_us),
+                    p50_us: m(|l| l.p50_us as f64) as u64,
+                    p99_us: m(|l| l.p99_us as f64) as u64,
+                    max_us: m(|l| l.max_us as f64) as u64,
+                    sent: m(|l| l.sent as f64) as u64,
+                    answered: m(|l| l.answered as f64) as u64,
+                    lost: m(|l| l.lost as f64) as u64,
+                    wrong: m(|l| l.wrong as f64) as u64,
+                    drops: m(|l| l.drops as f64) as u64,
+                    rss: m(|l| l.rss as f64) as u64,
+                    lag_max_us: m(|l| l.lag_max_us as f64) as u64,
+                })
+            };
+            let mut storms: Vec<&Storm> = rows.iter().filter_map(|r| r.storm.as_ref()).collect();
+            storms.sort_by_key(|s| s.hist.quantile(0.99));
+            Row {
+                target: r0.target.clone(),
+                setup: r0.setup,
+                closed: load(|r| &r.closed),
+                rate: load(|r| &r.rate),
+                storm: storms.get(storms.len() / 2).map(|s| (*s).clone()),
+                hwm: r0.hwm,
+            }
+        })
+        .collect()
 }

@@ -39,6 +39,15 @@ enum Cmd {
         #[arg(long, default_value_t = 4)]
         per_session: usize,
     },
+    /// A start storm inside the engine alone: its CPU time per start message, without sockets.
+    EngineStorm {
+        /// Players to create.
+        #[arg(long, default_value_t = 100_000)]
+        players: usize,
+        /// Players per session.
+        #[arg(long, default_value_t = 4)]
+        per_session: usize,
+    },
     /// A UDP echo floor (started by `run`).
     #[command(hide = true)]
     Echo {
@@ -63,6 +72,10 @@ fn main() -> ExitCode {
         }
         Cmd::Memory { players, per_session } => {
             memory::run(players, per_session);
+            Ok(())
+        }
+        Cmd::EngineStorm { players, per_session } => {
+            memory::storm(players, per_session);
             Ok(())
         }
         Cmd::Echo { mode, bind, max_secs } => echo::run(mode, bind, max_secs),

@@ -7,7 +7,7 @@ use rhp_server::{Config, Engine};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicIsize, AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// A global allocator that forwards to the system's and keeps the live heap size.
 pub struct Counting;
@@ -152,5 +152,60 @@ pub fn run(players: usize, per_session: usize) {
     println!(
         "memory players={} sessions={sessions} heap_bytes={} per_session={per_sess:.1} per_joined={per_joined:.1} rss_bytes={}",
         full.players, full.heap, full.rss
+    );
+}
+
+/// A start storm inside the engine alone (no sockets): `players` players in sessions of
+/// `per_session`, every host's `s:` at one instant, then every start round; prints the engine's
+/// time per start message, the floor under what the kernel adds in a real storm.
+pub fn storm(players: usize, per_session: usize) {
+    let per_session = per_session.clamp(2, 12);
+    let sessions = players.div_ceil(per_session);
+    let config =
+        Config { max_sessions: usize::MAX, player_timeout: Duration::from_secs(600), ..Config::original() };
+    let t0 = Instant::now();
+    let mut engine = Engine::new(config);
+    let mut buf = Vec::with_capacity(2048);
+    let mut n = 0;
+    for s in 0..sessions {
+        for k in 0..per_session {
+            let msg = if k == 0 {
+                format!("h:Room{s:06}:Player{k:02}:{per_session}")
+            } else {
+                format!("c:Room{s:06}:Player{k:02}")
+            };
+            engine.handle_datagram(t0, addr(n), msg.as_bytes());
+            n += 1;
+            while engine.poll_transmit(&mut buf).is_some() {}
+        }
+    }
+    let starts: Vec<(SocketAddr, Vec<u8>)> = (0..sessions)
+        .map(|s| (addr(s * per_session), format!("s:Room{s:06}:Player00").into_bytes()))
+        .collect();
+    let clock = Instant::now();
+    let mut sent = 0u64;
+    for (from, msg) in &starts {
+        engine.handle_datagram(t0, *from, msg);
+        while engine.poll_transmit(&mut buf).is_some() {
+            sent += 1;
+        }
+    }
+    let first = clock.elapsed();
+    let mut t = t0;
+    for _ in 0..10 {
+        t += Duration::from_millis(100);
+        engine.handle_timeout(t);
+        while engine.poll_transmit(&mut buf).is_some() {
+            sent += 1;
+        }
+    }
+    let all = clock.elapsed();
+    println!(
+        "engine start storm, {n} players in {sessions} sessions: round 1 ({n} messages) in {:.1} ms; all rounds, \
+         {sent} start messages, in {:.1} ms ({:.2} us per message); {} sessions left",
+        first.as_secs_f64() * 1e3,
+        all.as_secs_f64() * 1e3,
+        all.as_secs_f64() * 1e6 / sent.max(1) as f64,
+        engine.session_count()
     );
 }

@@ -93,7 +93,7 @@ pub fn run(args: WorkerArgs) -> io::Result<()> {
             Some("setup") => w.setup(num(1)),
             Some("closed") => w.closed(num(1), num(2).max(1) as usize, num(3).max(1) as usize),
             Some("rate") => w.rate(num(1), num(2).max(1)),
-            Some("storm") => w.storm(num(1), num(2).max(1)),
+            Some("storm") => w.storm(num(1), num(2).max(1), num(3) != 0),
             Some("quit") | None => break,
             Some(other) => format!("error unknown command {other}"),
         };
@@ -446,10 +446,11 @@ impl Worker {
         )
     }
 
-    /// Start storm: every host sends `s:` at once (again every 500 ms until its own `s:` comes),
-    /// the others keep pinging every `interval_ms` like the Godot plugin; each player answers its
+    /// Start storm: every host sends `s:` at once (again every `interval_ms` until its own `s:`
+    /// comes), the others keep pinging every `interval_ms` like the Godot plugin if `pings`; each
+    /// player answers its
     /// first `s:` with `y:`. Runs until every player has its `s:` or `ms` pass.
-    fn storm(&mut self, ms: u64, interval_ms: u64) -> String {
+    fn storm(&mut self, ms: u64, interval_ms: u64, pings: bool) -> String {
         self.drain_all();
         if self.args.echo {
             return "players=0 got=0 wrong=0 errors=0 confirms=0 elapsed_us=0 hist=0,0,0".into();
@@ -485,7 +486,7 @@ impl Worker {
                         let s = p.start.clone();
                         Self::send_one(p, &s, t);
                     }
-                } else {
+                } else if pings {
                     let ping = p.ping.clone();
                     Self::send_one(p, &ping, t);
                 }
