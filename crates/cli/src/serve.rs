@@ -121,7 +121,7 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 64, value_name = "N")]
     pub max_sessions_per_ip: usize,
 
-    /// Most players held at once over all sessions; beyond it error:server_full.
+    /// Most players held at once over all sessions; beyond it error:server_full. 0 = no limit.
     #[arg(long, default_value_t = 400_000, value_name = "N")]
     pub max_players: usize,
 
@@ -176,7 +176,7 @@ impl ServeArgs {
             create_rate: self.create_rate,
             create_burst: self.create_burst,
             max_sessions_per_ip: self.max_sessions_per_ip,
-            max_players: self.max_players,
+            max_players: if self.max_players == 0 { usize::MAX } else { self.max_players },
             refusal_log_interval: Duration::from_secs(self.refusal_log_interval_s),
             stats_interval: Duration::from_secs(self.stats_interval_s),
         }
@@ -349,7 +349,7 @@ mod tests {
             "--max-sessions-per-ip",
             "0",
             "--max-players",
-            &usize::MAX.to_string(),
+            "0",
         ];
         let a = ServeOnly::try_parse_from(flags).expect("flags parse").args;
         assert_eq!(a.config(), Config::original());
