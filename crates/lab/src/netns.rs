@@ -61,9 +61,16 @@ impl Netns {
         self.exec_stdin("nft", &["-f", "-"], Some(ruleset)).map(|_| ())
     }
 
-    /// Sets a sysctl inside the namespace (net.* sysctls are per namespace).
+    /// Sets a sysctl inside the namespace (net.* sysctls are per namespace). Written through
+    /// /proc/sys, so the `sysctl` program (procps) is not needed.
     pub fn sysctl(&self, key: &str, value: &str) -> Result<()> {
-        self.exec("sysctl", &["-q", "-w", &format!("{key}={value}")]).map(|_| ())
+        if !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_')
+            || !value.chars().all(|c| c.is_ascii_alphanumeric())
+        {
+            return Err(LabError::Check(format!("bad sysctl {key}={value}")));
+        }
+        let path = format!("/proc/sys/{}", key.replace('.', "/"));
+        self.exec("sh", &["-c", &format!("echo {value} > {path}")]).map(|_| ())
     }
 
     /// Starts a long-running process inside the namespace. `ip netns exec` execs the program in

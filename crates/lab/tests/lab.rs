@@ -150,6 +150,30 @@ fn lab_cleans_up_even_on_panic() {
     assert!(status.is_empty() || status.contains("State:\tZ"), "delay line {pid} still running");
 }
 
+/// A namespace left by a dead run (its PID in the name is gone) is swept when a lab starts;
+/// one owned by a live process is not.
+#[test]
+fn stale_namespaces_are_swept() {
+    if !lab_ready("stale_namespaces_are_swept") {
+        return;
+    }
+    let mut child = std::process::Command::new("true").spawn().expect("spawn true");
+    let dead = child.id();
+    child.wait().expect("wait");
+    let stale = format!("{}{dead}-1-leftover", netns::PREFIX);
+    let live = format!("{}{}-999999-mine", netns::PREFIX, std::process::id());
+    for n in [&stale, &live] {
+        assert!(std::process::Command::new("ip").args(["netns", "add", n]).status().expect("ip").success());
+    }
+    let swept = netns::sweep_stale().expect("sweep");
+    let list = std::process::Command::new("ip").args(["netns", "list"]).output().expect("ip netns list");
+    let list = String::from_utf8_lossy(&list.stdout).into_owned();
+    let _ = std::process::Command::new("ip").args(["netns", "del", &live]).status();
+    assert!(swept >= 1);
+    assert!(!list.contains(&stale), "stale namespace left");
+    assert!(list.contains(&live), "a live process's namespace was swept");
+}
+
 fn run_matrix(driver: Driver, attempts: usize, cells: &[(Scenario, LinkCondition)], out: &str) -> bool {
     let cfg = RunConfig {
         helper: helper(),
