@@ -189,7 +189,8 @@ fn run_matrix(driver: Driver, attempts: usize, cells: &[(Scenario, LinkCondition
         attempt_timeout: Duration::from_secs(35),
         check_pings: 100,
     };
-    let target = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target").join(out);
+    // The report also goes to cargo's scratch directory for integration tests.
+    let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(out);
     matrix::run_and_report(&cfg, cells, Some(&target)).expect("matrix")
 }
 
