@@ -197,26 +197,37 @@ async fn run_batched<S: SessionStore>(
                     continue;
                 }
                 for _ in 0..BATCHES_PER_WAKE {
-                    match socket.try_io(Interest::READABLE, || rx.recv(fd)) {
-                        Ok(got) => {
-                            let now = Instant::now();
-                            for i in 0..got {
-                                if let Some((data, Some(from))) = rx.get(i) {
-                                    log_in(from, data);
-                                    engine.handle_datagram(now, from, data);
-                                }
-                            }
-                            flush(&socket, &mut engine, &mut tx, &mut buf).await;
-                            if got < rx.capacity() {
-                                break;
-                            }
+                    // A short batch means the queue is empty: the closure then reports WouldBlock,
+                    // so tokio drops the socket's readiness in the same step (a datagram arriving
+                    // since raises a new edge) instead of a second call just to hear EAGAIN.
+                    let mut short = 0;
+                    let received = socket.try_io(Interest::READABLE, || {
+                        let n = rx.recv(fd)?;
+                        if n < rx.capacity() {
+                            short = n;
+                            return Err(io::Error::from(io::ErrorKind::WouldBlock));
                         }
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Ok(n)
+                    });
+                    let got = match received {
+                        Ok(n) => n,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => short,
                         Err(e) => {
                             warn!("receive failed: {e}");
                             tokio::time::sleep(RECV_ERROR_PAUSE).await;
                             break;
                         }
+                    };
+                    let now = Instant::now();
+                    for i in 0..got {
+                        if let Some((data, Some(from))) = rx.get(i) {
+                            log_in(from, data);
+                            engine.handle_datagram(now, from, data);
+                        }
+                    }
+                    flush(&socket, &mut engine, &mut tx, &mut buf).await;
+                    if got < rx.capacity() {
+                        break;
                     }
                 }
             }
