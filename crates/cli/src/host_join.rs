@@ -22,11 +22,18 @@ use tokio::time::Instant;
 
 /// Longest chat line or `--send` text sent (bytes); longer lines are cut.
 const MAX_LINE: usize = 1200;
-/// How many times `--send` text goes to every peer (UDP may lose one), and how far apart.
-const SEND_ROUNDS: u32 = 10;
+/// `--send` text goes to every peer this often until `--expect` is met (UDP may lose any copy).
 const SEND_EVERY: Duration = Duration::from_millis(200);
-/// Rounds sent before a satisfied `--expect` may exit (so peers still waiting get ours).
+/// Rounds sent before a satisfied `--expect` may stop sending.
 const MIN_SEND_ROUNDS: u32 = 3;
+/// After `--expect` is met, a peer still sending has not had our text yet (its copies or ours were
+/// lost): each of its messages is answered with ours until the peers are quiet this long…
+const LINGER_QUIET: Duration = Duration::from_millis(700);
+/// …or at most this long.
+const LINGER_MAX: Duration = Duration::from_secs(5);
+/// Replies per peer while lingering: enough that losing them all is unlikely (0.2⁶ at 20% loss),
+/// few enough that two lingering players answering each other stop soon.
+const LINGER_REPLIES: u32 = 6;
 /// How long a finished player keeps answering late peers (a host's `s:<n>` to Godot clients).
 const SETTLE: Duration = Duration::from_secs(2);
 
@@ -354,14 +361,16 @@ async fn script(
             );
             return Ok(ExitCode::FAILURE);
         }
+        // Keep sending until every expected peer answered: a peer that got our text may be gone
+        // already, but one still waiting answers each copy while it lingers (below).
         if let Some(text) = &common.send {
-            if rounds < SEND_ROUNDS && Instant::now() >= next_send {
+            if Instant::now() >= next_send {
                 mesh.send_all(clip(text)).await?;
                 rounds += 1;
                 next_send = Instant::now() + SEND_EVERY;
             }
         }
-        let wake = if common.send.is_some() && rounds < SEND_ROUNDS { next_send.min(end) } else { end };
+        let wake = if common.send.is_some() { next_send.min(end) } else { end };
         match tokio::time::timeout_at(wake, mesh.recv()).await {
             Ok(Ok((peer, data))) => {
                 if let std::collections::btree_map::Entry::Vacant(slot) = got.entry(peer) {
@@ -374,12 +383,37 @@ async fn script(
             Err(_) => {}
         }
     }
+    if let Some(text) = &common.send {
+        linger_answering(mesh, clip(text)).await?;
+    }
     mesh.settle(SETTLE).await?;
     if !failed.is_empty() {
         eprintln!("error: {}", ClientError::PeersNotConfirmed(failed));
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Answers peer messages with `text` until the peers are quiet for [`LINGER_QUIET`] (at most
+/// [`LINGER_MAX`]): one reply per message received and at most [`LINGER_REPLIES`] per peer, so it
+/// never sends more than it gets and two lingering players cannot keep each other busy.
+async fn linger_answering(mesh: &mut Mesh, text: &[u8]) -> Result<(), ClientError> {
+    let hard_end = Instant::now() + LINGER_MAX;
+    let mut replies: BTreeMap<String, u32> = BTreeMap::new();
+    loop {
+        let quiet_end = (Instant::now() + LINGER_QUIET).min(hard_end);
+        match tokio::time::timeout_at(quiet_end, mesh.recv()).await {
+            Ok(Ok((peer, _))) => {
+                let n = replies.entry(peer.clone()).or_insert(0);
+                if *n < LINGER_REPLIES {
+                    *n += 1;
+                    mesh.send(&peer, text).await?;
+                }
+            }
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Ok(()),
+        }
+    }
 }
 
 /// The line chat: stdin lines to every peer, peers' lines to stdout.
