@@ -3,7 +3,7 @@
 //!
 //! # Layout
 //! - [`name`]: the grammar of session names, player names, passwords and the max-players field.
-//! - [`error_code`]: the fourteen `error:` codes the server sends.
+//! - [`error_code`]: the `error:` codes the server sends (the original fourteen and three for caps).
 //! - [`request`]: what a client sends the server (`h c p s y k x`), borrowed from the datagram.
 //! - [`reply`]: what the server sends a client (`i:`, `s:`, `error:`), rendered and parsed.
 //! - [`peer`]: what peers send each other after the server phase (`g: c: s: y:` and app data `d:`).

@@ -30,7 +30,7 @@ pub enum Reply {
         /// The other players.
         peers: Vec<PeerAddr>,
     },
-    /// `error:<code>` with one of the fourteen codes.
+    /// `error:<code>` with a code this version knows.
     Error(ErrorCode),
     /// `error:<text>` with a code this version does not know (a newer server's).
     OtherError(String),
