@@ -23,41 +23,9 @@ impl Server {
     /// Starts `serve --bind 127.0.0.1 --port 0 --no-log-file` plus `extra` flags and waits (bounded)
     /// for its `listening on <addr>` log line.
     pub fn start(extra: &[&str]) -> Server {
-        let mut child = Command::new(BIN)
-            .args(["serve", "--bind", "127.0.0.1", "--port", "0", "--no-log-file"])
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn rabid-hole-punch serve");
-        let stderr = child.stderr.take().expect("stderr piped");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let addr = loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(line) => {
-                    if let Some(rest) = line.split("listening on ").nth(1) {
-                        let addr = rest.split_whitespace().next().unwrap_or("");
-                        let addr = addr.trim_start_matches("udp://");
-                        break addr.parse().unwrap_or_else(|_| panic!("bad address in {line:?}"));
-                    }
-                }
-                Err(_) => {
-                    let _ = child.kill();
-                    panic!("server did not log 'listening on <addr>' within 20 s");
-                }
-            }
-        };
-        Server { addr, child, log: rx }
+        let mut args = vec!["serve", "--bind", "127.0.0.1", "--port", "0", "--no-log-file"];
+        args.extend_from_slice(extra);
+        Server::start_args(&args, &std::env::temp_dir())
     }
 
     /// The child's pid (for signals).
