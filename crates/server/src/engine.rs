@@ -268,14 +268,25 @@ impl<S: SessionStore> Engine<S> {
         self.next_id
     }
 
-    /// Arms the timer that checks player `player_id` of `session` for silence.
-    pub(crate) fn arm_player_idle(&mut self, at: Instant, session: &Session, player_id: u64) {
-        let kind = Kind::PlayerIdle {
-            session: session.name.as_str().into(),
-            session_id: session.id,
-            player: player_id,
-        };
-        self.timers.push(at, kind);
+    /// Arms player `index`'s idle check at `at`: a virtual entry in the player (taking the sequence
+    /// number a queued entry would take), queued only if it is now its session's earliest.
+    pub(crate) fn arm_player_idle(timers: &mut Timers, at: Instant, session: &mut Session, index: usize) {
+        let seq = timers.next_seq();
+        let Some(p) = session.players.get_mut(index) else { return };
+        p.idle_at = at;
+        p.idle_seq = seq;
+        if session.idle_min() == Some((at, seq)) {
+            Self::queue_session_idle(timers, session);
+        }
+    }
+
+    /// Queues the session's earliest idle check (its players' virtual entries stay in the player).
+    pub(crate) fn queue_session_idle(timers: &mut Timers, session: &Session) {
+        if let Some((at, seq)) = session.idle_min() {
+            let kind =
+                Kind::SessionIdle { session: session.name.as_str().into(), session_id: session.id, seq };
+            timers.push_seq(at, seq, kind);
+        }
     }
 
     /// Sends `code` to `to` now and `repeats - 1` more times, `error_interval` apart.
@@ -297,7 +308,11 @@ impl<S: SessionStore> Engine<S> {
         }
         let gone = session.players.remove(index);
         self.live_players = self.live_players.saturating_sub(1);
-        self.timers.note_stale(1);
+        // Its idle check was queued if it was the earliest: then the next earliest is queued now.
+        if session.is_open() && session.idle_min().is_some_and(|m| (gone.idle_at, gone.idle_seq) < m) {
+            self.timers.note_stale(1);
+            Self::queue_session_idle(&mut self.timers, session);
+        }
         info!("session {name}: player {} ({}) {why}", gone.name, gone.addr);
         if session.players.is_empty() {
             return self.delete_session(name, "it has no players left");
@@ -320,7 +335,7 @@ impl<S: SessionStore> Engine<S> {
     /// Removes session `name` from the store and from every count; returns it.
     pub(crate) fn take_session(&mut self, name: &str) -> Option<Session> {
         let session = self.store.remove(name)?;
-        self.timers.note_stale(1 + session.players.len());
+        self.timers.note_stale(2);
         self.live_players = self.live_players.saturating_sub(session.players.len());
         self.per_ip.remove(session.creator_ip);
         Some(session)
@@ -369,9 +384,9 @@ impl<S: SessionStore> Engine<S> {
         let store = &self.store;
         let before = self.timers.len();
         self.timers.compact(|kind| match kind {
-            Kind::PlayerIdle { session, session_id, player } => store
-                .get(session)
-                .is_some_and(|s| s.id == *session_id && s.players.iter().any(|p| p.id == *player)),
+            Kind::SessionIdle { session, session_id, seq } => store.get(session).is_some_and(|s| {
+                s.id == *session_id && s.is_open() && s.players.iter().any(|p| p.idle_seq == *seq)
+            }),
             Kind::Lifetime { session, session_id } | Kind::StartRound { session, session_id } => {
                 store.get(session).is_some_and(|s| s.id == *session_id)
             }

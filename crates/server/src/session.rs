@@ -39,6 +39,10 @@ pub struct Player {
     pub info_sent: Option<Instant>,
     /// Start messages it was sent.
     pub starts_sent: u32,
+    /// When its idle check is due (its virtual timer entry, see [`crate::timers`]).
+    pub(crate) idle_at: Instant,
+    /// The timer sequence number of that check (orders checks due at the same instant).
+    pub(crate) idle_seq: u64,
 }
 
 impl Player {
@@ -53,6 +57,8 @@ impl Player {
             info_stale: true,
             info_sent: None,
             starts_sent: 0,
+            idle_at: now,
+            idle_seq: 0,
         }
     }
 }
@@ -102,6 +108,11 @@ impl Session {
     /// Index of the player called `name`, if `from` is its own address.
     pub fn position_from(&self, name: &str, from: SocketAddr) -> Option<usize> {
         self.players.iter().position(|p| p.name == name && p.addr == from)
+    }
+
+    /// The earliest idle check of its players: (when, sequence number).
+    pub(crate) fn idle_min(&self) -> Option<(Instant, u64)> {
+        self.players.iter().map(|p| (p.idle_at, p.idle_seq)).min()
     }
 
     /// Whether it has as many players as it may.

@@ -2,8 +2,10 @@
 //!
 //! Entries name what they are for (a player, a session, a pending error copy) by ids, never by
 //! reference. When one fires the engine checks it is still current and re-arms it if the deadline
-//! moved (a ping moves a player's deadline without touching the heap). So a live player has one
-//! entry, an open or starting session one, a pending timeout error one. Entries of removed players
+//! moved (a ping moves a player's deadline without touching the heap). A player's idle check is a
+//! virtual entry kept in the player (its deadline and sequence number); an open session queues one
+//! entry for its earliest, so the order is that of one entry per player without their memory. So
+//! an open session has two entries (idle, lifetime), a starting one one, a pending error one. Entries of removed players
 //! or sessions stay until they fire or until [`Timers::compact`] drops them; compaction runs when
 //! removals could have left as many stale entries as live ones, which bounds the heap at about
 //! twice the live entries.
@@ -17,8 +19,11 @@ use std::time::Instant;
 /// What a timer entry is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Kind {
-    /// Player `player` of session `session`/`session_id` may have stopped pinging.
-    PlayerIdle { session: Box<str>, session_id: u64, player: u64 },
+    /// The earliest idle check of open session `session`/`session_id`'s players may be due: the
+    /// one whose player's `idle_seq` is `seq` (the entry's own sequence number). Each player has a
+    /// virtual idle entry (`idle_at`, `idle_seq`) in its session; the queue holds one entry for the
+    /// session's earliest, so it fires in exactly the order separate per-player entries would.
+    SessionIdle { session: Box<str>, session_id: u64, seq: u64 },
     /// Open session `session`/`session_id` reaches its lifetime.
     Lifetime { session: Box<str>, session_id: u64 },
     /// Starting session `session`/`session_id` is due its next round (or its deletion).
@@ -68,6 +73,18 @@ impl Timers {
     pub(crate) fn push(&mut self, at: Instant, kind: Kind) {
         self.seq = self.seq.wrapping_add(1);
         self.heap.push(Entry { at, seq: self.seq, kind });
+    }
+
+    /// Takes the sequence number the next pushed entry would get, for a virtual entry kept
+    /// elsewhere and queued later with [`Timers::push_seq`].
+    pub(crate) fn next_seq(&mut self) -> u64 {
+        self.seq = self.seq.wrapping_add(1);
+        self.seq
+    }
+
+    /// Queues a virtual entry taken with [`Timers::next_seq`], ordered as if pushed then.
+    pub(crate) fn push_seq(&mut self, at: Instant, seq: u64, kind: Kind) {
+        self.heap.push(Entry { at, seq, kind });
     }
 
     /// The earliest deadline, if any.

@@ -4,7 +4,6 @@ use crate::engine::Engine;
 use crate::limits::Refusal;
 use crate::session::Player;
 use crate::store::SessionStore;
-use crate::timers::Kind;
 use rhp_proto::ErrorCode;
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -79,7 +78,7 @@ impl<S: SessionStore> Engine<S> {
             session.max_players
         );
         self.outbox.info_to_all(now, session);
-        let kind = Kind::PlayerIdle { session: name.into(), session_id: session.id, player: player_id };
-        self.timers.push(now + self.config.player_timeout, kind);
+        let index = session.players.len() - 1;
+        Self::arm_player_idle(&mut self.timers, now + self.config.player_timeout, session, index);
     }
 }

@@ -68,7 +68,7 @@ impl<S: SessionStore> Engine<S> {
         };
         info!("session {name}: created by {player} ({from}), max {max_players} players");
         self.outbox.info(now, &mut session, 0);
-        self.arm_player_idle(now + self.config.player_timeout, &session, player_id);
+        Self::arm_player_idle(&mut self.timers, now + self.config.player_timeout, &mut session, 0);
         self.timers
             .push(now + self.config.session_lifetime, Kind::Lifetime { session: name.into(), session_id });
         self.store.insert(session);

@@ -14,8 +14,8 @@ impl<S: SessionStore> Engine<S> {
     /// Handles one fired entry, due at `at` (`at <= now`).
     pub(crate) fn on_timer(&mut self, now: Instant, at: Instant, kind: Kind) {
         match kind {
-            Kind::PlayerIdle { session, session_id, player } => {
-                if !self.on_player_idle(now, session, session_id, player) {
+            Kind::SessionIdle { session, session_id, seq } => {
+                if !self.on_player_idle(now, session, session_id, seq) {
                     self.timers.fired_stale();
                 }
             }
@@ -40,19 +40,29 @@ impl<S: SessionStore> Engine<S> {
         }
     }
 
-    /// Returns false if the entry was stale (its session or player is gone).
-    fn on_player_idle(&mut self, now: Instant, name: Box<str>, session_id: u64, player: u64) -> bool {
-        let Some(session) = self.store.get(&name).filter(|s| s.id == session_id) else { return false };
+    /// The idle check of the player whose virtual entry has sequence number `seq` (the session's
+    /// earliest). Returns false if the entry was stale (its session or player is gone, or the
+    /// player's check was moved since).
+    fn on_player_idle(&mut self, now: Instant, name: Box<str>, session_id: u64, seq: u64) -> bool {
+        let Some(session) = self.store.get_mut(&name).filter(|s| s.id == session_id) else { return false };
         if !session.is_open() {
             // A starting session is deleted after its rounds; nobody times out meanwhile. (Its
             // deletion counts this entry as stale.)
             return true;
         }
-        let Some(index) = session.players.iter().position(|p| p.id == player) else { return false };
+        let Some(index) = session.players.iter().position(|p| p.idle_seq == seq) else { return false };
         let deadline = session.players[index].last_seen + self.config.player_timeout;
         if deadline > now {
-            // It pinged since the timer was armed: one entry, moved to the new deadline.
-            self.timers.push(deadline, Kind::PlayerIdle { session: name, session_id, player });
+            // It pinged since the check was armed: moved to the new deadline, and the session's
+            // earliest check (this one or another player's) queued.
+            let new_seq = self.timers.next_seq();
+            let p = &mut session.players[index];
+            p.idle_at = deadline;
+            p.idle_seq = new_seq;
+            // The session's name is reused: a warm engine allocates nothing here.
+            if let Some((at, seq)) = session.idle_min() {
+                self.timers.push_seq(at, seq, Kind::SessionIdle { session: name, session_id, seq });
+            }
             return true;
         }
         let addr = session.players[index].addr;
