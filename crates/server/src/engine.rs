@@ -233,7 +233,7 @@ impl<S: SessionStore> Engine<S> {
                 return Err(format!("session {} has no player", session.name));
             }
             for (i, p) in session.players.iter().enumerate() {
-                if session.players[..i].iter().any(|q| q.name == p.name || q.id == p.id) {
+                if session.players[..i].iter().any(|q| q.name == p.name || q.idle_seq == p.idle_seq) {
                     return Err(format!("session {}: player {} twice", session.name, p.name));
                 }
             }
@@ -273,9 +273,9 @@ impl<S: SessionStore> Engine<S> {
     pub(crate) fn arm_player_idle(timers: &mut Timers, at: Instant, session: &mut Session, index: usize) {
         let seq = timers.next_seq();
         let Some(p) = session.players.get_mut(index) else { return };
-        p.idle_at = at;
+        p.idle_at = at.into();
         p.idle_seq = seq;
-        if session.idle_min() == Some((at, seq)) {
+        if session.idle_min() == Some((at.into(), seq)) {
             Self::queue_session_idle(timers, session);
         }
     }
@@ -283,6 +283,7 @@ impl<S: SessionStore> Engine<S> {
     /// Queues the session's earliest idle check (its players' virtual entries stay in the player).
     pub(crate) fn queue_session_idle(timers: &mut Timers, session: &Session) {
         if let Some((at, seq)) = session.idle_min() {
+            let at = at.instant();
             let kind =
                 Kind::SessionIdle { session: session.name.as_str().into(), session_id: session.id, seq };
             timers.push_seq(at, seq, kind);

@@ -18,6 +18,7 @@
 #![deny(missing_docs)]
 
 pub mod budget;
+pub mod compact;
 pub mod config;
 pub mod engine;
 pub mod escape;

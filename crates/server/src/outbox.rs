@@ -68,7 +68,7 @@ impl Outbox {
         if sent {
             if let Some(p) = session.players.get_mut(index) {
                 p.info_stale = false;
-                p.info_sent = Some(now);
+                p.set_info_sent(now);
             }
         }
         sent

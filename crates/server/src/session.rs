@@ -2,6 +2,8 @@
 //! (see [`crate::store`]). Holds no timer and nothing to send; those are node-local. A few fields
 //! record what each player was last told (for the anti-reflection budget's choices).
 
+use crate::compact::{Name, Tick};
+use rhp_proto::name::PLAYER_MAX;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
@@ -20,46 +22,64 @@ pub enum Phase {
     },
 }
 
-/// One player of a session.
+/// One player of a session: 88 bytes, nothing on the heap (its name is inline, its instants are
+/// [`Tick`]s).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Player {
-    /// Unique for the engine's lifetime, so a stale timer never hits a newer namesake.
-    pub id: u64,
-    /// The player's name (validated alphanumeric, so safe in messages and logs).
-    pub name: String,
     /// The ip:port the server saw its join from; only requests from here count as this player's.
     pub addr: SocketAddr,
     /// When it joined or last sent a valid ping.
-    pub last_seen: Instant,
+    pub(crate) last_seen: Tick,
+    /// When it was last sent an `i:` ([`Player::NEVER`] if never).
+    pub(crate) info_sent: Tick,
+    /// When its idle check is due (its virtual timer entry, see [`crate::timers`]).
+    pub(crate) idle_at: Tick,
+    /// The timer sequence number of that check (orders checks due at the same instant; unique
+    /// while the player is in its session, so a stale queued check never hits it).
+    pub(crate) idle_seq: u64,
+    /// The player's name (validated alphanumeric, so safe in messages and logs).
+    pub name: Name<PLAYER_MAX>,
     /// It sent `y:`: no more start messages to it.
     pub confirmed: bool,
     /// The session's list changed since the last `i:` this player was sent.
     pub info_stale: bool,
-    /// When it was last sent an `i:`.
-    pub info_sent: Option<Instant>,
     /// Start messages it was sent.
     pub starts_sent: u32,
-    /// When its idle check is due (its virtual timer entry, see [`crate::timers`]).
-    pub(crate) idle_at: Instant,
-    /// The timer sequence number of that check (orders checks due at the same instant).
-    pub(crate) idle_seq: u64,
 }
 
 impl Player {
+    /// `info_sent` of a player never sent an `i:`.
+    const NEVER: Tick = Tick::MIN;
+
     /// A player who joined at `now` from `addr` and was told nothing yet.
-    pub fn new(id: u64, name: &str, addr: SocketAddr, now: Instant) -> Player {
+    pub fn new(name: &str, addr: SocketAddr, now: Instant) -> Player {
+        let now = Tick::from(now);
         Player {
-            id,
-            name: name.to_owned(),
             addr,
             last_seen: now,
-            confirmed: false,
-            info_stale: true,
-            info_sent: None,
-            starts_sent: 0,
+            info_sent: Player::NEVER,
             idle_at: now,
             idle_seq: 0,
+            name: Name::new(name),
+            confirmed: false,
+            info_stale: true,
+            starts_sent: 0,
         }
+    }
+
+    /// When it joined or last sent a valid ping.
+    pub fn last_seen(&self) -> Instant {
+        self.last_seen.instant()
+    }
+
+    /// When it was last sent an `i:`, if ever.
+    pub fn info_sent(&self) -> Option<Instant> {
+        (self.info_sent != Player::NEVER).then(|| self.info_sent.instant())
+    }
+
+    /// Records that it was sent an `i:` at `now`.
+    pub(crate) fn set_info_sent(&mut self, now: Instant) {
+        self.info_sent = Tick::from(now);
     }
 }
 
@@ -111,7 +131,7 @@ impl Session {
     }
 
     /// The earliest idle check of its players: (when, sequence number).
-    pub(crate) fn idle_min(&self) -> Option<(Instant, u64)> {
+    pub(crate) fn idle_min(&self) -> Option<(Tick, u64)> {
         self.players.iter().map(|p| (p.idle_at, p.idle_seq)).min()
     }
 

@@ -55,7 +55,6 @@ impl<S: SessionStore> Engine<S> {
             return self.refuse(now, from, Refusal::RateLimited, ErrorCode::TooManyRequests, &detail);
         }
         let session_id = self.new_id();
-        let player_id = self.new_id();
         let mut session = Session {
             id: session_id,
             name: name.to_owned(),
@@ -64,7 +63,7 @@ impl<S: SessionStore> Engine<S> {
             created: now,
             creator_ip: ip,
             phase: Phase::Open,
-            players: vec![Player::new(player_id, player, from, now)],
+            players: vec![Player::new(player, from, now)],
         };
         info!("session {name}: created by {player} ({from}), max {max_players} players");
         self.outbox.info(now, &mut session, 0);

@@ -52,7 +52,7 @@ impl<S: SessionStore> Engine<S> {
         // Every player must have had a list (the plugin ignores `s:` before its first `i:`), and
         // the budgets must allow every start message at once.
         if !force {
-            if session.players.iter().any(|p| !p.confirmed && p.info_sent.is_none()) {
+            if session.players.iter().any(|p| !p.confirmed && p.info_sent().is_none()) {
                 return false;
             }
             if !self.outbox.starts_fit(now, session, |i| !session.players[i].confirmed) {

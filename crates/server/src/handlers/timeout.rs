@@ -51,17 +51,17 @@ impl<S: SessionStore> Engine<S> {
             return true;
         }
         let Some(index) = session.players.iter().position(|p| p.idle_seq == seq) else { return false };
-        let deadline = session.players[index].last_seen + self.config.player_timeout;
+        let deadline = session.players[index].last_seen() + self.config.player_timeout;
         if deadline > now {
             // It pinged since the check was armed: moved to the new deadline, and the session's
             // earliest check (this one or another player's) queued.
             let new_seq = self.timers.next_seq();
             let p = &mut session.players[index];
-            p.idle_at = deadline;
+            p.idle_at = deadline.into();
             p.idle_seq = new_seq;
             // The session's name is reused: a warm engine allocates nothing here.
             if let Some((at, seq)) = session.idle_min() {
-                self.timers.push_seq(at, seq, Kind::SessionIdle { session: name, session_id, seq });
+                self.timers.push_seq(at.instant(), seq, Kind::SessionIdle { session: name, session_id, seq });
             }
             return true;
         }
