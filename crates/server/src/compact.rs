@@ -33,6 +33,22 @@ impl<const N: usize> Name<N> {
     }
 }
 
+impl<const N: usize> std::ops::Deref for Name<N> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl<const N: usize> From<&str> for Name<N> {
+    fn from(s: &str) -> Name<N> {
+        Name::new(s)
+    }
+}
+
+/// A session's name, inline.
+pub type SessionName = Name<{ rhp_proto::name::SESSION_MAX }>;
+
 impl<const N: usize> PartialEq for Name<N> {
     fn eq(&self, other: &Name<N>) -> bool {
         self.as_str() == other.as_str()

@@ -284,8 +284,7 @@ impl<S: SessionStore> Engine<S> {
     pub(crate) fn queue_session_idle(timers: &mut Timers, session: &Session) {
         if let Some((at, seq)) = session.idle_min() {
             let at = at.instant();
-            let kind =
-                Kind::SessionIdle { session: session.name.as_str().into(), session_id: session.id, seq };
+            let kind = Kind::SessionIdle { session: session.name, session_id: session.id, seq };
             timers.push_seq(at, seq, kind);
         }
     }

@@ -2,8 +2,8 @@
 //! (see [`crate::store`]). Holds no timer and nothing to send; those are node-local. A few fields
 //! record what each player was last told (for the anti-reflection budget's choices).
 
-use crate::compact::{Name, Tick};
-use rhp_proto::name::PLAYER_MAX;
+use crate::compact::{Name, SessionName, Tick};
+use rhp_proto::name::{PASSWORD_MAX, PLAYER_MAX};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
@@ -18,7 +18,7 @@ pub enum Phase {
         /// the first round back: then 0 until it goes out).
         rounds_sent: u32,
         /// When the host's `s:` arrived.
-        since: Instant,
+        since: Tick,
     },
 }
 
@@ -89,13 +89,13 @@ pub struct Session {
     /// Unique for the engine's lifetime, so a stale timer never hits a newer session of that name.
     pub id: u64,
     /// The session's name, its key in the store.
-    pub name: String,
+    pub name: SessionName,
     /// The password joins must give, if any.
-    pub password: Option<String>,
+    pub password: Option<Name<PASSWORD_MAX>>,
     /// Most players.
     pub max_players: u8,
     /// When the host created it.
-    pub created: Instant,
+    pub(crate) created: Tick,
     /// The IP that created it (for the per-IP session cap).
     pub creator_ip: IpAddr,
     /// Open or starting.
@@ -105,6 +105,11 @@ pub struct Session {
 }
 
 impl Session {
+    /// When the host created it.
+    pub fn created(&self) -> Instant {
+        self.created.instant()
+    }
+
     /// Whether it still accepts joins and the other lobby requests.
     pub fn is_open(&self) -> bool {
         self.phase == Phase::Open

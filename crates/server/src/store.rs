@@ -5,6 +5,7 @@
 //! [`MemoryStore`] is the in-process store: a hash map keyed by session name, looked up by `&str`
 //! without allocating.
 
+use crate::compact::SessionName;
 use crate::session::Session;
 use std::collections::HashMap;
 
@@ -39,7 +40,7 @@ impl IterSessions for MemoryStore {
 /// Sessions in a hash map in this process.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    sessions: HashMap<String, Session>,
+    sessions: HashMap<SessionName, Session>,
 }
 
 impl MemoryStore {
@@ -59,7 +60,7 @@ impl SessionStore for MemoryStore {
     }
 
     fn insert(&mut self, session: Session) {
-        self.sessions.insert(session.name.clone(), session);
+        self.sessions.insert(session.name, session);
     }
 
     fn remove(&mut self, name: &str) -> Option<Session> {

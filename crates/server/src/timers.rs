@@ -10,6 +10,7 @@
 //! removals could have left as many stale entries as live ones, which bounds the heap at about
 //! twice the live entries.
 
+use crate::compact::{SessionName, Tick};
 use rhp_proto::ErrorCode;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -23,11 +24,11 @@ pub(crate) enum Kind {
     /// one whose player's `idle_seq` is `seq` (the entry's own sequence number). Each player has a
     /// virtual idle entry (`idle_at`, `idle_seq`) in its session; the queue holds one entry for the
     /// session's earliest, so it fires in exactly the order separate per-player entries would.
-    SessionIdle { session: Box<str>, session_id: u64, seq: u64 },
+    SessionIdle { session: SessionName, session_id: u64, seq: u64 },
     /// Open session `session`/`session_id` reaches its lifetime.
-    Lifetime { session: Box<str>, session_id: u64 },
+    Lifetime { session: SessionName, session_id: u64 },
     /// Starting session `session`/`session_id` is due its next round (or its deletion).
-    StartRound { session: Box<str>, session_id: u64 },
+    StartRound { session: SessionName, session_id: u64 },
     /// `left` more copies of `code` are due to `to`.
     ErrorRepeat { to: SocketAddr, code: ErrorCode, left: u32 },
     /// Time to log the counts (one entry, re-armed each time, if stats are on).
@@ -36,7 +37,7 @@ pub(crate) enum Kind {
 
 #[derive(Debug)]
 struct Entry {
-    at: Instant,
+    at: Tick,
     seq: u64,
     kind: Kind,
 }
@@ -72,7 +73,7 @@ impl Timers {
     /// Arms a timer at `at`.
     pub(crate) fn push(&mut self, at: Instant, kind: Kind) {
         self.seq = self.seq.wrapping_add(1);
-        self.heap.push(Entry { at, seq: self.seq, kind });
+        self.heap.push(Entry { at: at.into(), seq: self.seq, kind });
     }
 
     /// Takes the sequence number the next pushed entry would get, for a virtual entry kept
@@ -84,21 +85,21 @@ impl Timers {
 
     /// Queues a virtual entry taken with [`Timers::next_seq`], ordered as if pushed then.
     pub(crate) fn push_seq(&mut self, at: Instant, seq: u64, kind: Kind) {
-        self.heap.push(Entry { at, seq, kind });
+        self.heap.push(Entry { at: at.into(), seq, kind });
     }
 
     /// The earliest deadline, if any.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        self.heap.peek().map(|e| e.at)
+        self.heap.peek().map(|e| e.at.instant())
     }
 
     /// Removes and returns the earliest entry if it is due at `now`.
     pub(crate) fn pop_due(&mut self, now: Instant) -> Option<(Instant, Kind)> {
-        if self.heap.peek()?.at > now {
+        if self.heap.peek()?.at > Tick::from(now) {
             return None;
         }
         let e = self.heap.pop()?;
-        Some((e.at, e.kind))
+        Some((e.at.instant(), e.kind))
     }
 
     /// A popped entry turned out stale (its player or session was gone): one stale entry fewer.

@@ -1,5 +1,6 @@
 //! `h:S:P:MAX[:PASS]`: create a session, or answer the host's retransmit.
 
+use crate::compact::Name;
 use crate::engine::Engine;
 use crate::limits::Refusal;
 use crate::session::{Phase, Player, Session};
@@ -57,10 +58,10 @@ impl<S: SessionStore> Engine<S> {
         let session_id = self.new_id();
         let mut session = Session {
             id: session_id,
-            name: name.to_owned(),
-            password: password.map(str::to_owned),
+            name: name.into(),
+            password: password.map(Name::new),
             max_players,
-            created: now,
+            created: now.into(),
             creator_ip: ip,
             phase: Phase::Open,
             players: vec![Player::new(player, from, now)],

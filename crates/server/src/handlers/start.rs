@@ -35,7 +35,7 @@ impl<S: SessionStore> Engine<S> {
             self.outbox.error(now, from, ErrorCode::OnlyOnePlayerInSession);
             return;
         }
-        session.phase = Phase::Starting { rounds_sent: 0, since: now };
+        session.phase = Phase::Starting { rounds_sent: 0, since: now.into() };
         info!("session {name}: started by its host with {} players", session.players.len());
         let session_id = session.id;
         self.first_round(now, name, false);

@@ -2,6 +2,7 @@
 //! starting session gets its next round (or is deleted after the last), a timeout error is sent
 //! again. Each checks that its player or session is still the one it was armed for.
 
+use crate::compact::SessionName;
 use crate::engine::Engine;
 use crate::session::Phase;
 use crate::store::SessionStore;
@@ -43,7 +44,7 @@ impl<S: SessionStore> Engine<S> {
     /// The idle check of the player whose virtual entry has sequence number `seq` (the session's
     /// earliest). Returns false if the entry was stale (its session or player is gone, or the
     /// player's check was moved since).
-    fn on_player_idle(&mut self, now: Instant, name: Box<str>, session_id: u64, seq: u64) -> bool {
+    fn on_player_idle(&mut self, now: Instant, name: SessionName, session_id: u64, seq: u64) -> bool {
         let Some(session) = self.store.get_mut(&name).filter(|s| s.id == session_id) else { return false };
         if !session.is_open() {
             // A starting session is deleted after its rounds; nobody times out meanwhile. (Its
@@ -91,14 +92,14 @@ impl<S: SessionStore> Engine<S> {
     }
 
     /// Returns false if the entry was stale (its session is gone).
-    fn on_round(&mut self, now: Instant, at: Instant, name: Box<str>, session_id: u64) -> bool {
+    fn on_round(&mut self, now: Instant, at: Instant, name: SessionName, session_id: u64) -> bool {
         let rounds = self.config.rounds();
         let Some(session) = self.store.get_mut(&name).filter(|s| s.id == session_id) else { return false };
         let Phase::Starting { rounds_sent, since } = session.phase else { return false };
-        let next = Kind::StartRound { session: name.clone(), session_id };
+        let next = Kind::StartRound { session: name, session_id };
         if rounds_sent == 0 {
             // The first round is held until every player's budget allows it; not for ever.
-            let force = at >= since + self.config.start_sync_max;
+            let force = at >= since.instant() + self.config.start_sync_max;
             self.first_round(now, &name, force);
             self.timers.push(at + self.config.start_interval, next);
             return true;
@@ -106,7 +107,7 @@ impl<S: SessionStore> Engine<S> {
         if rounds_sent >= rounds {
             // Every player got its start message at least once (or confirmed), or it is too late.
             let all_told = session.players.iter().all(|p| p.confirmed || p.starts_sent > 0);
-            if all_told || at >= since + self.config.start_hold {
+            if all_told || at >= since.instant() + self.config.start_hold {
                 self.delete_session(&name, "its start messages are sent");
                 // This entry was the session's own: the deletion counted it as stale.
                 self.timers.fired_stale();
