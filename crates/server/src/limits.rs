@@ -9,7 +9,7 @@
 //! - [`LogLimiter`]: at most one log line per source and kind per interval.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
 /// Most IPs a [`RateLimiter`] or [`LogLimiter`] tracks at once.
@@ -74,33 +74,52 @@ impl RateLimiter {
 /// How many live sessions each IP created.
 #[derive(Debug, Default)]
 pub(crate) struct PerIpCount {
-    counts: HashMap<IpAddr, u32>,
+    /// IPv4 addresses as u32 keys: 8 bytes a slot instead of 24.
+    v4: HashMap<u32, u32>,
+    v6: HashMap<Ipv6Addr, u32>,
+}
+
+/// Decrements `key`'s count, dropping it at 0 and giving memory back after a burst.
+fn decrement<K: std::hash::Hash + Eq>(counts: &mut HashMap<K, u32>, key: K) {
+    if let Some(c) = counts.get_mut(&key) {
+        *c = c.saturating_sub(1);
+        if *c == 0 {
+            counts.remove(&key);
+            if counts.capacity() > 64 && counts.len() < counts.capacity() / 4 {
+                counts.shrink_to(counts.len() * 2);
+            }
+        }
+    }
 }
 
 impl PerIpCount {
     pub(crate) fn get(&self, ip: IpAddr) -> u32 {
-        self.counts.get(&ip).copied().unwrap_or(0)
+        match ip {
+            IpAddr::V4(a) => self.v4.get(&u32::from(a)),
+            IpAddr::V6(a) => self.v6.get(&a),
+        }
+        .copied()
+        .unwrap_or(0)
     }
 
     pub(crate) fn add(&mut self, ip: IpAddr) {
-        *self.counts.entry(ip).or_insert(0) += 1;
+        let c = match ip {
+            IpAddr::V4(a) => self.v4.entry(u32::from(a)).or_insert(0),
+            IpAddr::V6(a) => self.v6.entry(a).or_insert(0),
+        };
+        *c += 1;
     }
 
     pub(crate) fn remove(&mut self, ip: IpAddr) {
-        if let Some(c) = self.counts.get_mut(&ip) {
-            *c = c.saturating_sub(1);
-            if *c == 0 {
-                self.counts.remove(&ip);
-                if self.counts.capacity() > 64 && self.counts.len() < self.counts.capacity() / 4 {
-                    self.counts.shrink_to(self.counts.len() * 2);
-                }
-            }
+        match ip {
+            IpAddr::V4(a) => decrement(&mut self.v4, u32::from(a)),
+            IpAddr::V6(a) => decrement(&mut self.v6, a),
         }
     }
 
     /// IPs with at least one live session.
     pub(crate) fn len(&self) -> usize {
-        self.counts.len()
+        self.v4.len() + self.v6.len()
     }
 }
 

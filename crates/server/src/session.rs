@@ -22,7 +22,7 @@ pub enum Phase {
     },
 }
 
-/// One player of a session: 88 bytes, nothing on the heap (its name is inline, its instants are
+/// One player of a session: 80 bytes, nothing on the heap (its name is inline, its instants are
 /// [`Tick`]s).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Player {
@@ -43,8 +43,8 @@ pub struct Player {
     pub confirmed: bool,
     /// The session's list changed since the last `i:` this player was sent.
     pub info_stale: bool,
-    /// Start messages it was sent.
-    pub starts_sent: u32,
+    /// Start messages it was sent (saturating at 255; only whether any was sent matters).
+    pub starts_sent: u8,
 }
 
 impl Player {
