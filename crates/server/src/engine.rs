@@ -36,7 +36,7 @@ use crate::store::{MemoryStore, SessionStore};
 use crate::timers::{Kind, Timers};
 use rhp_proto::{ErrorCode, ParseError, Request};
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tracing::{debug, info, warn};
 
 /// One event for [`Engine::handle_input`], for callers that prefer a single entry point.
@@ -62,7 +62,6 @@ pub struct Engine<S: SessionStore = MemoryStore> {
     pub(crate) store: S,
     pub(crate) timers: Timers,
     pub(crate) outbox: Outbox,
-    next_id: u64,
     /// Players over all sessions (kept here so the cap check is O(1)).
     pub(crate) live_players: usize,
     pub(crate) rate: RateLimiter,
@@ -89,7 +88,6 @@ impl<S: SessionStore> Engine<S> {
             config,
             store,
             timers: Timers::default(),
-            next_id: 0,
             live_players: 0,
             per_ip: PerIpCount::default(),
             stats_armed: false,
@@ -262,30 +260,29 @@ impl<S: SessionStore> Engine<S> {
         self.timers.count(|k| matches!(k, Kind::ErrorRepeat { .. } | Kind::Stats))
     }
 
-    /// A fresh id for a player or a session.
-    pub(crate) fn new_id(&mut self) -> u64 {
-        self.next_id += 1;
-        self.next_id
-    }
-
     /// Arms player `index`'s idle check at `at`: a virtual entry in the player (taking the sequence
     /// number a queued entry would take), queued only if it is now its session's earliest.
-    pub(crate) fn arm_player_idle(timers: &mut Timers, at: Instant, session: &mut Session, index: usize) {
+    pub(crate) fn arm_player_idle(
+        timers: &mut Timers,
+        lifetime: Duration,
+        at: Instant,
+        session: &mut Session,
+        index: usize,
+    ) {
         let seq = timers.next_seq();
         let Some(p) = session.players.get_mut(index) else { return };
         p.idle_at = at.into();
         p.idle_seq = seq;
-        if session.idle_min() == Some((at.into(), seq)) {
-            Self::queue_session_idle(timers, session);
+        if session.next_check(lifetime) == Some((at.into(), seq)) {
+            Self::queue_session_check(timers, lifetime, session);
         }
     }
 
-    /// Queues the session's earliest idle check (its players' virtual entries stay in the player).
-    pub(crate) fn queue_session_idle(timers: &mut Timers, session: &Session) {
-        if let Some((at, seq)) = session.idle_min() {
-            let at = at.instant();
-            let kind = Kind::SessionIdle { session: session.name, session_id: session.id, seq };
-            timers.push_seq(at, seq, kind);
+    /// Queues the open session's earliest check (the virtual entries stay in the session).
+    pub(crate) fn queue_session_check(timers: &mut Timers, lifetime: Duration, session: &Session) {
+        if let Some((at, seq)) = session.next_check(lifetime) {
+            let kind = Kind::SessionCheck { session: session.name, session_id: session.id, seq };
+            timers.push_seq(at.instant(), seq, kind);
         }
     }
 
@@ -309,9 +306,12 @@ impl<S: SessionStore> Engine<S> {
         let gone = session.players.remove(index);
         self.live_players = self.live_players.saturating_sub(1);
         // Its idle check was queued if it was the earliest: then the next earliest is queued now.
-        if session.is_open() && session.idle_min().is_some_and(|m| (gone.idle_at, gone.idle_seq) < m) {
+        let lifetime = self.config.session_lifetime;
+        if session.is_open()
+            && session.next_check(lifetime).is_some_and(|m| (gone.idle_at, gone.idle_seq) < m)
+        {
             self.timers.note_stale(1);
-            Self::queue_session_idle(&mut self.timers, session);
+            Self::queue_session_check(&mut self.timers, lifetime, session);
         }
         info!("session {name}: player {} ({}) {why}", gone.name, gone.addr);
         if session.players.is_empty() {
@@ -384,10 +384,12 @@ impl<S: SessionStore> Engine<S> {
         let store = &self.store;
         let before = self.timers.len();
         self.timers.compact(|kind| match kind {
-            Kind::SessionIdle { session, session_id, seq } => store.get(session).is_some_and(|s| {
-                s.id == *session_id && s.is_open() && s.players.iter().any(|p| p.idle_seq == *seq)
+            Kind::SessionCheck { session, session_id, seq } => store.get(session).is_some_and(|s| {
+                s.id == *session_id
+                    && s.is_open()
+                    && (s.id == *seq || s.players.iter().any(|p| p.idle_seq == *seq))
             }),
-            Kind::Lifetime { session, session_id } | Kind::StartRound { session, session_id } => {
+            Kind::StartRound { session, session_id } => {
                 store.get(session).is_some_and(|s| s.id == *session_id)
             }
             Kind::ErrorRepeat { .. } | Kind::Stats => true,

@@ -5,7 +5,7 @@
 use crate::compact::{Name, SessionName, Tick};
 use rhp_proto::name::{PASSWORD_MAX, PLAYER_MAX};
 use std::net::{IpAddr, SocketAddr};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Where a session is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,7 +86,8 @@ impl Player {
 /// One session: its players in join order (the first one is the host).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
-    /// Unique for the engine's lifetime, so a stale timer never hits a newer session of that name.
+    /// Unique for the engine's lifetime, so a stale timer never hits a newer session of that name:
+    /// the timer sequence number of its lifetime check.
     pub id: u64,
     /// The session's name, its key in the store.
     pub name: SessionName,
@@ -135,9 +136,13 @@ impl Session {
         self.players.iter().position(|p| p.name == name && p.addr == from)
     }
 
-    /// The earliest idle check of its players: (when, sequence number).
-    pub(crate) fn idle_min(&self) -> Option<(Tick, u64)> {
-        self.players.iter().map(|p| (p.idle_at, p.idle_seq)).min()
+    /// Its earliest timer check while open: its players' idle checks and its own lifetime (due
+    /// `lifetime` after its creation, its sequence number being the session's id), as (when,
+    /// sequence number).
+    pub(crate) fn next_check(&self, lifetime: Duration) -> Option<(Tick, u64)> {
+        let idle = self.players.iter().map(|p| (p.idle_at, p.idle_seq)).min();
+        let end = (Tick::from(self.created.instant() + lifetime), self.id);
+        Some(idle.map_or(end, |i| i.min(end)))
     }
 
     /// Whether it has as many players as it may.

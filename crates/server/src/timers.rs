@@ -3,9 +3,10 @@
 //! Entries name what they are for (a player, a session, a pending error copy) by ids, never by
 //! reference. When one fires the engine checks it is still current and re-arms it if the deadline
 //! moved (a ping moves a player's deadline without touching the heap). A player's idle check is a
-//! virtual entry kept in the player (its deadline and sequence number); an open session queues one
-//! entry for its earliest, so the order is that of one entry per player without their memory. So
-//! an open session has two entries (idle, lifetime), a starting one one, a pending error one. Entries of removed players
+//! virtual entry kept in the player (its deadline and sequence number), a session's lifetime one
+//! kept in the session (its creation and id); an open session queues one entry for the earliest of
+//! them, so they fire in the order separate entries would, without their memory. So an open
+//! session has one entry, a starting one one, a pending error one. Entries of removed players
 //! or sessions stay until they fire or until [`Timers::compact`] drops them; compaction runs when
 //! removals could have left as many stale entries as live ones, which bounds the heap at about
 //! twice the live entries.
@@ -20,13 +21,12 @@ use std::time::Instant;
 /// What a timer entry is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Kind {
-    /// The earliest idle check of open session `session`/`session_id`'s players may be due: the
-    /// one whose player's `idle_seq` is `seq` (the entry's own sequence number). Each player has a
-    /// virtual idle entry (`idle_at`, `idle_seq`) in its session; the queue holds one entry for the
-    /// session's earliest, so it fires in exactly the order separate per-player entries would.
-    SessionIdle { session: SessionName, session_id: u64, seq: u64 },
-    /// Open session `session`/`session_id` reaches its lifetime.
-    Lifetime { session: SessionName, session_id: u64 },
+    /// The earliest check of open session `session`/`session_id` may be due: the one whose
+    /// sequence number is `seq` (the entry's own), its lifetime if `seq` is the session's id, else
+    /// the idle check of the player whose `idle_seq` it is. Those checks are virtual entries kept in
+    /// the session and its players; the queue holds one entry for the session's earliest, so they
+    /// fire in exactly the order separate entries would.
+    SessionCheck { session: SessionName, session_id: u64, seq: u64 },
     /// Starting session `session`/`session_id` is due its next round (or its deletion).
     StartRound { session: SessionName, session_id: u64 },
     /// `left` more copies of `code` are due to `to`.

@@ -81,6 +81,7 @@ impl<S: SessionStore> Engine<S> {
         );
         self.outbox.info_to_all(now, session);
         let index = session.players.len() - 1;
-        Self::arm_player_idle(&mut self.timers, now + self.config.player_timeout, session, index);
+        let (lifetime, at) = (self.config.session_lifetime, now + self.config.player_timeout);
+        Self::arm_player_idle(&mut self.timers, lifetime, at, session, index);
     }
 }

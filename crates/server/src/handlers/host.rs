@@ -5,7 +5,6 @@ use crate::engine::Engine;
 use crate::limits::Refusal;
 use crate::session::{Phase, Player, Session};
 use crate::store::SessionStore;
-use crate::timers::Kind;
 use rhp_proto::ErrorCode;
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -55,9 +54,8 @@ impl<S: SessionStore> Engine<S> {
             let detail = format!("session {name} not created, too many creations from this IP");
             return self.refuse(now, from, Refusal::RateLimited, ErrorCode::TooManyRequests, &detail);
         }
-        let session_id = self.new_id();
         let mut session = Session {
-            id: session_id,
+            id: 0,
             name: name.into(),
             password: password.map(Name::new),
             max_players,
@@ -68,9 +66,13 @@ impl<S: SessionStore> Engine<S> {
         };
         info!("session {name}: created by {player} ({from}), max {max_players} players");
         self.outbox.info(now, &mut session, 0);
-        Self::arm_player_idle(&mut self.timers, now + self.config.player_timeout, &mut session, 0);
-        self.timers
-            .push(now + self.config.session_lifetime, Kind::Lifetime { session: name.into(), session_id });
+        // The host's idle check, then the session's lifetime check (its id), in that order of
+        // sequence numbers; the earliest is queued.
+        let p = &mut session.players[0];
+        p.idle_at = (now + self.config.player_timeout).into();
+        p.idle_seq = self.timers.next_seq();
+        session.id = self.timers.next_seq();
+        Self::queue_session_check(&mut self.timers, self.config.session_lifetime, &session);
         self.store.insert(session);
         self.live_players += 1;
         self.per_ip.add(ip);

@@ -15,13 +15,13 @@ impl<S: SessionStore> Engine<S> {
     /// Handles one fired entry, due at `at` (`at <= now`).
     pub(crate) fn on_timer(&mut self, now: Instant, at: Instant, kind: Kind) {
         match kind {
-            Kind::SessionIdle { session, session_id, seq } => {
-                if !self.on_player_idle(now, session, session_id, seq) {
-                    self.timers.fired_stale();
-                }
-            }
-            Kind::Lifetime { session, session_id } => {
-                if !self.on_lifetime(now, &session, session_id) {
+            Kind::SessionCheck { session, session_id, seq } => {
+                let live = if seq == session_id {
+                    self.on_lifetime(now, &session, session_id)
+                } else {
+                    self.on_player_idle(now, session, session_id, seq)
+                };
+                if !live {
                     self.timers.fired_stale();
                 }
             }
@@ -61,9 +61,7 @@ impl<S: SessionStore> Engine<S> {
             p.idle_at = deadline.into();
             p.idle_seq = new_seq;
             // The session's name is reused: a warm engine allocates nothing here.
-            if let Some((at, seq)) = session.idle_min() {
-                self.timers.push_seq(at.instant(), seq, Kind::SessionIdle { session: name, session_id, seq });
-            }
+            Self::queue_session_check(&mut self.timers, self.config.session_lifetime, session);
             return true;
         }
         let addr = session.players[index].addr;
