@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
+use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -87,6 +88,42 @@ impl<const N: usize> fmt::Debug for Name<N> {
     }
 }
 
+/// A socket address in 16 bytes instead of 32: IPv4 inline, IPv6 boxed (rare, and only where an
+/// address is kept for a while, such as a pending error copy). Converts back exactly.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Addr {
+    /// An IPv4 address and port.
+    V4(SocketAddrV4),
+    /// An IPv6 address, port, flow info and scope.
+    V6(Box<SocketAddrV6>),
+}
+
+impl Addr {
+    /// The address.
+    pub fn get(&self) -> SocketAddr {
+        match self {
+            Addr::V4(a) => SocketAddr::V4(*a),
+            Addr::V6(a) => SocketAddr::V6(**a),
+        }
+    }
+}
+
+impl From<SocketAddr> for Addr {
+    fn from(a: SocketAddr) -> Addr {
+        match a {
+            SocketAddr::V4(a) => Addr::V4(a),
+            SocketAddr::V6(a) => Addr::V6(Box::new(a)),
+        }
+    }
+}
+
+impl std::str::FromStr for Addr {
+    type Err = std::net::AddrParseError;
+    fn from_str(s: &str) -> Result<Addr, Self::Err> {
+        s.parse::<SocketAddr>().map(Addr::from)
+    }
+}
+
 /// The instant every [`Tick`] counts from: the first one converted in this process.
 static EPOCH: OnceLock<Instant> = OnceLock::new();
 
@@ -148,5 +185,10 @@ mod tests {
         assert!(n == "Alice12345ab");
         assert_eq!(Name::<3>::new("abcdef").as_str(), "abc");
         assert_eq!(std::mem::size_of::<Name<12>>(), 13);
+        for a in ["10.1.2.3:4", "[::1]:5", "[fe80::1%2]:6", "[::ffff:10.0.0.1]:7"] {
+            let a: SocketAddr = a.parse().unwrap();
+            assert_eq!(Addr::from(a).get(), a);
+        }
+        assert_eq!(std::mem::size_of::<Addr>(), 16);
     }
 }

@@ -291,7 +291,8 @@ impl<S: SessionStore> Engine<S> {
         self.outbox.error(now, to, code);
         let left = self.config.repeats() - 1;
         if left > 0 {
-            self.timers.push(now + self.config.error_interval, Kind::ErrorRepeat { to, code, left });
+            self.timers
+                .push(now + self.config.error_interval, Kind::ErrorRepeat { to: to.into(), code, left });
         }
     }
 

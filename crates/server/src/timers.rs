@@ -11,11 +11,10 @@
 //! removals could have left as many stale entries as live ones, which bounds the heap at about
 //! twice the live entries.
 
-use crate::compact::{SessionName, Tick};
+use crate::compact::{Addr, SessionName, Tick};
 use rhp_proto::ErrorCode;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
-use std::net::SocketAddr;
 use std::time::Instant;
 
 /// What a timer entry is for.
@@ -30,7 +29,7 @@ pub(crate) enum Kind {
     /// Starting session `session`/`session_id` is due its next round (or its deletion).
     StartRound { session: SessionName, session_id: u64 },
     /// `left` more copies of `code` are due to `to`.
-    ErrorRepeat { to: SocketAddr, code: ErrorCode, left: u32 },
+    ErrorRepeat { to: Addr, code: ErrorCode, left: u32 },
     /// Time to log the counts (one entry, re-armed each time, if stats are on).
     Stats,
 }

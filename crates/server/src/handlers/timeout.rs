@@ -32,7 +32,7 @@ impl<S: SessionStore> Engine<S> {
             }
             Kind::Stats => self.log_stats(now),
             Kind::ErrorRepeat { to, code, left } => {
-                self.outbox.error(now, to, code);
+                self.outbox.error(now, to.get(), code);
                 if left > 1 {
                     let next = at + self.config.error_interval;
                     self.timers.push(next, Kind::ErrorRepeat { to, code, left: left - 1 });
