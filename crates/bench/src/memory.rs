@@ -119,7 +119,7 @@ pub fn run(players: usize, per_session: usize) {
         full.heap as f64 / full.players.max(1) as f64
     );
     println!(
-        "  a session with its host:    {per_sess:.1} bytes (size_of Session {} + Player {}, players Vec grows by 4)",
+        "  a session with its host:    {per_sess:.1} bytes (size_of Session {} + Player {}, players stored exactly)",
         std::mem::size_of::<rhp_server::Session>(),
         std::mem::size_of::<rhp_server::Player>()
     );

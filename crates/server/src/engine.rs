@@ -304,7 +304,7 @@ impl<S: SessionStore> Engine<S> {
         if index >= session.players.len() {
             return;
         }
-        let gone = session.players.remove(index);
+        let gone = session.remove_player(index);
         self.live_players = self.live_players.saturating_sub(1);
         // Its idle check was queued if it was the earliest: then the next earliest is queued now.
         let lifetime = self.config.session_lifetime;

@@ -101,14 +101,31 @@ pub struct Session {
     pub creator_ip: IpAddr,
     /// Open or starting.
     pub phase: Phase,
-    /// Players in join order; `players[0]` is the host. Never empty while stored.
-    pub players: Vec<Player>,
+    /// Players in join order; `players[0]` is the host. Never empty while stored. A boxed slice
+    /// (16 bytes, exactly as long as needed): joins and removals rebuild it.
+    pub players: Box<[Player]>,
 }
 
 impl Session {
     /// When the host created it.
     pub fn created(&self) -> Instant {
         self.created.instant()
+    }
+
+    /// Adds `player` last (exact growth: most sessions hold far fewer than 12 players).
+    pub(crate) fn push_player(&mut self, player: Player) {
+        let mut players = std::mem::take(&mut self.players).into_vec();
+        players.reserve_exact(1);
+        players.push(player);
+        self.players = players.into_boxed_slice();
+    }
+
+    /// Removes and returns player `index` (which must exist), keeping the others' order.
+    pub(crate) fn remove_player(&mut self, index: usize) -> Player {
+        let mut players = std::mem::take(&mut self.players).into_vec();
+        let gone = players.remove(index);
+        self.players = players.into_boxed_slice();
+        gone
     }
 
     /// Whether it still accepts joins and the other lobby requests.

@@ -69,10 +69,7 @@ impl<S: SessionStore> Engine<S> {
             return self.refuse(now, from, Refusal::RateLimited, ErrorCode::TooManyRequests, &detail);
         }
         let Some(session) = self.store.get_mut(name) else { return };
-        // Exact growth: a session holds at most 12 players, most far fewer than the 4 a doubling
-        // Vec starts with.
-        session.players.reserve_exact(1);
-        session.players.push(Player::new(player, from, now));
+        session.push_player(Player::new(player, from, now));
         self.live_players += 1;
         info!(
             "session {name}: {player} ({from}) joined, {} of {}",

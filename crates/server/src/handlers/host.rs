@@ -62,7 +62,7 @@ impl<S: SessionStore> Engine<S> {
             created: now.into(),
             creator_ip: ip,
             phase: Phase::Open,
-            players: vec![Player::new(player, from, now)],
+            players: Box::new([Player::new(player, from, now)]),
         };
         info!("session {name}: created by {player} ({from}), max {max_players} players");
         self.outbox.info(now, &mut session, 0);
