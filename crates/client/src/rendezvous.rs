@@ -187,6 +187,8 @@ impl Rendezvous {
             }
             Reply::Error(code) => self.on_error(now, code, out),
             Reply::OtherError(text) => Step::Failed(ClientError::UnknownServerError(text)),
+            // The e:/n: extension: this client does not send e: (yet), so n: is not for it.
+            Reply::Nat(_) => Step::Stay,
         }
     }
 

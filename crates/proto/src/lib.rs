@@ -4,8 +4,12 @@
 //! # Layout
 //! - [`name`]: the grammar of session names, player names, passwords and the max-players field.
 //! - [`error_code`]: the `error:` codes the server sends (the original fourteen and three for caps).
-//! - [`request`]: what a client sends the server (`h c p s y k x`), borrowed from the datagram.
-//! - [`reply`]: what the server sends a client (`i:`, `s:`, `error:`), rendered and parsed.
+//! - [`request`]: what a client sends the server (`h c p s y k x`, and our clients' `e`), borrowed
+//!   from the datagram.
+//! - [`reply`]: what the server sends a client (`i:`, `s:`, `error:`, and `n:` to `e` senders),
+//!   rendered and parsed.
+//! - [`stun`]: STUN Binding requests and responses (RFC 8489 and classic RFC 3489), told apart from
+//!   Rabid text by their header.
 //! - [`peer`]: what peers send each other after the server phase (`g: c: s: y:` and app data `d:`).
 //! - [`ParseError`]: why bytes are not a message.
 //!
@@ -18,11 +22,12 @@ pub mod parse_error;
 pub mod peer;
 pub mod reply;
 pub mod request;
+pub mod stun;
 
 pub use error_code::ErrorCode;
 pub use parse_error::ParseError;
 pub use peer::PeerMessage;
-pub use reply::{PeerAddr, Reply};
+pub use reply::{NatEntry, PeerAddr, Reply};
 pub use request::Request;
 
 /// The longest request the grammar allows: `h:` + 10 + `:` + 12 + `:` + 2 + `:` + 12 bytes.

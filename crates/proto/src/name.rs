@@ -1,7 +1,8 @@
-//! The grammar of the protocol's fields: session names, player names, passwords, max players.
+//! The grammar of the protocol's fields: session names, player names, passwords, max players, and
+//! the NAT descriptors of the `e:`/`n:` extension.
 //!
-//! All names are ASCII alphanumeric (`[A-Za-z0-9]`), which is also what keeps them safe to embed in
-//! `:`/`;`-separated messages and in log lines.
+//! All names are ASCII alphanumeric (`[A-Za-z0-9]`) and descriptors `[a-z0-9+-]`, which is also what
+//! keeps them safe to embed in `:`/`;`-separated messages and in log lines.
 
 /// Longest session name.
 pub const SESSION_MAX: usize = 10;
@@ -9,6 +10,8 @@ pub const SESSION_MAX: usize = 10;
 pub const PLAYER_MAX: usize = 12;
 /// Longest password.
 pub const PASSWORD_MAX: usize = 12;
+/// Longest NAT descriptor (`e:`/`n:` extension).
+pub const NAT_DESC_MAX: usize = 14;
 /// Fewest players a session may be created for.
 pub const MIN_PLAYERS: u8 = 2;
 /// Most players a session may be created for.
@@ -31,6 +34,13 @@ pub fn is_player_name(s: &str) -> bool {
 /// `[A-Za-z0-9]{1,12}`
 pub fn is_password(s: &str) -> bool {
     alnum(s, PASSWORD_MAX)
+}
+
+/// `[a-z0-9+-]{1,14}`: a NAT descriptor, opaque to the server.
+pub fn is_nat_desc(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= NAT_DESC_MAX
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'+' || b == b'-')
 }
 
 /// Parses the max-players field: `2`..`12` written without leading zeros or sign.
@@ -56,6 +66,13 @@ mod tests {
         assert!(is_player_name("abcdefghijkl"));
         assert!(!is_player_name("abcdefghijklm"));
         assert!(!is_password("pa-ss"));
+        assert!(is_nat_desc("cone+p4-1"));
+        assert!(is_nat_desc("abcdefghijklmn"));
+        assert!(!is_nat_desc("abcdefghijklmno"));
+        assert!(!is_nat_desc(""));
+        assert!(!is_nat_desc("Cone"));
+        assert!(!is_nat_desc("a:b"));
+        assert!(!is_nat_desc("a_b"));
     }
 
     #[test]

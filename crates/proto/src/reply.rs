@@ -1,9 +1,10 @@
-//! Replies the server sends a client: `i:<names>`, `s:<own port>:<Name:IP:Port;...>`, `error:<code>`.
+//! Replies the server sends a client: `i:<names>`, `s:<own port>:<Name:IP:Port;...>`, `error:<code>`,
+//! and the extension `n:<name>:<desc>...` that only clients which sent `e:` ever receive.
 //!
-//! The server renders them straight into a reusable buffer ([`write_info`], [`write_start`]); clients
-//! parse them into the owned [`Reply`].
+//! The server renders them straight into a reusable buffer ([`write_info`], [`write_start`],
+//! [`write_nat`]); clients parse them into the owned [`Reply`].
 
-use crate::name::is_player_name;
+use crate::name::{is_nat_desc, is_player_name};
 use crate::{ErrorCode, ParseError};
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
@@ -15,6 +16,15 @@ pub struct PeerAddr {
     pub name: String,
     /// Its ip:port as observed by the server.
     pub addr: SocketAddr,
+}
+
+/// One player's NAT descriptor, as listed in an `n:` reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NatEntry {
+    /// The player's name.
+    pub player: String,
+    /// The descriptor it sent in `e:` (`[a-z0-9+-]{1,14}`).
+    pub desc: String,
 }
 
 /// One reply from the server.
@@ -30,6 +40,9 @@ pub enum Reply {
         /// The other players.
         peers: Vec<PeerAddr>,
     },
+    /// `n:<name>:<desc>:<name>:<desc>...` (extension; `n:` alone is the empty list): the NAT
+    /// descriptors of the session's players that sent `e:`.
+    Nat(Vec<NatEntry>),
     /// `error:<code>` with a code this version knows.
     Error(ErrorCode),
     /// `error:<text>` with a code this version does not know (a newer server's).
@@ -56,6 +69,7 @@ impl Reply {
                 let peers = list.split(';').map(parse_peer).collect::<Result<Vec<_>, _>>()?;
                 Ok(Reply::Start { own_port, peers })
             }
+            "n" => parse_nat(body).map(Reply::Nat),
             "error" => Ok(match ErrorCode::from_code(body) {
                 Some(code) => Reply::Error(code),
                 None => Reply::OtherError(body.to_owned()),
@@ -71,6 +85,9 @@ impl Reply {
             Reply::Info(names) => write_info(&mut out, names.iter().map(String::as_str)),
             Reply::Start { own_port, peers } => {
                 write_start(&mut out, *own_port, peers.iter().map(|p| (p.name.as_str(), p.addr)))
+            }
+            Reply::Nat(entries) => {
+                write_nat(entries.iter().map(|e| (e.player.as_str(), e.desc.as_str())), &mut out)
             }
             Reply::Error(code) => out.extend_from_slice(code.wire().as_bytes()),
             Reply::OtherError(text) => {
@@ -99,6 +116,35 @@ fn parse_peer(entry: &str) -> Result<PeerAddr, ParseError> {
     }
     let ip: IpAddr = ip.parse().map_err(|_| ParseError::Invalid)?;
     Ok(PeerAddr { name: name.to_owned(), addr: SocketAddr::new(ip, parse_port(port)?) })
+}
+
+fn parse_nat(body: &str) -> Result<Vec<NatEntry>, ParseError> {
+    if body.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut fields = body.split(':');
+    let mut entries = Vec::new();
+    while let Some(player) = fields.next() {
+        let desc = fields.next().ok_or(ParseError::Invalid)?;
+        if !is_player_name(player) || !is_nat_desc(desc) {
+            return Err(ParseError::Invalid);
+        }
+        entries.push(NatEntry { player: player.to_owned(), desc: desc.to_owned() });
+    }
+    Ok(entries)
+}
+
+/// Appends `n:<name>:<desc>:<name>:<desc>...` to `out` (`n:` alone for no entries).
+pub fn write_nat<'a>(entries: impl IntoIterator<Item = (&'a str, &'a str)>, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"n:");
+    for (i, (player, desc)) in entries.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b':');
+        }
+        out.extend_from_slice(player.as_bytes());
+        out.push(b':');
+        out.extend_from_slice(desc.as_bytes());
+    }
 }
 
 /// Appends `i:<name>:<name>...` to `out`.
@@ -141,6 +187,12 @@ mod tests {
         let carol: SocketAddr = "[::ffff:10.0.0.3]:6666".parse().unwrap();
         write_start(&mut out, 1234, [("Bob", bob), ("Carol", carol)]);
         assert_eq!(out, b"s:1234:Bob:10.0.0.2:5555;Carol:10.0.0.3:6666");
+        out.clear();
+        write_nat([("Alice", "cone"), ("Bob", "sym+2")], &mut out);
+        assert_eq!(out, b"n:Alice:cone:Bob:sym+2");
+        out.clear();
+        write_nat([], &mut out);
+        assert_eq!(out, b"n:");
     }
 
     #[test]
@@ -152,6 +204,12 @@ mod tests {
                 own_port: 1,
                 peers: vec![PeerAddr { name: "Bob".into(), addr: "1.2.3.4:65535".parse().unwrap() }],
             },
+            Reply::Nat(vec![]),
+            Reply::Nat(vec![NatEntry { player: "Alice".into(), desc: "cone".into() }]),
+            Reply::Nat(vec![
+                NatEntry { player: "Alice".into(), desc: "cone+p4".into() },
+                NatEntry { player: "Bob".into(), desc: "sym-2".into() },
+            ]),
             Reply::Error(ErrorCode::SessionFull),
             Reply::OtherError("rate_limited".into()),
         ] {
@@ -171,6 +229,14 @@ mod tests {
             "s:1:A:1.2.3.4",
             "s:1:A:nope:5",
             "s:70000:A:1.2.3.4:5",
+            "n",
+            "n:A",
+            "n:A:",
+            "n:A:cone:B",
+            "n::cone",
+            "n:A:Cone",
+            "n:A:abcdefghijklmno",
+            "n:abcdefghijklm:cone",
         ] {
             assert!(Reply::parse(bad.as_bytes()).is_err(), "{bad:?}");
         }

@@ -1,10 +1,11 @@
-//! Requests a client sends the rendezvous server: `h c p s y k x`, borrowed from the datagram.
+//! Requests a client sends the rendezvous server: `h c p s y k x`, and the extension `e` that only
+//! our clients send, borrowed from the datagram.
 //!
 //! Parsing follows the original server: the type is split off at the first `:`, a datagram without
 //! any `:` is invalid, an unknown type is [`ParseError::UnknownType`], and a known type whose fields
 //! break the (anchored) grammar is [`ParseError::Invalid`].
 
-use crate::name::{is_password, is_player_name, is_session_name, parse_max_players};
+use crate::name::{is_nat_desc, is_password, is_player_name, is_session_name, parse_max_players};
 use crate::{ParseError, MAX_REQUEST_LEN};
 use std::fmt;
 
@@ -66,6 +67,16 @@ pub enum Request<'a> {
         /// Player name.
         player: &'a str,
     },
+    /// `e:S:P:D` (extension, only our clients send it): the player's NAT descriptor `D`
+    /// (`[a-z0-9+-]{1,14}`, opaque to the server). Answered with `n:`, like a ping otherwise.
+    Ext {
+        /// Session name.
+        session: &'a str,
+        /// Player name.
+        player: &'a str,
+        /// The NAT descriptor.
+        nat: &'a str,
+    },
 }
 
 impl<'a> Request<'a> {
@@ -108,6 +119,13 @@ impl<'a> Request<'a> {
             "y" => two(n).map(|(session, player)| Request::Confirm { session, player }),
             "k" => two(n).map(|(session, victim)| Request::Kick { session, victim }),
             "x" => two(n).map(|(session, player)| Request::Exit { session, player }),
+            "e" => {
+                if n != 3 || !is_nat_desc(fields[2]) {
+                    return Err(ParseError::Invalid);
+                }
+                let (session, player) = two(2)?;
+                Ok(Request::Ext { session, player, nat: fields[2] })
+            }
             _ => Err(ParseError::UnknownType),
         }
     }
@@ -121,7 +139,8 @@ impl<'a> Request<'a> {
             | Request::Start { session, .. }
             | Request::Confirm { session, .. }
             | Request::Kick { session, .. }
-            | Request::Exit { session, .. } => session,
+            | Request::Exit { session, .. }
+            | Request::Ext { session, .. } => session,
         }
     }
 
@@ -184,6 +203,7 @@ impl fmt::Display for Request<'_> {
             Request::Confirm { session, player } => write!(f, "y:{session}:{player}"),
             Request::Kick { session, victim } => write!(f, "k:{session}:{victim}"),
             Request::Exit { session, player } => write!(f, "x:{session}:{player}"),
+            Request::Ext { session, player, nat } => write!(f, "e:{session}:{player}:{nat}"),
         }
     }
 }
@@ -225,6 +245,10 @@ mod tests {
         assert_eq!(p("y:NiceRoom:Alice"), Ok(Request::Confirm { session: "NiceRoom", player: "Alice" }));
         assert_eq!(p("k:NiceRoom:Bob"), Ok(Request::Kick { session: "NiceRoom", victim: "Bob" }));
         assert_eq!(p("x:NiceRoom:Carol"), Ok(Request::Exit { session: "NiceRoom", player: "Carol" }));
+        assert_eq!(
+            p("e:NiceRoom:Carol:cone+4"),
+            Ok(Request::Ext { session: "NiceRoom", player: "Carol", nat: "cone+4" })
+        );
     }
 
     #[test]
@@ -255,6 +279,12 @@ mod tests {
             "s:S",
             "k:S:P:Q",
             "x:S:Pé",
+            "e:S:P",
+            "e:S:P:",
+            "e:S:P:Cone",
+            "e:S:P:a:b",
+            "e:S:P:abcdefghijklmno",
+            "e::P:x",
         ] {
             assert_eq!(p(bad), Err(ParseError::Invalid), "{bad:?}");
         }
@@ -274,6 +304,9 @@ mod tests {
         let longest = "h:abcdefghij:abcdefghijkl:12:abcdefghijkl";
         assert_eq!(longest.len(), MAX_REQUEST_LEN);
         assert!(p(longest).is_ok());
+        let longest_ext = "e:abcdefghij:abcdefghijkl:abcdefghijklmn";
+        assert!(longest_ext.len() <= MAX_REQUEST_LEN);
+        assert!(p(longest_ext).is_ok());
     }
 
     proptest! {
@@ -286,9 +319,10 @@ mod tests {
 
         #[test]
         fn valid_requests_round_trip(
-            kind in 0..7usize,
+            kind in 0..8usize,
             session in "[A-Za-z0-9]{1,10}",
             player in "[A-Za-z0-9]{1,12}",
+            nat in "[a-z0-9+-]{1,14}",
             max in 2u8..=12,
             pw in proptest::option::of("[A-Za-z0-9]{1,12}"),
         ) {
@@ -300,6 +334,7 @@ mod tests {
                 3 => Request::Start { session: &session, player: &player },
                 4 => Request::Confirm { session: &session, player: &player },
                 5 => Request::Kick { session: &session, victim: &player },
+                6 => Request::Ext { session: &session, player: &player, nat: &nat },
                 _ => Request::Exit { session: &session, player: &player },
             };
             let bytes = req.to_bytes();

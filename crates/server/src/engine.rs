@@ -134,6 +134,8 @@ impl<S: SessionStore> Engine<S> {
             Request::Confirm { session, player } => self.on_confirm(now, from, session, player),
             Request::Kick { session, victim } => self.on_kick(now, from, session, victim),
             Request::Exit { session, player } => self.on_exit(now, from, session, player),
+            // The e:/n: extension is not served yet: silent, like an unknown type.
+            Request::Ext { .. } => {}
         }
         // A member of the session it spoke about gets a budget account (if not tracked yet).
         let name = request.session();

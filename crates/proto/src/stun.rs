@@ -1,0 +1,437 @@
+//! STUN Binding messages (RFC 8489, and classic RFC 3489 requests without the magic cookie): the
+//! header test that tells them from Rabid text, the server's request parser and response writer, and
+//! the client's request writer and response parser.
+//!
+//! Only the Binding method is spoken. Nothing here allocates beyond appending to the caller's buffer,
+//! and nothing panics on any input: every attribute is walked with bounds checks.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+/// The fixed value in bytes 4..8 of every RFC 5389/8489 message.
+pub const MAGIC_COOKIE: u32 = 0x2112_A442;
+
+/// Every STUN message starts with a 20-byte header.
+pub const HEADER_LEN: usize = 20;
+
+const COOKIE: [u8; 4] = MAGIC_COOKIE.to_be_bytes();
+const BINDING_REQUEST: u16 = 0x0001;
+const BINDING_SUCCESS: u16 = 0x0101;
+const MAPPED_ADDRESS: u16 = 0x0001;
+const CHANGE_REQUEST: u16 = 0x0003;
+const SOURCE_ADDRESS: u16 = 0x0004;
+const XOR_MAPPED_ADDRESS: u16 = 0x0020;
+const FAMILY_V4: u8 = 0x01;
+const FAMILY_V6: u8 = 0x02;
+
+/// Why bytes are not the STUN message wanted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StunError {
+    /// The header test failed: too short, top bits set, or a length that does not match.
+    #[error("not a STUN message")]
+    NotStun,
+    /// A STUN message, but not a Binding request (or not a Binding success response).
+    #[error("not the expected Binding message type")]
+    WrongType,
+    /// A response without the magic cookie (the client side requires RFC 8489).
+    #[error("no magic cookie")]
+    NoCookie,
+    /// An attribute's length runs past the end of the message.
+    #[error("attribute runs past the end of the message")]
+    Truncated,
+    /// A classic CHANGE-REQUEST asks for another IP or port; this server has one IP, so it cannot
+    /// honour it and must not pretend to by answering from the same address.
+    #[error("CHANGE-REQUEST cannot be honoured")]
+    ChangeRequest,
+    /// An address attribute with a bad length or family.
+    #[error("malformed address attribute")]
+    BadAddress,
+    /// A success response without any mapped address.
+    #[error("no mapped address in the response")]
+    NoAddress,
+}
+
+/// A Binding request the server will answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BindingRequest {
+    /// Bytes 4..20 of the header: the magic cookie and the 12-byte transaction id (RFC 8489), or the
+    /// whole 16-byte transaction id of a classic RFC 3489 request.
+    pub txid: [u8; 16],
+    /// True for a classic RFC 3489 request (no magic cookie).
+    pub classic: bool,
+}
+
+/// The STUN header test: at least 20 bytes, the top two bits of the first byte zero, the length
+/// field plus 20 equal to the datagram's length and a multiple of 4. Rabid text never passes it (it
+/// starts with an ASCII letter, whose bit 6 is set).
+pub fn is_stun(data: &[u8]) -> bool {
+    if data.len() < HEADER_LEN || data[0] & 0xC0 != 0 {
+        return false;
+    }
+    let len = usize::from(u16::from_be_bytes([data[2], data[3]]));
+    len % 4 == 0 && len + HEADER_LEN == data.len()
+}
+
+fn message_type(data: &[u8]) -> u16 {
+    u16::from_be_bytes([data[0], data[1]])
+}
+
+/// Walks the attributes after the header: yields `(type, value)` with the value unpadded, or one
+/// `Err(Truncated)` when an attribute runs past the end.
+fn attributes(data: &[u8]) -> impl Iterator<Item = Result<(u16, &[u8]), StunError>> {
+    let mut rest = data.get(HEADER_LEN..).unwrap_or_default();
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let &[t0, t1, l0, l1, ..] = rest else {
+            rest = &[];
+            return Some(Err(StunError::Truncated));
+        };
+        let len = usize::from(u16::from_be_bytes([l0, l1]));
+        let padded = (len + 3) & !3;
+        let (Some(value), Some(next)) = (rest.get(4..4 + len), rest.get(4 + padded..)) else {
+            rest = &[];
+            return Some(Err(StunError::Truncated));
+        };
+        rest = next;
+        Some(Ok((u16::from_be_bytes([t0, t1]), value)))
+    })
+}
+
+/// Parses a Binding request (RFC 8489, or classic RFC 3489 when there is no magic cookie). The
+/// attributes are walked with bounds checks and ignored, except a classic CHANGE-REQUEST that asks
+/// for a change ([`StunError::ChangeRequest`]).
+pub fn parse_binding_request(data: &[u8]) -> Result<BindingRequest, StunError> {
+    if !is_stun(data) {
+        return Err(StunError::NotStun);
+    }
+    if message_type(data) != BINDING_REQUEST {
+        return Err(StunError::WrongType);
+    }
+    for attr in attributes(data) {
+        let (kind, value) = attr?;
+        if kind == CHANGE_REQUEST && value.iter().any(|&b| b != 0) {
+            return Err(StunError::ChangeRequest);
+        }
+    }
+    let mut txid = [0; 16];
+    txid.copy_from_slice(&data[4..HEADER_LEN]);
+    Ok(BindingRequest { txid, classic: data[4..8] != COOKIE })
+}
+
+/// Appends the Binding success response to `req` that tells the client `mapped`, the address its
+/// request came from. RFC 8489: one XOR-MAPPED-ADDRESS. Classic: MAPPED-ADDRESS and SOURCE-ADDRESS
+/// (the latter the unspecified address, port 0: the classic client only needs it present). 32 bytes
+/// for IPv4 RFC 8489 responses, 44 for IPv6, 44 for classic ones.
+pub fn write_binding_response(req: &BindingRequest, mapped: SocketAddr, out: &mut Vec<u8>) {
+    let start = out.len();
+    out.extend_from_slice(&BINDING_SUCCESS.to_be_bytes());
+    out.extend_from_slice(&[0, 0]);
+    out.extend_from_slice(&req.txid);
+    if req.classic {
+        write_address(MAPPED_ADDRESS, mapped, None, out);
+        let unspecified = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
+        write_address(SOURCE_ADDRESS, unspecified, None, out);
+    } else {
+        write_address(XOR_MAPPED_ADDRESS, mapped, Some(&req.txid), out);
+    }
+    finish(start, out);
+}
+
+/// Fills in the length field of the message that starts at `start`.
+fn finish(start: usize, out: &mut [u8]) {
+    let len = out.len() - start - HEADER_LEN;
+    let len = u16::try_from(len).unwrap_or(u16::MAX).to_be_bytes();
+    out[start + 2..start + 4].copy_from_slice(&len);
+}
+
+/// Appends an address attribute; XOR'd with `xor` (cookie + transaction id) when given. IPv4-mapped
+/// IPv6 addresses are written as IPv4 (family 1), which is what a client behind IPv4 compares with.
+fn write_address(kind: u16, addr: SocketAddr, xor: Option<&[u8; 16]>, out: &mut Vec<u8>) {
+    let ip = addr.ip().to_canonical();
+    let zero = [0u8; 16];
+    let mask = xor.unwrap_or(&zero);
+    let port = addr.port() ^ u16::from_be_bytes([mask[0], mask[1]]);
+    let (family, len) = match ip {
+        IpAddr::V4(_) => (FAMILY_V4, 8u16),
+        IpAddr::V6(_) => (FAMILY_V6, 20u16),
+    };
+    out.extend_from_slice(&kind.to_be_bytes());
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(&[0, family]);
+    out.extend_from_slice(&port.to_be_bytes());
+    match ip {
+        IpAddr::V4(v4) => out.extend(v4.octets().iter().zip(mask).map(|(a, m)| a ^ m)),
+        IpAddr::V6(v6) => out.extend(v6.octets().iter().zip(mask).map(|(a, m)| a ^ m)),
+    }
+}
+
+/// Appends an RFC 8489 Binding request (magic cookie, transaction id `txid`, no attributes): 20 bytes.
+pub fn write_binding_request(txid: [u8; 12], out: &mut Vec<u8>) {
+    out.extend_from_slice(&BINDING_REQUEST.to_be_bytes());
+    out.extend_from_slice(&[0, 0]);
+    out.extend_from_slice(&COOKIE);
+    out.extend_from_slice(&txid);
+}
+
+/// Parses a Binding success response (magic cookie required) into its transaction id and the mapped
+/// address: XOR-MAPPED-ADDRESS when present, else MAPPED-ADDRESS. Checking the id is the caller's.
+pub fn parse_binding_response(data: &[u8]) -> Result<([u8; 12], SocketAddr), StunError> {
+    if !is_stun(data) {
+        return Err(StunError::NotStun);
+    }
+    if message_type(data) != BINDING_SUCCESS {
+        return Err(StunError::WrongType);
+    }
+    if data[4..8] != COOKIE {
+        return Err(StunError::NoCookie);
+    }
+    let mut mask = [0u8; 16];
+    mask.copy_from_slice(&data[4..HEADER_LEN]);
+    let mut xor_mapped = None;
+    let mut mapped = None;
+    for attr in attributes(data) {
+        match attr? {
+            (XOR_MAPPED_ADDRESS, value) if xor_mapped.is_none() => {
+                xor_mapped = Some(read_address(value, &mask)?)
+            }
+            (MAPPED_ADDRESS, value) if mapped.is_none() => mapped = Some(read_address(value, &[0; 16])?),
+            _ => {}
+        }
+    }
+    let mut txid = [0; 12];
+    txid.copy_from_slice(&data[8..HEADER_LEN]);
+    xor_mapped.or(mapped).map(|addr| (txid, addr)).ok_or(StunError::NoAddress)
+}
+
+/// Reads a (XOR-)MAPPED-ADDRESS value, XOR'd with `mask` (all zero for the plain one).
+fn read_address(value: &[u8], mask: &[u8; 16]) -> Result<SocketAddr, StunError> {
+    let port = |v: &[u8]| u16::from_be_bytes([v[2] ^ mask[0], v[3] ^ mask[1]]);
+    match value {
+        [_, FAMILY_V4, _, _, a @ ..] if a.len() == 4 => {
+            let mut ip = [0; 4];
+            for (i, b) in ip.iter_mut().enumerate() {
+                *b = a[i] ^ mask[i];
+            }
+            Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::from(ip)), port(value)))
+        }
+        [_, FAMILY_V6, _, _, a @ ..] if a.len() == 16 => {
+            let mut ip = [0; 16];
+            for (i, b) in ip.iter_mut().enumerate() {
+                *b = a[i] ^ mask[i];
+            }
+            Ok(SocketAddr::new(IpAddr::V6(Ipv6Addr::from(ip)), port(value)))
+        }
+        _ => Err(StunError::BadAddress),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// RFC 5769 §2.1: sample request (SOFTWARE, PRIORITY, ICE-CONTROLLED, USERNAME,
+    /// MESSAGE-INTEGRITY, FINGERPRINT).
+    const RFC5769_REQUEST: [u8; 108] = [
+        0x00, 0x01, 0x00, 0x58, 0x21, 0x12, 0xa4, 0x42, 0xb7, 0xe7, 0xa7, 0x01, 0xbc, 0x34, 0xd6, 0x86, 0xfa,
+        0x87, 0xdf, 0xae, 0x80, 0x22, 0x00, 0x10, 0x53, 0x54, 0x55, 0x4e, 0x20, 0x74, 0x65, 0x73, 0x74, 0x20,
+        0x63, 0x6c, 0x69, 0x65, 0x6e, 0x74, 0x00, 0x24, 0x00, 0x04, 0x6e, 0x00, 0x01, 0xff, 0x80, 0x29, 0x00,
+        0x08, 0x93, 0x2f, 0xf9, 0xb1, 0x51, 0x26, 0x3b, 0x36, 0x00, 0x06, 0x00, 0x09, 0x65, 0x76, 0x74, 0x6a,
+        0x3a, 0x68, 0x36, 0x76, 0x59, 0x20, 0x20, 0x20, 0x00, 0x08, 0x00, 0x14, 0x9a, 0xea, 0xa7, 0x0c, 0xbf,
+        0xd8, 0xcb, 0x56, 0x78, 0x1e, 0xf2, 0xb5, 0xb2, 0xd3, 0xf2, 0x49, 0xc1, 0xb5, 0x71, 0xa2, 0x80, 0x28,
+        0x00, 0x04, 0xe5, 0x7a, 0x3b, 0xcf,
+    ];
+
+    /// RFC 5769 §2.2: sample IPv4 response.
+    const RFC5769_RESPONSE_V4: [u8; 80] = [
+        0x01, 0x01, 0x00, 0x3c, 0x21, 0x12, 0xa4, 0x42, 0xb7, 0xe7, 0xa7, 0x01, 0xbc, 0x34, 0xd6, 0x86, 0xfa,
+        0x87, 0xdf, 0xae, 0x80, 0x22, 0x00, 0x0b, 0x74, 0x65, 0x73, 0x74, 0x20, 0x76, 0x65, 0x63, 0x74, 0x6f,
+        0x72, 0x20, 0x00, 0x20, 0x00, 0x08, 0x00, 0x01, 0xa1, 0x47, 0xe1, 0x12, 0xa6, 0x43, 0x00, 0x08, 0x00,
+        0x14, 0x2b, 0x91, 0xf5, 0x99, 0xfd, 0x9e, 0x90, 0xc3, 0x8c, 0x74, 0x89, 0xf9, 0x2a, 0xf9, 0xba, 0x53,
+        0xf0, 0x6b, 0xe7, 0xd7, 0x80, 0x28, 0x00, 0x04, 0xc0, 0x7d, 0x4c, 0x96,
+    ];
+
+    /// RFC 5769 §2.3: sample IPv6 response.
+    const RFC5769_RESPONSE_V6: [u8; 92] = [
+        0x01, 0x01, 0x00, 0x48, 0x21, 0x12, 0xa4, 0x42, 0xb7, 0xe7, 0xa7, 0x01, 0xbc, 0x34, 0xd6, 0x86, 0xfa,
+        0x87, 0xdf, 0xae, 0x80, 0x22, 0x00, 0x0b, 0x74, 0x65, 0x73, 0x74, 0x20, 0x76, 0x65, 0x63, 0x74, 0x6f,
+        0x72, 0x20, 0x00, 0x20, 0x00, 0x14, 0x00, 0x02, 0xa1, 0x47, 0x01, 0x13, 0xa9, 0xfa, 0xa5, 0xd3, 0xf1,
+        0x79, 0xbc, 0x25, 0xf4, 0xb5, 0xbe, 0xd2, 0xb9, 0xd9, 0x00, 0x08, 0x00, 0x14, 0xa3, 0x82, 0x95, 0x4e,
+        0x4b, 0xe6, 0x7b, 0xf1, 0x17, 0x84, 0xc9, 0x7c, 0x82, 0x92, 0xc2, 0x75, 0xbf, 0xe3, 0xed, 0x41, 0x80,
+        0x28, 0x00, 0x04, 0xc8, 0xfb, 0x0b, 0x4c,
+    ];
+
+    const TXID: [u8; 12] = [0xb7, 0xe7, 0xa7, 0x01, 0xbc, 0x34, 0xd6, 0x86, 0xfa, 0x87, 0xdf, 0xae];
+
+    fn v4() -> SocketAddr {
+        "192.0.2.1:32853".parse().unwrap()
+    }
+
+    fn v6() -> SocketAddr {
+        "[2001:db8:1234:5678:11:2233:4455:6677]:32853".parse().unwrap()
+    }
+
+    fn request_with_cookie() -> BindingRequest {
+        let mut txid = [0; 16];
+        txid[..4].copy_from_slice(&COOKIE);
+        txid[4..].copy_from_slice(&TXID);
+        BindingRequest { txid, classic: false }
+    }
+
+    #[test]
+    fn rfc5769_sample_request_is_a_binding_request() {
+        assert!(is_stun(&RFC5769_REQUEST));
+        assert_eq!(parse_binding_request(&RFC5769_REQUEST), Ok(request_with_cookie()));
+    }
+
+    #[test]
+    fn rfc5769_sample_responses_parse_to_their_addresses() {
+        assert_eq!(parse_binding_response(&RFC5769_RESPONSE_V4), Ok((TXID, v4())));
+        assert_eq!(parse_binding_response(&RFC5769_RESPONSE_V6), Ok((TXID, v6())));
+    }
+
+    #[test]
+    fn rendered_xor_mapped_address_equals_the_vectors() {
+        let mut out = Vec::new();
+        write_binding_response(&request_with_cookie(), v4(), &mut out);
+        assert_eq!(out.len(), 32);
+        assert_eq!(&out[..2], &[0x01, 0x01]);
+        assert_eq!(&out[4..20], &RFC5769_RESPONSE_V4[4..20]);
+        assert_eq!(&out[20..], &RFC5769_RESPONSE_V4[36..48]);
+        assert_eq!(parse_binding_response(&out), Ok((TXID, v4())));
+
+        out.clear();
+        write_binding_response(&request_with_cookie(), v6(), &mut out);
+        assert_eq!(out.len(), 44);
+        assert_eq!(&out[20..], &RFC5769_RESPONSE_V6[36..60]);
+        assert_eq!(parse_binding_response(&out), Ok((TXID, v6())));
+    }
+
+    #[test]
+    fn ipv4_mapped_ipv6_is_answered_as_ipv4() {
+        let mut out = Vec::new();
+        write_binding_response(&request_with_cookie(), "[::ffff:192.0.2.1]:32853".parse().unwrap(), &mut out);
+        assert_eq!(parse_binding_response(&out), Ok((TXID, v4())));
+    }
+
+    #[test]
+    fn our_request_round_trips() {
+        let mut out = Vec::new();
+        write_binding_request(TXID, &mut out);
+        assert_eq!(out.len(), 20);
+        assert_eq!(parse_binding_request(&out), Ok(request_with_cookie()));
+    }
+
+    #[test]
+    fn classic_requests_are_answered_with_mapped_address() {
+        // An RFC 3489 request as Debian's stun client sends it: CHANGE-REQUEST with no flags.
+        let mut req = vec![0x00, 0x01, 0x00, 0x08];
+        req.extend_from_slice(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]);
+        req.extend_from_slice(&[0x00, 0x03, 0x00, 0x04, 0, 0, 0, 0]);
+        let parsed = parse_binding_request(&req).unwrap();
+        assert!(parsed.classic);
+        assert_eq!(parsed.txid[0], 1);
+        let mut out = Vec::new();
+        write_binding_response(&parsed, v4(), &mut out);
+        assert!(out.len() <= 3 * req.len());
+        assert_eq!(&out[4..20], &req[4..20]);
+        // MAPPED-ADDRESS, not XOR'd.
+        assert_eq!(&out[20..32], &[0x00, 0x01, 0x00, 0x08, 0x00, 0x01, 0x80, 0x55, 192, 0, 2, 1]);
+        // A client that insists on the cookie refuses it; the attribute walk still finds it.
+        assert_eq!(parse_binding_response(&out), Err(StunError::NoCookie));
+
+        // Asking for another IP or port is not answered (we cannot honour it).
+        let last = req.len() - 1;
+        req[last] = 0x04;
+        assert_eq!(parse_binding_request(&req), Err(StunError::ChangeRequest));
+        req[last] = 0x02;
+        assert_eq!(parse_binding_request(&req), Err(StunError::ChangeRequest));
+    }
+
+    #[test]
+    fn mapped_address_is_the_fallback() {
+        let mut resp = vec![0x01, 0x01, 0x00, 0x0c];
+        resp.extend_from_slice(&COOKIE);
+        resp.extend_from_slice(&TXID);
+        resp.extend_from_slice(&[0x00, 0x01, 0x00, 0x08, 0x00, 0x01, 0x80, 0x55, 192, 0, 2, 1]);
+        assert_eq!(parse_binding_response(&resp), Ok((TXID, v4())));
+    }
+
+    #[test]
+    fn garbage_is_refused() {
+        assert!(!is_stun(b"p:NiceRoom:Alice"));
+        assert!(!is_stun(b"h:abcdefghij:abcdefghijkl:12:abcdefghijkl"));
+        assert!(!is_stun(&[]));
+        assert!(!is_stun(&RFC5769_REQUEST[..19]));
+        assert_eq!(parse_binding_request(&RFC5769_REQUEST[..107]), Err(StunError::NotStun));
+        assert_eq!(parse_binding_request(&RFC5769_RESPONSE_V4), Err(StunError::WrongType));
+        assert_eq!(parse_binding_response(&RFC5769_REQUEST), Err(StunError::WrongType));
+
+        // Length not a multiple of 4.
+        let mut odd = RFC5769_REQUEST[..20].to_vec();
+        odd[3] = 2;
+        odd.extend_from_slice(&[0, 0]);
+        assert!(!is_stun(&odd));
+
+        // An attribute that claims more than there is.
+        let mut trunc = RFC5769_REQUEST[..24].to_vec();
+        trunc[3] = 4;
+        trunc[20..24].copy_from_slice(&[0x80, 0x22, 0x00, 0x10]);
+        assert_eq!(parse_binding_request(&trunc), Err(StunError::Truncated));
+        // A XOR-MAPPED-ADDRESS whose padding is missing.
+        let mut resp = RFC5769_RESPONSE_V4[..48].to_vec();
+        resp[3] = 28;
+        resp[39] = 12;
+        assert_eq!(parse_binding_response(&resp), Err(StunError::Truncated));
+        // A bad family.
+        let mut resp = RFC5769_RESPONSE_V4[..48].to_vec();
+        resp[3] = 28;
+        resp[41] = 3;
+        assert_eq!(parse_binding_response(&resp), Err(StunError::BadAddress));
+        // No address at all.
+        let mut resp = RFC5769_RESPONSE_V4[..36].to_vec();
+        resp[3] = 16;
+        assert_eq!(parse_binding_response(&resp), Err(StunError::NoAddress));
+    }
+
+    proptest! {
+        #[test]
+        fn parsing_never_panics(data in proptest::collection::vec(any::<u8>(), 0..128)) {
+            let _ = parse_binding_request(&data);
+            let _ = parse_binding_response(&data);
+        }
+
+        #[test]
+        fn parsing_stun_shaped_bytes_never_panics(
+            kind in prop_oneof![Just(0x0001u16), Just(0x0101u16), any::<u16>()],
+            cookie in any::<bool>(),
+            body in proptest::collection::vec(any::<u8>(), 0..32),
+        ) {
+            let mut data = (kind & 0x3fff).to_be_bytes().to_vec();
+            let len = body.len() & !3;
+            data.extend_from_slice(&(len as u16).to_be_bytes());
+            data.extend_from_slice(if cookie { &COOKIE } else { &[9, 9, 9, 9] });
+            data.extend_from_slice(&TXID);
+            data.extend_from_slice(&body[..len]);
+            let _ = parse_binding_request(&data);
+            let _ = parse_binding_response(&data);
+        }
+
+        #[test]
+        fn responses_round_trip(ip in any::<[u8; 16]>(), v6 in any::<bool>(), port in any::<u16>(), txid in any::<[u8; 12]>()) {
+            let addr = if v6 {
+                SocketAddr::new(IpAddr::V6(Ipv6Addr::from(ip)).to_canonical(), port)
+            } else {
+                SocketAddr::new(IpAddr::V4(Ipv4Addr::new(ip[0], ip[1], ip[2], ip[3])), port)
+            };
+            let mut req = Vec::new();
+            write_binding_request(txid, &mut req);
+            let parsed = parse_binding_request(&req).unwrap();
+            let mut out = Vec::new();
+            write_binding_response(&parsed, addr, &mut out);
+            prop_assert_eq!(parse_binding_response(&out), Ok((txid, addr)));
+        }
+    }
+}
