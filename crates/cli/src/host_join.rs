@@ -3,7 +3,10 @@
 //! scripted exchange).
 //!
 //! Output contract (the NAT lab parses stdout; keep it exact):
-//! - `connected peer=<name> addr=<ip:port> after_start_ms=<ms>` per connected peer;
+//! - `nat mapping=… preserves=… step=… public=… desc=…` once the NAT is classified (see
+//!   [`crate::nat`]);
+//! - `connected peer=<name> addr=<ip:port> after_start_ms=<ms> method=<plain|predicted|birthday>
+//!   [probes=<n>]` per connected peer (`probes`: birthday probes we sent until then);
 //! - `failed peer=<name> reason=<no_reply|no_confirm>` per failed peer;
 //! - `punch-done connected=<k>/<n> after_start_ms=<ms>` when the peer phase ends;
 //! - `<name>: <text>` per application message received.
@@ -70,6 +73,8 @@ pub struct Common {
     /// Script mode: give up waiting for --expect after this many seconds (after the peer phase).
     #[arg(long, default_value_t = 10.0, value_name = "S", value_parser = seconds)]
     expect_timeout_s: f64,
+    #[command(flatten)]
+    nat: crate::nat::NatFlags,
 }
 
 /// Flags of `host`.
@@ -149,7 +154,7 @@ fn run(session: String, player: String, role: Role, start_when: Option<u8>, comm
     }
 }
 
-async fn resolve(server: &str) -> Result<SocketAddr, ClientError> {
+pub(crate) async fn resolve(server: &str) -> Result<SocketAddr, ClientError> {
     let bad =
         || ClientError::InvalidConfig(format!("cannot resolve the server address {server:?} (HOST:PORT)"));
     let addrs: Vec<SocketAddr> = tokio::net::lookup_host(server).await.map_err(|_| bad())?.collect();
@@ -180,6 +185,8 @@ async fn play(
             server_timeout: Duration::from_secs_f64(common.server_timeout_s),
             ..Timers::default()
         },
+        nat: common.nat.config(),
+        ..Config::host(server, &session, &player, 2)
     };
     let (client, control, mut events) = Client::bind(config, Some(common.bind)).await?;
     let local = client.local_addr()?;
@@ -295,8 +302,10 @@ impl Lobby {
                 );
             }
             Event::Heard { peer, from } => eprintln!("heard {peer} from {from}"),
-            Event::Connected { peer, addr, after_start } => {
-                println!("connected peer={peer} addr={addr} after_start_ms={}", ms(*after_start));
+            Event::Connected { .. } => println!("{}", connected_line(ev)),
+            Event::Nat(report) => {
+                println!("{}", crate::nat::line(report));
+                crate::nat::describe(report);
             }
             Event::Failed { peer, reason } => {
                 eprintln!("{peer} failed: {reason}");
@@ -311,13 +320,18 @@ impl Lobby {
     }
 }
 
+/// The `connected …` line of a [`Event::Connected`] (empty for any other event).
+fn connected_line(ev: &Event) -> String {
+    let Event::Connected { peer, addr, after_start, method, probes } = ev else { return String::new() };
+    let probes = probes.map(|n| format!(" probes={n}")).unwrap_or_default();
+    format!("connected peer={peer} addr={addr} after_start_ms={} method={method}{probes}", ms(*after_start))
+}
+
 /// Reports events that come after the peer phase (late connections).
 fn drain_late(events: &mut mpsc::Receiver<Event>) {
     while let Ok(ev) = events.try_recv() {
         match ev {
-            Event::Connected { peer, addr, after_start } => {
-                println!("connected peer={peer} addr={addr} after_start_ms={}", ms(after_start));
-            }
+            Event::Connected { .. } => println!("{}", connected_line(&ev)),
             Event::Heard { peer, from } => eprintln!("heard {peer} from {from}"),
             _ => {}
         }

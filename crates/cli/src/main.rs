@@ -1,11 +1,13 @@
 //! `rabid-hole-punch`: the command line. One binary, three jobs:
 //! - `serve`: the rendezvous server (also started the original's way: `rabid-hole-punch <port> [DEBUG]`);
-//! - `host` / `join`: a player, from rendezvous to a working UDP path to every peer, then a chat.
+//! - `host` / `join`: a player, from rendezvous to a working UDP path to every peer, then a chat;
+//! - `nat`: what the NAT in front of this machine does (STUN to the server's two ports).
 //!
 //! This file only picks the subcommand; each lives in its own module.
 
 mod host_join;
 mod logging;
+mod nat;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -29,6 +31,9 @@ enum Command {
     Host(host_join::HostArgs),
     /// Join a session and connect to every peer once the host starts it.
     Join(host_join::JoinArgs),
+    /// Classify the NAT in front of this machine (STUN to the server's two ports) and say what
+    /// it means for punching.
+    Nat(nat::NatArgs),
 }
 
 fn main() -> ExitCode {
@@ -42,5 +47,6 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Host(args) => host_join::run_host(args),
         Command::Join(args) => host_join::run_join(args),
+        Command::Nat(args) => nat::run(args),
     }
 }

@@ -51,6 +51,75 @@ impl Default for Timers {
     }
 }
 
+/// The birthday path's numbers (one side's mapping is random; see [`crate::birthday`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BirthdayConfig {
+    /// Hard side: how many extra sockets it opens, each greeting the easy side (256).
+    pub sockets: u16,
+    /// Easy side: probes per second to random ports of the hard side's IP (1,000).
+    pub rate: u32,
+    /// Easy side: most probes per peer (8,192: a 99.9% chance with 256 sockets is ≈1,740).
+    pub max_probes: u32,
+    /// Hard side: how often each of its sockets greets the easy side again (1 s).
+    pub resend: Duration,
+    /// Hard side: plain punching alone this long before the sockets open (250 ms), so a peer
+    /// that plain punching reaches (full or restricted cone) costs no extra sockets.
+    pub grace: Duration,
+}
+
+impl Default for BirthdayConfig {
+    fn default() -> Self {
+        BirthdayConfig {
+            sockets: 256,
+            rate: 1000,
+            max_probes: 8192,
+            resend: Duration::from_secs(1),
+            grace: Duration::from_millis(250),
+        }
+    }
+}
+
+/// NAT classification and the direct methods beyond plain punching. Only used with peers whose
+/// client announced its NAT through the server (this project's clients); Godot peers only ever
+/// see plain punching.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NatConfig {
+    /// Classify our NAT with STUN Binding requests to the server's two ports while joining, and
+    /// announce the result to the server (`e:`). Off: plain punching only, exactly as before.
+    pub classify: bool,
+    /// The server's second STUN port (default: the server's port + 1).
+    pub alt_port: Option<u16>,
+    /// Retransmission interval of a STUN request (250 ms).
+    pub stun_rto: Duration,
+    /// Sends of each STUN request before it counts as unanswered (5).
+    pub stun_tries: u32,
+    /// Ports predicted for a peer whose mapping moves by a fixed step (32).
+    pub predict_window: u16,
+    /// The birthday path.
+    pub birthday: BirthdayConfig,
+}
+
+impl Default for NatConfig {
+    fn default() -> Self {
+        NatConfig {
+            classify: true,
+            alt_port: None,
+            stun_rto: Duration::from_millis(250),
+            stun_tries: 5,
+            predict_window: 32,
+            birthday: BirthdayConfig::default(),
+        }
+    }
+}
+
+impl NatConfig {
+    /// The server's STUN alternate address.
+    pub fn alt_addr(&self, server: SocketAddr) -> SocketAddr {
+        let port = self.alt_port.unwrap_or_else(|| server.port().wrapping_add(1).max(1));
+        SocketAddr::new(server.ip(), port)
+    }
+}
+
 /// Everything the engine needs to run one player from rendezvous to a punched mesh.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -69,6 +138,11 @@ pub struct Config {
     pub start_in_secs: u32,
     /// Timers.
     pub timers: Timers,
+    /// NAT classification and the direct methods beyond plain punching.
+    pub nat: NatConfig,
+    /// Seed of the engine's random numbers (STUN transaction ids, birthday probe order). The
+    /// driver seeds it from the OS; tests fix it.
+    pub seed: u64,
 }
 
 impl Config {
@@ -82,12 +156,20 @@ impl Config {
             role: Role::Host { max_players },
             start_in_secs: 1,
             timers: Timers::default(),
+            nat: NatConfig::default(),
+            seed: 0x5eed,
         }
     }
 
     /// A joining player's configuration with default timers.
     pub fn join(server: SocketAddr, session: &str, player: &str) -> Config {
         Config { role: Role::Join, ..Config::host(server, session, player, 2) }
+    }
+
+    /// Turns NAT classification (and with it every method beyond plain punching) off.
+    pub fn without_nat_classification(mut self) -> Config {
+        self.nat.classify = false;
+        self
     }
 
     /// Sets the password.
@@ -138,6 +220,33 @@ impl Config {
         }
         if t.host_start_for > Duration::from_secs(3600) {
             return bad("the host start window must be at most 1 h".into());
+        }
+        let n = &self.nat;
+        if n.stun_rto < Duration::from_millis(1)
+            || n.stun_rto > Duration::from_secs(60)
+            || n.stun_tries == 0
+            || n.stun_tries > 100
+        {
+            return bad("STUN retransmission must be 1 ms to 60 s, 1 to 100 tries".into());
+        }
+        if n.predict_window == 0 || n.predict_window > 1024 {
+            return bad(format!("the prediction window must be 1 to 1024 ports, not {}", n.predict_window));
+        }
+        let b = &n.birthday;
+        if b.sockets == 0 || b.sockets > 1024 {
+            return bad(format!("birthday sockets must be 1 to 1024, not {}", b.sockets));
+        }
+        if b.rate == 0 || b.rate > 100_000 {
+            return bad(format!("the birthday probe rate must be 1 to 100000 per second, not {}", b.rate));
+        }
+        if b.max_probes == 0 || b.max_probes > 65_535 {
+            return bad(format!("birthday probes must be 1 to 65535, not {}", b.max_probes));
+        }
+        if b.resend < Duration::from_millis(10) || b.resend > Duration::from_secs(60) {
+            return bad("the birthday resend interval must be 10 ms to 60 s".into());
+        }
+        if b.grace > Duration::from_secs(60) {
+            return bad("the birthday grace must be at most 60 s".into());
         }
         Ok(())
     }

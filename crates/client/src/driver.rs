@@ -1,6 +1,8 @@
-//! The tokio driver: one `UdpSocket` for the whole run (the port the server observes is the port
-//! the peers must reach), the clock, and a command handle. It only reads `Instant::now()`, feeds
-//! the [`Engine`], drains it, sends, and forwards events; every protocol rule is in the engine.
+//! The tokio driver: the main `UdpSocket` for the whole run (the port the server observes is the
+//! port the peers must reach), the extra sockets the engine asks for (a NAT-classification probe
+//! socket, the birthday path's hard-side sockets: each read by a small task into one channel),
+//! the clock, and a command handle. It only reads `Instant::now()`, feeds the [`Engine`], drains
+//! it, sends, and forwards events; every protocol rule is in the engine.
 //!
 //! Use: [`Client::bind`] → spawn [`Client::run`] → read events, call [`Control`] methods (start,
 //! exit, kick) → `run` returns the [`Mesh`] when the peer phase is over.
@@ -10,13 +12,15 @@ use crate::engine::{Engine, Input, Output};
 use crate::error::ClientError;
 use crate::events::Event;
 use crate::mesh::Mesh;
-use crate::outbox::Transmit;
-use std::collections::VecDeque;
+use crate::outbox::{SocketId, Transmit};
+use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Instant;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 /// Capacity of the event channel; when the application does not read, further events are dropped
 /// (the outcome still comes back from [`Client::run`]).
@@ -29,6 +33,8 @@ const PENDING_CAPACITY: usize = 4096;
 const RECV_BUF: usize = 65536;
 /// Consecutive receive errors tolerated (ICMP-induced resets and the like) before giving up.
 const MAX_RECV_ERRORS: u32 = 1000;
+/// Datagrams from extra sockets waiting for the engine.
+const EXTRA_CAPACITY: usize = 4096;
 
 /// A command from the application to a running [`Client`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,7 +92,13 @@ impl Client {
             SocketAddr::V6(_) => SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0)),
         });
         let socket = UdpSocket::bind(bind).await?;
-        let engine = Engine::new(config, Instant::now())?;
+        let mut config = config;
+        if config.seed == Config::host(config.server, "a", "a", 2).seed {
+            config.seed = os_seed();
+        }
+        let mut engine = Engine::new(config, Instant::now())?;
+        let local_port = socket.local_addr().ok().map(|a| a.port());
+        engine.handle_input(Input::Opened { now: Instant::now(), id: SocketId::MAIN, local_port });
         let (event_tx, event_rx) = mpsc::channel(EVENT_CAPACITY);
         let (cmd_tx, cmd_rx) = mpsc::channel(64);
         let pump = Pump::new(socket, engine, Some(event_tx));
@@ -117,10 +129,37 @@ impl Client {
     }
 }
 
-/// The I/O loop shared by [`Client`] and [`Mesh`]: socket + engine + forwarding.
+/// A seed from the OS's per-process hash keys and the clock (no extra dependency; nothing here
+/// needs cryptographic randomness).
+fn os_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()),
+    );
+    h.finish()
+}
+
+/// An extra socket: the socket (for sends) and the task reading it.
+#[derive(Debug)]
+struct Extra {
+    socket: Arc<UdpSocket>,
+    reader: JoinHandle<()>,
+}
+
+impl Drop for Extra {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+/// The I/O loop shared by [`Client`] and [`Mesh`]: sockets + engine + forwarding.
 #[derive(Debug)]
 pub(crate) struct Pump {
     pub(crate) socket: UdpSocket,
+    extras: HashMap<SocketId, Extra>,
+    extra_tx: mpsc::Sender<(SocketId, SocketAddr, Vec<u8>)>,
+    extra_rx: mpsc::Receiver<(SocketId, SocketAddr, Vec<u8>)>,
     pub(crate) engine: Engine,
     events: Option<mpsc::Sender<Event>>,
     pub(crate) data: VecDeque<(String, Vec<u8>)>,
@@ -132,8 +171,12 @@ pub(crate) struct Pump {
 
 impl Pump {
     pub(crate) fn new(socket: UdpSocket, engine: Engine, events: Option<mpsc::Sender<Event>>) -> Pump {
+        let (extra_tx, extra_rx) = mpsc::channel(EXTRA_CAPACITY);
         Pump {
             socket,
+            extras: HashMap::new(),
+            extra_tx,
+            extra_rx,
             engine,
             events,
             data: VecDeque::new(),
@@ -149,10 +192,15 @@ impl Pump {
     pub(crate) fn flush(&mut self) {
         loop {
             match self.engine.poll_output() {
+                Output::Transmit(t) if t.via != SocketId::MAIN => self.send_extra(&t),
                 Output::Transmit(t) => {
                     if self.pending.len() < PENDING_CAPACITY {
                         self.pending.push_back(t);
                     }
+                }
+                Output::Open(id) => self.open(id),
+                Output::Close(id) => {
+                    self.extras.remove(&id);
                 }
                 Output::Event(Event::Data { peer, data }) => {
                     if self.data.len() >= DATA_CAPACITY {
@@ -174,6 +222,57 @@ impl Pump {
             }
         }
         self.send_pending();
+    }
+
+    /// Binds an extra socket (same family as the main one, any port) and starts its reader; the
+    /// engine hears about it (or the failure) at once.
+    fn open(&mut self, id: SocketId) {
+        let family = match self.socket.local_addr() {
+            Ok(SocketAddr::V6(_)) => SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0)),
+            _ => SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
+        };
+        let bound = std::net::UdpSocket::bind(family)
+            .and_then(|s| s.set_nonblocking(true).map(|()| s))
+            .and_then(UdpSocket::from_std);
+        let local_port = match bound {
+            Ok(socket) => {
+                let socket = Arc::new(socket);
+                let port = socket.local_addr().ok().map(|a| a.port());
+                let reader = tokio::spawn(read_extra(id, Arc::clone(&socket), self.extra_tx.clone()));
+                self.extras.insert(id, Extra { socket, reader });
+                port
+            }
+            Err(e) => {
+                tracing::warn!(%id, error = %e, "cannot open an extra socket");
+                None
+            }
+        };
+        self.engine.handle_input(Input::Opened { now: Instant::now(), id, local_port });
+    }
+
+    /// Sends from an extra socket now; a datagram that does not fit is dropped (the engine
+    /// resends what matters).
+    pub(crate) fn send_extra(&self, t: &Transmit) {
+        match self.extras.get(&t.via) {
+            Some(x) => {
+                if let Err(e) = x.socket.try_send_to(&t.data, t.to) {
+                    tracing::debug!(via = %t.via, to = %t.to, error = %e, "send failed; datagram dropped");
+                }
+            }
+            None => tracing::debug!(via = %t.via, "no such socket; datagram dropped"),
+        }
+    }
+
+    /// Sends one datagram now from the socket it names.
+    pub(crate) async fn send_now(&self, t: &Transmit) -> io::Result<()> {
+        if t.via == SocketId::MAIN {
+            self.socket.send_to(&t.data, t.to).await.map(|_| ())
+        } else {
+            match self.extras.get(&t.via) {
+                Some(x) => x.socket.send_to(&t.data, t.to).await.map(|_| ()),
+                None => Err(io::Error::new(io::ErrorKind::NotConnected, "the peer's socket is closed")),
+            }
+        }
     }
 
     fn send_pending(&mut self) {
@@ -200,7 +299,7 @@ impl Pump {
                 Ok((n, from)) => {
                     self.recv_errors = 0;
                     let data = self.buf.get(..n).unwrap_or(&[]);
-                    self.engine.handle_input(Input::Datagram { now: Instant::now(), from, data });
+                    self.engine.handle_input(Input::Datagram { now: Instant::now(), via: SocketId::MAIN, from, data });
                 }
                 Err(e) => {
                     self.recv_errors += 1;
@@ -210,6 +309,9 @@ impl Pump {
                     tracing::debug!(error = %e, "receive failed; going on");
                 }
             },
+            Some((via, from, data)) = self.extra_rx.recv() => {
+                self.engine.handle_input(Input::Datagram { now: Instant::now(), via, from, data: &data });
+            }
             () = tokio::time::sleep_until(deadline) => {
                 self.engine.handle_input(Input::Timeout(Instant::now()));
             }
@@ -239,5 +341,30 @@ async fn recv_command(commands: Option<&mut mpsc::Receiver<Command>>) -> Option<
     match commands {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
+    }
+}
+
+/// Reads one extra socket into the engine's channel until the socket is closed (the task is
+/// aborted) or fails for good.
+async fn read_extra(id: SocketId, socket: Arc<UdpSocket>, tx: mpsc::Sender<(SocketId, SocketAddr, Vec<u8>)>) {
+    let mut buf = vec![0u8; RECV_BUF];
+    let mut errors = 0u32;
+    loop {
+        match socket.recv_from(&mut buf).await {
+            Ok((n, from)) => {
+                errors = 0;
+                let data = buf.get(..n).unwrap_or(&[]).to_vec();
+                if tx.try_send((id, from, data)).is_err() && tx.is_closed() {
+                    return;
+                }
+            }
+            Err(e) => {
+                errors += 1;
+                if errors > MAX_RECV_ERRORS {
+                    tracing::debug!(%id, error = %e, "extra socket failing; reader stops");
+                    return;
+                }
+            }
+        }
     }
 }

@@ -8,14 +8,24 @@
 //! The engine runs the server phase (`rendezvous.rs`) until the server's `s:`, then the
 //! peer phase (`punch.rs`), and keeps answering peers after that phase is over (so late
 //! Godot peers still finish) while carrying application data.
+//!
+//! While joining it classifies our NAT (`classify.rs`: STUN to the server's two ports, from the
+//! main socket and a probe socket it asks the driver for) and, once in the session, announces
+//! the result to the server with `e:S:P:<kind>` until the server's `n:` lists it. The `n:`
+//! entries (every member that announced one) choose the direct method per peer
+//! (`strategy.rs`). A server without STUN or `e:` (the original) answers neither: the run goes
+//! on with plain punching, exactly as before.
 
+use crate::classify::{Classifier, NatReport};
 use crate::config::Config;
 use crate::error::ClientError;
 use crate::events::{Event, PeerInfo};
-use crate::outbox::{Outbox, Transmit};
-use crate::punch::{Punch, PunchState};
+use crate::nat_kind::NatKind;
+use crate::outbox::{Outbox, SocketId, SocketOp, Transmit};
+use crate::punch::{Punch, PunchNat, PunchState};
 use crate::rendezvous::{Rendezvous, Step};
-use rhp_proto::{PeerMessage, Reply};
+use crate::rng::Rng;
+use rhp_proto::{ErrorCode, PeerMessage, Reply, Request};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -27,6 +37,11 @@ const MAX_EARLY: usize = 64;
 /// How far ahead an idle engine asks to be woken (it has nothing to do; this only bounds sleeps).
 const IDLE: Duration = Duration::from_secs(3600);
 
+/// The probe socket of the NAT classification.
+const PROBE_SOCKET: SocketId = SocketId(1);
+/// The birthday path's hard-side sockets are numbered from here.
+const FIRST_HARD_SOCKET: u32 = 16;
+
 /// Something that happened to the engine.
 #[derive(Debug, Clone, Copy)]
 pub enum Input<'a> {
@@ -34,10 +49,22 @@ pub enum Input<'a> {
     Datagram {
         /// When it arrived.
         now: Instant,
+        /// The socket it arrived on.
+        via: SocketId,
         /// Its source address.
         from: SocketAddr,
         /// Its payload.
         data: &'a [u8],
+    },
+    /// The driver bound a socket: the main one at the start, or one asked for with
+    /// [`Output::Open`] (`local_port` None: it could not).
+    Opened {
+        /// When.
+        now: Instant,
+        /// Which.
+        id: SocketId,
+        /// Its local port.
+        local_port: Option<u16>,
     },
     /// Time passed (at least to the last [`Output::Timeout`]).
     Timeout(Instant),
@@ -48,6 +75,11 @@ pub enum Input<'a> {
 pub enum Output {
     /// Send this datagram.
     Transmit(Transmit),
+    /// Bind a new UDP socket (same family as the main one, any port) under this id, then feed
+    /// [`Input::Opened`].
+    Open(SocketId),
+    /// Close the socket with this id (never [`SocketId::MAIN`]).
+    Close(SocketId),
     /// Report this event.
     Event(Event),
     /// Nothing more now; call again with `Input::Timeout` at this instant (or on a datagram).
@@ -71,6 +103,14 @@ pub struct Engine {
     outcome: Option<Result<(), ClientError>>,
     outcome_taken: bool,
     last_now: Instant,
+    rng: Rng,
+    classifier: Option<Classifier>,
+    /// The NAT kinds the server's `n:` listed (ours included).
+    peer_nats: Vec<(String, NatKind)>,
+    /// The server's `n:` listed our kind: stop sending `e:`.
+    ext_acked: bool,
+    next_ext: Instant,
+    nat_reported: bool,
 }
 
 impl Engine {
@@ -79,6 +119,11 @@ impl Engine {
         config.validate()?;
         let mut out = Outbox::default();
         let lobby = Rendezvous::new(config.clone(), now, &mut out);
+        let mut rng = Rng::new(config.seed);
+        let classifier = config
+            .nat
+            .classify
+            .then(|| Classifier::new(config.server, PROBE_SOCKET, &config.nat, &mut rng, now, &mut out));
         Ok(Engine {
             config,
             phase: Phase::Lobby(lobby),
@@ -87,6 +132,12 @@ impl Engine {
             outcome: None,
             outcome_taken: false,
             last_now: now,
+            rng,
+            classifier,
+            peer_nats: Vec::new(),
+            ext_acked: false,
+            next_ext: now,
+            nat_reported: false,
         })
     }
 
@@ -98,9 +149,52 @@ impl Engine {
     /// Feeds one input. Never panics, whatever the bytes.
     pub fn handle_input(&mut self, input: Input<'_>) {
         match input {
-            Input::Datagram { now, from, data } => self.on_datagram(now, from, data),
+            Input::Datagram { now, via, from, data } => self.on_datagram(now, via, from, data),
+            Input::Opened { now, id, local_port } => self.on_opened(now, id, local_port),
             Input::Timeout(now) => self.on_timeout(now),
         }
+        self.after_input();
+    }
+
+    /// Our NAT's classification, once done.
+    pub fn nat_report(&self) -> Option<&NatReport> {
+        self.classifier.as_ref().and_then(Classifier::report)
+    }
+
+    fn on_opened(&mut self, now: Instant, id: SocketId, local_port: Option<u16>) {
+        self.last_now = now;
+        if let Some(c) = &mut self.classifier {
+            c.opened(id, local_port, now, &mut self.out);
+        }
+        if let Phase::Peers(p) = &mut self.phase {
+            p.opened(id, local_port, &mut self.out);
+        }
+    }
+
+    /// After every input: report a fresh classification once, and announce it (`e:`) while in
+    /// the session until the server's `n:` lists it.
+    fn after_input(&mut self) {
+        let now = self.last_now;
+        let Some(report) = self.classifier.as_ref().and_then(Classifier::report) else { return };
+        if !self.nat_reported {
+            self.nat_reported = true;
+            tracing::debug!(kind = %report.kind, public = ?report.public, "NAT classified");
+            self.out.event(Event::Nat(report.clone()));
+        }
+        if self.ext_pending() && now >= self.next_ext {
+            let token = report.kind.token();
+            let req =
+                Request::Ext { session: &self.config.session, player: &self.config.player, nat: &token };
+            self.out.send(self.config.server, req.to_bytes());
+            self.next_ext = now + self.config.timers.resend;
+        }
+    }
+
+    /// `e:` is still to be (re)sent: classified, in the session, not yet listed by the server.
+    fn ext_pending(&self) -> bool {
+        !self.ext_acked
+            && self.classifier.as_ref().is_some_and(|c| c.report().is_some())
+            && matches!(&self.phase, Phase::Lobby(r) if r.is_joined())
     }
 
     /// The next thing to do. Drain until [`Output::Timeout`] after every input or command.
@@ -108,14 +202,31 @@ impl Engine {
         if let Some(t) = self.out.transmits.pop_front() {
             return Output::Transmit(t);
         }
+        if let Some(op) = self.out.sockets.pop_front() {
+            return match op {
+                SocketOp::Open(id) => Output::Open(id),
+                SocketOp::Close(id) => Output::Close(id),
+            };
+        }
         if let Some(e) = self.out.events.pop_front() {
             return Output::Event(e);
         }
-        let next = match &self.phase {
+        let mut next = match &self.phase {
             Phase::Lobby(r) => Some(r.poll_timeout()),
             Phase::Peers(p) => p.poll_timeout(),
             Phase::Stopped => None,
         };
+        let mut consider = |t: Option<Instant>| {
+            if let Some(t) = t {
+                next = Some(next.map_or(t, |n: Instant| n.min(t)));
+            }
+        };
+        if !matches!(self.phase, Phase::Stopped) {
+            consider(self.classifier.as_ref().and_then(Classifier::poll_timeout));
+        }
+        if self.ext_pending() {
+            consider(Some(self.next_ext));
+        }
         Output::Timeout(next.unwrap_or(self.last_now + IDLE))
     }
 
@@ -232,19 +343,30 @@ impl Engine {
         let Phase::Peers(p) = &self.phase else {
             return Err(ClientError::UnknownPeer(peer.to_owned()));
         };
-        let to = p.peer_addr(peer).ok_or_else(|| ClientError::UnknownPeer(peer.to_owned()))?;
-        Ok(Transmit { to, data: PeerMessage::Data(data).to_bytes() })
+        let (via, to) = p.peer_addr(peer).ok_or_else(|| ClientError::UnknownPeer(peer.to_owned()))?;
+        Ok(Transmit { to, data: PeerMessage::Data(data).to_bytes(), via })
     }
 
-    fn on_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
+    fn on_datagram(&mut self, now: Instant, via: SocketId, from: SocketAddr, data: &[u8]) {
         self.last_now = now;
-        let from_server = from == self.config.server;
+        if let Some(c) = &mut self.classifier {
+            if c.handle_datagram(via, from, data, &mut self.out) {
+                return;
+            }
+        }
+        let from_server = from == self.config.server && via == SocketId::MAIN;
+        if from_server && self.server_extra(now, data) {
+            return;
+        }
         match &mut self.phase {
             Phase::Lobby(r) => {
                 if from_server {
                     let step = r.handle_datagram(now, data, &mut self.out);
                     self.apply(now, step);
-                } else if self.early.len() < MAX_EARLY && PeerMessage::parse(data).is_ok() {
+                } else if via == SocketId::MAIN
+                    && self.early.len() < MAX_EARLY
+                    && PeerMessage::parse(data).is_ok()
+                {
                     self.early.push_back((from, data.to_vec()));
                 }
             }
@@ -260,7 +382,7 @@ impl Engine {
                     }
                     return;
                 }
-                if let Some((peer, data)) = p.handle_datagram(now, from, data, &mut self.out) {
+                if let Some((peer, data)) = p.handle_datagram(now, via, from, data, &mut self.out) {
                     self.out.event(Event::Data { peer, data });
                 }
             }
@@ -268,8 +390,41 @@ impl Engine {
         }
     }
 
+    /// Server datagrams outside the original protocol: the `n:` list, and the
+    /// `error:invalid_request` a server without STUN answers our Binding requests with. True
+    /// when handled.
+    fn server_extra(&mut self, now: Instant, data: &[u8]) -> bool {
+        if self.classifier.is_some()
+            && Reply::parse(data).is_ok_and(|r| r == Reply::Error(ErrorCode::InvalidRequest))
+        {
+            // Our requests are validated before they go; this answers a STUN probe.
+            tracing::debug!("the server does not speak STUN (error:invalid_request); ignored");
+            return true;
+        }
+        let Ok(Reply::Nat(entries)) = Reply::parse(data) else { return false };
+        let kinds: Vec<(String, NatKind)> =
+            entries.iter().filter_map(|e| Some((e.player.clone(), NatKind::from_token(&e.desc)?))).collect();
+        if kinds.iter().any(|(n, _)| *n == self.config.player) {
+            self.ext_acked = true;
+        }
+        for (name, kind) in &kinds {
+            if let Some(slot) = self.peer_nats.iter_mut().find(|(n, _)| n == name) {
+                slot.1 = *kind;
+            } else if self.peer_nats.len() < usize::from(rhp_proto::name::MAX_PLAYERS) * 2 {
+                self.peer_nats.push((name.clone(), *kind));
+            }
+        }
+        if let Phase::Peers(p) = &mut self.phase {
+            p.update_nat(&kinds, now);
+        }
+        true
+    }
+
     fn on_timeout(&mut self, now: Instant) {
         self.last_now = now;
+        if let Some(c) = &mut self.classifier {
+            c.handle_timeout(now, &mut self.out);
+        }
         match &mut self.phase {
             Phase::Lobby(r) => {
                 let step = r.handle_timeout(now, &mut self.out);
@@ -289,11 +444,19 @@ impl Engine {
             Step::Stay => {}
             Step::Failed(err) => self.fail(err),
             Step::Started { own_port, peers, is_host } => {
-                let punch = Punch::new(&self.config, own_port, peers, is_host, now, &mut self.out);
+                let nat = PunchNat {
+                    me: self.nat_report().map(|r| r.kind),
+                    peers: self.peer_nats.clone(),
+                    predict_window: self.config.nat.predict_window,
+                    birthday: self.config.nat.birthday,
+                    rng: Rng::new(self.rng.next_u64()),
+                    first_socket: FIRST_HARD_SOCKET,
+                };
+                let punch = Punch::new(&self.config, own_port, peers, is_host, now, &mut self.out, nat);
                 self.phase = Phase::Peers(punch);
                 let early: Vec<_> = self.early.drain(..).collect();
                 for (from, data) in early {
-                    self.on_datagram(now, from, &data);
+                    self.on_datagram(now, SocketId::MAIN, from, &data);
                 }
             }
         }

@@ -1,6 +1,9 @@
 //! What the engine tells the application as it goes: lobby changes, the start, every peer heard,
 //! connected or failed, the end of the peer phase, and application data.
 
+use crate::classify::NatReport;
+use crate::outbox::SocketId;
+use crate::strategy::Method;
 use rhp_proto::{ErrorCode, PeerAddr};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -9,6 +12,8 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Event {
+    /// Our NAT was classified (STUN to the server's two ports, while joining).
+    Nat(NatReport),
     /// The server accepted us (first `i:`): the players in join order, the first is the host.
     Joined {
         /// Players in join order.
@@ -47,6 +52,10 @@ pub enum Event {
         addr: SocketAddr,
         /// Time since the server's `s:` arrived.
         after_start: Duration,
+        /// How the path was found.
+        method: Method,
+        /// Birthday probes we sent until then (easy side of the birthday path only).
+        probes: Option<u32>,
     },
     /// A peer did not connect before the peer deadline.
     Failed {
@@ -129,4 +138,8 @@ pub struct PeerInfo {
     pub is_host: bool,
     /// When it connected, counted from the server's `s:`.
     pub connected_after: Option<Duration>,
+    /// How it connected.
+    pub method: Option<Method>,
+    /// The socket its path uses ([`SocketId::MAIN`] unless the birthday path opened another).
+    pub via: SocketId,
 }

@@ -8,6 +8,10 @@
 //! - `punch`: the peer phase (greetings over the ±8 window, pinning, confirmations, `s:<n>`/`y:`).
 //! - `peer_state`: one other player during the peer phase; [`candidate_ports`].
 //! - `outbox`: the engine's bounded output queues; [`Transmit`].
+//! - [`classify`]: NAT classification by STUN to the server's two ports ([`NatReport`]);
+//!   [`nat_kind`]: what a mapping does and its `e:`/`n:` token.
+//! - [`strategy`]: the direct method per peer from both NAT kinds ([`Method`]);
+//!   [`birthday`]: the birthday path's probe schedule and hard-side sockets.
 //! - [`events`]: what the engine reports ([`Event`], [`PeerInfo`]).
 //! - [`error`]: [`ClientError`], one sentence per failure.
 //! - [`driver`]: the tokio driver: one `UdpSocket` for the whole run, the clock, a command handle.
@@ -34,27 +38,37 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod birthday;
+pub mod classify;
 pub mod config;
 pub mod driver;
 pub mod engine;
 pub mod error;
 pub mod events;
 pub mod mesh;
+pub mod nat_kind;
+mod nat_probe;
 mod outbox;
 mod peer_state;
 mod punch;
 mod rendezvous;
+mod rng;
+pub mod strategy;
 
 #[cfg(test)]
 mod sim;
 #[cfg(test)]
 mod tests;
 
-pub use config::{Config, Role, Timers};
+pub use classify::NatReport;
+pub use config::{BirthdayConfig, Config, NatConfig, Role, Timers};
 pub use driver::{Client, Control};
 pub use engine::{Engine, Input, Output};
 pub use error::ClientError;
 pub use events::{Event, FailReason, PeerInfo, PeerStatus};
 pub use mesh::Mesh;
-pub use outbox::Transmit;
+pub use nat_kind::NatKind;
+pub use nat_probe::probe_nat;
+pub use outbox::{SocketId, Transmit};
 pub use peer_state::{candidate_ports, PORT_WINDOW};
+pub use strategy::Method;

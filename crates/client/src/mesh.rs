@@ -78,7 +78,7 @@ impl Mesh {
     /// Sends `data` to connected peer `peer` as `d:<data>`.
     pub async fn send(&self, peer: &str, data: &[u8]) -> Result<(), ClientError> {
         let t = self.pump.engine.data_to(peer, data)?;
-        self.pump.socket.send_to(&t.data, t.to).await?;
+        self.pump.send_now(&t).await?;
         Ok(())
     }
 
@@ -132,7 +132,10 @@ impl Mesh {
         self.pump.engine.since_start(Instant::now()).unwrap_or_default()
     }
 
-    /// Gives up the engine and returns the raw socket (e.g. to run a game protocol on it).
+    /// Gives up the engine and returns the main socket (e.g. to run a game protocol on it). A
+    /// peer reached by the birthday path (its [`PeerInfo::via`] is not
+    /// [`SocketId::MAIN`](crate::SocketId::MAIN)) is not reachable through it: keep the mesh
+    /// and use [`Mesh::send`]/[`Mesh::recv`] for such peers.
     pub fn into_socket(self) -> UdpSocket {
         self.pump.socket
     }

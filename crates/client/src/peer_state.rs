@@ -1,7 +1,11 @@
 //! One other player during and after the peer phase: the ports to try, the pinned address, what
 //! it has told us (`g:`, `c:`, `s:`, `y:`), and when its next datagram is due.
 
+use crate::birthday::Prober;
 use crate::events::{FailReason, PeerInfo, PeerStatus};
+use crate::nat_kind::NatKind;
+use crate::outbox::SocketId;
+use crate::strategy::{Method, Plan};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -39,8 +43,22 @@ pub(crate) struct PeerState {
     pub(crate) window: Vec<u16>,
     /// Next index into `window` for unpinned greetings.
     pub(crate) cursor: usize,
-    /// The source address of its latest valid datagram.
+    /// The source address of its latest valid datagram (the first, once connected).
     pub(crate) pinned: Option<SocketAddr>,
+    /// The socket that datagram arrived on: everything to this peer leaves from it.
+    pub(crate) via: SocketId,
+    /// What we do towards it (from both NAT kinds).
+    pub(crate) plan: Plan,
+    /// Ports greeted from `window` per tick (1 for plain punching, more for a prediction).
+    pub(crate) per_tick: usize,
+    /// Ports predicted for it (a fixed-step mapping).
+    pub(crate) predicted: Vec<u16>,
+    /// The birthday path's easy-side probes to it.
+    pub(crate) prober: Option<Prober>,
+    /// How it connected.
+    pub(crate) method: Option<Method>,
+    /// Birthday probes sent until it connected.
+    pub(crate) probes: Option<u32>,
     /// A `c:` (or `s:`/`y:`, which imply it) came from it: it heard us.
     pub(crate) confirmed: bool,
     pub(crate) status: PeerStatus,
@@ -63,6 +81,13 @@ impl PeerState {
             is_host,
             cursor: 0,
             pinned: None,
+            via: SocketId::MAIN,
+            plan: Plan::Plain,
+            per_tick: 1,
+            predicted: Vec::new(),
+            prober: None,
+            method: None,
+            probes: None,
             confirmed: false,
             status: PeerStatus::Trying,
             next_tick: now,
@@ -79,6 +104,41 @@ impl PeerState {
         let port = self.window.get(self.cursor).copied().unwrap_or(self.reported.port());
         self.cursor = (self.cursor + 1) % self.window.len().max(1);
         SocketAddr::new(self.reported.ip(), port)
+    }
+
+    /// Follows `plan`: the predicted ports join (or, in lockstep, replace) the window.
+    pub(crate) fn set_plan(&mut self, plan: Plan, predict_window: u16) {
+        self.plan = plan;
+        if let Plan::PredictPeer { last, step, lockstep } = plan {
+            self.predicted =
+                (1..=predict_window).filter_map(|i| NatKind::predicted_port(last, step, i)).collect();
+            let mut window = self.predicted.clone();
+            if !lockstep {
+                window.extend(
+                    candidate_ports(self.reported.port()).into_iter().filter(|p| !self.predicted.contains(p)),
+                );
+            }
+            if !window.is_empty() {
+                self.window = window;
+            }
+            self.cursor = 0;
+            // The whole window about every 10 ticks.
+            self.per_tick = self.window.len().div_ceil(10).max(1);
+        }
+    }
+
+    /// How it connected, from the plan and the path: a birthday or predicted plan counts only
+    /// when the path is one it opened (a hard-side socket, a probed or predicted port).
+    pub(crate) fn method_for(&self, addr: SocketAddr) -> Method {
+        match self.plan {
+            Plan::BirthdayHard if self.via != SocketId::MAIN => Method::Birthday,
+            Plan::BirthdayEasy if self.prober.as_ref().is_some_and(|p| p.was_probed(addr.port())) => {
+                Method::Birthday
+            }
+            Plan::PredictPeer { .. } if self.predicted.contains(&addr.port()) => Method::Predicted,
+            Plan::PredictedByPeer => Method::Predicted,
+            _ => Method::Plain,
+        }
     }
 
     pub(crate) fn is_connected(&self) -> bool {
@@ -102,6 +162,8 @@ impl PeerState {
             status: self.status,
             is_host: self.is_host,
             connected_after: self.connected_after,
+            method: self.method,
+            via: self.via,
         }
     }
 }

@@ -22,12 +22,35 @@
 //!
 //! `my_port` is the port most often named in field 3 of greetings that reached us, else the port
 //! the server saw.
+//!
+//! Beyond plain punching, with peers that announced their NAT kind through the server (see
+//! [`crate::strategy`]): a predicted peer's window holds its predicted ports (several per tick);
+//! the birthday path's easy side probes random ports of the peer's IP ([`Prober`]) and its hard
+//! side, after `grace` of plain punching, opens K sockets that greet the peer and closes all but
+//! the winners once every such peer connected or failed ([`HardSockets`]). A connected peer is
+//! never re-pinned: late datagrams from other sockets or ports do not move its path.
 
-use crate::config::Config;
+/// The NAT side of the peer phase: our kind, the peers' announced kinds, the numbers.
+#[derive(Debug)]
+pub(crate) struct PunchNat {
+    pub(crate) me: Option<NatKind>,
+    pub(crate) peers: Vec<(String, NatKind)>,
+    pub(crate) predict_window: u16,
+    pub(crate) birthday: BirthdayConfig,
+    pub(crate) rng: Rng,
+    /// First socket id the hard side may use.
+    pub(crate) first_socket: u32,
+}
+
+use crate::birthday::{HardSockets, Prober};
+use crate::config::{BirthdayConfig, Config};
 use crate::error::ClientError;
 use crate::events::{Event, PeerInfo, PeerStatus};
-use crate::outbox::Outbox;
+use crate::nat_kind::NatKind;
+use crate::outbox::{Outbox, SocketId, SocketOp};
 use crate::peer_state::{Alternate, PeerState};
+use crate::rng::Rng;
+use crate::strategy::Plan;
 use rhp_proto::{PeerAddr, PeerMessage};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -61,6 +84,10 @@ pub(crate) struct Punch {
     port_votes: Vec<(u16, u32)>,
     peers: Vec<PeerState>,
     state: PunchState,
+    nat: PunchNat,
+    hard: HardSockets,
+    /// When the hard side opens its sockets (a peer is on the birthday path's hard side).
+    hard_at: Option<Instant>,
 }
 
 impl Punch {
@@ -72,6 +99,7 @@ impl Punch {
         is_host: bool,
         now: Instant,
         out: &mut Outbox,
+        nat: PunchNat,
     ) -> Punch {
         let host = if is_host {
             config.player.clone()
@@ -100,7 +128,14 @@ impl Punch {
             port_votes: Vec::new(),
             peers,
             state: PunchState::Running,
+            nat,
+            hard: HardSockets::default(),
+            hard_at: None,
         };
+        for i in 0..punch.peers.len() {
+            let kind = punch.nat.peers.iter().find(|(n, _)| *n == punch.peers[i].name).map(|(_, k)| *k);
+            punch.apply_plan(i, kind, now);
+        }
         out.event(Event::Started {
             own_port,
             peers: punch.peers.iter().map(|p| PeerAddr { name: p.name.clone(), addr: p.reported }).collect(),
@@ -110,7 +145,8 @@ impl Punch {
         // all peers go first, then each peer's window in order.
         let my_port = punch.my_port();
         for peer in &punch.peers {
-            out.send(peer.reported, greeting(&punch.me, my_port, peer.reported.port()));
+            let port = peer.window.first().copied().unwrap_or(peer.reported.port());
+            out.send(SocketAddr::new(peer.reported.ip(), port), greeting(&punch.me, my_port, port));
         }
         for peer in &punch.peers {
             for &port in peer.window.iter().skip(1) {
@@ -154,9 +190,125 @@ impl Punch {
         self.peers.iter().map(PeerState::info).collect()
     }
 
-    /// The address to send application data to `name`, if it is connected.
-    pub(crate) fn peer_addr(&self, name: &str) -> Option<SocketAddr> {
-        self.peers.iter().find(|p| p.name == name && p.is_connected()).and_then(|p| p.pinned)
+    /// The socket and address to send application data to `name`, if it is connected.
+    pub(crate) fn peer_addr(&self, name: &str) -> Option<(SocketId, SocketAddr)> {
+        self.peers.iter().find(|p| p.name == name && p.is_connected()).and_then(|p| Some((p.via, p.pinned?)))
+    }
+
+    /// Sets peer `i`'s plan from its announced kind (None: it announced none).
+    fn apply_plan(&mut self, i: usize, kind: Option<NatKind>, now: Instant) {
+        let plan = Plan::choose(self.nat.me, kind);
+        let window = self.nat.predict_window;
+        let b = self.nat.birthday;
+        let Some(p) = self.peers.get_mut(i) else { return };
+        if p.plan == plan {
+            return;
+        }
+        tracing::debug!(peer = %p.name, ?plan, "direct method chosen");
+        p.set_plan(plan, window);
+        match plan {
+            Plan::BirthdayEasy => p.prober = Some(Prober::new(&mut self.nat.rng, b.rate, b.max_probes, now)),
+            Plan::BirthdayHard if self.hard_at.is_none() => self.hard_at = Some(now + b.grace),
+            _ => {}
+        }
+    }
+
+    /// A peer's NAT kind arrived (or changed) after the start: re-plan while it is not connected.
+    pub(crate) fn update_nat(&mut self, entries: &[(String, NatKind)], now: Instant) {
+        for (name, kind) in entries {
+            if let Some(slot) = self.nat.peers.iter_mut().find(|(n, _)| n == name) {
+                slot.1 = *kind;
+            } else {
+                self.nat.peers.push((name.clone(), *kind));
+            }
+            let Some(i) = self.peers.iter().position(|p| p.name == *name) else { continue };
+            if self.state == PunchState::Running && !self.peers[i].is_connected() {
+                self.apply_plan(i, Some(*kind), now);
+            }
+        }
+    }
+
+    /// The driver opened (or could not open) a socket we asked for.
+    pub(crate) fn opened(&mut self, id: SocketId, local_port: Option<u16>, out: &mut Outbox) {
+        let Some(slot) = self.hard.sockets.iter_mut().find(|(s, _)| *s == id) else { return };
+        if local_port.is_none() {
+            return;
+        }
+        slot.1 = true;
+        if self.hard.closed {
+            out.socket(SocketOp::Close(id));
+            return;
+        }
+        let my_port = self.my_port();
+        for p in self.peers.iter().filter(|p| p.plan == Plan::BirthdayHard && !p.is_connected()) {
+            out.send_via(id, p.reported, greeting(&self.me, my_port, p.reported.port()));
+        }
+    }
+
+    /// Hard side: open the sockets when the grace ends, greet again from each every `resend`,
+    /// and close them all but the winners once no peer needs them.
+    fn hard_side(&mut self, now: Instant, out: &mut Outbox) {
+        let waiting = self.state == PunchState::Running
+            && self.peers.iter().any(|p| p.plan == Plan::BirthdayHard && !p.is_connected());
+        if !waiting {
+            self.close_hard(out);
+            return;
+        }
+        if self.hard_at.is_some_and(|t| now >= t) && self.hard.sockets.is_empty() {
+            let k = u32::from(self.nat.birthday.sockets);
+            tracing::debug!(sockets = k, "birthday path: opening the hard side's sockets");
+            for n in 0..k {
+                let id = SocketId(self.nat.first_socket + n);
+                self.hard.sockets.push((id, false));
+                out.socket(SocketOp::Open(id));
+            }
+            self.hard.next_greet = Some(now + self.nat.birthday.resend);
+        }
+        if self.hard.next_greet.is_some_and(|t| now >= t) {
+            self.hard.next_greet = Some(now + self.nat.birthday.resend);
+            let my_port = self.my_port();
+            let ids: Vec<SocketId> = self.hard.open_ids().collect();
+            for p in self.peers.iter().filter(|p| p.plan == Plan::BirthdayHard && !p.is_connected()) {
+                for &id in &ids {
+                    out.send_via(id, p.reported, greeting(&self.me, my_port, p.reported.port()));
+                }
+            }
+        }
+    }
+
+    fn close_hard(&mut self, out: &mut Outbox) {
+        if self.hard.closed || self.hard.sockets.is_empty() {
+            return;
+        }
+        self.hard.closed = true;
+        self.hard.next_greet = None;
+        let winners: Vec<SocketId> = self.peers.iter().filter(|p| p.is_connected()).map(|p| p.via).collect();
+        self.hard.winners = winners.clone();
+        let closing: Vec<SocketId> =
+            self.hard.sockets.iter().map(|(s, _)| *s).filter(|s| !winners.contains(s)).collect();
+        tracing::debug!(
+            closed = closing.len(),
+            kept = winners.len(),
+            "birthday path over: closing the hard side's sockets"
+        );
+        for id in closing {
+            out.socket(SocketOp::Close(id));
+        }
+    }
+
+    /// Easy side: the probes due now.
+    fn probe(&mut self, now: Instant, out: &mut Outbox) {
+        if self.state != PunchState::Running {
+            return;
+        }
+        let my_port = self.my_port();
+        for p in self.peers.iter_mut().filter(|p| !p.is_connected()) {
+            let ip = p.reported.ip();
+            let Some(prober) = p.prober.as_mut() else { continue };
+            for port in prober.due(now) {
+                out.send(SocketAddr::new(ip, port), greeting(&self.me, my_port, port));
+            }
+        }
     }
 
     /// True when no duty is left that needs timers (host `s:<n>` rounds finished).
@@ -179,10 +331,25 @@ impl Punch {
         }
         if self.state == PunchState::Running {
             consider(self.deadline);
+            for p in self.peers.iter().filter(|p| !p.is_connected()) {
+                if let Some(t) = p.prober.as_ref().and_then(Prober::poll_timeout) {
+                    consider(t);
+                }
+            }
         }
         for p in &self.peers {
             if self.needs_tick(p) {
                 consider(p.next_tick);
+            }
+        }
+        if !self.hard.closed {
+            if self.hard.sockets.is_empty() {
+                if let Some(t) = self.hard_at {
+                    consider(t);
+                }
+            }
+            if let Some(t) = self.hard.next_greet {
+                consider(t);
             }
         }
         next
@@ -204,6 +371,8 @@ impl Punch {
         if self.state == PunchState::Running && now >= self.deadline {
             return self.on_deadline(now, out);
         }
+        self.probe(now, out);
+        self.hard_side(now, out);
         let my_port = self.my_port();
         for i in 0..self.peers.len() {
             if !self.needs_tick(&self.peers[i]) || now < self.peers[i].next_tick {
@@ -222,7 +391,7 @@ impl Punch {
                         // The window for its `y:` ran out; a missing `y:` is not an error.
                         p.start_acked = true;
                     } else {
-                        out.send(to, PeerMessage::StartIn { secs: start_in }.to_bytes());
+                        out.send_via(p.via, to, PeerMessage::StartIn { secs: start_in }.to_bytes());
                     }
                 }
                 (_, Some(to)) => {
@@ -234,11 +403,13 @@ impl Punch {
                         Alternate::Greet => Alternate::Confirm,
                         Alternate::Confirm => Alternate::Greet,
                     };
-                    out.send(to, msg);
+                    out.send_via(p.via, to, msg);
                 }
                 (_, None) => {
-                    let to = p.next_unpinned_target();
-                    out.send(to, greeting(&me, my_port, to.port()));
+                    for _ in 0..p.per_tick {
+                        let to = p.next_unpinned_target();
+                        out.send(to, greeting(&me, my_port, to.port()));
+                    }
                 }
             }
         }
@@ -262,6 +433,7 @@ impl Punch {
         }
         let connected = self.connected_count();
         out.event(Event::Done { connected, total: self.peers.len(), after_start: now - self.started_at });
+        self.close_hard(out);
         if !anyone_heard && !self.peers.is_empty() {
             self.state = PunchState::Failed;
             return Some(ClientError::UnreachableSelf);
@@ -286,6 +458,7 @@ impl Punch {
                 total: self.peers.len(),
                 after_start: now - self.started_at,
             });
+            self.close_hard(out);
         }
     }
 
@@ -293,6 +466,7 @@ impl Punch {
     pub(crate) fn handle_datagram(
         &mut self,
         now: Instant,
+        via: SocketId,
         from: SocketAddr,
         data: &[u8],
         out: &mut Outbox,
@@ -316,12 +490,12 @@ impl Punch {
                 // No name: only the host sends it, from its pinned address (or, not yet heard,
                 // from the host's IP).
                 let idx = self.peers.iter().position(|p| {
-                    p.is_host && p.pinned.map_or(p.reported.ip() == from.ip(), |a| a == from)
+                    p.is_host && p.pinned.map_or(p.reported.ip() == from.ip(), |a| a == from && p.via == via)
                 })?;
                 (idx, msg)
             }
             PeerMessage::Data(bytes) => {
-                let idx = self.peers.iter().position(|p| p.pinned == Some(from))?;
+                let idx = self.peers.iter().position(|p| p.pinned == Some(from) && p.via == via)?;
                 self.mark_confirmed(idx, now, out);
                 return Some((self.peers[idx].name.clone(), bytes.to_vec()));
             }
@@ -341,49 +515,56 @@ impl Punch {
             && matches!(self.peers[idx].status, PeerStatus::Trying | PeerStatus::Heard);
         let p = &mut self.peers[idx];
         let first_heard = p.pinned.is_none();
-        if p.pinned != Some(from) {
+        if p.pinned != Some(from) || p.via != via {
+            if p.is_connected() {
+                // The path is settled; a late datagram from another socket or port (a birthday
+                // probe, a second window port) must not move it.
+                tracing::trace!(peer = %p.name, %from, %via, "ignoring a datagram off the connected path");
+                return None;
+            }
             if !first_heard {
-                tracing::debug!(peer = %p.name, %from, "peer's address moved; re-pinned");
+                tracing::debug!(peer = %p.name, %from, %via, "peer's address moved; re-pinned");
             }
             p.pinned = Some(from);
+            p.via = via;
         }
         if first_heard {
             if p.status == PeerStatus::Trying {
                 p.status = PeerStatus::Heard;
             }
             out.event(Event::Heard { peer: p.name.clone(), from });
-            out.send(from, confirm(&me, my_port));
+            out.send_via(via, from, confirm(&me, my_port));
         }
         match msg {
             PeerMessage::Greeting { .. } => {
                 if !first_heard && !ticking {
-                    out.send(from, confirm(&me, my_port));
+                    out.send_via(via, from, confirm(&me, my_port));
                 }
             }
             PeerMessage::Confirm { .. } => {
                 if !p.confirmed {
                     if !first_heard {
-                        out.send(from, confirm(&me, my_port));
+                        out.send_via(via, from, confirm(&me, my_port));
                     }
                     p.unanswered_confirms = 0;
                 } else if !ticking {
                     p.unanswered_confirms = p.unanswered_confirms.saturating_add(1);
                     if p.unanswered_confirms >= 2 {
                         p.unanswered_confirms = 0;
-                        out.send(from, confirm(&me, my_port));
+                        out.send_via(via, from, confirm(&me, my_port));
                     }
                 }
                 self.mark_confirmed(idx, now, out);
             }
             PeerMessage::StartIn { .. } => {
-                out.send(from, PeerMessage::StartAck { sender: &me, port: my_port }.to_bytes());
+                out.send_via(via, from, PeerMessage::StartAck { sender: &me, port: my_port }.to_bytes());
                 self.mark_confirmed(idx, now, out);
             }
             PeerMessage::StartAck { .. } => {
                 // A Godot client that got our s:<n> but lost our c: still needs a c: within 2 s;
                 // it sends y: every 50 ms until it starts, so each y: gets one c:.
                 if self.is_host {
-                    out.send(from, confirm(&me, my_port));
+                    out.send_via(via, from, confirm(&me, my_port));
                 }
                 p.start_acked = true;
                 self.mark_confirmed(idx, now, out);
@@ -406,13 +587,24 @@ impl Punch {
         let Some(addr) = p.pinned else { return };
         p.status = PeerStatus::Connected;
         p.connected_after = Some(after);
-        out.event(Event::Connected { peer: p.name.clone(), addr, after_start: after });
+        let method = p.method_for(addr);
+        p.method = Some(method);
+        p.probes =
+            p.prober.as_ref().map(Prober::sent).filter(|_| method == crate::strategy::Method::Birthday);
+        out.event(Event::Connected {
+            peer: p.name.clone(),
+            addr,
+            after_start: after,
+            method,
+            probes: p.probes,
+        });
         if is_host && !p.start_acked {
             p.start_since = Some(now);
             p.next_tick = now + self.tick;
-            out.send(addr, PeerMessage::StartIn { secs: start_in }.to_bytes());
+            out.send_via(p.via, addr, PeerMessage::StartIn { secs: start_in }.to_bytes());
         }
         self.check_done(now, out);
+        self.hard_side(now, out);
     }
 
     fn vote(&mut self, port: u16) {

@@ -79,6 +79,11 @@ impl Rendezvous {
         r
     }
 
+    /// True once the server accepted us (first `i:`).
+    pub(crate) fn is_joined(&self) -> bool {
+        matches!(self.lobby, Lobby::InSession { .. })
+    }
+
     pub(crate) fn is_host(&self) -> bool {
         self.is_host
     }
@@ -187,7 +192,7 @@ impl Rendezvous {
             }
             Reply::Error(code) => self.on_error(now, code, out),
             Reply::OtherError(text) => Step::Failed(ClientError::UnknownServerError(text)),
-            // The e:/n: extension: this client does not send e: (yet), so n: is not for it.
+            // The e:/n: extension: the engine reads n: before the lobby sees it.
             Reply::Nat(_) => Step::Stay,
         }
     }

@@ -210,6 +210,9 @@ impl Sim {
         loop {
             let out = self.nodes[i].engine.poll_output();
             match out {
+                // The sim models the main socket only (no STUN server, no extra sockets).
+                Output::Transmit(t) if t.via != crate::SocketId::MAIN => {}
+                Output::Open(_) | Output::Close(_) => {}
                 Output::Transmit(t) => {
                     let node = &self.nodes[i];
                     if node.mute_to_peers && t.to != SERVER {
@@ -281,7 +284,12 @@ impl Sim {
             return;
         }
         let now = self.now;
-        self.nodes[i].engine.handle_input(Input::Datagram { now, from: d.from, data: &d.data });
+        self.nodes[i].engine.handle_input(Input::Datagram {
+            now,
+            via: crate::SocketId::MAIN,
+            from: d.from,
+            data: &d.data,
+        });
         self.drain(i);
     }
 

@@ -2,7 +2,9 @@
 //! rules, and the [`sim`](crate::sim) harness for whole sessions.
 
 use crate::sim::{Sim, SERVER};
-use crate::{ClientError, Config, Engine, Event, FailReason, Input, Output, PeerStatus, Transmit};
+use crate::{
+    ClientError, Config, Engine, Event, FailReason, Input, Method, Output, PeerStatus, SocketId, Transmit,
+};
 use rhp_proto::ErrorCode;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -14,6 +16,7 @@ fn drain(e: &mut Engine) -> (Vec<Transmit>, Vec<Event>, Instant) {
     loop {
         match e.poll_output() {
             Output::Transmit(t) => ts.push(t),
+            Output::Open(_) | Output::Close(_) => {}
             Output::Event(ev) => evs.push(ev),
             Output::Timeout(t) => return (ts, evs, t),
         }
@@ -25,7 +28,7 @@ fn texts(ts: &[Transmit]) -> Vec<String> {
 }
 
 fn feed(e: &mut Engine, now: Instant, from: SocketAddr, data: &str) -> (Vec<Transmit>, Vec<Event>, Instant) {
-    e.handle_input(Input::Datagram { now, from, data: data.as_bytes() });
+    e.handle_input(Input::Datagram { now, via: SocketId::MAIN, from, data: data.as_bytes() });
     drain(e)
 }
 
@@ -42,6 +45,7 @@ fn addr(s: &str) -> SocketAddr {
 fn started(me: &str, host: bool, peers: &[(&str, &str)]) -> (Engine, Instant) {
     let t0 = Instant::now();
     let config = if host { Config::host(SERVER, "S1", me, 12) } else { Config::join(SERVER, "S1", me) };
+    let config = config.without_nat_classification();
     let mut e = Engine::new(config, t0).unwrap();
     drain(&mut e);
     let mut names: Vec<&str> = peers.iter().map(|p| p.0).collect();
@@ -61,7 +65,11 @@ fn started(me: &str, host: bool, peers: &[(&str, &str)]) -> (Engine, Instant) {
 #[test]
 fn join_request_is_resent_every_half_second_until_info() {
     let t0 = Instant::now();
-    let mut e = Engine::new(Config::join(SERVER, "S1", "Bob").with_password(Some("pw")), t0).unwrap();
+    let mut e = Engine::new(
+        Config::join(SERVER, "S1", "Bob").with_password(Some("pw")).without_nat_classification(),
+        t0,
+    )
+    .unwrap();
     let (ts, _, next) = drain(&mut e);
     assert_eq!(texts(&ts), ["c:S1:Bob:pw"]);
     assert_eq!(ts[0].to, SERVER);
@@ -79,7 +87,7 @@ fn join_request_is_resent_every_half_second_until_info() {
 #[test]
 fn pings_every_half_second_in_the_session() {
     let t0 = Instant::now();
-    let mut e = Engine::new(Config::host(SERVER, "S1", "Alice", 2), t0).unwrap();
+    let mut e = Engine::new(Config::host(SERVER, "S1", "Alice", 2).without_nat_classification(), t0).unwrap();
     assert_eq!(texts(&drain(&mut e).0), ["h:S1:Alice:2"]);
     feed(&mut e, t0 + 10 * MS, SERVER, "i:Alice");
     let mut pings = Vec::new();
@@ -99,7 +107,7 @@ fn pings_every_half_second_in_the_session() {
 #[test]
 fn server_silence_for_15_s_is_a_server_timeout() {
     let t0 = Instant::now();
-    let mut e = Engine::new(Config::join(SERVER, "S1", "Bob"), t0).unwrap();
+    let mut e = Engine::new(Config::join(SERVER, "S1", "Bob").without_nat_classification(), t0).unwrap();
     let mut sent = texts(&drain(&mut e).0).len();
     let mut now = t0;
     for _ in 0..100 {
@@ -119,7 +127,7 @@ fn server_silence_for_15_s_is_a_server_timeout() {
 #[test]
 fn any_server_datagram_restarts_the_silence_timer() {
     let t0 = Instant::now();
-    let mut e = Engine::new(Config::join(SERVER, "S1", "Bob"), t0).unwrap();
+    let mut e = Engine::new(Config::join(SERVER, "S1", "Bob").without_nat_classification(), t0).unwrap();
     feed(&mut e, t0 + 14 * 1000 * MS, SERVER, "i:Alice:Bob");
     tick(&mut e, t0 + 15 * 1000 * MS);
     assert!(e.take_outcome().is_none());
@@ -135,7 +143,7 @@ fn server_errors_end_the_run_with_their_code() {
         ("error:session_non_existent", ErrorCode::SessionNonExistent),
     ] {
         let t0 = Instant::now();
-        let mut e = Engine::new(Config::join(SERVER, "S1", "Bob"), t0).unwrap();
+        let mut e = Engine::new(Config::join(SERVER, "S1", "Bob").without_nat_classification(), t0).unwrap();
         feed(&mut e, t0, SERVER, wire);
         match e.take_outcome() {
             Some(Err(ClientError::Server(c))) => assert_eq!(c, code),
@@ -144,7 +152,7 @@ fn server_errors_end_the_run_with_their_code() {
         assert!(tick(&mut e, t0 + 1000 * MS).0.is_empty(), "a failed engine sends nothing");
     }
     let t0 = Instant::now();
-    let mut e = Engine::new(Config::join(SERVER, "S1", "Bob"), t0).unwrap();
+    let mut e = Engine::new(Config::join(SERVER, "S1", "Bob").without_nat_classification(), t0).unwrap();
     feed(&mut e, t0, SERVER, "error:rate_limited");
     assert!(matches!(e.take_outcome(), Some(Err(ClientError::UnknownServerError(t))) if t == "rate_limited"));
 }
@@ -152,7 +160,7 @@ fn server_errors_end_the_run_with_their_code() {
 #[test]
 fn start_is_resent_until_the_start_message_then_y_once_per_round() {
     let t0 = Instant::now();
-    let mut e = Engine::new(Config::host(SERVER, "S1", "Alice", 3), t0).unwrap();
+    let mut e = Engine::new(Config::host(SERVER, "S1", "Alice", 3).without_nat_classification(), t0).unwrap();
     feed(&mut e, t0, SERVER, "i:Alice:Bob");
     e.start(t0 + 100 * MS);
     let (ts, _, next) = drain(&mut e);
@@ -180,7 +188,7 @@ fn start_is_resent_until_the_start_message_then_y_once_per_round() {
 #[test]
 fn refused_start_goes_back_to_pinging() {
     let t0 = Instant::now();
-    let mut e = Engine::new(Config::host(SERVER, "S1", "Alice", 3), t0).unwrap();
+    let mut e = Engine::new(Config::host(SERVER, "S1", "Alice", 3).without_nat_classification(), t0).unwrap();
     feed(&mut e, t0, SERVER, "i:Alice");
     e.start(t0);
     drain(&mut e);
@@ -193,7 +201,7 @@ fn refused_start_goes_back_to_pinging() {
 #[test]
 fn player_list_updates_and_host_hand_over_are_events() {
     let t0 = Instant::now();
-    let mut e = Engine::new(Config::join(SERVER, "S1", "Bob"), t0).unwrap();
+    let mut e = Engine::new(Config::join(SERVER, "S1", "Bob").without_nat_classification(), t0).unwrap();
     feed(&mut e, t0, SERVER, "i:Alice:Bob");
     let (_, evs, _) = feed(&mut e, t0, SERVER, "i:Alice:Bob");
     assert!(evs.is_empty(), "an unchanged list is no event");
@@ -207,7 +215,7 @@ fn player_list_updates_and_host_hand_over_are_events() {
 #[test]
 fn exit_and_kick_are_sent() {
     let t0 = Instant::now();
-    let mut e = Engine::new(Config::host(SERVER, "S1", "Alice", 3), t0).unwrap();
+    let mut e = Engine::new(Config::host(SERVER, "S1", "Alice", 3).without_nat_classification(), t0).unwrap();
     feed(&mut e, t0, SERVER, "i:Alice:Bob");
     e.kick(t0, "Bob").unwrap();
     assert_eq!(texts(&drain(&mut e).0), ["k:S1:Bob"]);
@@ -226,7 +234,7 @@ fn exit_and_kick_are_sent() {
 #[test]
 fn start_burst_covers_the_window_in_order_with_exact_field_3() {
     let t0 = Instant::now();
-    let mut e = Engine::new(Config::join(SERVER, "S1", "Bob"), t0).unwrap();
+    let mut e = Engine::new(Config::join(SERVER, "S1", "Bob").without_nat_classification(), t0).unwrap();
     feed(&mut e, t0, SERVER, "i:Alice:Bob");
     let (ts, _, next) = feed(&mut e, t0, SERVER, "s:40000:Alice:10.0.0.9:5555");
     let greets: Vec<&Transmit> = ts.iter().filter(|t| t.to != SERVER).collect();
@@ -319,7 +327,13 @@ fn connected_needs_heard_and_a_confirmation() {
     assert_eq!(texts(&ts), ["c:Bob:40000"], "the first c: from a peer is answered at once");
     assert_eq!(
         evs,
-        [Event::Connected { peer: "Alice".into(), addr: addr("10.0.0.9:5555"), after_start: 5 * MS }]
+        [Event::Connected {
+            peer: "Alice".into(),
+            addr: addr("10.0.0.9:5555"),
+            after_start: 5 * MS,
+            method: Method::Plain,
+            probes: None
+        }]
     );
     assert!(e.take_outcome().is_none(), "Carol is still missing");
     let (_, evs, _) = feed(&mut e, t0 + 9 * MS, addr("10.0.0.8:6666"), "c:Carol:6666");
@@ -412,7 +426,7 @@ fn host_sends_start_in_until_y_or_one_and_a_half_seconds() {
 #[test]
 fn a_custom_start_delay_is_sent() {
     let t0 = Instant::now();
-    let mut config = Config::host(SERVER, "S1", "Alice", 2);
+    let mut config = Config::host(SERVER, "S1", "Alice", 2).without_nat_classification();
     config.start_in_secs = 3;
     let mut e = Engine::new(config, t0).unwrap();
     feed(&mut e, t0, SERVER, "i:Alice:Bob");
@@ -505,8 +519,13 @@ fn garbage_never_panics() {
                 b"gcsyd:0123456789AliceBob\xff"[(x % 25) as usize]
             })
             .collect();
-        e.handle_input(Input::Datagram { now: t0, from: addr("10.0.0.9:5555"), data: &data });
-        e.handle_input(Input::Datagram { now: t0, from: SERVER, data: &data });
+        e.handle_input(Input::Datagram {
+            now: t0,
+            via: SocketId::MAIN,
+            from: addr("10.0.0.9:5555"),
+            data: &data,
+        });
+        e.handle_input(Input::Datagram { now: t0, via: SocketId::MAIN, from: SERVER, data: &data });
         drain(&mut e);
     }
 }
