@@ -59,6 +59,8 @@ pub mod strategy;
 mod sim;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_nat;
 
 pub use classify::NatReport;
 pub use config::{BirthdayConfig, Config, NatConfig, Role, Timers};

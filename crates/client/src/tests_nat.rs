@@ -1,0 +1,319 @@
+//! Unit tests of NAT classification, the `e:`/`n:` announcement and the direct methods, on an
+//! injected clock with injected STUN answers and socket outcomes (no sockets, no sleeping).
+
+use crate::sim::SERVER;
+use crate::{Config, Engine, Event, Input, Method, NatKind, Output, SocketId, Transmit};
+use rhp_proto::stun;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+const MS: Duration = Duration::from_millis(1);
+const ALT: &str = "10.0.0.1:57776";
+const PUBLIC_IP: &str = "198.51.100.7";
+const LOCAL_PORT: u16 = 5000;
+
+#[derive(Default, Debug)]
+struct Out {
+    ts: Vec<Transmit>,
+    opened: Vec<SocketId>,
+    closed: Vec<SocketId>,
+    events: Vec<Event>,
+}
+
+fn drain(e: &mut Engine) -> Out {
+    let mut o = Out::default();
+    loop {
+        match e.poll_output() {
+            Output::Transmit(t) => o.ts.push(t),
+            Output::Open(id) => o.opened.push(id),
+            Output::Close(id) => o.closed.push(id),
+            Output::Event(ev) => o.events.push(ev),
+            Output::Timeout(_) => return o,
+        }
+    }
+}
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+fn feed(e: &mut Engine, now: Instant, via: SocketId, from: SocketAddr, data: &[u8]) -> Out {
+    e.handle_input(Input::Datagram { now, via, from, data });
+    drain(e)
+}
+
+fn opened(e: &mut Engine, now: Instant, id: SocketId, port: u16) -> Out {
+    e.handle_input(Input::Opened { now, id, local_port: Some(port) });
+    drain(e)
+}
+
+fn tick(e: &mut Engine, now: Instant) -> Out {
+    e.handle_input(Input::Timeout(now));
+    drain(e)
+}
+
+fn is_stun(t: &Transmit) -> bool {
+    stun::is_stun(&t.data)
+}
+
+/// The answer a STUN server gives `t`, mapping it to `PUBLIC_IP:port`.
+fn answer(t: &Transmit, port: u16) -> Vec<u8> {
+    let req = stun::parse_binding_request(&t.data).unwrap();
+    let mut out = Vec::new();
+    stun::write_binding_response(&req, SocketAddr::new(PUBLIC_IP.parse().unwrap(), port), &mut out);
+    out
+}
+
+fn text(t: &Transmit) -> String {
+    String::from_utf8_lossy(&t.data).into_owned()
+}
+
+/// An engine whose probes 0..3 are answered with `ports` (None: never answered). Returns the
+/// engine, the time, and everything it output.
+fn classify(config: Config, ports: [Option<u16>; 4]) -> (Engine, Instant, Out) {
+    let t0 = Instant::now();
+    let mut e = Engine::new(config, t0).unwrap();
+    let mut all = drain(&mut e);
+    all.events.extend(opened(&mut e, t0, SocketId::MAIN, LOCAL_PORT).events);
+    assert_eq!(all.opened, vec![SocketId(1)], "the probe socket is asked for at once");
+    let mut o = opened(&mut e, t0, SocketId(1), 6000);
+    let mut stun_sent: Vec<Transmit> = all.ts.iter().filter(|t| is_stun(t)).cloned().collect();
+    stun_sent.append(&mut o.ts);
+    assert_eq!(stun_sent.len(), 4);
+    // In probe order: main→server, main→alt, probe→server, probe→alt.
+    let order: Vec<(SocketId, SocketAddr)> = stun_sent.iter().map(|t| (t.via, t.to)).collect();
+    assert_eq!(
+        order,
+        vec![
+            (SocketId::MAIN, SERVER),
+            (SocketId::MAIN, addr(ALT)),
+            (SocketId(1), SERVER),
+            (SocketId(1), addr(ALT))
+        ]
+    );
+    for (t, port) in stun_sent.iter().zip(ports) {
+        if let Some(port) = port {
+            let o = feed(&mut e, t0 + MS, t.via, t.to, &answer(t, port));
+            all.closed.extend(o.closed);
+            all.events.extend(o.events);
+            all.ts.extend(o.ts);
+        }
+    }
+    // Let every retransmission run out.
+    for i in 1..=8 {
+        let o = tick(&mut e, t0 + 250 * MS * i);
+        all.closed.extend(o.closed);
+        all.events.extend(o.events);
+        all.ts.extend(o.ts);
+    }
+    (e, t0 + 2100 * MS, all)
+}
+
+fn join() -> Config {
+    Config::join(SERVER, "S1", "Bob")
+}
+
+fn kind_of(e: &Engine) -> NatKind {
+    e.nat_report().expect("classified").kind
+}
+
+#[test]
+fn same_port_towards_both_server_ports_is_independent() {
+    let (e, _, out) = classify(join(), [Some(LOCAL_PORT), Some(LOCAL_PORT), None, None]);
+    assert_eq!(kind_of(&e), NatKind::Independent);
+    let r = e.nat_report().unwrap();
+    assert_eq!(r.preserves_port, Some(true));
+    assert_eq!(r.public, Some(addr(&format!("{PUBLIC_IP}:{LOCAL_PORT}"))));
+    assert_eq!(out.closed, vec![SocketId(1)], "the probe socket is closed once decided");
+    assert!(out.events.iter().any(|ev| matches!(ev, Event::Nat(r) if r.kind == NatKind::Independent)));
+}
+
+#[test]
+fn a_fixed_step_is_predictable_and_random_steps_are_not() {
+    let (e, _, _) = classify(join(), [Some(40000), Some(40001), Some(40002), Some(40003)]);
+    assert_eq!(kind_of(&e), NatKind::Predictable { last: 40003, step: 1 });
+    let (e, _, _) = classify(join(), [Some(40000), Some(39998), Some(39996), Some(39994)]);
+    assert_eq!(kind_of(&e), NatKind::Predictable { last: 39994, step: -2 });
+    let (e, _, _) = classify(join(), [Some(40000), Some(51234), Some(2345), Some(60001)]);
+    assert_eq!(kind_of(&e), NatKind::Random);
+    assert_eq!(e.nat_report().unwrap().preserves_port, Some(false));
+    // Port-preserving symmetric: the first mapping keeps the local port, the rest are random.
+    let (e, _, _) = classify(join(), [Some(LOCAL_PORT), Some(33333), Some(6000), Some(44444)]);
+    assert_eq!(kind_of(&e), NatKind::Random);
+    assert_eq!(e.nat_report().unwrap().preserves_port, Some(true));
+    // Only probes 0 and 1 answered and different: not provably predictable.
+    let (e, _, _) = classify(join(), [Some(40000), Some(40001), None, None]);
+    assert_eq!(kind_of(&e), NatKind::Random);
+}
+
+#[test]
+fn no_stun_answer_is_unknown_after_the_retransmissions_and_nothing_is_announced() {
+    let (mut e, now, out) = classify(join(), [None, None, None, None]);
+    assert_eq!(kind_of(&e), NatKind::Unknown);
+    // Five tries of each request, 250 ms apart.
+    let to_alt = out.ts.iter().filter(|t| is_stun(t) && t.to == addr(ALT) && t.via == SocketId::MAIN).count();
+    assert_eq!(to_alt, 5, "the first send and 4 retransmissions");
+    // A server without STUN answers our probes error:invalid_request: the run goes on.
+    let o = feed(&mut e, now, SocketId::MAIN, SERVER, b"error:invalid_request");
+    assert!(o.events.is_empty(), "{:?}", o.events);
+    let o = feed(&mut e, now, SocketId::MAIN, SERVER, b"i:Alice:Bob");
+    assert!(matches!(o.events.first(), Some(Event::Joined { .. })));
+    // Classified as unknown: the e: still goes (peers learn we speak the extension).
+    assert!(o.ts.iter().any(|t| text(t) == "e:S1:Bob:u"), "{:?}", o.ts.iter().map(text).collect::<Vec<_>>());
+}
+
+#[test]
+fn the_kind_is_announced_once_joined_until_the_server_lists_it() {
+    let (mut e, now, out) = classify(join(), [Some(LOCAL_PORT), Some(LOCAL_PORT), None, None]);
+    assert!(!out.ts.iter().any(|t| text(t).starts_with("e:")), "no e: before the server accepted us");
+    let o = feed(&mut e, now, SocketId::MAIN, SERVER, b"i:Alice:Bob");
+    assert_eq!(o.ts.iter().filter(|t| text(t) == "e:S1:Bob:e").count(), 1);
+    // Resent with the resend interval while unacknowledged...
+    let o = tick(&mut e, now + 500 * MS);
+    assert!(o.ts.iter().any(|t| text(t) == "e:S1:Bob:e"));
+    // ...and no more once an n: lists us.
+    let o = feed(&mut e, now + 510 * MS, SocketId::MAIN, SERVER, b"n:Alice:r:Bob:e");
+    assert!(o.ts.is_empty() && o.events.is_empty());
+    for i in 1..=4 {
+        let o = tick(&mut e, now + 510 * MS + 500 * MS * i);
+        assert!(!o.ts.iter().any(|t| text(t).starts_with("e:")));
+    }
+}
+
+#[test]
+fn without_classification_nothing_new_goes_out() {
+    let t0 = Instant::now();
+    let mut e = Engine::new(join().without_nat_classification(), t0).unwrap();
+    let o = drain(&mut e);
+    assert_eq!(o.ts.iter().map(text).collect::<Vec<_>>(), vec!["c:S1:Bob"]);
+    assert!(o.opened.is_empty());
+    let o = feed(&mut e, t0, SocketId::MAIN, SERVER, b"i:Alice:Bob");
+    assert!(o.ts.is_empty());
+}
+
+/// Classified as `ports`, joined, told the peers' kinds by `n:`, started with Alice (host) at
+/// 203.0.113.5:7000.
+fn started(ports: [Option<u16>; 4], n: &str) -> (Engine, Instant, Out) {
+    let (mut e, now, _) = classify(join(), ports);
+    feed(&mut e, now, SocketId::MAIN, SERVER, b"i:Alice:Bob");
+    feed(&mut e, now, SocketId::MAIN, SERVER, n.as_bytes());
+    let out = feed(&mut e, now, SocketId::MAIN, SERVER, b"s:40000:Alice:203.0.113.5:7000");
+    (e, now, out)
+}
+
+const ALICE: &str = "203.0.113.5:7000";
+
+#[test]
+fn a_predictable_peer_gets_its_predicted_ports_first_then_the_window() {
+    let (_, _, out) = started([Some(LOCAL_PORT), Some(LOCAL_PORT), None, None], "n:Alice:s40010+2:Bob:e");
+    let greets: Vec<u16> = out.ts.iter().filter(|t| text(t).starts_with("g:")).map(|t| t.to.port()).collect();
+    let predicted: Vec<u16> = (1..=32).map(|i| 40010 + 2 * i).collect();
+    assert_eq!(&greets[..32], &predicted[..], "the 32 predicted ports first, in order");
+    assert!(
+        greets.contains(&7000) && greets.contains(&6992) && greets.contains(&7008),
+        "then the plain window"
+    );
+    assert!(out.ts.iter().all(|t| t.to.ip() == addr(ALICE).ip() || t.to == SERVER));
+}
+
+#[test]
+fn a_godot_peer_without_a_descriptor_gets_plain_punching_only() {
+    let (mut e, now, out) = started([Some(40000), Some(51234), Some(2345), Some(60001)], "n:Bob:r");
+    let greets: Vec<u16> = out.ts.iter().filter(|t| text(t).starts_with("g:")).map(|t| t.to.port()).collect();
+    assert_eq!(greets.len(), 17, "reported port and the ±8 window");
+    // No hard-side sockets, no probes, ever.
+    for i in 1..=40 {
+        let o = tick(&mut e, now + 50 * MS * i);
+        assert!(o.opened.is_empty());
+        assert!(o
+            .ts
+            .iter()
+            .all(|t| t.via == SocketId::MAIN && (6992..=7008).contains(&t.to.port()) || t.to == SERVER));
+    }
+}
+
+#[test]
+fn birthday_hard_side_opens_k_sockets_after_the_grace_and_keeps_only_the_winner() {
+    let mut config = join();
+    config.nat.birthday.sockets = 8;
+    let (mut e, now, out) = {
+        let (mut e, now, _) = classify(config, [Some(40000), Some(51234), Some(2345), Some(60001)]);
+        feed(&mut e, now, SocketId::MAIN, SERVER, b"i:Alice:Bob");
+        feed(&mut e, now, SocketId::MAIN, SERVER, b"n:Alice:e:Bob:r");
+        let out = feed(&mut e, now, SocketId::MAIN, SERVER, b"s:40000:Alice:203.0.113.5:7000");
+        (e, now, out)
+    };
+    assert_eq!(kind_of(&e), NatKind::Random);
+    assert!(out.opened.is_empty(), "plain punching alone during the grace");
+    let o = tick(&mut e, now + 100 * MS);
+    assert!(o.opened.is_empty());
+    let o = tick(&mut e, now + 250 * MS);
+    assert_eq!(o.opened.len(), 8);
+    let ids = o.opened.clone();
+    for (n, id) in ids.iter().enumerate() {
+        let o = opened(&mut e, now + 251 * MS, *id, 30000 + n as u16);
+        assert_eq!(o.ts.len(), 1);
+        assert_eq!((o.ts[0].via, o.ts[0].to), (*id, addr(ALICE)), "each socket greets the peer");
+        assert_eq!(text(&o.ts[0]), "g:Bob:40000:7000");
+    }
+    // Greeted again from every socket each second.
+    let o = tick(&mut e, now + 1250 * MS);
+    assert_eq!(o.ts.iter().filter(|t| t.via != SocketId::MAIN && t.to == addr(ALICE)).count(), 8);
+    // Alice's probe hits socket ids[3]: pinned there, confirmed through it.
+    let hit = ids[3];
+    let o = feed(&mut e, now + 1300 * MS, hit, addr(ALICE), b"g:Alice:7000:31234");
+    assert!(o.ts.iter().any(|t| t.via == hit && t.to == addr(ALICE) && text(t).starts_with("c:Bob:")));
+    let o = feed(&mut e, now + 1310 * MS, hit, addr(ALICE), b"c:Alice:7000");
+    let connected = o.events.iter().find_map(|ev| match ev {
+        Event::Connected { method, probes, .. } => Some((*method, *probes)),
+        _ => None,
+    });
+    assert_eq!(connected, Some((Method::Birthday, None)));
+    let mut closed = o.closed.clone();
+    closed.sort();
+    let mut others: Vec<SocketId> = ids.iter().copied().filter(|s| *s != hit).collect();
+    others.sort();
+    assert_eq!(closed, others, "every socket but the winner closes");
+    // Application data goes through the winner; a late datagram on another socket moves nothing.
+    assert_eq!(e.data_to("Alice", b"x").unwrap().via, hit);
+    let o = feed(&mut e, now + 1400 * MS, ids[5], addr(ALICE), b"g:Alice:7000:30005");
+    assert!(o.ts.is_empty());
+    assert_eq!(e.data_to("Alice", b"x").unwrap().via, hit);
+}
+
+#[test]
+fn birthday_easy_side_probes_random_ports_of_the_peer_ip_at_the_rate() {
+    let (mut e, now, out) = started([Some(LOCAL_PORT), Some(LOCAL_PORT), None, None], "n:Alice:r:Bob:e");
+    let mut ports: Vec<u16> = Vec::new();
+    let mut collect = |o: &Out| {
+        for t in &o.ts {
+            if t.to != SERVER {
+                assert_eq!(t.to.ip(), addr(ALICE).ip(), "probes only go to the IP the server reported");
+                assert_eq!(t.via, SocketId::MAIN);
+                ports.push(t.to.port());
+            }
+        }
+    };
+    collect(&out);
+    let mut t = now;
+    while t < now + Duration::from_secs(1) {
+        t += 10 * MS;
+        collect(&tick(&mut e, t));
+    }
+    // 1,000 probes per second plus the plain window and its ticks.
+    assert!((1000..=1060).contains(&ports.len()), "{}", ports.len());
+    let hit = *ports.iter().rev().find(|p| !(6992..=7008).contains(*p)).unwrap();
+    let from = SocketAddr::new(addr(ALICE).ip(), hit);
+    feed(&mut e, t, SocketId::MAIN, from, b"g:Alice:7000:5000");
+    let o = feed(&mut e, t, SocketId::MAIN, from, b"c:Alice:7000");
+    let connected = o.events.iter().find_map(|ev| match ev {
+        Event::Connected { method, probes, addr, .. } => Some((*method, *probes, *addr)),
+        _ => None,
+    });
+    let (method, probes, at) = connected.unwrap();
+    assert_eq!((method, at), (Method::Birthday, from));
+    assert!(probes.unwrap() >= 1000);
+    // Probing stops once connected.
+    let o = tick(&mut e, t + 10 * MS);
+    assert!(o.ts.iter().all(|t| t.to == from || t.to == SERVER), "{:?}", o.ts.len());
+}
