@@ -207,7 +207,11 @@ impl Punch {
         tracing::debug!(peer = %p.name, ?plan, "direct method chosen");
         p.set_plan(plan, window);
         match plan {
-            Plan::BirthdayEasy => p.prober = Some(Prober::new(&mut self.nat.rng, b.rate, b.max_probes, now)),
+            // Probing starts when the hard side's sockets open (same grace on both sides): a
+            // probe sent before its mapping exists is lost for good.
+            Plan::BirthdayEasy => {
+                p.prober = Some(Prober::new(&mut self.nat.rng, b.rate, b.max_probes, now + b.grace))
+            }
             Plan::BirthdayHard if self.hard_at.is_none() => self.hard_at = Some(now + b.grace),
             _ => {}
         }
