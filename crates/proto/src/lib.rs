@@ -10,6 +10,7 @@
 //!   rendered and parsed.
 //! - [`stun`]: STUN Binding requests and responses (RFC 8489 and classic RFC 3489), told apart from
 //!   Rabid text by their header.
+//! - [`relay`]: the relay's binary frames and its `r:` grant.
 //! - [`peer`]: what peers send each other after the server phase (`g: c: s: y:` and app data `d:`).
 //! - [`ParseError`]: why bytes are not a message.
 //!
@@ -20,6 +21,7 @@ pub mod error_code;
 pub mod name;
 pub mod parse_error;
 pub mod peer;
+pub mod relay;
 pub mod reply;
 pub mod request;
 pub mod stun;
