@@ -1,6 +1,6 @@
 //! `rabid-hole-punch serve`: the rendezvous server. Parses flags (and the original's
-//! `<port> [DEBUG]` form), sets up logging, binds the socket, runs the `rhp_server` shell until
-//! SIGINT/SIGTERM.
+//! `<port> [DEBUG]` form), sets up logging, binds the socket (and the alternate STUN port), runs the
+//! `rhp_server` shell until SIGINT/SIGTERM.
 
 use crate::logging::{self, LogOptions};
 use clap::Parser;
@@ -22,6 +22,13 @@ pub struct ServeArgs {
     /// 57775 is the Godot plugin's default server port.
     #[arg(long, default_value_t = DEFAULT_PORT)]
     pub port: u16,
+
+    /// Second UDP port that answers STUN Binding requests only (the main port answers them too),
+    /// so a client can compare the mappings its NAT gives towards two ports. Default: the main
+    /// port + 1 (with --port 0, another free port; if the default cannot be bound the server
+    /// runs without it). 0 turns it off.
+    #[arg(long, value_name = "PORT")]
+    pub alt_port: Option<u16>,
 
     /// Address to bind: 0.0.0.0 for every IPv4 interface (like the original), 127.0.0.1 for
     /// this machine only.
@@ -249,6 +256,10 @@ async fn serve(args: ServeArgs) -> ExitCode {
         }
     };
     let local = socket.local_addr().unwrap_or(addr);
+    let alt = match bind_alt(&args, local).await {
+        Ok(alt) => alt,
+        Err(code) => return code,
+    };
     let config = args.config();
     info!(
         "player timeout {:?}, session lifetime {:?}, {} start rounds every {:?}, timeout errors {}x every {:?}",
@@ -280,10 +291,47 @@ async fn serve(args: ServeArgs) -> ExitCode {
         config.create_burst
     );
     info!("listening on udp://{local}");
+    match alt.as_ref().and_then(|s| s.local_addr().ok()) {
+        Some(alt_local) => info!("STUN alternate port on udp://{alt_local} (STUN on udp://{local} too)"),
+        None => info!("STUN on udp://{local}; no alternate port"),
+    }
     let shell_options = rhp_server::shell::ShellOptions { io_batch: args.io_batch as usize };
-    rhp_server::shell::run_with(socket, Engine::new(config), shutdown, shell_options).await;
+    rhp_server::shell::run_with_alt(socket, alt, Engine::new(config), shutdown, shell_options).await;
     info!("stopped");
     ExitCode::SUCCESS
+}
+
+/// The port the alternate STUN socket is to use: `None` for none. The default is the main port + 1
+/// (none past 65535), or any free port when the main port was picked by the system.
+pub fn alt_port(args: &ServeArgs) -> Option<u16> {
+    match args.alt_port {
+        Some(0) => None,
+        Some(port) => Some(port),
+        None if args.port == 0 => Some(0),
+        None => args.port.checked_add(1),
+    }
+}
+
+/// Binds the alternate STUN socket. An explicit `--alt-port` that cannot be bound stops the
+/// server (exit 1); the default one is skipped with a warning.
+async fn bind_alt(args: &ServeArgs, main: SocketAddr) -> Result<Option<tokio::net::UdpSocket>, ExitCode> {
+    let Some(port) = alt_port(args) else { return Ok(None) };
+    let addr = SocketAddr::new(main.ip(), port);
+    // STUN traffic is small: the kernel's default buffers are enough.
+    let small = rhp_server::shell::SocketOptions { recv_buffer: 0, send_buffer: 0 };
+    match rhp_server::shell::bind_with(addr, &small).await {
+        Ok((socket, _)) => Ok(Some(socket)),
+        Err(e) if args.alt_port.is_some() => {
+            error!("cannot listen on the alternate port udp://{addr}: {e}");
+            Err(ExitCode::FAILURE)
+        }
+        Err(e) => {
+            tracing::warn!(
+                "no alternate STUN port: cannot listen on udp://{addr}: {e} (--alt-port sets another)"
+            );
+            Ok(None)
+        }
+    }
 }
 
 /// A future that completes on SIGINT or SIGTERM (logging which).
@@ -353,6 +401,18 @@ mod tests {
         ];
         let a = ServeOnly::try_parse_from(flags).expect("flags parse").args;
         assert_eq!(a.config(), Config::original());
+    }
+
+    #[test]
+    fn alt_port_defaults_to_the_next_port_and_zero_is_off() {
+        let parse = |flags: &[&str]| ServeOnly::try_parse_from(flags).expect("flags parse").args;
+        assert_eq!(alt_port(&parse(&["serve"])), Some(57776));
+        assert_eq!(alt_port(&parse(&["serve", "--port", "4000"])), Some(4001));
+        assert_eq!(alt_port(&parse(&["serve", "--port", "65535"])), None);
+        assert_eq!(alt_port(&parse(&["serve", "--port", "0"])), Some(0));
+        assert_eq!(alt_port(&parse(&["serve", "--alt-port", "0"])), None);
+        assert_eq!(alt_port(&parse(&["serve", "--alt-port", "5000"])), Some(5000));
+        assert_eq!(alt_port(&legacy_args(&argv(&["rhp", "4000"])).expect("legacy")), Some(4001));
     }
 
     #[test]

@@ -18,7 +18,6 @@ const BINDING_REQUEST: u16 = 0x0001;
 const BINDING_SUCCESS: u16 = 0x0101;
 const MAPPED_ADDRESS: u16 = 0x0001;
 const CHANGE_REQUEST: u16 = 0x0003;
-const SOURCE_ADDRESS: u16 = 0x0004;
 const XOR_MAPPED_ADDRESS: u16 = 0x0020;
 const FAMILY_V4: u8 = 0x01;
 const FAMILY_V6: u8 = 0x02;
@@ -121,9 +120,12 @@ pub fn parse_binding_request(data: &[u8]) -> Result<BindingRequest, StunError> {
 }
 
 /// Appends the Binding success response to `req` that tells the client `mapped`, the address its
-/// request came from. RFC 8489: one XOR-MAPPED-ADDRESS. Classic: MAPPED-ADDRESS and SOURCE-ADDRESS
-/// (the latter the unspecified address, port 0: the classic client only needs it present). 32 bytes
-/// for IPv4 RFC 8489 responses, 44 for IPv6, 44 for classic ones.
+/// request came from: 32 bytes for IPv4, 44 for IPv6.
+///
+/// RFC 8489: one XOR-MAPPED-ADDRESS. Classic RFC 3489: one MAPPED-ADDRESS and nothing else. RFC 3489
+/// also asks for SOURCE-ADDRESS and CHANGED-ADDRESS, but this server has one IP, so it has no
+/// honest CHANGED-ADDRESS to give (and refuses the CHANGE-REQUESTs that would use it); Debian's
+/// `stun` client reports the mapped address without them.
 pub fn write_binding_response(req: &BindingRequest, mapped: SocketAddr, out: &mut Vec<u8>) {
     let start = out.len();
     out.extend_from_slice(&BINDING_SUCCESS.to_be_bytes());
@@ -131,8 +133,6 @@ pub fn write_binding_response(req: &BindingRequest, mapped: SocketAddr, out: &mu
     out.extend_from_slice(&req.txid);
     if req.classic {
         write_address(MAPPED_ADDRESS, mapped, None, out);
-        let unspecified = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
-        write_address(SOURCE_ADDRESS, unspecified, None, out);
     } else {
         write_address(XOR_MAPPED_ADDRESS, mapped, Some(&req.txid), out);
     }
@@ -335,6 +335,7 @@ mod tests {
         assert_eq!(parsed.txid[0], 1);
         let mut out = Vec::new();
         write_binding_response(&parsed, v4(), &mut out);
+        assert_eq!(out.len(), 32);
         assert!(out.len() <= 3 * req.len());
         assert_eq!(&out[4..20], &req[4..20]);
         // MAPPED-ADDRESS, not XOR'd.
@@ -394,6 +395,36 @@ mod tests {
         let mut resp = RFC5769_RESPONSE_V4[..36].to_vec();
         resp[3] = 16;
         assert_eq!(parse_binding_response(&resp), Err(StunError::NoAddress));
+    }
+
+    /// Cross-check with an independent implementation (the `stun-types` crate): its request parses
+    /// here, our response parses there to the same address, and its response parses here.
+    #[test]
+    fn stun_types_agrees() {
+        use stun_types::attribute::XorMappedAddress;
+        use stun_types::message::{Message, MessageClass, MessageWriteVec, BINDING};
+        use stun_types::prelude::*;
+
+        let theirs = Message::builder_request(BINDING, MessageWriteVec::new()).finish();
+        let parsed = parse_binding_request(&theirs).unwrap();
+        assert!(!parsed.classic);
+        let their_request = Message::from_bytes(&theirs).unwrap();
+        for addr in [v4(), v6()] {
+            let mut ours = Vec::new();
+            write_binding_response(&parsed, addr, &mut ours);
+            let msg = Message::from_bytes(&ours).unwrap();
+            assert!(msg.has_class(MessageClass::Success) && msg.has_method(BINDING));
+            assert_eq!(msg.transaction_id(), their_request.transaction_id());
+            let xor = msg.attribute::<XorMappedAddress>().unwrap();
+            assert_eq!(xor.addr(msg.transaction_id()), addr);
+
+            let mut response = Message::builder_success(&their_request, MessageWriteVec::new());
+            response.add_attribute(&XorMappedAddress::new(addr, their_request.transaction_id())).unwrap();
+            let response = response.finish();
+            let (txid, got) = parse_binding_response(&response).unwrap();
+            assert_eq!(got, addr);
+            assert_eq!(txid[..], theirs[8..20]);
+        }
     }
 
     proptest! {

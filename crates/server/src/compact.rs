@@ -50,6 +50,9 @@ impl<const N: usize> From<&str> for Name<N> {
 /// A session's name, inline.
 pub type SessionName = Name<{ rhp_proto::name::SESSION_MAX }>;
 
+/// A NAT descriptor of the `e:`/`n:` extension (`[a-z0-9+-]{1,14}`), inline.
+pub type NatDesc = Name<{ rhp_proto::name::NAT_DESC_MAX }>;
+
 impl<const N: usize> PartialEq for Name<N> {
     fn eq(&self, other: &Name<N>) -> bool {
         self.as_str() == other.as_str()

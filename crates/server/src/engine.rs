@@ -2,10 +2,15 @@
 //! socket, never reads the clock and never sleeps; every `now` comes from the caller.
 //!
 //! # Driving it (what the shell does, and what tests do with a fake clock)
-//! 1. Feed an event: [`Engine::handle_datagram`] for each datagram received, or
+//! 1. Feed an event: [`Engine::handle_datagram`] for each datagram received (on the alternate STUN
+//!    socket: [`Engine::handle_datagram_on`] with [`Local::Alt`]), or
 //!    [`Engine::handle_timeout`] when the deadline from [`Engine::poll_timeout`] has passed.
 //!    Calling `handle_timeout` early or twice is harmless: only due timers fire.
-//! 2. Drain [`Engine::poll_transmit`] until it returns `None`, sending each datagram.
+//! 2. Drain [`Engine::poll_transmit`] until it returns `None`, sending each datagram from the main
+//!    socket, and [`Engine::poll_transmit_alt`] for the alternate socket's.
+//!
+//! STUN Binding requests (told apart by their header, see [`rhp_proto::stun`]) are answered on
+//! both sockets, through the same budget; Rabid requests only on the main one.
 //! 3. Sleep until [`Engine::poll_timeout`] (or the next datagram) and go to 1.
 //!
 //! `poll_transmit` swaps the datagram into the caller's buffer, and the engine reuses the buffers
@@ -34,10 +39,21 @@ use crate::outbox::Outbox;
 use crate::session::Session;
 use crate::store::{MemoryStore, SessionStore};
 use crate::timers::{Kind, Timers};
+use rhp_proto::stun::is_stun;
 use rhp_proto::{ErrorCode, ParseError, Request};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tracing::{debug, info, warn};
+
+/// The local socket a datagram arrived on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Local {
+    /// The main port: the Rabid protocol and STUN.
+    Main,
+    /// The alternate port (`--alt-port`): STUN only, answered from that socket, so a client can
+    /// compare the mappings its NAT gives towards two destinations.
+    Alt,
+}
 
 /// One event for [`Engine::handle_input`], for callers that prefer a single entry point.
 #[derive(Debug, Clone, Copy)]
@@ -107,9 +123,23 @@ impl<S: SessionStore> Engine<S> {
         }
     }
 
-    /// Handles one datagram received at `now` from `from`. Never panics, whatever the bytes:
+    /// Handles one datagram received on `local` at `now` from `from`. On [`Local::Alt`] only STUN
+    /// Binding requests are answered (from the alternate socket); anything else there is dropped.
+    pub fn handle_datagram_on(&mut self, now: Instant, local: Local, from: SocketAddr, data: &[u8]) {
+        match local {
+            Local::Main => self.handle_datagram(now, from, data),
+            Local::Alt if is_stun(data) => self.on_stun(now, local, from, data),
+            Local::Alt => {}
+        }
+    }
+
+    /// Handles one datagram received at `now` from `from` on the main socket. Never panics,
+    /// whatever the bytes: STUN Binding requests are answered, other STUN messages dropped,
     /// malformed requests are answered `error:invalid_request`, unknown types are ignored.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
+        if is_stun(data) {
+            return self.on_stun(now, Local::Main, from, data);
+        }
         self.housekeeping(now);
         let parsed = Request::parse(data);
         // Credit an existing account, or a one-datagram one (promoted below for members).
@@ -134,8 +164,7 @@ impl<S: SessionStore> Engine<S> {
             Request::Confirm { session, player } => self.on_confirm(now, from, session, player),
             Request::Kick { session, victim } => self.on_kick(now, from, session, victim),
             Request::Exit { session, player } => self.on_exit(now, from, session, player),
-            // The e:/n: extension is not served yet: silent, like an unknown type.
-            Request::Ext { .. } => {}
+            Request::Ext { session, player, nat } => self.on_ext(now, from, session, player, nat),
         }
         // A member of the session it spoke about gets a budget account (if not tracked yet).
         let name = request.session();
@@ -147,7 +176,7 @@ impl<S: SessionStore> Engine<S> {
     }
 
     /// Sweeps of the node-local tables (each at most once per its period) and the stats timer.
-    fn housekeeping(&mut self, now: Instant) {
+    pub(crate) fn housekeeping(&mut self, now: Instant) {
         self.outbox.budget.forget_transient();
         self.outbox.budget.maybe_sweep(now);
         self.rate.sweep(now, false);
@@ -171,6 +200,12 @@ impl<S: SessionStore> Engine<S> {
     /// send it; `None` when nothing is queued. Call until `None` after every `handle_*`.
     pub fn poll_transmit(&mut self, buf: &mut Vec<u8>) -> Option<SocketAddr> {
         self.outbox.pop(buf)
+    }
+
+    /// [`Engine::poll_transmit`] for the alternate socket: the answers to STUN requests that
+    /// arrived there, to be sent from there.
+    pub fn poll_transmit_alt(&mut self, buf: &mut Vec<u8>) -> Option<SocketAddr> {
+        self.outbox.pop_alt(buf)
     }
 
     /// When [`Engine::handle_timeout`] must next be called; `None` when no timer is armed. Ask

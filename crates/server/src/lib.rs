@@ -5,7 +5,8 @@
 //! - [`config`]: every timer and limit; the original's timers, with the hardening on by default.
 //! - [`engine`]: the sans-IO engine — `(now, from, bytes)` and timeouts in, datagrams and the next
 //!   deadline out; request dispatch and the steps requests share.
-//! - `handlers`: one file per request (`h c p s y k x`) plus `timeout` for fired timers.
+//! - `handlers`: one file per request (`h c p s y k x`, the extension `e`), `stun` for STUN
+//!   Binding requests, and `timeout` for fired timers.
 //! - [`session`]: a session and its players (the protocol state).
 //! - [`store`]: the only way the engine touches sessions ([`SessionStore`]), and [`MemoryStore`].
 //! - `timers`: node-local min-heap of deadlines, one entry per deadline, lazily invalidated.
@@ -14,7 +15,8 @@
 //! - [`budget`]: the anti-reflection budget (node-local, per IP, bounded).
 //! - `limits`: per-IP token bucket and session counts, and the refusal log limiter.
 //! - [`escape`]: datagram bytes made safe for a log line.
-//! - [`shell`]: the tokio driver: one socket, the clock, the engine.
+//! - [`shell`]: the tokio driver: the socket (and the optional alternate STUN socket), the clock,
+//!   the engine.
 #![deny(missing_docs)]
 
 pub mod budget;
@@ -31,7 +33,7 @@ pub mod store;
 mod timers;
 
 pub use config::Config;
-pub use engine::{Engine, Input};
+pub use engine::{Engine, Input, Local};
 pub use escape::Escaped;
 pub use session::{Phase, Player, Session};
 pub use store::{IterSessions, MemoryStore, SessionStore};

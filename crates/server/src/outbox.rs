@@ -4,10 +4,13 @@
 //! Every datagram passes the anti-reflection [`Budget`] here, the one place where datagrams are
 //! queued: one the receiver's budget does not allow is not queued (the caller learns it from the
 //! `false` and keeps what it must say for later).
+//!
+//! Datagrams that must leave from the alternate STUN port wait in a queue of their own, so the
+//! main socket's path is unchanged.
 
 use crate::budget::Budget;
 use crate::session::Session;
-use rhp_proto::reply::{write_info, write_start};
+use rhp_proto::reply::{write_info, write_nat, write_start};
 use rhp_proto::ErrorCode;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -20,13 +23,15 @@ const POOL_MAX: usize = 256;
 #[derive(Debug)]
 pub(crate) struct Outbox {
     queue: VecDeque<(SocketAddr, Vec<u8>)>,
+    /// Datagrams to send from the alternate (STUN-only) socket.
+    alt: VecDeque<(SocketAddr, Vec<u8>)>,
     pool: Vec<Vec<u8>>,
     pub(crate) budget: Budget,
 }
 
 impl Outbox {
     pub(crate) fn new(budget: Budget) -> Outbox {
-        Outbox { queue: VecDeque::new(), pool: Vec::new(), budget }
+        Outbox { queue: VecDeque::new(), alt: VecDeque::new(), pool: Vec::new(), budget }
     }
 
     fn recycle(&mut self, mut buf: Vec<u8>) {
@@ -44,6 +49,26 @@ impl Outbox {
         to: SocketAddr,
         render: impl FnOnce(&mut Vec<u8>),
     ) -> bool {
+        self.push_to(false, now, to, render)
+    }
+
+    /// [`Outbox::push_with`] for a datagram that leaves from the alternate socket.
+    pub(crate) fn push_alt_with(
+        &mut self,
+        now: Instant,
+        to: SocketAddr,
+        render: impl FnOnce(&mut Vec<u8>),
+    ) -> bool {
+        self.push_to(true, now, to, render)
+    }
+
+    fn push_to(
+        &mut self,
+        alt: bool,
+        now: Instant,
+        to: SocketAddr,
+        render: impl FnOnce(&mut Vec<u8>),
+    ) -> bool {
         let mut buf = self.pool.pop().unwrap_or_default();
         buf.clear();
         render(&mut buf);
@@ -51,8 +76,29 @@ impl Outbox {
             self.recycle(buf);
             return false;
         }
-        self.queue.push_back((to, buf));
+        if alt {
+            self.alt.push_back((to, buf));
+        } else {
+            self.queue.push_back((to, buf));
+        }
         true
+    }
+
+    /// Renders the session's `n:` list: every player that sent a NAT descriptor, in join order.
+    fn render_nat(session: &Session, b: &mut Vec<u8>) {
+        let entries =
+            session.players.iter().filter_map(|p| p.nat.as_deref().map(|d| (p.name.as_str(), d.as_str())));
+        write_nat(entries, b)
+    }
+
+    /// Queues the session's `n:` list to player `index` if it sent a descriptor (nobody else ever
+    /// gets one) and its budget allows.
+    pub(crate) fn nat(&mut self, now: Instant, session: &Session, index: usize) -> bool {
+        let Some(p) = session.players.get(index) else { return false };
+        if p.nat.is_none() {
+            return false;
+        }
+        self.push_with(now, p.addr, |b| Self::render_nat(session, b))
     }
 
     /// Queues `error:<code>` to `to`.
@@ -112,6 +158,9 @@ impl Outbox {
                 continue;
             }
             buf.clear();
+            if p.nat.is_some() {
+                Self::render_nat(session, &mut buf);
+            }
             Self::render_start(session, index, &mut buf);
             let ip = p.addr.ip().to_canonical();
             match due.iter_mut().find(|(a, _)| a.ip().to_canonical() == ip) {
@@ -124,16 +173,42 @@ impl Outbox {
     }
 
     /// Queues player `index`'s start message (its own observed port, then every other player in
-    /// join order) if its budget allows, and counts it.
+    /// join order) if its budget allows, and counts it. A player that sent a NAT descriptor gets
+    /// the session's `n:` list right before it: both or neither, so it has every peer's descriptor
+    /// when it starts.
     pub(crate) fn start(&mut self, now: Instant, session: &mut Session, index: usize) -> bool {
-        let Some(to) = session.players.get(index).map(|p| p.addr) else { return false };
-        let sent = self.push_with(now, to, |b| Self::render_start(session, index, b));
+        let Some(p) = session.players.get(index) else { return false };
+        let to = p.addr;
+        let sent = if p.nat.is_some() {
+            self.nat_and_start(now, session, index)
+        } else {
+            self.push_with(now, to, |b| Self::render_start(session, index, b))
+        };
         if sent {
             if let Some(p) = session.players.get_mut(index) {
                 p.starts_sent = p.starts_sent.saturating_add(1);
             }
         }
         sent
+    }
+
+    /// Queues `n:` then `s:` to player `index`, if its budget allows both together.
+    fn nat_and_start(&mut self, now: Instant, session: &Session, index: usize) -> bool {
+        let Some(to) = session.players.get(index).map(|p| p.addr) else { return false };
+        let mut nat = self.pool.pop().unwrap_or_default();
+        nat.clear();
+        Self::render_nat(session, &mut nat);
+        let mut start = self.pool.pop().unwrap_or_default();
+        start.clear();
+        Self::render_start(session, index, &mut start);
+        if !self.budget.spend(now, to, nat.len() + start.len()) {
+            self.recycle(nat);
+            self.recycle(start);
+            return false;
+        }
+        self.queue.push_back((to, nat));
+        self.queue.push_back((to, start));
+        true
     }
 
     /// Moves the oldest queued datagram into `buf` (whose old contents are discarded) and returns
@@ -145,8 +220,16 @@ impl Outbox {
         Some(to)
     }
 
-    /// How many datagrams are queued.
+    /// [`Outbox::pop`] for the alternate socket's queue.
+    pub(crate) fn pop_alt(&mut self, buf: &mut Vec<u8>) -> Option<SocketAddr> {
+        let (to, mut data) = self.alt.pop_front()?;
+        std::mem::swap(buf, &mut data);
+        self.recycle(data);
+        Some(to)
+    }
+
+    /// How many datagrams are queued, for both sockets.
     pub(crate) fn len(&self) -> usize {
-        self.queue.len()
+        self.queue.len() + self.alt.len()
     }
 }

@@ -2,7 +2,7 @@
 //! (see [`crate::store`]). Holds no timer and nothing to send; those are node-local. A few fields
 //! record what each player was last told (for the anti-reflection budget's choices).
 
-use crate::compact::{Name, SessionName, Tick};
+use crate::compact::{Name, NatDesc, SessionName, Tick};
 use rhp_proto::name::{PASSWORD_MAX, PLAYER_MAX};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -22,8 +22,8 @@ pub enum Phase {
     },
 }
 
-/// One player of a session: 80 bytes, nothing on the heap (its name is inline, its instants are
-/// [`Tick`]s).
+/// One player of a session: 88 bytes, nothing on the heap but the NAT descriptor of a player that
+/// sent one (its name is inline, its instants are [`Tick`]s).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Player {
     /// The ip:port the server saw its join from; only requests from here count as this player's.
@@ -45,6 +45,9 @@ pub struct Player {
     pub info_stale: bool,
     /// Start messages it was sent (saturating at 255; only whether any was sent matters).
     pub starts_sent: u8,
+    /// The NAT descriptor it sent in `e:` (extension), if it did: only such players are sent `n:`.
+    /// Boxed, so the players that never send one (the Godot plugin's) pay 8 bytes, not 16.
+    pub nat: Option<Box<NatDesc>>,
 }
 
 impl Player {
@@ -64,6 +67,7 @@ impl Player {
             confirmed: false,
             info_stale: true,
             starts_sent: 0,
+            nat: None,
         }
     }
 

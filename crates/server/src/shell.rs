@@ -5,6 +5,10 @@
 //! goes on; nothing here panics on what the network does. DEBUG logs every datagram in and out,
 //! escaped.
 //!
+//! An optional alternate socket ([`run_with_alt`]) answers STUN Binding requests only, from that
+//! socket (so a client can compare the mappings towards two ports); it is read one datagram at a
+//! time (its traffic is small) beside the main socket, and shares the engine and its budget.
+//!
 //! On Linux the loop reads and writes in batches ([`ShellOptions::io_batch`] datagrams per
 //! `recvmmsg`/`sendmmsg`, see [`batch`]): under load one system call carries many datagrams, which
 //! is where a UDP server spends most of its CPU. The socket's kernel buffers are set by
@@ -13,7 +17,7 @@
 #[cfg(target_os = "linux")]
 pub mod batch;
 
-use crate::engine::Engine;
+use crate::engine::{Engine, Local};
 use crate::escape::Escaped;
 use crate::store::SessionStore;
 use std::future::Future;
@@ -81,21 +85,71 @@ pub async fn run_with<S: SessionStore>(
     shutdown: impl Future<Output = ()>,
     options: ShellOptions,
 ) {
+    run_with_alt(socket, None, engine, shutdown, options).await
+}
+
+/// Serves `engine` on `socket`, and STUN on `alt` if given, until `shutdown` completes.
+pub async fn run_with_alt<S: SessionStore>(
+    socket: UdpSocket,
+    alt: Option<UdpSocket>,
+    engine: Engine<S>,
+    shutdown: impl Future<Output = ()>,
+    options: ShellOptions,
+) {
     #[cfg(target_os = "linux")]
     if options.io_batch > 1 {
-        return run_batched(socket, engine, shutdown, options.io_batch).await;
+        return run_batched(socket, alt, engine, shutdown, options.io_batch).await;
     }
     let _ = options;
-    run_single(socket, engine, shutdown).await
+    run_single(socket, alt, engine, shutdown).await
+}
+
+/// The next datagram on the alternate socket; never, without one.
+async fn recv_alt(alt: Option<&UdpSocket>, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+    match alt {
+        Some(socket) => socket.recv_from(buf).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Hands one datagram from the alternate socket to the engine and sends its answers from there.
+async fn on_alt<S: SessionStore>(
+    alt: Option<&UdpSocket>,
+    engine: &mut Engine<S>,
+    received: io::Result<(usize, SocketAddr)>,
+    rx: &[u8],
+    tx: &mut Vec<u8>,
+) {
+    match received {
+        Ok((n, from)) => {
+            let data = rx.get(..n).unwrap_or(rx);
+            log_in(from, data);
+            engine.handle_datagram_on(Instant::now(), Local::Alt, from, data);
+        }
+        Err(e) => {
+            warn!("receive on the alternate port failed: {e}");
+            tokio::time::sleep(RECV_ERROR_PAUSE).await;
+        }
+    }
+    while let Some(to) = engine.poll_transmit_alt(tx) {
+        log_out(to, tx);
+        if let Some(socket) = alt {
+            if let Err(e) = socket.send_to(tx, to).await {
+                warn!("send to {to} from the alternate port failed: {e}");
+            }
+        }
+    }
 }
 
 /// The loop with one `recv_from` per datagram received and one `send_to` per datagram sent.
 async fn run_single<S: SessionStore>(
     socket: UdpSocket,
+    alt: Option<UdpSocket>,
     mut engine: Engine<S>,
     shutdown: impl Future<Output = ()>,
 ) {
     tokio::pin!(shutdown);
+    let mut alt_rx = vec![0u8; RECV_BUF];
     let mut rx = vec![0u8; RECV_BUF];
     let mut tx: Vec<u8> = Vec::with_capacity(RECV_BUF);
     loop {
@@ -124,6 +178,9 @@ async fn run_single<S: SessionStore>(
                     tokio::time::sleep(RECV_ERROR_PAUSE).await;
                 }
             },
+            received = recv_alt(alt.as_ref(), &mut alt_rx) => {
+                on_alt(alt.as_ref(), &mut engine, received, &alt_rx, &mut tx).await;
+            }
             () = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)) => {
                 engine.handle_timeout(Instant::now());
             }
@@ -164,6 +221,7 @@ async fn send_all<S: SessionStore>(socket: &UdpSocket, engine: &mut Engine<S>, t
 #[cfg(target_os = "linux")]
 async fn run_batched<S: SessionStore>(
     socket: UdpSocket,
+    alt: Option<UdpSocket>,
     mut engine: Engine<S>,
     shutdown: impl Future<Output = ()>,
     n: usize,
@@ -177,6 +235,7 @@ async fn run_batched<S: SessionStore>(
     let mut rx = RecvBatch::new(n, RECV_BUF);
     let mut tx = SendBatch::new(n, SEND_SLOT);
     let mut buf: Vec<u8> = Vec::with_capacity(RECV_BUF);
+    let mut alt_rx = vec![0u8; RECV_BUF];
     loop {
         let now = Instant::now();
         if engine.poll_timeout().is_some_and(|d| d <= now) {
@@ -230,6 +289,9 @@ async fn run_batched<S: SessionStore>(
                         break;
                     }
                 }
+            }
+            received = recv_alt(alt.as_ref(), &mut alt_rx) => {
+                on_alt(alt.as_ref(), &mut engine, received, &alt_rx, &mut buf).await;
             }
             () = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)) => {
                 engine.handle_timeout(Instant::now());

@@ -13,12 +13,16 @@
 //! - [`exit`] `x` sends the remaining players the new `i:` list (fix 4).
 //! - [`start`] `s`, [`kick`] `k`: the host is decided by address.
 //! - [`timeout`]: player silence, session lifetime, start rounds, error copies.
+//! - [`ext`] `e` (extension): a NAT descriptor, checked like a ping, answered `n:`.
+//! - [`stun`]: STUN Binding requests on the main and the alternate port.
 
 mod confirm;
 mod connect;
 mod exit;
+mod ext;
 mod host;
 mod kick;
 mod ping;
 mod start;
+mod stun;
 mod timeout;

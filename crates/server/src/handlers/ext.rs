@@ -1,0 +1,45 @@
+//! `e:S:P:D` (extension, sent only by our clients): the player's NAT descriptor. Checked like a
+//! ping (only the player's own address counts) and refreshes the player like one; answered `n:`
+//! with the descriptors of every player that sent one. A new or changed descriptor also goes to the
+//! other players that sent one. Players that never send `e:` (the Godot plugin) never get `n:`.
+
+use crate::compact::NatDesc;
+use crate::engine::Engine;
+use crate::store::SessionStore;
+use rhp_proto::ErrorCode;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+impl<S: SessionStore> Engine<S> {
+    pub(crate) fn on_ext(&mut self, now: Instant, from: SocketAddr, name: &str, player: &str, nat: &str) {
+        let Some(session) = self.store.get_mut(name) else {
+            self.outbox.error(now, from, ErrorCode::SessionNonExistent);
+            return;
+        };
+        let Some(index) = session.position_from(player, from) else {
+            let code =
+                if session.is_open() { ErrorCode::NonExistentPlayer } else { ErrorCode::SessionNonExistent };
+            self.outbox.error(now, from, code);
+            return;
+        };
+        let open = session.is_open();
+        let p = &mut session.players[index];
+        let changed = p.nat.as_deref().is_none_or(|d| d.as_str() != nat);
+        if changed {
+            p.nat = Some(Box::new(NatDesc::new(nat)));
+        }
+        if !open {
+            // Like a ping in a starting session: its start message again (with `n:` before it).
+            return self.resend_start(now, name, index);
+        }
+        p.last_seen = now.into();
+        self.outbox.nat(now, session, index);
+        if changed {
+            for other in 0..session.players.len() {
+                if other != index {
+                    self.outbox.nat(now, session, other);
+                }
+            }
+        }
+    }
+}
