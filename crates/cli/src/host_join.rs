@@ -135,6 +135,15 @@ pub fn run_join(args: JoinArgs) -> ExitCode {
 }
 
 fn run(session: String, player: String, role: Role, start_when: Option<u8>, common: Common) -> ExitCode {
+    // The library's own logs (every method choice, socket, re-pin) on stderr when asked for:
+    // RUST_LOG=rhp_client=debug.
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .with_ansi(false)
+            .try_init();
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

@@ -97,6 +97,8 @@ pub struct NatConfig {
     pub predict_window: u16,
     /// The birthday path.
     pub birthday: BirthdayConfig,
+    /// Host: how long a start waits for every player's NAT announcement (1 s; 0: never).
+    pub start_wait: Duration,
 }
 
 impl Default for NatConfig {
@@ -108,6 +110,7 @@ impl Default for NatConfig {
             stun_tries: 5,
             predict_window: 32,
             birthday: BirthdayConfig::default(),
+            start_wait: Duration::from_secs(1),
         }
     }
 }
@@ -228,6 +231,9 @@ impl Config {
             || n.stun_tries > 100
         {
             return bad("STUN retransmission must be 1 ms to 60 s, 1 to 100 tries".into());
+        }
+        if n.start_wait > Duration::from_secs(60) {
+            return bad("the start wait for NAT announcements must be at most 60 s".into());
         }
         if n.predict_window == 0 || n.predict_window > 1024 {
             return bad(format!("the prediction window must be 1 to 1024 ports, not {}", n.predict_window));

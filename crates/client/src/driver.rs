@@ -140,10 +140,13 @@ fn os_seed() -> u64 {
     h.finish()
 }
 
-/// An extra socket: the socket (for sends) and the task reading it.
+/// An extra socket: the socket, a std handle of it for immediate non-blocking sends (tokio's
+/// `try_send_to` reports WouldBlock on a socket the reactor has not yet seen writable, which
+/// is every fresh one), and the task reading it.
 #[derive(Debug)]
 struct Extra {
     socket: Arc<UdpSocket>,
+    sender: std::net::UdpSocket,
     reader: JoinHandle<()>,
 }
 
@@ -233,13 +236,13 @@ impl Pump {
         };
         let bound = std::net::UdpSocket::bind(family)
             .and_then(|s| s.set_nonblocking(true).map(|()| s))
-            .and_then(UdpSocket::from_std);
+            .and_then(|s| Ok((s.try_clone()?, UdpSocket::from_std(s)?)));
         let local_port = match bound {
-            Ok(socket) => {
+            Ok((sender, socket)) => {
                 let socket = Arc::new(socket);
                 let port = socket.local_addr().ok().map(|a| a.port());
                 let reader = tokio::spawn(read_extra(id, Arc::clone(&socket), self.extra_tx.clone()));
-                self.extras.insert(id, Extra { socket, reader });
+                self.extras.insert(id, Extra { socket, sender, reader });
                 port
             }
             Err(e) => {
@@ -255,7 +258,7 @@ impl Pump {
     pub(crate) fn send_extra(&self, t: &Transmit) {
         match self.extras.get(&t.via) {
             Some(x) => {
-                if let Err(e) = x.socket.try_send_to(&t.data, t.to) {
+                if let Err(e) = x.sender.send_to(&t.data, t.to) {
                     tracing::debug!(via = %t.via, to = %t.to, error = %e, "send failed; datagram dropped");
                 }
             }

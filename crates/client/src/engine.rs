@@ -111,6 +111,8 @@ pub struct Engine {
     ext_acked: bool,
     next_ext: Instant,
     nat_reported: bool,
+    /// The application asked to start; deferred until every player's NAT is known.
+    start_wanted_at: Option<Instant>,
 }
 
 impl Engine {
@@ -138,6 +140,7 @@ impl Engine {
             ext_acked: false,
             next_ext: now,
             nat_reported: false,
+            start_wanted_at: None,
         })
     }
 
@@ -175,6 +178,12 @@ impl Engine {
     /// the session until the server's `n:` lists it.
     fn after_input(&mut self) {
         let now = self.last_now;
+        if self.start_due(now) {
+            self.start_wanted_at = None;
+            if let Phase::Lobby(r) = &mut self.phase {
+                r.start(now, &mut self.out);
+            }
+        }
         let Some(report) = self.classifier.as_ref().and_then(Classifier::report) else { return };
         if !self.nat_reported {
             self.nat_reported = true;
@@ -227,16 +236,41 @@ impl Engine {
         if self.ext_pending() {
             consider(Some(self.next_ext));
         }
+        if let Some(since) = self.start_wanted_at {
+            consider(Some(since + self.config.nat.start_wait));
+        }
         Output::Timeout(next.unwrap_or(self.last_now + IDLE))
     }
 
     /// Host: ask the server to start the session (resent until the `s:` arrives). Before the
     /// first `i:` it is remembered; after the start it does nothing.
+    ///
+    /// With NAT classification on, the request waits (at most [`NatConfig::start_wait`]) until
+    /// the server's `n:` lists every player: a player that joined a moment ago may not have
+    /// announced its NAT yet, and without it the peers would fall back to plain punching.
+    /// Players that never announce (Godot clients) cost that wait once.
+    ///
+    /// [`NatConfig::start_wait`]: crate::NatConfig::start_wait
     pub fn start(&mut self, now: Instant) {
         self.last_now = now;
-        if let Phase::Lobby(r) = &mut self.phase {
+        if !matches!(self.phase, Phase::Lobby(_)) {
+            return;
+        }
+        if self.config.nat.classify && !self.config.nat.start_wait.is_zero() {
+            self.start_wanted_at.get_or_insert(now);
+            self.after_input();
+        } else if let Phase::Lobby(r) = &mut self.phase {
             r.start(now, &mut self.out);
         }
+    }
+
+    /// A deferred start is due: every player's NAT is known, or the wait is over.
+    fn start_due(&self, now: Instant) -> bool {
+        let Some(since) = self.start_wanted_at else { return false };
+        let Phase::Lobby(r) = &self.phase else { return false };
+        let all_known =
+            !r.players().is_empty() && r.players().iter().all(|p| self.peer_nats.iter().any(|(n, _)| n == p));
+        all_known || now >= since + self.config.nat.start_wait
     }
 
     /// Leave the session (resent until the server confirms; the run then ends with

@@ -182,8 +182,12 @@ impl Sim {
         n
     }
 
+    /// A host's configuration. The fake server speaks no STUN and no `e:`/`n:`: classification
+    /// ends unknown (the fallback path), and the start does not wait for announcements.
     pub(crate) fn host_config(session: &str, player: &str, max: u8) -> Config {
-        Config::host(SERVER, session, player, max)
+        let mut c = Config::host(SERVER, session, player, max);
+        c.nat.start_wait = Duration::ZERO;
+        c
     }
 
     pub(crate) fn join_config(session: &str, player: &str) -> Config {
