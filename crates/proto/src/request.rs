@@ -1,5 +1,5 @@
-//! Requests a client sends the rendezvous server: `h c p s y k x`, and the extension `e` that only
-//! our clients send, borrowed from the datagram.
+//! Requests a client sends the rendezvous server: `h c p s y k x`, and the extensions `e` and `r`
+//! that only our clients send, borrowed from the datagram.
 //!
 //! Parsing follows the original server: the type is split off at the first `:`, a datagram without
 //! any `:` is invalid, an unknown type is [`ParseError::UnknownType`], and a known type whose fields
@@ -77,6 +77,15 @@ pub enum Request<'a> {
         /// The NAT descriptor.
         nat: &'a str,
     },
+    /// `r:S:P` (extension, only our clients send it): the player asks for the relay. Checked like a
+    /// ping; when the session starts, each player that asked gets a grant (`r:<token>:...`) before
+    /// its start message.
+    Relay {
+        /// Session name.
+        session: &'a str,
+        /// Player name.
+        player: &'a str,
+    },
 }
 
 impl<'a> Request<'a> {
@@ -119,6 +128,7 @@ impl<'a> Request<'a> {
             "y" => two(n).map(|(session, player)| Request::Confirm { session, player }),
             "k" => two(n).map(|(session, victim)| Request::Kick { session, victim }),
             "x" => two(n).map(|(session, player)| Request::Exit { session, player }),
+            "r" => two(n).map(|(session, player)| Request::Relay { session, player }),
             "e" => {
                 if n != 3 || !is_nat_desc(fields[2]) {
                     return Err(ParseError::Invalid);
@@ -140,7 +150,8 @@ impl<'a> Request<'a> {
             | Request::Confirm { session, .. }
             | Request::Kick { session, .. }
             | Request::Exit { session, .. }
-            | Request::Ext { session, .. } => session,
+            | Request::Ext { session, .. }
+            | Request::Relay { session, .. } => session,
         }
     }
 
@@ -204,6 +215,7 @@ impl fmt::Display for Request<'_> {
             Request::Kick { session, victim } => write!(f, "k:{session}:{victim}"),
             Request::Exit { session, player } => write!(f, "x:{session}:{player}"),
             Request::Ext { session, player, nat } => write!(f, "e:{session}:{player}:{nat}"),
+            Request::Relay { session, player } => write!(f, "r:{session}:{player}"),
         }
     }
 }
@@ -245,6 +257,7 @@ mod tests {
         assert_eq!(p("y:NiceRoom:Alice"), Ok(Request::Confirm { session: "NiceRoom", player: "Alice" }));
         assert_eq!(p("k:NiceRoom:Bob"), Ok(Request::Kick { session: "NiceRoom", victim: "Bob" }));
         assert_eq!(p("x:NiceRoom:Carol"), Ok(Request::Exit { session: "NiceRoom", player: "Carol" }));
+        assert_eq!(p("r:NiceRoom:Carol"), Ok(Request::Relay { session: "NiceRoom", player: "Carol" }));
         assert_eq!(
             p("e:NiceRoom:Carol:cone+4"),
             Ok(Request::Ext { session: "NiceRoom", player: "Carol", nat: "cone+4" })
@@ -285,6 +298,8 @@ mod tests {
             "e:S:P:a:b",
             "e:S:P:abcdefghijklmno",
             "e::P:x",
+            "r:S",
+            "r:S:P:x",
         ] {
             assert_eq!(p(bad), Err(ParseError::Invalid), "{bad:?}");
         }
@@ -319,7 +334,7 @@ mod tests {
 
         #[test]
         fn valid_requests_round_trip(
-            kind in 0..8usize,
+            kind in 0..9usize,
             session in "[A-Za-z0-9]{1,10}",
             player in "[A-Za-z0-9]{1,12}",
             nat in "[a-z0-9+-]{1,14}",
@@ -335,6 +350,7 @@ mod tests {
                 4 => Request::Confirm { session: &session, player: &player },
                 5 => Request::Kick { session: &session, victim: &player },
                 6 => Request::Ext { session: &session, player: &player, nat: &nat },
+                7 => Request::Relay { session: &session, player: &player },
                 _ => Request::Exit { session: &session, player: &player },
             };
             let bytes = req.to_bytes();
