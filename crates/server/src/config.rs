@@ -1,8 +1,10 @@
 //! Every tunable of the engine: the protocol's timers (the original server's values), the
-//! anti-reflection budget and the caps. [`Config::default`] is the hardened server;
-//! [`Config::original`] switches the budget and the caps off, which is the original's behaviour.
+//! anti-reflection budget, the caps and the relay. [`Config::default`] is the hardened server;
+//! [`Config::original`] switches the budget and the caps off, which is the original's behaviour
+//! (the relay stays on: only our clients ever ask for it, so the Godot plugin never sees it).
 
 pub use crate::budget::BudgetConfig;
+pub use crate::relay::RelayConfig;
 use std::time::Duration;
 
 /// The engine's timers and limits. [`Config::default`]: the original's timers, with the budget and
@@ -54,6 +56,8 @@ pub struct Config {
     /// Log the counts (sessions, players, timers, tracked addresses) at INFO this often; zero =
     /// never.
     pub stats_interval: Duration,
+    /// The relay for players whose clients ask for it (see [`crate::relay`]).
+    pub relay: RelayConfig,
 }
 
 impl Default for Config {
@@ -76,6 +80,7 @@ impl Default for Config {
             max_players: 400_000,
             refusal_log_interval: Duration::from_secs(10),
             stats_interval: Duration::ZERO,
+            relay: RelayConfig::default(),
         }
     }
 }

@@ -10,7 +10,9 @@
 //!    socket, and [`Engine::poll_transmit_alt`] for the alternate socket's.
 //!
 //! STUN Binding requests (told apart by their header, see [`rhp_proto::stun`]) are answered on
-//! both sockets, through the same budget; Rabid requests only on the main one.
+//! both sockets, through the same budget; Rabid requests only on the main one. Relay frames (first
+//! byte 0xF5, see [`rhp_proto::relay`]) are told apart first, on the main socket only, and go to
+//! the relay (see [`crate::relay`]).
 //! 3. Sleep until [`Engine::poll_timeout`] (or the next datagram) and go to 1.
 //!
 //! `poll_transmit` swaps the datagram into the caller's buffer, and the engine reuses the buffers
@@ -36,9 +38,11 @@ use crate::budget::Budget;
 use crate::config::Config;
 use crate::limits::{LogLimiter, PerIpCount, RateLimiter, Refusal};
 use crate::outbox::Outbox;
+use crate::relay::{RelayStats, RelayTable};
 use crate::session::Session;
 use crate::store::{MemoryStore, SessionStore};
 use crate::timers::{Kind, Timers};
+use rhp_proto::relay::is_frame;
 use rhp_proto::stun::is_stun;
 use rhp_proto::{ErrorCode, ParseError, Request};
 use std::net::SocketAddr;
@@ -82,7 +86,9 @@ pub struct Engine<S: SessionStore = MemoryStore> {
     pub(crate) live_players: usize,
     pub(crate) rate: RateLimiter,
     pub(crate) per_ip: PerIpCount,
-    log_limit: LogLimiter,
+    pub(crate) log_limit: LogLimiter,
+    /// The relay's sessions, tokens and counters (node-local).
+    pub(crate) relay: RelayTable,
     /// Whether the periodic stats timer is armed.
     stats_armed: bool,
 }
@@ -101,6 +107,7 @@ impl<S: SessionStore> Engine<S> {
             outbox: Outbox::new(Budget::new(config.budget)),
             rate: RateLimiter::new(config.create_rate, config.create_burst),
             log_limit: LogLimiter::new(config.refusal_log_interval),
+            relay: RelayTable::new(config.relay),
             config,
             store,
             timers: Timers::default(),
@@ -134,9 +141,13 @@ impl<S: SessionStore> Engine<S> {
     }
 
     /// Handles one datagram received at `now` from `from` on the main socket. Never panics,
-    /// whatever the bytes: STUN Binding requests are answered, other STUN messages dropped,
-    /// malformed requests are answered `error:invalid_request`, unknown types are ignored.
+    /// whatever the bytes: relay frames go to the relay, STUN Binding requests are answered, other
+    /// STUN messages dropped, malformed requests are answered `error:invalid_request`, unknown
+    /// types are ignored.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
+        if is_frame(data) {
+            return self.on_relay_frame(now, from, data);
+        }
         if is_stun(data) {
             return self.on_stun(now, Local::Main, from, data);
         }
@@ -165,6 +176,7 @@ impl<S: SessionStore> Engine<S> {
             Request::Kick { session, victim } => self.on_kick(now, from, session, victim),
             Request::Exit { session, player } => self.on_exit(now, from, session, player),
             Request::Ext { session, player, nat } => self.on_ext(now, from, session, player, nat),
+            Request::Relay { session, player } => self.on_relay_request(now, from, session, player),
         }
         // A member of the session it spoke about gets a budget account (if not tracked yet).
         let name = request.session();
@@ -249,6 +261,11 @@ impl<S: SessionStore> Engine<S> {
         self.outbox.budget.withheld()
     }
 
+    /// The relay's counters (sessions, members, frames, bytes, refusals, address changes).
+    pub fn relay_stats(&self) -> RelayStats {
+        self.relay.stats()
+    }
+
     /// IPs the rate limiter and the per-IP session count track.
     pub fn limits_tracked(&self) -> (usize, usize) {
         (self.rate.tracked(), self.per_ip.len())
@@ -256,7 +273,9 @@ impl<S: SessionStore> Engine<S> {
 
     /// Checks the engine's invariants; the error says which one broke. For tests and fuzzing:
     /// O(sessions + players). Every session has at least one player, players are unique by name
-    /// and id, the counters match the store, every live player and session has its timer.
+    /// and id, the counters match the store, every live player and session has its timer; the
+    /// relay's table is consistent, each relay session has exactly one timer entry, and relay notes
+    /// are kept only for sessions that exist.
     pub fn check_invariants(&self) -> Result<(), String>
     where
         S: crate::store::IterSessions,
@@ -285,9 +304,21 @@ impl<S: SessionStore> Engine<S> {
         if per_ip.len() != self.per_ip.len() || per_ip.iter().any(|(ip, n)| self.per_ip.get(*ip) != *n) {
             return Err("per-IP session counts differ from the sessions".into());
         }
-        let live = self.store.session_count() + players;
+        self.relay.check_invariants()?;
+        let relay_timers = self.timers.count(|k| matches!(k, Kind::RelayCheck { .. }));
+        if relay_timers != self.relay.len() {
+            return Err(format!("{relay_timers} relay timers for {} relay sessions", self.relay.len()));
+        }
+        let mut ids = std::collections::HashSet::new();
+        for s in self.store.sessions() {
+            ids.insert(s.id);
+        }
+        if let Some(id) = self.relay.starting_ids().find(|id| !ids.contains(id)) {
+            return Err(format!("relay notes kept for session id {id}, which is gone"));
+        }
+        let live = self.store.session_count() + players + self.relay.len();
         if self.timers.len() > 2 * live + 64 + self.pending_errors() {
-            return Err(format!("{} timers for {live} live sessions and players", self.timers.len()));
+            return Err(format!("{} timers for {live} live sessions, players and relays", self.timers.len()));
         }
         Ok(())
     }
@@ -376,6 +407,7 @@ impl<S: SessionStore> Engine<S> {
         self.timers.note_stale(2);
         self.live_players = self.live_players.saturating_sub(session.players.len());
         self.per_ip.remove(session.creator_ip);
+        self.relay.session_ended(session.id);
         Some(session)
     }
 
@@ -402,14 +434,29 @@ impl<S: SessionStore> Engine<S> {
 
     /// Logs the counts (the stats timer).
     pub(crate) fn log_stats(&mut self, now: Instant) {
+        let r = self.relay.stats();
         info!(
-            "stats: {} sessions, {} players, {} timers, budget {} addresses ({} held back), rate limiter {} IPs",
+            "stats: {} sessions, {} players, {} timers, budget {} addresses ({} held back), rate limiter {} IPs, \
+             relay {} sessions ({} made) {} members, {} frames forwarded ({} bytes), {} dropped, {} rebinds, \
+             refused rate {} lifetime {} per-IP {} server {} no-member {}",
             self.store.session_count(),
             self.live_players,
             self.timers.len(),
             self.outbox.budget.tracked(),
             self.outbox.budget.withheld(),
-            self.rate.tracked()
+            self.rate.tracked(),
+            r.sessions_live,
+            r.sessions_created,
+            r.members_live,
+            r.frames_forwarded,
+            r.bytes_forwarded,
+            r.frames_dropped,
+            r.rebinds,
+            r.refused_player_rate,
+            r.refused_lifetime,
+            r.refused_per_ip,
+            r.refused_server_rate,
+            r.refused_no_such_member
         );
         self.timers.push(now + self.config.stats_interval, Kind::Stats);
     }
@@ -419,7 +466,7 @@ impl<S: SessionStore> Engine<S> {
         if !self.timers.wants_compaction() {
             return;
         }
-        let store = &self.store;
+        let (store, relay) = (&self.store, &self.relay);
         let before = self.timers.len();
         self.timers.compact(|kind| match kind {
             Kind::SessionCheck { session, session_id, seq } => store.get(session).is_some_and(|s| {
@@ -430,6 +477,7 @@ impl<S: SessionStore> Engine<S> {
             Kind::StartRound { session, session_id } => {
                 store.get(session).is_some_and(|s| s.id == *session_id)
             }
+            Kind::RelayCheck { relay: id } => relay.contains(*id),
             Kind::ErrorRepeat { .. } | Kind::Stats => true,
         });
         debug!("timers: compacted {before} -> {}", self.timers.len());

@@ -5,14 +5,15 @@
 //! - [`config`]: every timer and limit; the original's timers, with the hardening on by default.
 //! - [`engine`]: the sans-IO engine — `(now, from, bytes)` and timeouts in, datagrams and the next
 //!   deadline out; request dispatch and the steps requests share.
-//! - `handlers`: one file per request (`h c p s y k x`, the extension `e`), `stun` for STUN
-//!   Binding requests, and `timeout` for fired timers.
+//! - `handlers`: one file per request (`h c p s y k x`, the extensions `e` and `r`), `stun` for
+//!   STUN Binding requests, `relay` for the relay's `r:` and frames, and `timeout` for fired timers.
 //! - [`session`]: a session and its players (the protocol state).
 //! - [`store`]: the only way the engine touches sessions ([`SessionStore`]), and [`MemoryStore`].
 //! - `timers`: node-local min-heap of deadlines, one entry per deadline, lazily invalidated.
 //! - `outbox`: node-local queue of datagrams to send, with pooled buffers; every datagram passes the
 //!   budget there.
 //! - [`budget`]: the anti-reflection budget (node-local, per IP, bounded).
+//! - [`relay`]: the relay's table (node-local): relayed sessions, tokens, caps, counters.
 //! - `limits`: per-IP token bucket and session counts, and the refusal log limiter.
 //! - [`escape`]: datagram bytes made safe for a log line.
 //! - [`shell`]: the tokio driver: the socket (and the optional alternate STUN socket), the clock,
@@ -27,6 +28,7 @@ pub mod escape;
 mod handlers;
 mod limits;
 mod outbox;
+pub mod relay;
 pub mod session;
 pub mod shell;
 pub mod store;
@@ -35,5 +37,6 @@ mod timers;
 pub use config::Config;
 pub use engine::{Engine, Input, Local};
 pub use escape::Escaped;
+pub use relay::{RelayConfig, RelayStats};
 pub use session::{Phase, Player, Session};
 pub use store::{IterSessions, MemoryStore, SessionStore};

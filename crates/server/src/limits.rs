@@ -130,6 +130,8 @@ pub(crate) enum Refusal {
     TooManySessionsForIp,
     TooManySessions,
     TooManyPlayers,
+    /// A relay cap, by its wire code.
+    Relay(u8),
 }
 
 /// At most one log line per (source IP, refusal kind) per interval; beyond its table size, one

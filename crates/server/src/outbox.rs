@@ -7,8 +7,13 @@
 //!
 //! Datagrams that must leave from the alternate STUN port wait in a queue of their own, so the
 //! main socket's path is unchanged.
+//!
+//! The one exception to the budget is the relay's frames ([`Outbox::push_relay`]): a one-way game
+//! stream would starve it, and they only go to an address that joined the session or proved a
+//! token, each shorter than the frame that caused it, bounded by the relay's byte caps.
 
 use crate::budget::Budget;
+use crate::relay::Note;
 use crate::session::Session;
 use rhp_proto::reply::{write_info, write_nat, write_start};
 use rhp_proto::ErrorCode;
@@ -60,6 +65,15 @@ impl Outbox {
         render: impl FnOnce(&mut Vec<u8>),
     ) -> bool {
         self.push_to(true, now, to, render)
+    }
+
+    /// Queues a relay frame to `to`, written by `render`, without the budget: only for frames to
+    /// a relay member's address (see [`crate::relay`] for why that is safe).
+    pub(crate) fn push_relay(&mut self, to: SocketAddr, render: impl FnOnce(&mut Vec<u8>)) {
+        let mut buf = self.pool.pop().unwrap_or_default();
+        buf.clear();
+        render(&mut buf);
+        self.queue.push_back((to, buf));
     }
 
     fn push_to(
@@ -143,12 +157,14 @@ impl Outbox {
     }
 
     /// Whether the budgets allow the start messages of every player `wanted` accepts, all of them
-    /// together now (players behind one IP share its budget, so each fitting alone is not enough).
+    /// together now (players behind one IP share its budget, so each fitting alone is not enough),
+    /// with `extra(index)` more bytes for that player (its relay note).
     pub(crate) fn starts_fit(
         &mut self,
         now: Instant,
         session: &Session,
         wanted: impl Fn(usize) -> bool,
+        extra: impl Fn(usize) -> usize,
     ) -> bool {
         // (address standing for its IP, bytes due to that IP)
         let mut due: Vec<(SocketAddr, usize)> = Vec::new();
@@ -162,10 +178,11 @@ impl Outbox {
                 Self::render_nat(session, &mut buf);
             }
             Self::render_start(session, index, &mut buf);
+            let len = buf.len() + extra(index);
             let ip = p.addr.ip().to_canonical();
             match due.iter_mut().find(|(a, _)| a.ip().to_canonical() == ip) {
-                Some((_, n)) => *n += buf.len(),
-                None => due.push((p.addr, buf.len())),
+                Some((_, n)) => *n += len,
+                None => due.push((p.addr, len)),
             }
         }
         self.recycle(buf);
@@ -174,40 +191,67 @@ impl Outbox {
 
     /// Queues player `index`'s start message (its own observed port, then every other player in
     /// join order) if its budget allows, and counts it. A player that sent a NAT descriptor gets
-    /// the session's `n:` list right before it: both or neither, so it has every peer's descriptor
-    /// when it starts.
-    pub(crate) fn start(&mut self, now: Instant, session: &mut Session, index: usize) -> bool {
+    /// the session's `n:` list right before it, and a player that asked for the relay its `relay`
+    /// note (grant or refusal) between the two: all or none, so it has every peer's descriptor and
+    /// its grant when it starts. A player with neither (the Godot plugin) gets exactly `s:`.
+    pub(crate) fn start(
+        &mut self,
+        now: Instant,
+        session: &mut Session,
+        index: usize,
+        relay: Option<Note<'_>>,
+    ) -> bool {
         let Some(p) = session.players.get(index) else { return false };
         let to = p.addr;
-        let sent = if p.nat.is_some() {
-            self.nat_and_start(now, session, index)
+        let sent = if p.nat.is_some() || relay.is_some() {
+            self.notes_and_start(now, session, index, relay)
         } else {
             self.push_with(now, to, |b| Self::render_start(session, index, b))
         };
         if sent {
             if let Some(p) = session.players.get_mut(index) {
-                p.starts_sent = p.starts_sent.saturating_add(1);
+                p.set_started();
             }
         }
         sent
     }
 
-    /// Queues `n:` then `s:` to player `index`, if its budget allows both together.
-    fn nat_and_start(&mut self, now: Instant, session: &Session, index: usize) -> bool {
-        let Some(to) = session.players.get(index).map(|p| p.addr) else { return false };
-        let mut nat = self.pool.pop().unwrap_or_default();
-        nat.clear();
-        Self::render_nat(session, &mut nat);
+    /// Queues `n:` (if the player sent `e:`), its relay note (if any), then `s:` to player
+    /// `index`, if its budget allows them all together.
+    fn notes_and_start(
+        &mut self,
+        now: Instant,
+        session: &Session,
+        index: usize,
+        relay: Option<Note<'_>>,
+    ) -> bool {
+        let Some(p) = session.players.get(index) else { return false };
+        let to = p.addr;
+        let nat = p.nat.is_some().then(|| {
+            let mut b = self.pool.pop().unwrap_or_default();
+            b.clear();
+            Self::render_nat(session, &mut b);
+            b
+        });
+        let note = relay.map(|n| {
+            let mut b = self.pool.pop().unwrap_or_default();
+            b.clear();
+            n.write(&mut b);
+            b
+        });
         let mut start = self.pool.pop().unwrap_or_default();
         start.clear();
         Self::render_start(session, index, &mut start);
-        if !self.budget.spend(now, to, nat.len() + start.len()) {
-            self.recycle(nat);
-            self.recycle(start);
+        let total = nat.as_ref().map_or(0, Vec::len) + note.as_ref().map_or(0, Vec::len) + start.len();
+        if !self.budget.spend(now, to, total) {
+            for b in nat.into_iter().chain(note).chain([start]) {
+                self.recycle(b);
+            }
             return false;
         }
-        self.queue.push_back((to, nat));
-        self.queue.push_back((to, start));
+        for b in nat.into_iter().chain(note).chain([start]) {
+            self.queue.push_back((to, b));
+        }
         true
     }
 

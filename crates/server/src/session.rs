@@ -43,8 +43,10 @@ pub struct Player {
     pub confirmed: bool,
     /// The session's list changed since the last `i:` this player was sent.
     pub info_stale: bool,
-    /// Start messages it was sent (saturating at 255; only whether any was sent matters).
-    pub starts_sent: u8,
+    /// Facts about it in one byte: [`Player::STARTED`] (it was sent a start message) and
+    /// [`Player::RELAY`] (it asked for the relay, `r:`). One byte for both, since another `bool`
+    /// would grow the player from 88 to 96 bytes.
+    flags: u8,
     /// The NAT descriptor it sent in `e:` (extension), if it did: only such players are sent `n:`.
     /// Boxed, so the players that never send one (the Godot plugin's) pay 8 bytes, not 16.
     pub nat: Option<Box<NatDesc>>,
@@ -53,6 +55,10 @@ pub struct Player {
 impl Player {
     /// `info_sent` of a player never sent an `i:`.
     const NEVER: Tick = Tick::MIN;
+    /// Bit of `flags`: it was sent a start message.
+    const STARTED: u8 = 1;
+    /// Bit of `flags`: it asked for the relay.
+    const RELAY: u8 = 2;
 
     /// A player who joined at `now` from `addr` and was told nothing yet.
     pub fn new(name: &str, addr: SocketAddr, now: Instant) -> Player {
@@ -66,7 +72,7 @@ impl Player {
             name: Name::new(name),
             confirmed: false,
             info_stale: true,
-            starts_sent: 0,
+            flags: 0,
             nat: None,
         }
     }
@@ -84,6 +90,26 @@ impl Player {
     /// Records that it was sent an `i:` at `now`.
     pub(crate) fn set_info_sent(&mut self, now: Instant) {
         self.info_sent = Tick::from(now);
+    }
+
+    /// Whether it was sent a start message (at least once).
+    pub fn started(&self) -> bool {
+        self.flags & Player::STARTED != 0
+    }
+
+    /// Records that it was sent a start message.
+    pub(crate) fn set_started(&mut self) {
+        self.flags |= Player::STARTED;
+    }
+
+    /// Whether it asked for the relay (`r:`, only our clients send it).
+    pub fn relay_wanted(&self) -> bool {
+        self.flags & Player::RELAY != 0
+    }
+
+    /// Records that it asked for the relay.
+    pub(crate) fn set_relay_wanted(&mut self) {
+        self.flags |= Player::RELAY;
     }
 }
 
@@ -178,5 +204,23 @@ impl Session {
             None => true,
             Some(p) => given == Some(p.as_str()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_player_stays_88_bytes_with_its_flags() {
+        if std::mem::size_of::<SocketAddr>() == 32 {
+            assert_eq!(std::mem::size_of::<Player>(), 88);
+        }
+        let mut p = Player::new("Alice", SocketAddr::from(([10, 0, 0, 1], 1)), Instant::now());
+        assert!(!p.started() && !p.relay_wanted());
+        p.set_relay_wanted();
+        assert!(!p.started() && p.relay_wanted());
+        p.set_started();
+        assert!(p.started() && p.relay_wanted());
     }
 }

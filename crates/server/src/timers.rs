@@ -32,6 +32,9 @@ pub(crate) enum Kind {
     ErrorRepeat { to: Addr, code: ErrorCode, left: u32 },
     /// Time to log the counts (one entry, re-armed each time, if stats are on).
     Stats,
+    /// Relay session `relay`'s check (its lifetime, its members' silence): one entry per relay
+    /// session, re-armed when it fires, never stale (the session is deleted only when it fires).
+    RelayCheck { relay: u64 },
 }
 
 #[derive(Debug)]

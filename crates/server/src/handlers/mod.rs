@@ -15,6 +15,8 @@
 //! - [`timeout`]: player silence, session lifetime, start rounds, error copies.
 //! - [`ext`] `e` (extension): a NAT descriptor, checked like a ping, answered `n:`.
 //! - [`stun`]: STUN Binding requests on the main and the alternate port.
+//! - [`relay`] `r` (extension): asks for the relay, checked like a ping, no answer in the lobby;
+//!   also the relay's frames and its timer.
 
 mod confirm;
 mod connect;
@@ -23,6 +25,7 @@ mod ext;
 mod host;
 mod kick;
 mod ping;
+mod relay;
 mod start;
 mod stun;
 mod timeout;

@@ -45,23 +45,35 @@ impl<S: SessionStore> Engine<S> {
 
     /// Sends the first round of start messages, to every player at once, if every player's budget
     /// allows its message (or `force`: then to each whose budget allows). Returns whether it went.
+    /// The relay's grants are decided at the first try (see [`Engine::open_relay`]), so that every
+    /// try counts their bytes.
     pub(crate) fn first_round(&mut self, now: Instant, name: &str, force: bool) -> bool {
+        if !self.store.get(name).is_some_and(|s| matches!(s.phase, Phase::Starting { rounds_sent: 0, .. })) {
+            return false;
+        }
+        self.open_relay(now, name);
         let Some(session) = self.store.get_mut(name) else { return false };
         let Phase::Starting { rounds_sent: 0, since } = session.phase else { return false };
         let n = session.players.len();
+        let relay = &self.relay;
         // Every player must have had a list (the plugin ignores `s:` before its first `i:`), and
         // the budgets must allow every start message at once.
         if !force {
             if session.players.iter().any(|p| !p.confirmed && p.info_sent().is_none()) {
                 return false;
             }
-            if !self.outbox.starts_fit(now, session, |i| !session.players[i].confirmed) {
+            let wanted = |i: usize| !session.players[i].confirmed;
+            let extra = |i: usize| {
+                session.players.get(i).and_then(|p| relay.note(session.id, &p.name)).map_or(0, |n| n.len())
+            };
+            if !self.outbox.starts_fit(now, session, wanted, extra) {
                 return false;
             }
         }
         for index in 0..n {
             if !session.players[index].confirmed {
-                self.outbox.start(now, session, index);
+                let note = relay.note(session.id, &session.players[index].name);
+                self.outbox.start(now, session, index, note);
             }
         }
         session.phase = Phase::Starting { rounds_sent: 1, since };
@@ -77,7 +89,9 @@ impl<S: SessionStore> Engine<S> {
                 self.first_round(now, name, false);
             }
             Phase::Starting { .. } => {
-                self.outbox.start(now, session, index);
+                let name = session.players.get(index).map(|p| p.name);
+                let note = name.and_then(|n| self.relay.note(session.id, &n));
+                self.outbox.start(now, session, index, note);
             }
             Phase::Open => {}
         }

@@ -1,6 +1,6 @@
 //! What happens when a timer fires: a silent player is dropped, an old session is closed, a
 //! starting session gets its next round (or is deleted after the last), a timeout error is sent
-//! again. Each checks that its player or session is still the one it was armed for.
+//! again, a relay session is checked (in `relay.rs`). Each checks that its player or session is still the one it was armed for.
 
 use crate::compact::SessionName;
 use crate::engine::Engine;
@@ -31,6 +31,7 @@ impl<S: SessionStore> Engine<S> {
                 }
             }
             Kind::Stats => self.log_stats(now),
+            Kind::RelayCheck { relay } => self.on_relay_check(now, relay),
             Kind::ErrorRepeat { to, code, left } => {
                 self.outbox.error(now, to.get(), code);
                 if left > 1 {
@@ -104,7 +105,7 @@ impl<S: SessionStore> Engine<S> {
         }
         if rounds_sent >= rounds {
             // Every player got its start message at least once (or confirmed), or it is too late.
-            let all_told = session.players.iter().all(|p| p.confirmed || p.starts_sent > 0);
+            let all_told = session.players.iter().all(|p| p.confirmed || p.started());
             if all_told || at >= since.instant() + self.config.start_hold {
                 self.delete_session(&name, "its start messages are sent");
                 // This entry was the session's own: the deletion counted it as stale.
@@ -117,7 +118,8 @@ impl<S: SessionStore> Engine<S> {
         session.phase = Phase::Starting { rounds_sent: rounds_sent + 1, since };
         for index in 0..session.players.len() {
             if !session.players[index].confirmed {
-                self.outbox.start(now, session, index);
+                let note = self.relay.note(session.id, &session.players[index].name);
+                self.outbox.start(now, session, index, note);
             }
         }
         self.timers.push(at + self.config.start_interval, next);

@@ -12,6 +12,8 @@ pub struct Sent {
     pub at: Duration,
     pub to: SocketAddr,
     pub text: String,
+    /// The datagram as sent (relay frames are binary).
+    pub bytes: Vec<u8>,
 }
 
 pub struct H {
@@ -49,7 +51,8 @@ impl H {
         let mut out = Vec::new();
         let mut buf = Vec::new();
         while let Some(to) = self.engine.poll_transmit(&mut buf) {
-            out.push(Sent { at: self.elapsed(), to, text: String::from_utf8_lossy(&buf).into_owned() });
+            let text = String::from_utf8_lossy(&buf).into_owned();
+            out.push(Sent { at: self.elapsed(), to, text, bytes: buf.clone() });
             assert!(out.len() < 100_000, "engine keeps sending");
         }
         out
