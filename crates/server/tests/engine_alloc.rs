@@ -1,6 +1,7 @@
 //! The ping path allocates nothing once the engine is warm (the groundwork for issue #10): a
 //! counting global allocator in its own test binary that counts only on the thread that asks
-//! (libtest's own threads allocate at times), on the original and on the hardened config.
+//! (libtest's own threads allocate at times), on the original and on the hardened config. Nor
+//! does forwarding relay frames and answering binds.
 
 use rhp_server::{Config, Engine};
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -91,4 +92,62 @@ fn warm_pings_allocate_nothing(config: Config, every_ping_answered: bool) {
         assert_eq!(replies, 1000 * names.len());
     }
     assert_eq!(allocs, 0, "{allocs} allocations for {replies} pings");
+}
+
+#[test]
+fn relay_forwarding_allocates_nothing_when_warm() {
+    use rhp_proto::relay::{Grant, ToServer};
+    let t0 = Instant::now();
+    let mut engine = Engine::new(Config::default());
+    let addrs: Vec<SocketAddr> = (1..=3).map(|i| SocketAddr::from(([198, 51, 100, i], 5000))).collect();
+    let names = ["Alice", "Bob", "Carol"];
+    engine.handle_datagram(t0, addrs[0], b"h:Room:Alice:3");
+    for i in 1..3 {
+        engine.handle_datagram(t0, addrs[i], format!("c:Room:{}", names[i]).as_bytes());
+    }
+    for _ in 0..6 {
+        for i in 0..3 {
+            engine.handle_datagram(t0, addrs[i], format!("r:Room:{}", names[i]).as_bytes());
+        }
+    }
+    engine.handle_datagram(t0, addrs[0], b"s:Room:Alice");
+    let mut buf = Vec::new();
+    let mut tokens = [0u64; 3];
+    while let Some(to) = engine.poll_transmit(&mut buf) {
+        if let (Ok(g), Some(i)) = (Grant::parse(&buf), addrs.iter().position(|a| *a == to)) {
+            tokens[i] = g.token;
+        }
+    }
+    assert!(tokens.iter().all(|t| *t != 0), "every player granted");
+    let frames: Vec<Vec<u8>> = (0..3)
+        .flat_map(|i| {
+            let mut data = Vec::new();
+            ToServer::Data { token: tokens[i], to: ((i + 1) % 3) as u8, payload: &[7u8; 1200] }
+                .write_to(&mut data);
+            let mut bind = Vec::new();
+            ToServer::Bind { token: tokens[i] }.write_to(&mut bind);
+            [data, bind]
+        })
+        .collect();
+    let step = |engine: &mut Engine, now: Instant, buf: &mut Vec<u8>| {
+        let mut sent = 0;
+        for (k, f) in frames.iter().enumerate() {
+            engine.handle_datagram(now, addrs[k / 2], f);
+            while engine.poll_transmit(buf).is_some() {
+                sent += 1;
+            }
+        }
+        sent
+    };
+    step(&mut engine, t0 + Duration::from_secs(2), &mut buf);
+    COUNTING.with(|c| c.set(true));
+    let before = ALLOCS.load(Ordering::Relaxed);
+    let mut sent = 0;
+    for round in 0..1000u64 {
+        sent += step(&mut engine, t0 + Duration::from_secs(2) + Duration::from_millis(round * 20), &mut buf);
+    }
+    let allocs = ALLOCS.load(Ordering::Relaxed) - before;
+    COUNTING.with(|c| c.set(false));
+    assert_eq!(sent, 6 * 1000);
+    assert_eq!(allocs, 0, "{allocs} allocations for {sent} relayed frames");
 }
