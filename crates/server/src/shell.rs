@@ -28,8 +28,20 @@ use tokio::net::UdpSocket;
 use tracing::{debug, enabled, info, warn, Level};
 
 /// Bytes read per datagram. Anything longer than a request can be is invalid anyway, so a larger
-/// datagram is read truncated and answered `error:invalid_request`.
+/// datagram is read truncated and answered `error:invalid_request`. A relay frame is forwarded
+/// only whole: buffers hold one byte more, and a frame that fills them is dropped (relay payloads
+/// up to `RECV_BUF - 11` bytes pass).
 const RECV_BUF: usize = 2048;
+
+/// Whether `data` (read into a buffer of `RECV_BUF + 1` bytes) is a relay frame that was longer
+/// than `RECV_BUF`, so cut: never forwarded.
+fn truncated_frame(data: &[u8]) -> bool {
+    if data.len() > RECV_BUF && rhp_proto::relay::is_frame(data) {
+        debug!("relay frame of more than {RECV_BUF} bytes dropped");
+        return true;
+    }
+    false
+}
 
 /// Largest datagram a send batch slot holds; a longer one (none the engine writes today) is sent
 /// on its own.
@@ -150,7 +162,7 @@ async fn run_single<S: SessionStore>(
 ) {
     tokio::pin!(shutdown);
     let mut alt_rx = vec![0u8; RECV_BUF];
-    let mut rx = vec![0u8; RECV_BUF];
+    let mut rx = vec![0u8; RECV_BUF + 1];
     let mut tx: Vec<u8> = Vec::with_capacity(RECV_BUF);
     loop {
         // Fire due timers first: under a steady stream of datagrams the receive branch is always
@@ -171,7 +183,9 @@ async fn run_single<S: SessionStore>(
                 Ok((n, from)) => {
                     let data = rx.get(..n).unwrap_or(&rx[..]);
                     log_in(from, data);
-                    engine.handle_datagram(Instant::now(), from, data);
+                    if !truncated_frame(data) {
+                        engine.handle_datagram(Instant::now(), from, data);
+                    }
                 }
                 Err(e) => {
                     warn!("receive failed: {e}");
@@ -232,7 +246,7 @@ async fn run_batched<S: SessionStore>(
 
     tokio::pin!(shutdown);
     let fd = socket.as_raw_fd();
-    let mut rx = RecvBatch::new(n, RECV_BUF);
+    let mut rx = RecvBatch::new(n, RECV_BUF + 1);
     let mut tx = SendBatch::new(n, SEND_SLOT);
     let mut buf: Vec<u8> = Vec::with_capacity(RECV_BUF);
     let mut alt_rx = vec![0u8; RECV_BUF];
@@ -281,7 +295,9 @@ async fn run_batched<S: SessionStore>(
                     for i in 0..got {
                         if let Some((data, Some(from))) = rx.get(i) {
                             log_in(from, data);
-                            engine.handle_datagram(now, from, data);
+                            if !truncated_frame(data) {
+                                engine.handle_datagram(now, from, data);
+                            }
                         }
                     }
                     flush(&socket, &mut engine, &mut tx, &mut buf).await;
