@@ -5,7 +5,7 @@
 use crate::logging::{self, LogOptions};
 use clap::Parser;
 use rhp_proto::DEFAULT_PORT;
-use rhp_server::config::BudgetConfig;
+use rhp_server::config::{BudgetConfig, RelayConfig};
 use rhp_server::{Config, Engine};
 use std::ffi::OsString;
 use std::net::{IpAddr, SocketAddr};
@@ -141,6 +141,47 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 0, value_name = "S")]
     pub stats_interval_s: u64,
 
+    /// Turn the relay off: r: requests are accepted and ignored, no relay grant is sent, relay
+    /// frames are dropped. (The relay forwards, on this port, between members of a started session
+    /// whose clients asked for it with r:, authenticated by a token each got with its start
+    /// message; the Godot plugin never asks and never sees it.)
+    #[arg(long)]
+    pub no_relay: bool,
+
+    /// Bytes per second one relayed player may send through the relay (frame headers count);
+    /// beyond it its frames are refused. A game at 60 packets/s of 1,200 bytes uses 72 KB/s.
+    /// 0 turns the relay off.
+    #[arg(long, default_value_t = 128 * 1024, value_name = "BYTES")]
+    pub relay_rate: u32,
+
+    /// Bytes one relayed player may send at once beyond --relay-rate (its token bucket's size).
+    #[arg(long, default_value_t = 256 * 1024, value_name = "BYTES", value_parser = clap::value_parser!(u32).range(2048..))]
+    pub relay_burst: u32,
+
+    /// A relayed session is deleted this many seconds after its start, whatever its traffic
+    /// (its members that used it are told).
+    #[arg(long, default_value_t = 4 * 3600, value_name = "S", value_parser = clap::value_parser!(u64).range(1..))]
+    pub relay_lifetime_s: u64,
+
+    /// A relayed player that sent no relay frame (data or bind) for this many seconds is dropped
+    /// from the relay; a relayed session with fewer than 2 players left is deleted.
+    #[arg(long, default_value_t = 60, value_name = "S", value_parser = clap::value_parser!(u64).range(1..))]
+    pub relay_idle_s: u64,
+
+    /// Most relayed players behind one source IP, counted when the grants are made; beyond it a
+    /// player gets a refusal instead of a grant. 0 = no limit.
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    pub relay_max_per_ip: usize,
+
+    /// Bytes per second the server relays in total, over every relayed session (burst: one second
+    /// of it). 0 = no limit.
+    #[arg(long, default_value_t = 64 * 1024 * 1024, value_name = "BYTES")]
+    pub relay_server_rate: u64,
+
+    /// Most relayed sessions at once; beyond it players get a refusal instead of a grant.
+    #[arg(long, default_value_t = 100_000, value_name = "N")]
+    pub relay_max_sessions: usize,
+
     /// Datagrams per receive/send system call (recvmmsg/sendmmsg on Linux); 1 reads and writes
     /// one datagram per call.
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=1024))]
@@ -186,6 +227,16 @@ impl ServeArgs {
             max_players: if self.max_players == 0 { usize::MAX } else { self.max_players },
             refusal_log_interval: Duration::from_secs(self.refusal_log_interval_s),
             stats_interval: Duration::from_secs(self.stats_interval_s),
+            relay: RelayConfig {
+                enabled: !self.no_relay,
+                player_rate: self.relay_rate,
+                player_burst: self.relay_burst,
+                lifetime: Duration::from_secs(self.relay_lifetime_s),
+                idle: Duration::from_secs(self.relay_idle_s),
+                max_per_ip: self.relay_max_per_ip,
+                server_rate: self.relay_server_rate,
+                max_sessions: self.relay_max_sessions,
+            },
         }
     }
 }
@@ -290,6 +341,21 @@ async fn serve(args: ServeArgs) -> ExitCode {
         config.create_rate,
         config.create_burst
     );
+    let relay = &config.relay;
+    if relay.is_on() {
+        info!(
+            "relay on: {} B/s per player (burst {}), {} B/s in all, {} per IP, {} sessions, lifetime {:?}, idle {:?}",
+            relay.player_rate,
+            relay.player_burst,
+            relay.server_rate,
+            relay.max_per_ip,
+            relay.max_sessions,
+            relay.lifetime,
+            relay.idle
+        );
+    } else {
+        info!("relay off");
+    }
     info!("listening on udp://{local}");
     match alt.as_ref().and_then(|s| s.local_addr().ok()) {
         Some(alt_local) => info!("STUN alternate port on udp://{alt_local} (STUN on udp://{local} too)"),
@@ -413,6 +479,54 @@ mod tests {
         assert_eq!(alt_port(&parse(&["serve", "--alt-port", "0"])), None);
         assert_eq!(alt_port(&parse(&["serve", "--alt-port", "5000"])), Some(5000));
         assert_eq!(alt_port(&legacy_args(&argv(&["rhp", "4000"])).expect("legacy")), Some(4001));
+    }
+
+    #[test]
+    fn relay_flags_set_the_relay_and_no_relay_turns_it_off() {
+        let parse = |flags: &[&str]| ServeOnly::try_parse_from(flags).expect("flags parse").args.config();
+        assert_eq!(parse(&["serve"]).relay, RelayConfig::default());
+        let relay = RelayConfig::default();
+        assert_eq!(
+            (relay.player_rate, relay.player_burst, relay.max_per_ip, relay.server_rate, relay.max_sessions),
+            (131_072, 262_144, 16, 64 << 20, 100_000)
+        );
+        assert_eq!((relay.lifetime, relay.idle), (Duration::from_secs(14_400), Duration::from_secs(60)));
+        assert!(relay.is_on());
+        assert!(!parse(&["serve", "--no-relay"]).relay.is_on());
+        assert!(!parse(&["serve", "--relay-rate", "0"]).relay.is_on());
+        let c = parse(&[
+            "serve",
+            "--relay-rate",
+            "1000",
+            "--relay-burst",
+            "4096",
+            "--relay-lifetime-s",
+            "30",
+            "--relay-idle-s",
+            "5",
+            "--relay-max-per-ip",
+            "2",
+            "--relay-server-rate",
+            "0",
+            "--relay-max-sessions",
+            "7",
+        ])
+        .relay;
+        assert_eq!(
+            c,
+            RelayConfig {
+                enabled: true,
+                player_rate: 1000,
+                player_burst: 4096,
+                lifetime: Duration::from_secs(30),
+                idle: Duration::from_secs(5),
+                max_per_ip: 2,
+                server_rate: 0,
+                max_sessions: 7,
+            }
+        );
+        assert!(ServeOnly::try_parse_from(["serve", "--relay-idle-s", "0"]).is_err());
+        assert!(ServeOnly::try_parse_from(["serve", "--relay-burst", "100"]).is_err());
     }
 
     #[test]
