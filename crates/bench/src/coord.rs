@@ -75,9 +75,9 @@ pub struct RunArgs {
 }
 
 /// A started target process.
-struct Target {
-    child: Child,
-    addr: SocketAddr,
+pub(crate) struct Target {
+    pub child: Child,
+    pub addr: SocketAddr,
 }
 
 impl Drop for Target {
@@ -88,7 +88,7 @@ impl Drop for Target {
 }
 
 /// The started workers.
-struct Workers {
+pub(crate) struct Workers {
     children: Vec<Child>,
     stdins: Vec<ChildStdin>,
     lines: mpsc::Receiver<(usize, String)>,
@@ -110,13 +110,13 @@ impl Drop for Workers {
     }
 }
 
-type Fields = HashMap<String, String>;
+pub(crate) type Fields = HashMap<String, String>;
 
-fn fields(line: &str) -> Fields {
+pub(crate) fn fields(line: &str) -> Fields {
     line.split_whitespace().filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.into(), v.into())).collect()
 }
 
-fn num(f: &Fields, k: &str) -> u64 {
+pub(crate) fn num(f: &Fields, k: &str) -> u64 {
     f.get(k).and_then(|v| v.parse().ok()).unwrap_or(0)
 }
 
@@ -184,6 +184,65 @@ fn wait_ready(addr: SocketAddr, child: &mut Child) -> Result<(), String> {
     Err(format!("no answer from {addr} within 10 s"))
 }
 
+/// What to start as a target: an echo floor (`naive`, `batch`) or the server with `server_flags`
+/// after the common ones.
+pub(crate) struct TargetSpec<'a> {
+    pub name: &'a str,
+    pub server_bin: PathBuf,
+    pub server_flags: Vec<String>,
+    /// The echo floors stop by themselves after this long.
+    pub max_secs: u64,
+    /// Nice value for the target (0: leave it).
+    pub nice: i32,
+}
+
+/// Starts a target as its own process on a free loopback port and waits until it answers.
+pub(crate) fn spawn_target(spec: &TargetSpec) -> Result<Target, String> {
+    let name = spec.name;
+    let port = free_port().map_err(|e| e.to_string())?;
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let max_secs = spec.max_secs.to_string();
+    let mut cmd = match name {
+        "naive" | "batch" => {
+            let mut c = Command::new(std::env::current_exe().map_err(|e| e.to_string())?);
+            c.args(["echo", "--mode", name, "--bind", &addr.to_string(), "--max-secs", &max_secs]);
+            c
+        }
+        _ => {
+            let mut c = Command::new(&spec.server_bin);
+            c.args(["serve", "--bind", "127.0.0.1", "--port", &port.to_string(), "--no-log-file"]);
+            c.args(["--log-level", "warn", "--player-timeout-ms", "60000"]);
+            // The loader's players share a few loopback addresses: lift the per-IP caps.
+            c.args(["--create-rate", "0", "--max-sessions-per-ip", "0"]);
+            c.args(&spec.server_flags);
+            c
+        }
+    };
+    let log = std::env::temp_dir().join(format!("rhp-bench-{name}-{}.log", std::process::id()));
+    let stderr = std::fs::File::create(&log).map(Stdio::from).unwrap_or_else(|_| Stdio::null());
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .map_err(|e| format!("cannot start {name}: {e}"))?;
+    if spec.nice != 0 {
+        // SAFETY: setpriority on our own child's pid; no memory is passed.
+        let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, child.id(), spec.nice) };
+        if rc != 0 {
+            eprintln!("  cannot renice {name}: {}", std::io::Error::last_os_error());
+        }
+    }
+    match wait_ready(addr, &mut child) {
+        Ok(()) => Ok(Target { child, addr }),
+        Err(e) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            Err(format!("{name}: {e} (log: {})", log.display()))
+        }
+    }
+}
+
 impl RunArgs {
     fn server_bin(&self) -> PathBuf {
         self.server_bin.clone().unwrap_or_else(|| {
@@ -203,49 +262,18 @@ impl RunArgs {
     }
 
     fn start_target(&self, name: &str) -> Result<Target, String> {
-        let port = free_port().map_err(|e| e.to_string())?;
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let max_secs = (self.secs * 3 + self.storm_ms / 1000 + 120).to_string();
-        let mut cmd = match name {
-            "naive" | "batch" => {
-                let mut c = Command::new(std::env::current_exe().map_err(|e| e.to_string())?);
-                c.args(["echo", "--mode", name, "--bind", &addr.to_string(), "--max-secs", &max_secs]);
-                c
-            }
-            server => {
-                let flags = self.variant_flags(server).ok_or(format!("unknown target {server}"))?;
-                let mut c = Command::new(self.server_bin());
-                c.args(["serve", "--bind", "127.0.0.1", "--port", &port.to_string(), "--no-log-file"]);
-                c.args(["--log-level", "warn", "--player-timeout-ms", "60000"]);
-                // The loader's players share a few loopback addresses: lift the per-IP caps.
-                c.args(["--create-rate", "0", "--max-sessions-per-ip", "0"]);
-                c.args(flags);
-                c
-            }
+        let flags = match name {
+            "naive" | "batch" => Vec::new(),
+            server => self.variant_flags(server).ok_or(format!("unknown target {server}"))?,
         };
-        let log = std::env::temp_dir().join(format!("rhp-bench-{name}-{}.log", std::process::id()));
-        let stderr = std::fs::File::create(&log).map(Stdio::from).unwrap_or_else(|_| Stdio::null());
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .map_err(|e| format!("cannot start {name}: {e}"))?;
-        if self.target_nice != 0 {
-            // SAFETY: setpriority on our own child's pid; no memory is passed.
-            let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, child.id(), self.target_nice) };
-            if rc != 0 {
-                eprintln!("  cannot renice {name}: {}", std::io::Error::last_os_error());
-            }
-        }
-        match wait_ready(addr, &mut child) {
-            Ok(()) => Ok(Target { child, addr }),
-            Err(e) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                Err(format!("{name}: {e} (log: {})", log.display()))
-            }
-        }
+        let spec = TargetSpec {
+            name,
+            server_bin: self.server_bin(),
+            server_flags: flags,
+            max_secs: self.secs * 3 + self.storm_ms / 1000 + 120,
+            nice: self.target_nice,
+        };
+        spawn_target(&spec)
     }
 
     fn start_workers(&self, target: SocketAddr, players: u32, echo: bool) -> Result<Workers, String> {
@@ -253,9 +281,7 @@ impl RunArgs {
         let sessions = players.div_ceil(per);
         let count = self.workers.unwrap_or_else(|| 2.max(players.div_ceil(15_000))).clamp(1, 250);
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-        let (tx, rx) = mpsc::channel();
-        let mut children = Vec::new();
-        let mut stdins = Vec::new();
+        let mut cmds = Vec::new();
         for w in 0..count {
             let first = sessions * w / count;
             let last = sessions * (w + 1) / count;
@@ -272,48 +298,56 @@ impl RunArgs {
             if echo {
                 cmd.arg("--echo");
             }
-            let mut child = cmd
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .spawn()
-                .map_err(|e| format!("cannot start a worker: {e}"))?;
-            let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
-                return Err("worker pipes missing".into());
-            };
-            let tx = tx.clone();
-            let idx = w as usize;
-            std::thread::spawn(move || {
-                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                    if tx.send((idx, line)).is_err() {
-                        break;
-                    }
-                }
-            });
-            children.push(child);
-            stdins.push(stdin);
+            cmds.push(cmd);
         }
-        let mut workers = Workers { children, stdins, lines: rx };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let mut ready = 0;
-        while ready < count {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match workers.lines.recv_timeout(left) {
-                Ok((_, l)) if l.starts_with("ready") => ready += 1,
-                Ok(_) => {}
-                Err(_) => return Err(format!("only {ready} of {count} workers ready within 60 s")),
-            }
-        }
-        // Keep `workers` alive for the caller (its Drop stops them).
-        Ok(std::mem::replace(
-            &mut workers,
-            Workers { children: vec![], stdins: vec![], lines: mpsc::channel().1 },
-        ))
+        spawn_workers(cmds)
     }
+}
+
+/// Starts one worker per command (stdin and stdout piped) and waits until each says `ready`.
+pub(crate) fn spawn_workers(cmds: Vec<Command>) -> Result<Workers, String> {
+    let count = cmds.len();
+    let (tx, rx) = mpsc::channel();
+    let mut workers = Workers { children: Vec::new(), stdins: Vec::new(), lines: rx };
+    for (idx, mut cmd) in cmds.into_iter().enumerate() {
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start a worker: {e}"))?;
+        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err("worker pipes missing".into());
+        };
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send((idx, line)).is_err() {
+                    break;
+                }
+            }
+        });
+        // Held by `workers` at once, so an early return stops the ones started.
+        workers.children.push(child);
+        workers.stdins.push(stdin);
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut ready = 0;
+    while ready < count {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match workers.lines.recv_timeout(left) {
+            Ok((_, l)) if l.starts_with("ready") => ready += 1,
+            Ok(_) => {}
+            Err(_) => return Err(format!("only {ready} of {count} workers ready within 60 s")),
+        }
+    }
+    Ok(workers)
 }
 
 impl Workers {
     /// Sends `cmd` to every worker and collects one result line from each.
-    fn phase(&mut self, cmd: &str, within: Duration) -> Result<Vec<Fields>, String> {
+    pub(crate) fn phase(&mut self, cmd: &str, within: Duration) -> Result<Vec<Fields>, String> {
         for s in &mut self.stdins {
             writeln!(s, "{cmd}").map_err(|e| format!("worker stdin: {e}"))?;
             s.flush().map_err(|e| format!("worker stdin: {e}"))?;
@@ -336,12 +370,12 @@ impl Workers {
         Ok(out.into_iter().flatten().collect())
     }
 
-    fn cpu_us(&self) -> u64 {
+    pub(crate) fn cpu_us(&self) -> u64 {
         self.children.iter().filter_map(|c| procfs::cpu_us(c.id())).sum()
     }
 }
 
-fn merged_hist(results: &[Fields]) -> Hist {
+pub(crate) fn merged_hist(results: &[Fields]) -> Hist {
     let mut h = Hist::default();
     for r in results {
         if let Some(x) = r.get("hist").and_then(|s| Hist::decode(s)) {
@@ -351,12 +385,12 @@ fn merged_hist(results: &[Fields]) -> Hist {
     h
 }
 
-fn sum(results: &[Fields], k: &str) -> u64 {
+pub(crate) fn sum(results: &[Fields], k: &str) -> u64 {
     results.iter().map(|r| num(r, k)).sum()
 }
 
 /// Runs one phase with CPU accounting of the target and the loader.
-fn measured(
+pub(crate) fn measured(
     workers: &mut Workers,
     target: &Target,
     cmd: &str,
@@ -471,7 +505,7 @@ fn run_one(args: &RunArgs, players: u32) -> Vec<Row> {
     rows
 }
 
-fn ms(us: u64) -> String {
+pub(crate) fn ms(us: u64) -> String {
     format!("{:.2}", us as f64 / 1000.0)
 }
 
@@ -520,7 +554,7 @@ fn print_row(players: u32, row: &Row) {
     }
 }
 
-fn ratio(a: f64, b: f64) -> String {
+pub(crate) fn ratio(a: f64, b: f64) -> String {
     if b > 0.0 && a.is_finite() && b.is_finite() {
         format!("{:.2}x", a / b)
     } else {
@@ -586,7 +620,7 @@ pub fn run(args: RunArgs) {
     }
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v.retain(|x| x.is_finite());
     if v.is_empty() {
         return f64::NAN;
