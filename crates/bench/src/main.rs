@@ -1,14 +1,17 @@
 //! `rhp-bench`: measures the Rabid Hole Punch server against the bare-UDP floor (issue #10).
 //!
 //! - `run`: the load test: floors and server, each as its own process, under the same loader.
+//! - `relay`: the server's relay against the same floors (packets/s, latency, CPU per frame).
 //! - `memory`: bytes per player and per session in the sans-IO engine.
-//! - `echo`, `worker`: the processes `run` starts (hidden).
+//! - `echo`, `worker`, `relay-worker`: the processes `run` and `relay` start (hidden).
 
 mod coord;
 mod echo;
 mod hist;
 mod memory;
 mod procfs;
+mod relay;
+mod relay_worker;
 mod worker;
 
 use clap::{Parser, Subcommand};
@@ -30,6 +33,8 @@ struct Cli {
 enum Cmd {
     /// Throughput, latency, CPU per request and start storms: floors and server under one loader.
     Run(coord::RunArgs),
+    /// The relay's throughput, latency and CPU per forwarded frame against the echo floors.
+    Relay(relay::RelayArgs),
     /// Bytes per player and per session in the engine (players created directly, no sockets).
     Memory {
         /// Players to create.
@@ -61,6 +66,9 @@ enum Cmd {
     /// A load worker (started by `run`).
     #[command(hide = true)]
     Worker(worker::WorkerArgs),
+    /// A relay load worker (started by `relay`).
+    #[command(hide = true)]
+    RelayWorker(relay_worker::RelayWorkerArgs),
 }
 
 fn main() -> ExitCode {
@@ -68,6 +76,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Cmd::Run(args) => {
             coord::run(args);
+            Ok(())
+        }
+        Cmd::Relay(args) => {
+            relay::run(args);
             Ok(())
         }
         Cmd::Memory { players, per_session } => {
@@ -80,6 +92,7 @@ fn main() -> ExitCode {
         }
         Cmd::Echo { mode, bind, max_secs } => echo::run(mode, bind, max_secs),
         Cmd::Worker(args) => worker::run(args),
+        Cmd::RelayWorker(args) => relay_worker::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
