@@ -50,3 +50,63 @@ fn engine_memory_is_reported() {
     let line = text.lines().find(|l| l.starts_with("memory ")).expect("summary line");
     assert!(line.contains("players=20000"), "{line}");
 }
+
+/// The numbers after `key` in `line` (e.g. "frames 12 sent" → 12 for "frames").
+fn after(line: &str, key: &str) -> u64 {
+    let rest = line.split(key).nth(1).unwrap_or_else(|| panic!("no '{key}' in {line}"));
+    rest.split_whitespace()
+        .next()
+        .and_then(|w| w.trim_end_matches([',', ';']).parse().ok())
+        .unwrap_or(u64::MAX)
+}
+
+#[test]
+fn relay_forwards_every_frame_with_its_payload_8_bytes_shorter() {
+    let Some(server) = server_bin() else {
+        eprintln!("rabid-hole-punch not built next to rhp-bench: relay bench not run");
+        return;
+    };
+    let started = Instant::now();
+    let out = Command::new(BENCH)
+        .args(["relay", "--pairs", "4", "--secs", "1", "--sizes", "200,1200", "--targets", "naive,rhp"])
+        .args(["--pps", "50", "--loss-timeout-ms", "3000", "--server-bin"])
+        .arg(server)
+        .output()
+        .expect("run rhp-bench relay");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let errors = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}\n{errors}");
+    assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
+    assert!(text.contains("relay setup: 4 of 4 pairs relayed"), "{text}\n{errors}");
+    for size in ["200 B", "1200 B"] {
+        for phase in ["closed", "rate"] {
+            for target in ["naive", "rhp"] {
+                let line = text
+                    .lines()
+                    .find(|l| {
+                        l.trim_start().starts_with(size)
+                            && l.contains(&format!(" {target} "))
+                            && l.contains(phase)
+                    })
+                    .unwrap_or_else(|| panic!("no {size} {target} {phase} line in:\n{text}\n{errors}"));
+                // Every frame sent came back through the target, its payload checked byte for
+                // byte at its size; through the relay each is exactly 8 bytes shorter than sent.
+                let sent = line
+                    .split("frames ")
+                    .nth(1)
+                    .and_then(|r| r.split(' ').next())
+                    .and_then(|n| n.parse::<u64>().ok());
+                let sent = sent.unwrap_or_else(|| panic!("no frame count in {line}"));
+                assert!(sent > 0, "{line}");
+                assert!(line.contains(&format!("{sent} sent, {sent} arrived right")), "{line}");
+                if target == "rhp" {
+                    assert!(line.contains(&format!("{sent} 8 B shorter than sent")), "{line}");
+                }
+                for k in ["bad", "lost", "refused", "other", "drops"] {
+                    assert_eq!(after(line, &format!(" {k} ")), 0, "{k} in {line}");
+                }
+            }
+        }
+        assert!(text.contains(&format!("{size} relay vs naive closed  pkt/s")), "{text}");
+    }
+}
