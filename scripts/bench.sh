@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # Issue #10 benchmarks (not run by CI): every command stops by itself and prints its figures.
 # The machine has 2 cores and may be shared: read the ratios to the floors measured in the same run.
-#   scripts/bench.sh            all of it (~12 minutes)
+#   scripts/bench.sh            all of it (~16 minutes)
 #   scripts/bench.sh load       throughput, CPU per request, latency at 1k and 10k players (~6 min)
 #   scripts/bench.sh storm      start storms at 10k and 100k players (~3 min)
+#   scripts/bench.sh relay      the relay (issue #9) against the echo floors, 200 and 1,200-byte payloads (~4 min)
 #   scripts/bench.sh memory     engine bytes per player, 1M players (~10 s)
 #   scripts/bench.sh micro      criterion micro-benchmarks (~2 min)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 what="${1:-all}"
 cargo build --release -q -p rabid-hole-punch -p rhp-bench
-B=target/release/rhp-bench
+B="${CARGO_TARGET_DIR:-target}/release/rhp-bench"
 # Server configurations besides the default (rhp): the pre-#10 shell (one recv_from/send_to per
 # datagram, kernel default buffers), and the anti-reflection budget applied to loopback too (by
 # default loopback sources are exempt, so rhp answers every ping like the original).
@@ -30,6 +31,10 @@ if [[ $what == all || $what == storm ]]; then
   "$B" run --players 100000 --phases storm --storm-ms 10000 --targets rhp
   echo "== the same storm inside the engine alone (no sockets)"
   "$B" engine-storm --players 100000
+fi
+if [[ $what == all || $what == relay ]]; then
+  echo "== relay: 200 pairs (a session of 2 each, both relayed), closed loop and 60 frames/s per player"
+  "$B" relay --pairs 200 --sizes 200,1200 --secs 4 --repeat 3 --targets naive,batch,rhp
 fi
 if [[ $what == all || $what == memory ]]; then
   echo "== engine memory"
