@@ -323,9 +323,28 @@ impl Lobby {
             Event::Done { connected, total, after_start } => {
                 println!("punch-done connected={connected}/{total} after_start_ms={}", ms(*after_start));
             }
+            Event::Upgraded { .. } | Event::RelayRefused(_) => late_line(ev),
             Event::Data { .. } => {}
             _ => {}
         }
+    }
+}
+
+/// Lines of events that may come after the peer phase: a relayed peer's direct path, a relay
+/// cap that bit.
+fn late_line(ev: &Event) {
+    match ev {
+        Event::Connected { .. } => println!("{}", connected_line(ev)),
+        Event::Heard { peer, from } => eprintln!("heard {peer} from {from}"),
+        Event::Upgraded { peer, addr, after_start, method } => {
+            eprintln!("{peer}: direct path found ({method}), leaving the relay");
+            println!("upgraded peer={peer} addr={addr} after_start_ms={} method={method}", ms(*after_start));
+        }
+        Event::RelayRefused(r) => {
+            eprintln!("the server's relay refused a datagram: {}", r.describe());
+            println!("relay-refused reason={}", r.code());
+        }
+        _ => {}
     }
 }
 
@@ -339,11 +358,7 @@ fn connected_line(ev: &Event) -> String {
 /// Reports events that come after the peer phase (late connections).
 fn drain_late(events: &mut mpsc::Receiver<Event>) {
     while let Ok(ev) = events.try_recv() {
-        match ev {
-            Event::Connected { .. } => println!("{}", connected_line(&ev)),
-            Event::Heard { peer, from } => eprintln!("heard {peer} from {from}"),
-            _ => {}
-        }
+        late_line(&ev);
     }
 }
 
@@ -409,7 +424,10 @@ async fn script(
     if let Some(text) = &common.send {
         linger_answering(mesh, clip(text)).await?;
     }
-    mesh.settle(SETTLE).await?;
+    // A peer reached through the relay may still get its direct path: finish the peer phase
+    // (bounded by the peer timeout), so the run ends on the path it would keep.
+    let phase_left = Duration::from_secs_f64(common.peer_timeout_s).saturating_sub(mesh.since_start());
+    mesh.settle(SETTLE.max(phase_left)).await?;
     if !failed.is_empty() {
         eprintln!("error: {}", ClientError::PeersNotConfirmed(failed));
         return Ok(ExitCode::FAILURE);

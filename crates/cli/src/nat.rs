@@ -18,6 +18,11 @@ pub struct NatFlags {
     /// Do not classify the NAT nor announce it: plain punching only (as the Godot plugin does).
     #[arg(long)]
     no_nat: bool,
+    /// Do not ask the server for its relay: peers no direct path reaches stay unreachable
+    /// (by default peers that also asked are reached through the server at once, and move to a
+    /// direct path when one opens).
+    #[arg(long)]
+    no_relay: bool,
     /// The server's second STUN port (default: the server's port + 1).
     #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
     alt_port: Option<u16>,
@@ -43,6 +48,7 @@ impl NatFlags {
     pub fn config(&self) -> NatConfig {
         NatConfig {
             classify: !self.no_nat,
+            relay: !self.no_relay,
             alt_port: self.alt_port,
             predict_window: self.predict_window,
             birthday: BirthdayConfig {

@@ -8,8 +8,8 @@
 //! 2. probe socket → server port, 3. probe socket → alternate port (sent once the driver opened
 //!    the probe socket; only needed when 0 and 1 differ).
 //!
-//! Verdict: 0 and 1 on the same public port → [`NatKind::Independent`]. Otherwise the three
-//! differences between consecutive mappings: all equal and non-zero → [`NatKind::Predictable`]
+//! Verdict: 0 and 1 on the same public port → [`NatKind::Independent`]. Otherwise the four
+//! mapped ports in port order: evenly spaced → [`NatKind::Predictable`]
 //! (last = the port of probe 3); anything else → [`NatKind::Random`]. No answer to probe 0 after
 //! every retransmission → [`NatKind::Unknown`] (a server without STUN, such as the original).
 //! Whether the NAT kept the socket's own port is reported beside it.
@@ -140,7 +140,7 @@ impl Classifier {
         self.send(3, now, out);
     }
 
-    /// A datagram that may be a STUN answer; true when it was one of ours.
+    /// A datagram that may be a STUN answer; true when it answered one of our probes.
     pub(crate) fn handle_datagram(
         &mut self,
         via: SocketId,
@@ -151,14 +151,15 @@ impl Classifier {
         if !stun::is_stun(data) {
             return false;
         }
-        let Ok((txid, mapped)) = stun::parse_binding_response(data) else { return true };
-        if let Some(p) = self.probes.iter_mut().find(|p| p.txid == txid && p.via == via && p.to == from) {
-            if p.mapped.is_none() {
-                p.mapped = Some(mapped);
-                p.next_at = None;
-            }
-            self.decide_if_ready(out);
+        let Ok((txid, mapped)) = stun::parse_binding_response(data) else { return false };
+        let Some(p) = self.probes.iter_mut().find(|p| p.txid == txid && p.via == via && p.to == from) else {
+            return false;
+        };
+        if p.mapped.is_none() {
+            p.mapped = Some(mapped);
+            p.next_at = None;
         }
+        self.decide_if_ready(out);
         true
     }
 
@@ -240,19 +241,26 @@ fn preserves(public: Option<SocketAddr>, local: Option<u16>) -> Option<bool> {
     Some(public?.port() == local?)
 }
 
-/// Predictable when the mapped ports of probes 0..3 (all answered) move by one fixed step.
+/// Predictable when the mapped ports of probes 0..3 (all answered), in port order, are evenly
+/// spaced: a sequential NAT hands out consecutive ports, but the order it allocates them in is
+/// the order the flows' first packets reached it (the `h:`/`c:` and the probe socket race, and a
+/// probe lost before the NAT takes its port later), not the order of the probes. The step's sign
+/// is the probes' direction when they are monotonic, else upwards (by far the common allocator);
+/// `last` is the port furthest that way, the one the next mapping follows.
 fn sequence_kind(mapped: &[Option<SocketAddr>; 4]) -> NatKind {
     let ports: Option<Vec<i32>> = mapped.iter().map(|m| m.map(|a| i32::from(a.port()))).collect();
     let Some(ports) = ports else { return NatKind::Random };
-    let steps: Vec<i32> = ports.windows(2).map(|w| w[1] - w[0]).collect();
-    let step = steps[0];
-    if step != 0 && step.abs() <= MAX_STEP && steps.iter().all(|s| *s == step) {
-        let last = u16::try_from(ports[3]).unwrap_or(0);
-        if let Ok(step) = i16::try_from(step) {
-            if last != 0 {
-                return NatKind::Predictable { last, step };
-            }
-        }
+    let mut sorted = ports.clone();
+    sorted.sort_unstable();
+    let gaps: Vec<i32> = sorted.windows(2).map(|w| w[1] - w[0]).collect();
+    let gap = gaps[0];
+    if gap == 0 || gap > MAX_STEP || gaps.iter().any(|g| *g != gap) {
+        return NatKind::Random;
     }
-    NatKind::Random
+    let descending = ports.windows(2).all(|w| w[1] < w[0]);
+    let (step, last) = if descending { (-gap, sorted[0]) } else { (gap, sorted[3]) };
+    match (i16::try_from(step), u16::try_from(last)) {
+        (Ok(step), Ok(last)) if last != 0 => NatKind::Predictable { last, step },
+        _ => NatKind::Random,
+    }
 }

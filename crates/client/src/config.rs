@@ -99,6 +99,10 @@ pub struct NatConfig {
     pub birthday: BirthdayConfig,
     /// Host: how long a start waits for every player's NAT announcement (1 s; 0: never).
     pub start_wait: Duration,
+    /// Ask the server for its relay (`r:`): peers that also asked are reachable through it at
+    /// once, while direct paths are tried (on by default; a server that does not relay simply
+    /// grants nothing).
+    pub relay: bool,
 }
 
 impl Default for NatConfig {
@@ -111,6 +115,7 @@ impl Default for NatConfig {
             predict_window: 32,
             birthday: BirthdayConfig::default(),
             start_wait: Duration::from_secs(1),
+            relay: true,
         }
     }
 }
@@ -172,6 +177,7 @@ impl Config {
     /// Turns NAT classification (and with it every method beyond plain punching) off.
     pub fn without_nat_classification(mut self) -> Config {
         self.nat.classify = false;
+        self.nat.relay = false;
         self
     }
 

@@ -22,7 +22,8 @@ use crate::error::ClientError;
 use crate::events::{Event, PeerInfo};
 use crate::nat_kind::NatKind;
 use crate::outbox::{Outbox, SocketId, SocketOp, Transmit};
-use crate::punch::{Punch, PunchNat, PunchState};
+use crate::punch::{Punch, PunchNat, PunchState, RETRY_EVERY};
+use crate::relay::{Relay, RelayIn};
 use crate::rendezvous::{Rendezvous, Step};
 use crate::rng::Rng;
 use rhp_proto::{ErrorCode, PeerMessage, Reply, Request};
@@ -113,6 +114,13 @@ pub struct Engine {
     nat_reported: bool,
     /// The application asked to start; deferred until every player's NAT is known.
     start_wanted_at: Option<Instant>,
+    /// The server's relay, once it granted it (see [`crate::relay`]).
+    relay: Option<Relay>,
+    /// Lobby: when `r:` is next sent (asked for until the start).
+    next_relay_ask: Instant,
+    /// Relayed peers without a direct path: when our public address is next asked for (STUN),
+    /// to tell them where to try.
+    next_public: Option<Instant>,
 }
 
 impl Engine {
@@ -141,6 +149,9 @@ impl Engine {
             next_ext: now,
             nat_reported: false,
             start_wanted_at: None,
+            relay: None,
+            next_relay_ask: now,
+            next_public: None,
         })
     }
 
@@ -178,6 +189,7 @@ impl Engine {
     /// the session until the server's `n:` lists it.
     fn after_input(&mut self) {
         let now = self.last_now;
+        self.relay_duties(now);
         if self.start_due(now) {
             self.start_wanted_at = None;
             if let Phase::Lobby(r) = &mut self.phase {
@@ -196,6 +208,33 @@ impl Engine {
                 Request::Ext { session: &self.config.session, player: &self.config.player, nat: &token };
             self.out.send(self.config.server, req.to_bytes());
             self.next_ext = now + self.config.timers.resend;
+        }
+    }
+
+    /// The relay's side jobs: `r:` in the lobby until the start; in the peer phase the relay's
+    /// own timers, and (for relayed peers without a direct path) a fresh public address every
+    /// [`RETRY_EVERY`], told to them through the relay.
+    fn relay_duties(&mut self, now: Instant) {
+        if self.config.nat.relay && self.relay.is_none() && now >= self.next_relay_ask {
+            if let Phase::Lobby(r) = &self.phase {
+                if r.is_joined() {
+                    let req = Request::Relay { session: &self.config.session, player: &self.config.player };
+                    self.out.send(self.config.server, req.to_bytes());
+                    self.next_relay_ask = now + self.config.timers.ping;
+                }
+            }
+        }
+        let Some(relay) = &mut self.relay else { return };
+        if now >= relay.poll_timeout() {
+            relay.handle_timeout(now, &mut self.out);
+        }
+        let Phase::Peers(p) = &self.phase else { return };
+        if p.relayed_only().is_empty() {
+            self.next_public = None;
+        } else if self.next_public.is_none_or(|t| now >= t) {
+            relay.refresh_public(&mut self.rng, &mut self.out);
+            relay.send_candidate(&p.relayed_only(), &mut self.out);
+            self.next_public = Some(now + RETRY_EVERY);
         }
     }
 
@@ -238,6 +277,16 @@ impl Engine {
         }
         if let Some(since) = self.start_wanted_at {
             consider(Some(since + self.config.nat.start_wait));
+        }
+        if !matches!(self.phase, Phase::Stopped) {
+            consider(self.relay.as_ref().map(Relay::poll_timeout));
+            consider(self.next_public);
+            if self.config.nat.relay
+                && self.relay.is_none()
+                && matches!(&self.phase, Phase::Lobby(r) if r.is_joined())
+            {
+                consider(Some(self.next_relay_ask));
+            }
         }
         Output::Timeout(next.unwrap_or(self.last_now + IDLE))
     }
@@ -298,7 +347,7 @@ impl Engine {
         if self.outcome_taken {
             return None;
         }
-        let done = matches!(&self.phase, Phase::Peers(p) if *p.state() == PunchState::Done);
+        let done = matches!(&self.phase, Phase::Peers(p) if *p.state() == PunchState::Done || p.is_ready());
         if self.outcome.is_none() && done {
             self.outcome = Some(Ok(()));
         }
@@ -377,8 +426,13 @@ impl Engine {
         let Phase::Peers(p) = &self.phase else {
             return Err(ClientError::UnknownPeer(peer.to_owned()));
         };
-        let (via, to) = p.peer_addr(peer).ok_or_else(|| ClientError::UnknownPeer(peer.to_owned()))?;
-        Ok(Transmit { to, data: PeerMessage::Data(data).to_bytes(), via })
+        if let Some((via, to)) = p.peer_addr(peer) {
+            return Ok(Transmit { to, data: PeerMessage::Data(data).to_bytes(), via });
+        }
+        let relayed = p.is_relayed_only(peer).then_some(()).and(self.relay.as_ref());
+        let frame = relayed.and_then(|r| r.data_frame(peer, data));
+        let frame = frame.ok_or_else(|| ClientError::UnknownPeer(peer.to_owned()))?;
+        Ok(Transmit { to: self.config.server, data: frame, via: SocketId::MAIN })
     }
 
     fn on_datagram(&mut self, now: Instant, via: SocketId, from: SocketAddr, data: &[u8]) {
@@ -389,6 +443,13 @@ impl Engine {
             }
         }
         let from_server = from == self.config.server && via == SocketId::MAIN;
+        if from_server && self.relay_datagram(now, data) {
+            return;
+        }
+        if rhp_proto::stun::is_stun(data) {
+            // A late or foreign STUN answer: nothing the rest of the engine reads.
+            return;
+        }
         if from_server && self.server_extra(now, data) {
             return;
         }
@@ -422,6 +483,52 @@ impl Engine {
             }
             Phase::Stopped => {}
         }
+    }
+
+    /// Relay traffic from the server: its grant (`r:`, before our start message), its frames, and
+    /// the answers to our public-address STUN requests. True when handled.
+    fn relay_datagram(&mut self, now: Instant, data: &[u8]) -> bool {
+        if data.starts_with(b"r:") {
+            let fresh = Relay::from_grant(data, &self.config.player, self.config.server, now);
+            if let Some(fresh) = fresh.filter(|f| self.relay.as_ref().is_none_or(|r| r.token() != f.token()))
+            {
+                tracing::debug!("the server granted its relay");
+                self.relay = Some(fresh);
+                if let (Some(r), Phase::Peers(_)) = (&mut self.relay, &self.phase) {
+                    r.activate(now, &mut self.out);
+                }
+            }
+            return true;
+        }
+        let Some(relay) = &mut self.relay else { return false };
+        if rhp_proto::relay::is_frame(data) {
+            match relay.handle_frame(data, &mut self.out) {
+                Some(RelayIn::Up(name)) => {
+                    if let Phase::Peers(p) = &mut self.phase {
+                        p.relay_up(&name, now, &mut self.out);
+                    }
+                }
+                Some(RelayIn::Data(peer, data)) => self.out.event(Event::Data { peer, data }),
+                Some(RelayIn::Candidate(name, addr)) => {
+                    if let Phase::Peers(p) = &mut self.phase {
+                        p.relay_candidate(&name, addr, now);
+                    }
+                }
+                Some(RelayIn::Refused(r)) => {
+                    tracing::warn!("the server's relay refused a frame: {}", r.describe());
+                    self.out.event(Event::RelayRefused(r));
+                }
+                None => {}
+            }
+            return true;
+        }
+        let (ours, changed) = relay.handle_stun(data);
+        if ours && changed {
+            if let Phase::Peers(p) = &self.phase {
+                relay.send_candidate(&p.relayed_only(), &mut self.out);
+            }
+        }
+        ours
     }
 
     /// Server datagrams outside the original protocol: the `n:` list, and the
@@ -488,6 +595,9 @@ impl Engine {
                 };
                 let punch = Punch::new(&self.config, own_port, peers, is_host, now, &mut self.out, nat);
                 self.phase = Phase::Peers(punch);
+                if let Some(r) = &mut self.relay {
+                    r.activate(now, &mut self.out);
+                }
                 let early: Vec<_> = self.early.drain(..).collect();
                 for (from, data) in early {
                     self.on_datagram(now, SocketId::MAIN, from, &data);

@@ -44,11 +44,12 @@ pub enum Event {
         /// The datagram's source address.
         from: SocketAddr,
     },
-    /// A peer is connected: we heard it and it heard us (its `c:` came).
+    /// A peer is connected: we heard it and it heard us (its `c:` came), or (`method` is
+    /// [`Method::Relay`]) the server's relay carries our datagrams both ways.
     Connected {
         /// The peer.
         peer: String,
-        /// The address to use for it.
+        /// The address to use for it (the server's, for the relay).
         addr: SocketAddr,
         /// Time since the server's `s:` arrived.
         after_start: Duration,
@@ -57,6 +58,21 @@ pub enum Event {
         /// Birthday probes we sent until then (easy side of the birthday path only).
         probes: Option<u32>,
     },
+    /// A peer that was reached through the relay now has a direct path too: its datagrams go
+    /// there from now on (relayed ones still in flight are still delivered).
+    Upgraded {
+        /// The peer.
+        peer: String,
+        /// Its direct address.
+        addr: SocketAddr,
+        /// Time since the server's `s:` arrived.
+        after_start: Duration,
+        /// How the direct path was found.
+        method: Method,
+    },
+    /// The server's relay refused one of our frames (a cap bit); its datagrams may be lost
+    /// until the cap allows them again.
+    RelayRefused(rhp_proto::relay::Refusal),
     /// A peer did not connect before the peer deadline.
     Failed {
         /// The peer.
@@ -142,4 +158,31 @@ pub struct PeerInfo {
     pub method: Option<Method>,
     /// The socket its path uses ([`SocketId::MAIN`] unless the birthday path opened another).
     pub via: SocketId,
+    /// The server's relay carries our datagrams to it (used while it has no direct path).
+    pub relayed: bool,
+}
+
+/// The path application data to a peer takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Path {
+    /// Straight to this address, from this socket.
+    Direct(SocketId, SocketAddr),
+    /// Through the rendezvous server's relay.
+    Relay,
+}
+
+impl PeerInfo {
+    /// The path in use: direct once connected directly, else the relay if it is up, else none.
+    pub fn path(&self) -> Option<Path> {
+        match (self.status, self.addr) {
+            (PeerStatus::Connected, Some(a)) => Some(Path::Direct(self.via, a)),
+            _ if self.relayed => Some(Path::Relay),
+            _ => None,
+        }
+    }
+
+    /// Whether data can be sent to it (directly or through the relay).
+    pub fn reachable(&self) -> bool {
+        self.path().is_some()
+    }
 }

@@ -10,6 +10,8 @@
 //! - `outbox`: the engine's bounded output queues; [`Transmit`].
 //! - [`classify`]: NAT classification by STUN to the server's two ports ([`NatReport`]);
 //!   [`nat_kind`]: what a mapping does and its `e:`/`n:` token.
+//! - `relay`: the server's relay as a path to peers that also asked for it (grant, binds,
+//!   hellos, data, candidates for a later direct path);
 //! - [`strategy`]: the direct method per peer from both NAT kinds ([`Method`]);
 //!   [`birthday`]: the birthday path's probe schedule and hard-side sockets.
 //! - [`events`]: what the engine reports ([`Event`], [`PeerInfo`]).
@@ -51,6 +53,7 @@ mod nat_probe;
 mod outbox;
 mod peer_state;
 mod punch;
+mod relay;
 mod rendezvous;
 mod rng;
 pub mod strategy;
@@ -61,13 +64,15 @@ mod sim;
 mod tests;
 #[cfg(test)]
 mod tests_nat;
+#[cfg(test)]
+mod tests_relay;
 
 pub use classify::NatReport;
 pub use config::{BirthdayConfig, Config, NatConfig, Role, Timers};
 pub use driver::{Client, Control};
 pub use engine::{Engine, Input, Output};
 pub use error::ClientError;
-pub use events::{Event, FailReason, PeerInfo, PeerStatus};
+pub use events::{Event, FailReason, Path, PeerInfo, PeerStatus};
 pub use mesh::Mesh;
 pub use nat_kind::NatKind;
 pub use nat_probe::probe_nat;

@@ -7,7 +7,7 @@
 
 use crate::driver::Pump;
 use crate::error::ClientError;
-use crate::events::{PeerInfo, PeerStatus};
+use crate::events::PeerInfo;
 use crate::Engine;
 use std::io;
 use std::net::SocketAddr;
@@ -35,14 +35,15 @@ impl Mesh {
         self.pump.engine.peers()
     }
 
-    /// The connected players.
+    /// The players data can be sent to: connected directly, or through the server's relay
+    /// ([`PeerInfo::path`] says which).
     pub fn connected(&self) -> Vec<PeerInfo> {
-        self.peers().into_iter().filter(|p| p.status == PeerStatus::Connected).collect()
+        self.peers().into_iter().filter(PeerInfo::reachable).collect()
     }
 
-    /// The players that did not connect by the deadline.
+    /// The players that did not connect by the deadline (neither directly nor by the relay).
     pub fn failed(&self) -> Vec<PeerInfo> {
-        self.peers().into_iter().filter(|p| p.status != PeerStatus::Connected).collect()
+        self.peers().into_iter().filter(|p| !p.reachable()).collect()
     }
 
     /// `Err(PeersNotConfirmed)` unless every peer is connected.
@@ -75,7 +76,8 @@ impl Mesh {
         self.pump.socket.local_addr()
     }
 
-    /// Sends `data` to connected peer `peer` as `d:<data>`.
+    /// Sends `data` to connected peer `peer`: as `d:<data>` on its direct path, else through the
+    /// relay.
     pub async fn send(&self, peer: &str, data: &[u8]) -> Result<(), ClientError> {
         let t = self.pump.engine.data_to(peer, data)?;
         self.pump.send_now(&t).await?;

@@ -70,7 +70,22 @@ pub(crate) struct PeerState {
     pub(crate) start_since: Option<Instant>,
     pub(crate) start_acked: bool,
     pub(crate) connected_after: Option<Duration>,
+    /// Every path (our socket, its source address) a valid message from it came on, at most
+    /// [`MAX_HEARD_PATHS`]. The two sides pin independently (each its first datagram heard), so
+    /// the peer may be sending on another of these than our pinned one: its data is accepted on
+    /// each, and the birthday path keeps their sockets open.
+    pub(crate) heard_paths: Vec<(SocketId, SocketAddr)>,
+    /// The relay carries datagrams both ways between us (see [`crate::relay`]).
+    pub(crate) relayed: bool,
+    /// Its current public address as it told us through the relay (same IP as reported).
+    pub(crate) candidate: Option<SocketAddr>,
+    /// Relayed and not directly connected: when the next background attempt at a direct path
+    /// goes out.
+    pub(crate) next_retry: Option<Instant>,
 }
+
+/// Most paths remembered per peer.
+pub(crate) const MAX_HEARD_PATHS: usize = 8;
 
 impl PeerState {
     pub(crate) fn new(name: String, reported: SocketAddr, is_host: bool, now: Instant) -> PeerState {
@@ -96,7 +111,23 @@ impl PeerState {
             start_since: None,
             start_acked: false,
             connected_after: None,
+            heard_paths: Vec::new(),
+            relayed: false,
+            candidate: None,
+            next_retry: None,
         }
+    }
+
+    /// Remembers that a valid message from this peer came on `(via, from)`.
+    pub(crate) fn heard_on(&mut self, via: SocketId, from: SocketAddr) {
+        if !self.heard_paths.contains(&(via, from)) && self.heard_paths.len() < MAX_HEARD_PATHS {
+            self.heard_paths.push((via, from));
+        }
+    }
+
+    /// Whether data arriving on `(via, from)` is this peer's: its pinned path or one it was heard on.
+    pub(crate) fn owns_path(&self, via: SocketId, from: SocketAddr) -> bool {
+        (self.pinned == Some(from) && self.via == via) || self.heard_paths.contains(&(via, from))
     }
 
     /// Where to send now: the pinned address, else the next window port (advancing the cursor).
@@ -164,6 +195,7 @@ impl PeerState {
             connected_after: self.connected_after,
             method: self.method,
             via: self.via,
+            relayed: self.relayed,
         }
     }
 }

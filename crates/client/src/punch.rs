@@ -29,6 +29,13 @@
 //! side, after `grace` of plain punching, opens K sockets that greet the peer and closes all but
 //! the winners once every such peer connected or failed ([`HardSockets`]). A connected peer is
 //! never re-pinned: late datagrams from other sockets or ports do not move its path.
+//!
+//! With the server's relay (see [`crate::relay`]), a peer the relay reaches counts as reachable:
+//! the phase is *ready* (the application gets its mesh) once every peer is connected or relayed,
+//! while direct attempts go on until every peer is connected directly or the deadline. A relayed
+//! peer is never failed at the deadline; every [`RETRY_EVERY`] after it, it gets a burst of
+//! greetings (its reported window and the address it last told us through the relay), so a
+//! direct path found later (a NAT that changed) takes over ([`Event::Upgraded`]).
 
 /// The NAT side of the peer phase: our kind, the peers' announced kinds, the numbers.
 #[derive(Debug)]
@@ -48,15 +55,18 @@ use crate::error::ClientError;
 use crate::events::{Event, PeerInfo, PeerStatus};
 use crate::nat_kind::NatKind;
 use crate::outbox::{Outbox, SocketId, SocketOp};
-use crate::peer_state::{Alternate, PeerState};
+use crate::peer_state::{candidate_ports, Alternate, PeerState};
 use crate::rng::Rng;
-use crate::strategy::Plan;
+use crate::strategy::{Method, Plan};
 use rhp_proto::{PeerAddr, PeerMessage};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 /// Most distinct ports remembered from greetings' field 3.
 const MAX_PORT_VOTES: usize = 64;
+
+/// A relayed peer's background direct attempts, this often (a burst of ≤ 18 greetings).
+pub(crate) const RETRY_EVERY: Duration = Duration::from_secs(2);
 
 /// How the peer phase stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,6 +98,10 @@ pub(crate) struct Punch {
     hard: HardSockets,
     /// When the hard side opens its sockets (a peer is on the birthday path's hard side).
     hard_at: Option<Instant>,
+    /// The `Done` event went out (every peer connected or relayed, or the deadline passed).
+    ready: bool,
+    /// The rendezvous server (the address a relayed peer is reported at).
+    server: SocketAddr,
 }
 
 impl Punch {
@@ -131,6 +145,8 @@ impl Punch {
             nat,
             hard: HardSockets::default(),
             hard_at: None,
+            ready: false,
+            server: config.server,
         };
         for i in 0..punch.peers.len() {
             let kind = punch.nat.peers.iter().find(|(n, _)| *n == punch.peers[i].name).map(|(_, k)| *k);
@@ -160,6 +176,67 @@ impl Punch {
 
     pub(crate) fn state(&self) -> &PunchState {
         &self.state
+    }
+
+    /// Every peer has a path (direct or relayed), or the deadline passed: the mesh is ready.
+    pub(crate) fn is_ready(&self) -> bool {
+        self.ready && self.state != PunchState::Failed
+    }
+
+    /// The relay reaches `name` both ways. A peer without a direct path is reported connected
+    /// through it (and stops failing at the deadline).
+    pub(crate) fn relay_up(&mut self, name: &str, now: Instant, out: &mut Outbox) {
+        if self.state == PunchState::Failed {
+            return;
+        }
+        let after = now - self.started_at;
+        let server = self.server;
+        let running = self.state == PunchState::Running;
+        let Some(p) = self.peers.iter_mut().find(|p| p.name == name) else { return };
+        if p.relayed {
+            return;
+        }
+        p.relayed = true;
+        if !p.is_connected() {
+            p.method = Some(Method::Relay);
+            p.connected_after.get_or_insert(after);
+            if !running {
+                p.next_retry = Some(now);
+            }
+            out.event(Event::Connected {
+                peer: p.name.clone(),
+                addr: server,
+                after_start: after,
+                method: Method::Relay,
+                probes: None,
+            });
+        }
+        self.check_done(now, out);
+    }
+
+    /// `name` told us its current public address through the relay. Used for background direct
+    /// attempts; only an address on the IP the server reported for it.
+    pub(crate) fn relay_candidate(&mut self, name: &str, addr: SocketAddr, now: Instant) {
+        let running = self.state == PunchState::Running;
+        let Some(p) = self.peers.iter_mut().find(|p| p.name == name) else { return };
+        if p.is_connected() || addr.ip() != p.reported.ip() || p.candidate == Some(addr) {
+            return;
+        }
+        tracing::debug!(peer = %p.name, %addr, "new direct candidate through the relay");
+        p.candidate = Some(addr);
+        if p.relayed && !running {
+            p.next_retry = Some(now);
+        }
+    }
+
+    /// Relayed peers still without a direct path.
+    pub(crate) fn relayed_only(&self) -> Vec<String> {
+        self.peers.iter().filter(|p| p.relayed && !p.is_connected()).map(|p| p.name.clone()).collect()
+    }
+
+    /// Whether `name` is reached through the relay only.
+    pub(crate) fn is_relayed_only(&self, name: &str) -> bool {
+        self.peers.iter().any(|p| p.name == name && p.relayed && !p.is_connected())
     }
 
     pub(crate) fn is_host(&self) -> bool {
@@ -286,7 +363,15 @@ impl Punch {
         }
         self.hard.closed = true;
         self.hard.next_greet = None;
-        let winners: Vec<SocketId> = self.peers.iter().filter(|p| p.is_connected()).map(|p| p.via).collect();
+        // Every socket a connected peer was heard on stays: the peer may have pinned any of them.
+        let mut winners: Vec<SocketId> = Vec::new();
+        for p in self.peers.iter().filter(|p| p.is_connected()) {
+            for id in std::iter::once(p.via).chain(p.heard_paths.iter().map(|(v, _)| *v)) {
+                if !winners.contains(&id) {
+                    winners.push(id);
+                }
+            }
+        }
         self.hard.winners = winners.clone();
         let closing: Vec<SocketId> =
             self.hard.sockets.iter().map(|(s, _)| *s).filter(|s| !winners.contains(s)).collect();
@@ -333,6 +418,11 @@ impl Punch {
         if self.state == PunchState::Failed {
             return None;
         }
+        for p in self.peers.iter().filter(|p| p.relayed && !p.is_connected()) {
+            if let Some(t) = p.next_retry {
+                consider(t);
+            }
+        }
         if self.state == PunchState::Running {
             consider(self.deadline);
             for p in self.peers.iter().filter(|p| !p.is_connected()) {
@@ -377,6 +467,7 @@ impl Punch {
         }
         self.probe(now, out);
         self.hard_side(now, out);
+        self.retry_relayed(now, out);
         let my_port = self.my_port();
         for i in 0..self.peers.len() {
             if !self.needs_tick(&self.peers[i]) || now < self.peers[i].next_tick {
@@ -420,23 +511,56 @@ impl Punch {
         None
     }
 
+    /// Background direct attempts to relayed peers: every [`RETRY_EVERY`] after the phase, one
+    /// greeting to the address the peer told us through the relay and its reported window.
+    fn retry_relayed(&mut self, now: Instant, out: &mut Outbox) {
+        if self.state == PunchState::Running {
+            return;
+        }
+        let my_port = self.my_port();
+        let me = self.me.clone();
+        for p in self.peers.iter_mut().filter(|p| p.relayed && !p.is_connected()) {
+            if p.next_retry.is_none_or(|t| now < t) {
+                continue;
+            }
+            p.next_retry = Some(now + RETRY_EVERY);
+            let ip = p.reported.ip();
+            let mut targets: Vec<SocketAddr> = p.candidate.into_iter().collect();
+            for port in candidate_ports(p.reported.port()) {
+                let to = SocketAddr::new(ip, port);
+                if !targets.contains(&to) {
+                    targets.push(to);
+                }
+            }
+            for to in targets {
+                out.send(to, greeting(&me, my_port, to.port()));
+            }
+        }
+    }
+
     fn on_deadline(&mut self, now: Instant, out: &mut Outbox) -> Option<ClientError> {
         let mut host_connected = self.is_host;
         let mut anyone_heard = false;
         for p in &mut self.peers {
-            if p.pinned.is_some() {
+            if p.pinned.is_some() || p.relayed {
                 anyone_heard = true;
             }
-            if p.is_connected() {
+            if p.is_connected() || p.relayed {
                 host_connected |= p.is_host;
+                if !p.is_connected() {
+                    p.next_retry = Some(now + RETRY_EVERY);
+                }
                 continue;
             }
             let reason = p.fail_reason();
             p.status = PeerStatus::Failed(reason);
             out.event(Event::Failed { peer: p.name.clone(), reason });
         }
-        let connected = self.connected_count();
-        out.event(Event::Done { connected, total: self.peers.len(), after_start: now - self.started_at });
+        let connected = self.reachable_count();
+        if !self.ready {
+            self.ready = true;
+            out.event(Event::Done { connected, total: self.peers.len(), after_start: now - self.started_at });
+        }
         self.close_hard(out);
         if !anyone_heard && !self.peers.is_empty() {
             self.state = PunchState::Failed;
@@ -450,18 +574,26 @@ impl Punch {
         None
     }
 
-    fn connected_count(&self) -> usize {
-        self.peers.iter().filter(|p| p.is_connected()).count()
+    fn reachable_count(&self) -> usize {
+        self.peers.iter().filter(|p| p.is_connected() || p.relayed).count()
     }
 
+    /// Ready (the `Done` event) once every peer is connected or relayed; over once every peer is
+    /// connected directly.
     fn check_done(&mut self, now: Instant, out: &mut Outbox) {
-        if self.state == PunchState::Running && self.peers.iter().all(PeerState::is_connected) {
-            self.state = PunchState::Done;
+        if self.state == PunchState::Failed {
+            return;
+        }
+        if !self.ready && self.reachable_count() == self.peers.len() {
+            self.ready = true;
             out.event(Event::Done {
                 connected: self.peers.len(),
                 total: self.peers.len(),
                 after_start: now - self.started_at,
             });
+        }
+        if self.state == PunchState::Running && self.peers.iter().all(PeerState::is_connected) {
+            self.state = PunchState::Done;
             self.close_hard(out);
         }
     }
@@ -499,7 +631,7 @@ impl Punch {
                 (idx, msg)
             }
             PeerMessage::Data(bytes) => {
-                let idx = self.peers.iter().position(|p| p.pinned == Some(from) && p.via == via)?;
+                let idx = self.peers.iter().position(|p| p.owns_path(via, from))?;
                 self.mark_confirmed(idx, now, out);
                 return Some((self.peers[idx].name.clone(), bytes.to_vec()));
             }
@@ -518,6 +650,7 @@ impl Punch {
         let ticking = self.state == PunchState::Running
             && matches!(self.peers[idx].status, PeerStatus::Trying | PeerStatus::Heard);
         let p = &mut self.peers[idx];
+        p.heard_on(via, from);
         let first_heard = p.pinned.is_none();
         if p.pinned != Some(from) || p.via != via {
             if p.is_connected() {
@@ -590,18 +723,23 @@ impl Punch {
         }
         let Some(addr) = p.pinned else { return };
         p.status = PeerStatus::Connected;
-        p.connected_after = Some(after);
         let method = p.method_for(addr);
         p.method = Some(method);
-        p.probes =
-            p.prober.as_ref().map(Prober::sent).filter(|_| method == crate::strategy::Method::Birthday);
-        out.event(Event::Connected {
-            peer: p.name.clone(),
-            addr,
-            after_start: after,
-            method,
-            probes: p.probes,
-        });
+        p.next_retry = None;
+        p.probes = p.prober.as_ref().map(Prober::sent).filter(|_| method == Method::Birthday);
+        if p.relayed {
+            tracing::debug!(peer = %p.name, %addr, %method, "relayed peer upgraded to a direct path");
+            out.event(Event::Upgraded { peer: p.name.clone(), addr, after_start: after, method });
+        } else {
+            p.connected_after = Some(after);
+            out.event(Event::Connected {
+                peer: p.name.clone(),
+                addr,
+                after_start: after,
+                method,
+                probes: p.probes,
+            });
+        }
         if is_host && !p.start_acked {
             p.start_since = Some(now);
             p.next_tick = now + self.tick;

@@ -24,6 +24,8 @@ pub enum Method {
     Predicted,
     /// Many sockets on the hard side, random probes from the easy side.
     Birthday,
+    /// Through the rendezvous server's relay (no direct path yet).
+    Relay,
 }
 
 impl Method {
@@ -33,6 +35,7 @@ impl Method {
             Method::Plain => "plain",
             Method::Predicted => "predicted",
             Method::Birthday => "birthday",
+            Method::Relay => "relay",
         }
     }
 }

@@ -1,0 +1,364 @@
+//! The relay path through the rendezvous server (client side, sans-IO).
+//!
+//! A client that asked for it (`r:S:P` in the lobby) gets, right before its start message, a grant
+//! `r:<token>:<members>` from a server that relays ([`rhp_proto::relay`]): an 8-byte token and the
+//! members that asked, in index order. From then on frames to the server's main port carry the
+//! token: `Bind` (until the server's `BindOk`, then every [`KEEPALIVE`]: it also moves our
+//! address on the server after a NAT re-mapping) and `Data` for a member's index.
+//!
+//! Inside a data frame the first byte says what it carries (only our clients ever see these):
+//! - [`HELLO`]: "can you hear me?", sent to each member every [`HELLO_EVERY`] until it answers;
+//! - [`ACK`]: the answer to a hello: the relay works both ways between us (the peer is `up`);
+//! - [`DATA`] + bytes: application data;
+//! - [`CANDIDATE`] + `ip:port`: our current public address (a fresh STUN answer), so the peer
+//!   can try a direct path again after our NAT changed.
+//!
+//! Players that never asked (Godot peers) are not members: the relay is never used with them.
+
+use crate::outbox::Outbox;
+use crate::rng::Rng;
+use rhp_proto::relay::{FromServer, Grant, Refusal, ToServer};
+use rhp_proto::stun;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// Payload kind: hello.
+pub const HELLO: u8 = 0x01;
+/// Payload kind: answer to a hello.
+pub const ACK: u8 = 0x02;
+/// Payload kind: application data.
+pub const DATA: u8 = 0x03;
+/// Payload kind: our public address.
+pub const CANDIDATE: u8 = 0x04;
+
+/// Hellos to a member that has not answered, this often.
+pub const HELLO_EVERY: Duration = Duration::from_millis(200);
+/// After this many unanswered hellos, one per second.
+const FAST_HELLOS: u32 = 50;
+/// `Bind` again until the server's `BindOk`, this often.
+const BIND_EVERY: Duration = Duration::from_millis(500);
+/// Keepalive `Bind` once bound: beats the server's idle limit (60 s) and NAT timeouts (30 s).
+pub const KEEPALIVE: Duration = Duration::from_secs(5);
+
+/// What a server datagram on the relay meant for the engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RelayIn {
+    /// The relay carries our datagrams to this member and its to us.
+    Up(String),
+    /// Application data from a member.
+    Data(String, Vec<u8>),
+    /// A member's current public address.
+    Candidate(String, SocketAddr),
+    /// A cap refused one of our frames.
+    Refused(Refusal),
+}
+
+#[derive(Debug, Clone)]
+struct Member {
+    name: String,
+    index: u8,
+    up: bool,
+    hellos: u32,
+    next_hello: Instant,
+}
+
+/// Our side of the relay, once the server granted it.
+#[derive(Debug)]
+pub(crate) struct Relay {
+    server: SocketAddr,
+    token: u64,
+    members: Vec<Member>,
+    bound: bool,
+    next_bind: Instant,
+    /// Hellos and candidates start with the peer phase.
+    active: bool,
+    last_refusal: Option<Refusal>,
+    /// A STUN request in flight for our current public address, and what it last said.
+    stun_txid: Option<[u8; 12]>,
+    public: Option<SocketAddr>,
+}
+
+impl Relay {
+    /// From a grant naming us; `None` when it does not (not for us, or malformed).
+    pub(crate) fn from_grant(data: &[u8], me: &str, server: SocketAddr, now: Instant) -> Option<Relay> {
+        let grant = Grant::parse(data).ok()?;
+        grant.members.iter().position(|m| m == me)?;
+        let members = grant
+            .members
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| *m != me)
+            .filter_map(|(i, m)| {
+                Some(Member {
+                    name: m.clone(),
+                    index: u8::try_from(i).ok()?,
+                    up: false,
+                    hellos: 0,
+                    next_hello: now,
+                })
+            })
+            .collect();
+        Some(Relay {
+            server,
+            token: grant.token,
+            members,
+            bound: false,
+            next_bind: now,
+            active: false,
+            last_refusal: None,
+            stun_txid: None,
+            public: None,
+        })
+    }
+
+    /// The grant's token (a repeated grant with the same token is the same relay).
+    pub(crate) fn token(&self) -> u64 {
+        self.token
+    }
+
+    /// Whether `name` is a member we can reach through the relay (once up).
+    #[cfg(test)]
+    pub(crate) fn is_member(&self, name: &str) -> bool {
+        self.members.iter().any(|m| m.name == name)
+    }
+
+    /// The peer phase began: hello every member.
+    pub(crate) fn activate(&mut self, now: Instant, out: &mut Outbox) {
+        if self.active {
+            return;
+        }
+        self.active = true;
+        for m in &mut self.members {
+            m.next_hello = now;
+        }
+        self.handle_timeout(now, out);
+    }
+
+    fn frame(&self, to: u8, kind: u8, body: &[u8]) -> Vec<u8> {
+        let mut payload = Vec::with_capacity(1 + body.len());
+        payload.push(kind);
+        payload.extend_from_slice(body);
+        let mut out = Vec::with_capacity(rhp_proto::relay::TO_HEADER + payload.len());
+        ToServer::Data { token: self.token, to, payload: &payload }.write_to(&mut out);
+        out
+    }
+
+    /// The frame carrying application `data` to member `name`, if it is up.
+    pub(crate) fn data_frame(&self, name: &str, data: &[u8]) -> Option<Vec<u8>> {
+        let m = self.members.iter().find(|m| m.name == name && m.up)?;
+        Some(self.frame(m.index, DATA, data))
+    }
+
+    /// Sends our public address to every member in `names` (those we still want a direct path to).
+    pub(crate) fn send_candidate(&self, names: &[String], out: &mut Outbox) {
+        let Some(public) = self.public else { return };
+        let body = public.to_string();
+        for m in self.members.iter().filter(|m| m.up && names.contains(&m.name)) {
+            out.send(self.server, self.frame(m.index, CANDIDATE, body.as_bytes()));
+        }
+    }
+
+    /// Asks the server for our current public address (STUN Binding on the main socket).
+    pub(crate) fn refresh_public(&mut self, rng: &mut Rng, out: &mut Outbox) {
+        let mut txid = [0u8; 12];
+        rng.fill(&mut txid);
+        let mut req = Vec::with_capacity(20);
+        stun::write_binding_request(txid, &mut req);
+        out.send(self.server, req);
+        self.stun_txid = Some(txid);
+    }
+
+    /// A STUN answer from the server: true when it was ours (and our address is now known).
+    /// Returns whether the address changed as the second value.
+    pub(crate) fn handle_stun(&mut self, data: &[u8]) -> (bool, bool) {
+        let Ok((txid, mapped)) = stun::parse_binding_response(data) else { return (false, false) };
+        if self.stun_txid != Some(txid) {
+            return (false, false);
+        }
+        self.stun_txid = None;
+        let changed = self.public != Some(mapped);
+        self.public = Some(mapped);
+        (true, changed)
+    }
+
+    /// A relay frame from the server. Never panics.
+    pub(crate) fn handle_frame(&mut self, data: &[u8], out: &mut Outbox) -> Option<RelayIn> {
+        match FromServer::parse(data).ok()? {
+            FromServer::BindOk { .. } => {
+                self.bound = true;
+                None
+            }
+            FromServer::Refused(r) => {
+                // Reported once per kind in a row (the server sends at most one a second).
+                if self.last_refusal == Some(r) {
+                    return None;
+                }
+                self.last_refusal = Some(r);
+                Some(RelayIn::Refused(r))
+            }
+            FromServer::Data { from, payload } => {
+                let i = self.members.iter().position(|m| m.index == from)?;
+                let (&kind, body) = payload.split_first()?;
+                let name = self.members[i].name.clone();
+                match kind {
+                    HELLO => {
+                        let index = self.members[i].index;
+                        out.send(self.server, self.frame(index, ACK, &[]));
+                        None
+                    }
+                    ACK => {
+                        let m = &mut self.members[i];
+                        if m.up {
+                            return None;
+                        }
+                        m.up = true;
+                        Some(RelayIn::Up(name))
+                    }
+                    DATA => Some(RelayIn::Data(name, body.to_vec())),
+                    CANDIDATE => {
+                        let addr = std::str::from_utf8(body).ok()?.parse().ok()?;
+                        Some(RelayIn::Candidate(name, addr))
+                    }
+                    _ => None,
+                }
+            }
+        }
+    }
+
+    /// Binds, keepalives and hellos due at `now`.
+    pub(crate) fn handle_timeout(&mut self, now: Instant, out: &mut Outbox) {
+        if now >= self.next_bind {
+            let mut b = Vec::with_capacity(10);
+            ToServer::Bind { token: self.token }.write_to(&mut b);
+            out.send(self.server, b);
+            self.next_bind = now + if self.bound { KEEPALIVE } else { BIND_EVERY };
+        }
+        if !self.active {
+            return;
+        }
+        let mut due: Vec<u8> = Vec::new();
+        for m in self.members.iter_mut().filter(|m| !m.up && now >= m.next_hello) {
+            m.hellos = m.hellos.saturating_add(1);
+            let every = if m.hellos > FAST_HELLOS { Duration::from_secs(1) } else { HELLO_EVERY };
+            m.next_hello = now + every;
+            due.push(m.index);
+        }
+        for index in due {
+            out.send(self.server, self.frame(index, HELLO, &[]));
+        }
+    }
+
+    /// The next instant a timeout is needed.
+    pub(crate) fn poll_timeout(&self) -> Instant {
+        let mut next = self.next_bind;
+        if self.active {
+            for m in self.members.iter().filter(|m| !m.up) {
+                next = next.min(m.next_hello);
+            }
+        }
+        next
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server() -> SocketAddr {
+        "198.51.100.10:7000".parse().unwrap()
+    }
+
+    fn grant(token: u64, names: &[&str]) -> Vec<u8> {
+        let mut g = Vec::new();
+        Grant::write(token, names.iter().copied(), &mut g);
+        g
+    }
+
+    fn from_server(from: u8, payload: &[u8]) -> Vec<u8> {
+        let mut b = Vec::new();
+        FromServer::Data { from, payload }.write_to(&mut b);
+        b
+    }
+
+    #[test]
+    fn a_grant_that_does_not_name_us_is_not_ours() {
+        let now = Instant::now();
+        assert!(Relay::from_grant(&grant(7, &["Alice", "Bob"]), "Carol", server(), now).is_none());
+        assert!(Relay::from_grant(b"r:zz:Alice", "Alice", server(), now).is_none());
+        let r = Relay::from_grant(&grant(7, &["Alice", "Bob", "Carol"]), "Bob", server(), now).unwrap();
+        assert!(r.is_member("Alice") && r.is_member("Carol") && !r.is_member("Bob"));
+    }
+
+    #[test]
+    fn binds_until_bound_then_hellos_until_acked_then_data_flows() {
+        let now = Instant::now();
+        let mut out = Outbox::default();
+        let mut r = Relay::from_grant(&grant(0xabc, &["Alice", "Bob"]), "Bob", server(), now).unwrap();
+        r.handle_timeout(now, &mut out);
+        let bind = out.transmits.pop_front().unwrap();
+        assert_eq!(ToServer::parse(&bind.data), Ok(ToServer::Bind { token: 0xabc }));
+        assert!(out.transmits.is_empty(), "no hello before the peer phase");
+        assert_eq!(r.poll_timeout(), now + BIND_EVERY);
+        r.handle_frame(&[0xF5, 0x82, 1], &mut out);
+        r.activate(now + BIND_EVERY, &mut out);
+        let sent: Vec<Vec<u8>> = out.transmits.drain(..).map(|t| t.data).collect();
+        assert!(sent
+            .iter()
+            .any(|d| ToServer::parse(d) == Ok(ToServer::Data { token: 0xabc, to: 0, payload: &[HELLO] })));
+        assert_eq!(r.poll_timeout(), now + BIND_EVERY + HELLO_EVERY);
+        assert_eq!(r.data_frame("Alice", b"x"), None, "not up yet");
+        // Alice's hello is answered; her ack brings the relay up (reported once).
+        assert_eq!(r.handle_frame(&from_server(0, &[HELLO]), &mut out), None);
+        let ack = out.transmits.pop_front().unwrap();
+        assert_eq!(ToServer::parse(&ack.data), Ok(ToServer::Data { token: 0xabc, to: 0, payload: &[ACK] }));
+        assert_eq!(r.handle_frame(&from_server(0, &[ACK]), &mut out), Some(RelayIn::Up("Alice".into())));
+        assert_eq!(r.handle_frame(&from_server(0, &[ACK]), &mut out), None);
+        let f = r.data_frame("Alice", b"hi").unwrap();
+        assert_eq!(
+            ToServer::parse(&f),
+            Ok(ToServer::Data { token: 0xabc, to: 0, payload: &[DATA, b'h', b'i'] })
+        );
+        assert_eq!(
+            r.handle_frame(&from_server(0, &[DATA, 7, 8]), &mut out),
+            Some(RelayIn::Data("Alice".into(), vec![7, 8]))
+        );
+        // Keepalive every 5 s once bound; no more hellos.
+        assert_eq!(r.poll_timeout(), now + BIND_EVERY + KEEPALIVE);
+    }
+
+    #[test]
+    fn unknown_members_garbage_and_repeated_refusals_are_ignored() {
+        let now = Instant::now();
+        let mut out = Outbox::default();
+        let mut r = Relay::from_grant(&grant(1, &["Alice", "Bob"]), "Bob", server(), now).unwrap();
+        assert_eq!(r.handle_frame(&from_server(5, &[DATA, 1]), &mut out), None);
+        assert_eq!(r.handle_frame(&from_server(0, &[]), &mut out), None);
+        assert_eq!(r.handle_frame(&from_server(0, &[CANDIDATE, b'x']), &mut out), None);
+        assert_eq!(r.handle_frame(&[0xF5], &mut out), None);
+        assert_eq!(
+            r.handle_frame(&from_server(0, b"\x04203.0.113.5:4000"), &mut out),
+            Some(RelayIn::Candidate("Alice".into(), "203.0.113.5:4000".parse().unwrap()))
+        );
+        let refused = [0xF5, 0x83, Refusal::PlayerRate.code()];
+        assert_eq!(r.handle_frame(&refused, &mut out), Some(RelayIn::Refused(Refusal::PlayerRate)));
+        assert_eq!(r.handle_frame(&refused, &mut out), None, "reported once");
+        assert!(out.transmits.is_empty());
+    }
+
+    #[test]
+    fn hellos_slow_down_after_fifty_unanswered() {
+        let now = Instant::now();
+        let mut out = Outbox::default();
+        let mut r = Relay::from_grant(&grant(1, &["Alice", "Bob"]), "Bob", server(), now).unwrap();
+        r.activate(now, &mut out);
+        let mut t = now;
+        for _ in 0..60 {
+            t = r.poll_timeout().max(t);
+            r.handle_timeout(t, &mut out);
+        }
+        let hellos = out.transmits.iter().filter(|x| x.data.len() == rhp_proto::relay::TO_HEADER + 1).count();
+        assert!(hellos <= 60);
+        assert!(t >= now + Duration::from_millis(200 * 49), "fast at first");
+        assert!(t - now <= Duration::from_secs(60), "bounded rate");
+    }
+}

@@ -1,0 +1,136 @@
+//! Unit tests of the relay path on an injected clock: the `r:` ask, the grant, binds and
+//! hellos, a relayed peer reported connected at once, data both ways through the relay, the
+//! move to a direct path, and background direct attempts with candidates after the deadline.
+
+use crate::punch::RETRY_EVERY;
+use crate::relay::{ACK, CANDIDATE, DATA, HELLO};
+use crate::sim::SERVER;
+use crate::tests_nat::{addr, classify, drain, feed, join, text, tick, Out, ALICE, LOCAL_PORT, MS};
+use crate::{Engine, Event, Method, Path, SocketId};
+use rhp_proto::relay::{FromServer, ToServer};
+use std::time::{Duration, Instant};
+
+const TOKEN: u64 = 0xab;
+
+fn relay_in(from: u8, payload: &[u8]) -> Vec<u8> {
+    let mut b = Vec::new();
+    FromServer::Data { from, payload }.write_to(&mut b);
+    b
+}
+
+/// Relay frames in `out` to the server, as (to, payload).
+fn frames(out: &Out) -> Vec<(u8, Vec<u8>)> {
+    out.ts
+        .iter()
+        .filter(|t| t.to == SERVER)
+        .filter_map(|t| match ToServer::parse(&t.data) {
+            Ok(ToServer::Data { token: TOKEN, to, payload }) => Some((to, payload.to_vec())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Bob (easy) joins Alice's session; both asked for the relay; the session starts.
+fn relayed_start() -> (Engine, Instant, Out) {
+    let (mut e, now, _) = classify(join(), [Some(LOCAL_PORT), Some(LOCAL_PORT), None, None]);
+    let o = feed(&mut e, now, SocketId::MAIN, SERVER, b"i:Alice:Bob");
+    assert!(o.ts.iter().any(|t| t.to == SERVER && text(t) == "r:S1:Bob"), "asks for the relay once joined");
+    feed(&mut e, now, SocketId::MAIN, SERVER, b"n:Alice:r:Bob:e");
+    let o = feed(&mut e, now, SocketId::MAIN, SERVER, b"r:00000000000000ab:Alice:Bob");
+    let bind = o.ts.iter().find(|t| t.to == SERVER).expect("bind");
+    assert_eq!(ToServer::parse(&bind.data), Ok(ToServer::Bind { token: TOKEN }));
+    assert!(frames(&o).is_empty(), "no hello before the start");
+    let o = feed(&mut e, now, SocketId::MAIN, SERVER, b"s:40000:Alice:203.0.113.5:7000");
+    (e, now, o)
+}
+
+#[test]
+fn a_peer_the_relay_reaches_is_connected_at_once_and_data_flows_through_it() {
+    let (mut e, now, o) = relayed_start();
+    assert_eq!(frames(&o), vec![(0, vec![HELLO])], "hello to Alice (index 0) with the first burst");
+    assert!(o.ts.iter().any(|t| text(t).starts_with("g:Bob:")), "direct punching starts too");
+    // Alice hellos us: answered; her ack brings the relay up.
+    let o = feed(&mut e, now + 5 * MS, SocketId::MAIN, SERVER, &relay_in(0, &[HELLO]));
+    assert_eq!(frames(&o), vec![(0, vec![ACK])]);
+    let o = feed(&mut e, now + 6 * MS, SocketId::MAIN, SERVER, &relay_in(0, &[ACK]));
+    let connected = o.events.iter().find_map(|ev| match ev {
+        Event::Connected { peer, addr, method, .. } => Some((peer.clone(), *addr, *method)),
+        _ => None,
+    });
+    assert_eq!(connected, Some(("Alice".into(), SERVER, Method::Relay)));
+    assert!(o.events.iter().any(|ev| matches!(ev, Event::Done { connected: 1, total: 1, .. })));
+    assert!(matches!(e.take_outcome(), Some(Ok(()))), "the mesh is ready on the relay");
+    assert_eq!(e.peers()[0].path(), Some(Path::Relay));
+    // Application data goes through the relay, and comes from it.
+    let t = e.data_to("Alice", b"x").unwrap();
+    assert_eq!(t.to, SERVER);
+    assert_eq!(ToServer::parse(&t.data), Ok(ToServer::Data { token: TOKEN, to: 0, payload: &[DATA, b'x'] }));
+    let o = feed(&mut e, now + 7 * MS, SocketId::MAIN, SERVER, &relay_in(0, &[DATA, b'h', b'i']));
+    assert!(o
+        .events
+        .iter()
+        .any(|ev| matches!(ev, Event::Data { peer, data } if peer == "Alice" && data == b"hi")));
+    // A direct path opens: the peer moves to it (an Upgraded event, not a second Connected).
+    feed(&mut e, now + 300 * MS, SocketId::MAIN, addr(ALICE), b"g:Alice:7000:5000");
+    let o = feed(&mut e, now + 301 * MS, SocketId::MAIN, addr(ALICE), b"c:Alice:7000");
+    assert!(o.events.iter().any(
+        |ev| matches!(ev, Event::Upgraded { peer, addr: a, .. } if peer == "Alice" && *a == addr(ALICE))
+    ));
+    assert!(!o.events.iter().any(|ev| matches!(ev, Event::Connected { .. })));
+    assert_eq!(e.data_to("Alice", b"x").unwrap().to, addr(ALICE));
+    assert_eq!(e.peers()[0].path(), Some(Path::Direct(SocketId::MAIN, addr(ALICE))));
+    // Relayed data still in flight is still delivered.
+    let o = feed(&mut e, now + 302 * MS, SocketId::MAIN, SERVER, &relay_in(0, &[DATA, b'z']));
+    assert!(o.events.iter().any(|ev| matches!(ev, Event::Data { data, .. } if data == b"z")));
+}
+
+#[test]
+fn a_relayed_peer_is_not_failed_at_the_deadline_and_direct_is_retried_with_its_candidate() {
+    let (mut e, now, _) = relayed_start();
+    feed(&mut e, now + 5 * MS, SocketId::MAIN, SERVER, &relay_in(0, &[ACK]));
+    let deadline = now + Duration::from_secs(20);
+    let mut t = now;
+    let mut at_deadline = Out::default();
+    while t < deadline + 10 * MS {
+        t += 50 * MS;
+        let o = tick(&mut e, t);
+        at_deadline.events.extend(o.events);
+    }
+    assert!(!at_deadline.events.iter().any(|ev| matches!(ev, Event::Failed { .. })), "relayed, not failed");
+    // Alice's NAT changed: she tells us her new address through the relay.
+    feed(&mut e, t, SocketId::MAIN, SERVER, &relay_in(0, b"\x04203.0.113.5:9999"));
+    feed(&mut e, t, SocketId::MAIN, SERVER, &relay_in(0, b"\x04192.0.2.66:1234"));
+    let o = tick(&mut e, t + RETRY_EVERY);
+    let greets: Vec<_> = o.ts.iter().filter(|x| text(x).starts_with("g:Bob:")).map(|x| x.to).collect();
+    assert_eq!(greets.first(), Some(&addr("203.0.113.5:9999")), "the candidate first");
+    assert_eq!(greets.len(), 18, "then the reported window");
+    assert!(greets.iter().all(|a| a.ip() == addr(ALICE).ip()), "never an address on another IP");
+    // We ask for our own public address (STUN) and tell Alice ours.
+    assert!(o.ts.iter().any(|x| x.to == SERVER && rhp_proto::stun::is_stun(&x.data)));
+    // Bounded: one burst per interval.
+    let o = tick(&mut e, t + RETRY_EVERY + 100 * MS);
+    assert!(o.ts.iter().all(|x| !text(x).starts_with("g:")));
+    let _ = CANDIDATE;
+}
+
+#[test]
+fn without_a_grant_nothing_of_the_relay_goes_out() {
+    // The server granted nothing (an original server, or a Godot session): plain run.
+    let (mut e, now, _) = classify(join(), [Some(LOCAL_PORT), Some(LOCAL_PORT), None, None]);
+    feed(&mut e, now, SocketId::MAIN, SERVER, b"i:Alice:Bob");
+    let o = feed(&mut e, now, SocketId::MAIN, SERVER, b"s:40000:Alice:203.0.113.5:7000");
+    assert!(frames(&o).is_empty());
+    let mut t = now;
+    for _ in 0..100 {
+        t += 50 * MS;
+        let o = tick(&mut e, t);
+        assert!(o.ts.iter().all(|x| !rhp_proto::relay::is_frame(&x.data)));
+    }
+    // With the relay off, no r: either.
+    let mut config = join();
+    config.nat.relay = false;
+    let (mut e, now, _) = classify(config, [Some(LOCAL_PORT), Some(LOCAL_PORT), None, None]);
+    let o = feed(&mut e, now, SocketId::MAIN, SERVER, b"i:Alice:Bob");
+    assert!(!o.ts.iter().any(|x| text(x).starts_with("r:")));
+    let _ = drain(&mut e);
+}
