@@ -8,7 +8,9 @@
 //! - [`topo`]: the [`topo::Lab`]: internet, server, routers, clients.
 //! - [`impair`]: loss (nft `numgen`) and delay (NFQUEUE delay line), and their measurement check.
 //! - [`probe`]: the lab's own UDP programs (echo, ping, classifier, mini rendezvous + punch).
-//! - [`matrix`]: scenarios, the expected outcome of each, the runner, and the Markdown report.
+//! - [`theory`]: what each scenario should do for a client of given capabilities.
+//! - [`matrix`]: scenarios, the runner, and per-cell results.
+//! - [`report`]: the Markdown report of a matrix run.
 //!
 //! Needs root (or a private user namespace), `ip`, `nft`, `conntrack` and `iptables` (NFQUEUE).
 
@@ -17,7 +19,9 @@ pub mod matrix;
 pub mod nat;
 pub mod netns;
 pub mod probe;
+pub mod report;
 pub mod sh;
+pub mod theory;
 pub mod topo;
 
 pub use sh::{LabError, Result};

@@ -32,6 +32,26 @@ pub enum PortAlloc {
     Xor(u16),
     /// A random port for every new flow.
     Random,
+    /// Every new flow through the router gets the next port of one counter (sequential
+    /// allocation, step 1): predictable from two consecutive mappings.
+    Sequential,
+    /// The first flow of an inside ip:port keeps its port; every later flow of it gets a random
+    /// one (port-preserving symmetric).
+    PreserveThenRandom,
+}
+
+/// First port of a [`PortAlloc::Sequential`] router's counter.
+pub const SEQUENTIAL_FIRST_PORT: u16 = 30000;
+/// Ports the counter cycles through before it wraps (every attempt flushes conntrack, so a
+/// reused port never clashes with a live flow).
+pub const SEQUENTIAL_SPAN: u16 = 1024;
+
+/// The elements `i : port` of the sequential allocator's map.
+fn sequential_ports() -> String {
+    (0..SEQUENTIAL_SPAN)
+        .map(|i| format!("{i} : {}", SEQUENTIAL_FIRST_PORT + i))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The XOR a [`NatType::PortShiftCone`] applies to source ports.
@@ -50,16 +70,23 @@ pub enum NatType {
     PortShiftCone,
     /// A random public port per destination, address+port-dependent filtering.
     Symmetric,
+    /// A new public port per destination, allocated sequentially (each new flow +1).
+    SymmetricSequential,
+    /// Port-preserving symmetric: the first destination keeps the inside port, every other
+    /// destination gets a random one.
+    SymmetricPreserving,
 }
 
 impl NatType {
     /// Every type, in report order.
-    pub const ALL: [NatType; 5] = [
+    pub const ALL: [NatType; 7] = [
         NatType::FullCone,
         NatType::RestrictedCone,
         NatType::PortRestrictedCone,
         NatType::PortShiftCone,
         NatType::Symmetric,
+        NatType::SymmetricSequential,
+        NatType::SymmetricPreserving,
     ];
 
     /// Short stable name (used on the command line and in reports).
@@ -70,13 +97,17 @@ impl NatType {
             NatType::PortRestrictedCone => "port-restricted",
             NatType::PortShiftCone => "port-shift",
             NatType::Symmetric => "symmetric",
+            NatType::SymmetricSequential => "symmetric-seq",
+            NatType::SymmetricPreserving => "symmetric-pp",
         }
     }
 
     /// Mapping behaviour.
     pub fn mapping(self) -> Mapping {
         match self {
-            NatType::Symmetric => Mapping::AddressAndPortDependent,
+            NatType::Symmetric | NatType::SymmetricSequential | NatType::SymmetricPreserving => {
+                Mapping::AddressAndPortDependent
+            }
             _ => Mapping::EndpointIndependent,
         }
     }
@@ -95,6 +126,8 @@ impl NatType {
         match self {
             NatType::PortShiftCone => PortAlloc::Xor(PORT_SHIFT_XOR),
             NatType::Symmetric => PortAlloc::Random,
+            NatType::SymmetricSequential => PortAlloc::Sequential,
+            NatType::SymmetricPreserving => PortAlloc::PreserveThenRandom,
             _ => PortAlloc::Preserve,
         }
     }
@@ -135,12 +168,28 @@ impl RouterRules {
     /// do) the router learns, after source NAT, `public port -> inside ip:port` in a dynamic map
     /// (`ct reply proto-dst` is the translated port) and, for restricted cone, which remote address
     /// was contacted from which public port; inbound new flows are then `dnat`ed through that map.
+    ///
+    /// Sequential allocation is one `numgen inc` counter per router (the nat chain sees only a
+    /// flow's first packet); port preservation for the first flow only is a dynamic set of inside
+    /// ip:port pairs that already have a mapping.
     pub fn ruleset(&self) -> String {
         let w = self.wan_addr;
-        let snat = match self.nat.port_alloc() {
-            PortAlloc::Preserve => format!("snat ip to {w}"),
-            PortAlloc::Xor(x) => format!("snat ip to {w} : udp sport ^ {x:#06x}"),
-            PortAlloc::Random => format!("snat ip to {w} fully-random"),
+        let snat = |m: &str| -> String {
+            match self.nat.port_alloc() {
+                PortAlloc::Preserve => format!("{m} snat ip to {w}"),
+                PortAlloc::Xor(x) => format!("{m} snat ip to {w} : udp sport ^ {x:#06x}"),
+                PortAlloc::Random => format!("{m} snat ip to {w} fully-random"),
+                // `numgen` yields a host-order number and snat reads the port in network order:
+                // a map from counter to port does the conversion.
+                PortAlloc::Sequential => format!(
+                    "{m} snat ip to {w} : numgen inc mod {SEQUENTIAL_SPAN} map {{ {} }}",
+                    sequential_ports()
+                ),
+                PortAlloc::PreserveThenRandom => format!(
+                    "{m} ip saddr . udp sport @mapped snat ip to {w} fully-random\n    \
+                     {m} add @mapped {{ ip saddr . udp sport }} snat ip to {w}"
+                ),
+            }
         };
         let inbound = match self.nat.filtering() {
             Filtering::EndpointIndependent => {
@@ -157,16 +206,18 @@ impl RouterRules {
             String::new()
         };
         let hairpin_post = if self.hairpin {
-            format!("ip saddr {} oifname \"{LAN_IF}\" meta l4proto udp {snat}", self.lan_cidr)
+            snat(&format!("ip saddr {} oifname \"{LAN_IF}\" meta l4proto udp", self.lan_cidr))
         } else {
             String::new()
         };
+        let wan_snat = snat(&format!("oifname \"{WAN_IF}\" meta l4proto udp"));
         let fw_input =
             if self.wan_firewall { format!("iifname \"{WAN_IF}\" ct state new drop") } else { String::new() };
         format!(
             r#"table ip lab_nat {{
   map fc {{ type inet_service : ipv4_addr . inet_service; flags dynamic, timeout; timeout 180s; }}
   set seen {{ type ipv4_addr . inet_service; flags dynamic, timeout; timeout 180s; }}
+  set mapped {{ type ipv4_addr . inet_service; flags dynamic, timeout; timeout 180s; }}
   chain pre {{
     type nat hook prerouting priority dstnat; policy accept;
     {inbound}
@@ -175,7 +226,7 @@ impl RouterRules {
   chain post {{
     type nat hook postrouting priority srcnat; policy accept;
     {hairpin_post}
-    oifname "{WAN_IF}" meta l4proto udp {snat}
+    {wan_snat}
     oifname "{WAN_IF}" masquerade
   }}
   chain learn {{
@@ -201,7 +252,8 @@ table inet lab_fw {{
 
     /// Commands that forget every mapping (conntrack entries and the learned maps), so the next
     /// attempt starts from a router that has seen nothing.
-    pub const FLUSH_SETS: &'static str = "flush map ip lab_nat fc\nflush set ip lab_nat seen\n";
+    pub const FLUSH_SETS: &'static str =
+        "flush map ip lab_nat fc\nflush set ip lab_nat seen\nflush set ip lab_nat mapped\n";
 }
 
 #[cfg(test)]
@@ -222,6 +274,12 @@ mod tests {
     #[test]
     fn each_type_gets_its_own_translation_and_filter() {
         assert!(rules(NatType::Symmetric).contains("fully-random"));
+        assert!(
+            rules(NatType::SymmetricSequential).contains("numgen inc mod 1024 map { 0 : 30000, 1 : 30001,")
+        );
+        let pp = rules(NatType::SymmetricPreserving);
+        assert!(pp.contains("@mapped snat ip to 203.0.113.6 fully-random"), "{pp}");
+        assert!(pp.contains("add @mapped { ip saddr . udp sport } snat ip to 203.0.113.6\n"), "{pp}");
         assert!(rules(NatType::PortShiftCone).contains("udp sport ^ 0x4000"));
         assert!(rules(NatType::FullCone).contains("daddr 203.0.113.6 dnat ip to udp dport map @fc"));
         assert!(rules(NatType::RestrictedCone).contains("@seen dnat"));
@@ -231,8 +289,12 @@ mod tests {
 
     #[test]
     fn data_matches_names() {
-        assert_eq!(NatType::Symmetric.mapping(), Mapping::AddressAndPortDependent);
-        for t in NatType::ALL.into_iter().filter(|t| *t != NatType::Symmetric) {
+        let symmetric = [NatType::Symmetric, NatType::SymmetricSequential, NatType::SymmetricPreserving];
+        for t in symmetric {
+            assert_eq!(t.mapping(), Mapping::AddressAndPortDependent, "{t}");
+            assert_eq!(t.filtering(), Filtering::AddressAndPortDependent, "{t}");
+        }
+        for t in NatType::ALL.into_iter().filter(|t| !symmetric.contains(t)) {
             assert_eq!(t.mapping(), Mapping::EndpointIndependent, "{t}");
         }
         assert_eq!(NatType::FullCone.filtering(), Filtering::EndpointIndependent);

@@ -2,7 +2,7 @@
 //! that cannot start fails; by hand without root each test skips with a one-line reason.
 
 use rhp_lab::impair::LinkCondition;
-use rhp_lab::matrix::{self, Access, Driver, RunConfig, Scenario, CURRENT_CLIENT};
+use rhp_lab::matrix::{self, Access, Driver, RunConfig, Scenario};
 use rhp_lab::nat::{Filtering, Mapping, NatType, PortAlloc};
 use rhp_lab::netns;
 use rhp_lab::probe::Classification;
@@ -81,6 +81,13 @@ fn nat_types_behave_as_named() {
                     assert_ne!(public_port, c.local_port);
                 }
                 PortAlloc::Random => assert_ne!(c.mapped1.port(), c.mapped2.port(), "{t}: new port per dest"),
+                PortAlloc::Sequential => {
+                    assert_eq!(c.mapped2.port(), c.mapped1.port().wrapping_add(1), "{t}: next port per dest")
+                }
+                PortAlloc::PreserveThenRandom => {
+                    assert_eq!(public_port, c.local_port, "{t}: first destination keeps the port");
+                    assert_ne!(c.mapped2.port(), c.mapped1.port(), "{t}: new port for the next");
+                }
             },
             Access::DoubleNat => {
                 assert_eq!(public_port, c.local_port, "double NAT keeps the port through both");
@@ -185,7 +192,8 @@ fn run_matrix(driver: Driver, attempts: usize, cells: &[(Scenario, LinkCondition
         helper: helper(),
         driver,
         attempts,
-        jobs: 2,
+        fail_attempts: 3,
+        jobs: 4,
         attempt_timeout: Duration::from_secs(35),
         check_pings: 100,
     };
@@ -208,8 +216,9 @@ fn probe_matrix_matches_theory() {
     );
 }
 
-/// The real `serve`/`host`/`join` across every NAT pair, clean and 10% loss + 50 ms, 3 attempts
-/// per cell: every cell must match the theory for the current client.
+/// The real `serve`/`host`/`join` across every NAT pair, clean and 10% loss + 50 ms, 20 attempts
+/// per cell expected to connect (3 per cell expected to fail): every cell must match the theory
+/// for the current client, method included (plain, predicted, birthday), with at least 19 of 20.
 #[test]
 fn product_matrix_matches_theory() {
     if !lab_ready("product_matrix_matches_theory") {
@@ -224,8 +233,74 @@ fn product_matrix_matches_theory() {
         }
     };
     let t0 = Instant::now();
-    let ok = run_matrix(Driver::product(bin, 3), 3, &matrix::standard_cells(false), "lab-connectivity.md");
+    let ok = run_matrix(Driver::product(bin, 6), 20, &matrix::standard_cells(false), "lab-connectivity.md");
     eprintln!("product matrix: {:.0} s", t0.elapsed().as_secs_f64());
-    let _ = CURRENT_CLIENT;
     assert!(ok, "a matrix cell differs from the theory (see the report above)");
+}
+
+/// The product's own classification (`rabid-hole-punch nat`, STUN to the real server's two
+/// ports) behind every NAT type of the lab says what the type is: easy types independent,
+/// the sequential NAT predictable with step +1, the random ones random.
+#[test]
+fn product_classifies_every_nat_type() {
+    if !lab_ready("product_classifies_every_nat_type") {
+        return;
+    }
+    let bin = match matrix::find_product_bin() {
+        Ok(b) => b.to_string_lossy().into_owned(),
+        Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => panic!("{e}"),
+        Err(e) => return skip("product_classifies_every_nat_type", &e.to_string()),
+    };
+    let mut lab = Lab::new(&helper()).expect("lab");
+    let clients: Vec<_> = Access::ALL
+        .iter()
+        .map(|a| {
+            let r = match a {
+                Access::Nat(t) => lab.add_router(RouterSpec::home(*t)).expect("router"),
+                Access::DoubleNat => {
+                    let cg = lab
+                        .add_router(RouterSpec {
+                            carrier: true,
+                            ..RouterSpec::home(NatType::PortRestrictedCone)
+                        })
+                        .expect("carrier");
+                    lab.add_router(RouterSpec {
+                        upstream: Some(cg),
+                        ..RouterSpec::home(NatType::PortRestrictedCone)
+                    })
+                    .expect("home")
+                }
+            };
+            (*a, lab.add_client(r).expect("client"))
+        })
+        .collect();
+    let server = format!("{SERVER_ADDR}:{}", matrix::RENDEZVOUS_PORT);
+    let args: Vec<String> = ["serve", "--bind", &SERVER_ADDR.to_string(), "--port", "7000", "--no-log-file"]
+        .map(String::from)
+        .to_vec();
+    lab.spawn_in_server("server", &bin, &args)
+        .expect("server")
+        .wait_for_line("listening on udp://", Duration::from_secs(10))
+        .expect("server up");
+    for (access, c) in clients {
+        let ns = &lab.client(c).expect("client").ns;
+        let p = ns.spawn("nat", &bin, &["nat".into(), "--server".into(), server.clone()]).expect("spawn nat");
+        let f = p.finish(Duration::from_secs(15));
+        let line = f.stdout.iter().find(|l| l.starts_with("nat ")).cloned().unwrap_or_default();
+        eprintln!("{:<16} {line}", access.name());
+        let kv = rhp_lab::probe::fields(&line);
+        let want = match access {
+            Access::Nat(NatType::SymmetricSequential) => "predictable",
+            Access::Nat(NatType::Symmetric | NatType::SymmetricPreserving) => "random",
+            _ => "independent",
+        };
+        assert_eq!(f.code, Some(0), "{access:?}: {:?}", f.stderr);
+        assert_eq!(kv.get("mapping").copied(), Some(want), "{access:?}: {line}");
+        if want == "predictable" {
+            assert_eq!(kv.get("step").copied(), Some("1"), "{access:?}: {line}");
+        }
+        if matches!(access, Access::Nat(NatType::PortShiftCone | NatType::Symmetric)) {
+            assert_eq!(kv.get("preserves").copied(), Some("no"), "{access:?}: {line}");
+        }
+    }
 }

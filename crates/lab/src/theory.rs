@@ -1,0 +1,305 @@
+//! What theory predicts for each scenario: whether its players connect, and by which direct
+//! method, for a client of a given capability ([`ClientModel`]). The matrix asserts these.
+
+use crate::matrix::{Access, Scenario};
+use crate::nat::{Filtering, Mapping, NatType, PortAlloc};
+use std::fmt;
+
+/// How a player's connection to a peer was found, as the product prints it (`method=`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Method {
+    /// Greetings to the server-observed port (and its ±8 window).
+    Plain,
+    /// Greetings to the ports a sequential NAT will allocate next.
+    Predicted,
+    /// K sockets on the hard side, random probes from the easy side.
+    Birthday,
+    /// Through the rendezvous server's relay (the path a pair ends on when no direct one opens).
+    Relay,
+}
+
+impl Method {
+    /// Every method, weakest first.
+    pub const ALL: [Method; 4] = [Method::Plain, Method::Predicted, Method::Birthday, Method::Relay];
+
+    /// The token the product prints.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Plain => "plain",
+            Method::Predicted => "predicted",
+            Method::Birthday => "birthday",
+            Method::Relay => "relay",
+        }
+    }
+
+    /// Parses [`Method::name`].
+    pub fn parse(s: &str) -> Option<Method> {
+        Method::ALL.into_iter().find(|m| m.name() == s)
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What the client under test does that decides the open cells of the theory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientModel {
+    /// It answers a peer at the address the peer's datagram really came from (peer-reflexive),
+    /// not only at the server-observed address.
+    pub answers_source: bool,
+    /// It gets through the router race: after its first packet was re-mapped to a new port by
+    /// the router, it recovers, instead of punching on into the stale entries.
+    pub survives_router_race: bool,
+    /// It classifies its NAT and greets the ports a sequential NAT allocates next.
+    pub predicts: bool,
+    /// It runs the birthday path when exactly one side's mapping is random.
+    pub birthday: bool,
+    /// It falls back to the server's relay where no direct path opens.
+    pub relay: bool,
+}
+
+/// The lab's own probe client: plain punching, answers where datagrams come from.
+pub const PROBE_CLIENT: ClientModel = ClientModel {
+    answers_source: true,
+    survives_router_race: false,
+    predicts: false,
+    birthday: false,
+    relay: false,
+};
+
+/// The product, as measured: answers the source, predicts sequential NATs, runs the birthday
+/// path, falls back to the relay; does not recover from the router race by itself (0 of 10
+/// attempts did without the relay).
+pub const CURRENT_CLIENT: ClientModel = ClientModel {
+    answers_source: true,
+    survives_router_race: false,
+    predicts: true,
+    birthday: true,
+    relay: true,
+};
+
+/// How hard an access's mapping is to punch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hardness {
+    /// Endpoint-independent mapping: one public port for every destination.
+    Easy,
+    /// A new port per destination, by a fixed step.
+    Predictable,
+    /// A new random port per destination.
+    Random,
+}
+
+/// The hardness of an access.
+pub fn hardness(a: Access) -> Hardness {
+    match a {
+        _ if a.mapping() == Mapping::EndpointIndependent => Hardness::Easy,
+        Access::Nat(t) if t.port_alloc() == PortAlloc::Sequential => Hardness::Predictable,
+        _ => Hardness::Random,
+    }
+}
+
+/// A scenario's predicted outcome.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Expectation {
+    /// Every player connects to every other (in at least 95% of attempts); false: in none.
+    pub connects: bool,
+    /// The methods an attempt may report (the strongest over its players' `connected` lines).
+    pub methods: Vec<Method>,
+}
+
+impl Expectation {
+    fn fails() -> Expectation {
+        Expectation { connects: false, methods: Vec::new() }
+    }
+
+    fn by(methods: &[Method]) -> Expectation {
+        Expectation { connects: true, methods: methods.to_vec() }
+    }
+}
+
+/// Does a pair connect directly, and how?
+///
+/// - Two easy (endpoint-independent) mappings: plain punching; each side's first packet to the
+///   other's server-observed endpoint opens its own NAT for exactly that endpoint.
+/// - Easy × predictable: the easy side greets the ports the sequential side allocates next; the
+///   sequential side's greetings leave from one of them (`predicted`). Without prediction only a
+///   full or restricted cone lets them in (as for a random side).
+/// - Easy × random: a full or restricted cone lets the random side's packets in from their new
+///   port and answers there (`plain`; the hard side's birthday sockets may win the race on a bad
+///   link). A port-restricted side needs the birthday path.
+/// - Two sequential mappings: both sides greet the ports the other allocates next, in step
+///   (`predicted`), which a lost greeting can put out of step.
+/// - Two destination-dependent mappings otherwise: no direct method in reasonable time; the
+///   relay carries them (if the client falls back to it), else they fail.
+pub fn pair(a: Access, b: Access, m: ClientModel) -> Expectation {
+    use Hardness::*;
+    let filters_by_address_only = |c: Access| c.filtering() != Filtering::AddressAndPortDependent;
+    let relayed = |direct: &[Method]| {
+        let mut v = direct.to_vec();
+        v.push(Method::Relay);
+        Expectation::by(&v)
+    };
+    let (easy, other) = match (hardness(a), hardness(b)) {
+        (Easy, Easy) => return Expectation::by(&[Method::Plain]),
+        (Easy, h) => (a, h),
+        (h, Easy) => (b, h),
+        (Predictable, Predictable) if m.predicts && m.relay => return relayed(&[Method::Predicted]),
+        _ if m.relay => return relayed(&[]),
+        _ => return Expectation::fails(),
+    };
+    let plain_ok = m.answers_source && filters_by_address_only(easy);
+    match other {
+        // The ±8 window of plain punching also covers a step-1 allocator's next ports, so either
+        // side's greeting may be the one that lands first.
+        Predictable if m.predicts => Expectation::by(&[Method::Plain, Method::Predicted]),
+        Random if plain_ok && m.birthday => Expectation::by(&[Method::Plain, Method::Birthday]),
+        Random if m.birthday => Expectation::by(&[Method::Birthday]),
+        _ if plain_ok => Expectation::by(&[Method::Plain]),
+        _ => Expectation::fails(),
+    }
+}
+
+/// A scenario's expected outcome; `None` for a scenario the matrix reports but does not assert.
+pub fn expected(s: &Scenario, m: ClientModel) -> Option<Expectation> {
+    match s {
+        Scenario::Pair(a, b) => Some(pair(*a, *b, m)),
+        // With NAT loopback each side's packets to the other's public mapping are turned around
+        // by the router; an endpoint-independent mapping makes that the same as two cones.
+        Scenario::SameNat(t) if t.mapping() == Mapping::EndpointIndependent => {
+            Some(Expectation::by(&[Method::Plain]))
+        }
+        Scenario::SameNat(_) => Some(Expectation::fails()),
+        Scenario::Group(v) => {
+            let mut all = Expectation::by(&[]);
+            for (i, a) in v.iter().enumerate() {
+                for b in &v[i + 1..] {
+                    let e = pair(*a, *b, m);
+                    if !e.connects {
+                        return Some(Expectation::fails());
+                    }
+                    for x in e.methods {
+                        if !all.methods.contains(&x) {
+                            all.methods.push(x);
+                        }
+                    }
+                }
+            }
+            Some(all)
+        }
+        // The first punch to arrive (before the receiver's own first packet left) is recorded
+        // as a flow to the router itself; the receiver's packet then clashes and leaves from a
+        // new port the peer filters out. Only simultaneous first packets cross, which is rare:
+        // reported, not asserted.
+        Scenario::RouterRace => None,
+    }
+}
+
+/// The NAT types whose mapping is random: the birthday path's hard side.
+pub fn is_hard(a: Access) -> bool {
+    hardness(a) == Hardness::Random
+}
+
+/// The lab's types behind each hardness, for the report's text.
+pub fn describe(t: NatType) -> &'static str {
+    match t {
+        NatType::FullCone => "endpoint-independent mapping and filtering",
+        NatType::RestrictedCone => "endpoint-independent mapping, address-dependent filtering",
+        NatType::PortRestrictedCone => {
+            "endpoint-independent mapping, address+port-dependent filtering (home router)"
+        }
+        NatType::PortShiftCone => "like port-restricted, public port = inside port XOR 0x4000",
+        NatType::Symmetric => "a random public port per destination",
+        NatType::SymmetricSequential => "a new public port per destination, +1 each (one counter per router)",
+        NatType::SymmetricPreserving => {
+            "the first destination keeps the inside port, each further one gets a random port"
+        }
+    }
+}
+
+/// The reasoning behind the expected outcomes, appended to the report.
+pub const THEORY: &str = "## Why these outcomes
+
+- Two endpoint-independent mappings (every cone type, port-shift, double NAT) connect by plain punching: each side's first packet to the other's server-observed endpoint opens its own NAT for exactly that endpoint, and the other side sends from it.
+- A symmetric NAT sends to each peer from a new public port that the server never saw. A port-restricted, port-shift or double NAT filters by address *and* port, so plain punching fails there.
+- **Prediction** (`symmetric-seq`): the client learns from four STUN answers (two sockets × the server's two ports) that each new mapping is the previous one + 1; the easy peer greets the next 32 ports, and the sequential side's greeting leaves from one of them. With step 1 the plain ±8 window covers the next ports too, so the cell reports `plain` or `predicted`, whichever greeting landed first; the sequential side reports `predicted`.
+- **Birthday path** (`symmetric`, `symmetric-pp`: random ports): the hard side opens 256 sockets that all greet the easy side's public endpoint; the easy side sends probes to random ports of the hard side's public IP (1,000/s). A probe that hits one of the 256 mappings opens the easy NAT for it and reaches a hard-side socket: 50% after 174 probes, 98% after 1,024.
+- Full and restricted cone let packets in from the symmetric side's new port (restricted: because it has already sent to that address), and the client answers where a datagram came from, so they connect by plain punching (on a lossy link the birthday sockets sometimes answer first).
+- Both sides destination-dependent (symmetric, symmetric-seq, symmetric-pp against each other): no direct method in reasonable time; the server's relay carries them (`relay`). Two sequential NATs predict each other in step (`predicted`) when no greeting is lost before a NAT; otherwise they stay on the relay.
+- Relay first: every pair whose clients asked for it can talk through the server at once; direct attempts go on, and a pair that can connect directly moves to the direct path (the cell's method is each pair's final path: a direct method unless it stayed on the relay).
+- Same NAT: the router's NAT loopback turns each side's packets to the other's public endpoint around; with endpoint-independent mapping that is two cones.
+- Router race (home routers without the WAN firewall): a punch that arrives before the local client's own first packet is recorded by conntrack as a flow to the router itself; the client's packet then leaves from a new port that the peer filters out. The current client does not recover; the cell is shown but not asserted because the race is occasionally won.
+
+";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use NatType::*;
+
+    const SYM: Access = Access::Nat(Symmetric);
+    const SEQ: Access = Access::Nat(SymmetricSequential);
+    const PP: Access = Access::Nat(SymmetricPreserving);
+
+    #[test]
+    fn the_product_connects_every_pair_directly_with_at_most_one_hard_side_and_the_rest_by_relay() {
+        let m = CURRENT_CLIENT;
+        let direct_only = ClientModel { relay: false, ..CURRENT_CLIENT };
+        for a in Access::ALL {
+            for b in Access::ALL {
+                let e = pair(a, b, m);
+                let easy_sides = [a, b].iter().filter(|x| hardness(**x) == Hardness::Easy).count();
+                assert!(e.connects, "{a:?} {b:?}: every pair connects");
+                assert_eq!(e.methods.contains(&Method::Relay), easy_sides == 0, "{a:?} {b:?}");
+                assert_eq!(pair(a, b, direct_only).connects, easy_sides >= 1, "{a:?} {b:?}");
+                assert_eq!(e, pair(b, a, m), "symmetric in its arguments");
+            }
+        }
+        let pr = Access::Nat(PortRestrictedCone);
+        assert_eq!(pair(pr, SYM, m).methods, [Method::Birthday]);
+        assert_eq!(pair(Access::DoubleNat, PP, m).methods, [Method::Birthday]);
+        assert_eq!(pair(pr, SEQ, m).methods, [Method::Plain, Method::Predicted]);
+        assert_eq!(pair(Access::Nat(FullCone), SEQ, m).methods, [Method::Plain, Method::Predicted]);
+        assert_eq!(pair(Access::Nat(FullCone), SYM, m).methods, [Method::Plain, Method::Birthday]);
+        assert_eq!(pair(pr, pr, m).methods, [Method::Plain]);
+        assert_eq!(pair(SEQ, SEQ, m).methods, [Method::Predicted, Method::Relay]);
+        assert_eq!(pair(SYM, PP, m).methods, [Method::Relay]);
+    }
+
+    #[test]
+    fn plain_punching_alone_fails_wherever_a_symmetric_side_meets_port_filtering() {
+        let m = PROBE_CLIENT;
+        for h in [SYM, SEQ, PP] {
+            assert!(pair(Access::Nat(FullCone), h, m).connects);
+            assert!(pair(h, Access::Nat(RestrictedCone), m).connects);
+            for c in [Access::Nat(PortRestrictedCone), Access::Nat(PortShiftCone), Access::DoubleNat, SYM] {
+                assert!(!pair(c, h, m).connects, "{c:?} {h:?}");
+            }
+        }
+        let no_source = ClientModel { answers_source: false, ..PROBE_CLIENT };
+        assert!(!pair(Access::Nat(FullCone), SYM, no_source).connects);
+    }
+
+    #[test]
+    fn hardness_follows_the_port_allocation() {
+        assert_eq!(hardness(SYM), Hardness::Random);
+        assert_eq!(hardness(PP), Hardness::Random);
+        assert_eq!(hardness(SEQ), Hardness::Predictable);
+        assert_eq!(hardness(Access::DoubleNat), Hardness::Easy);
+        assert!(is_hard(SYM) && !is_hard(SEQ));
+    }
+
+    #[test]
+    fn a_group_needs_every_pair_and_collects_their_methods() {
+        let g = Scenario::Group(vec![Access::Nat(PortRestrictedCone), SYM, Access::Nat(FullCone)]);
+        let e = expected(&g, CURRENT_CLIENT).expect("asserted");
+        assert!(e.connects);
+        assert!(e.methods.contains(&Method::Birthday) && e.methods.contains(&Method::Plain));
+        let direct_only = ClientModel { relay: false, ..CURRENT_CLIENT };
+        assert!(!expected(&Scenario::Group(vec![SYM, PP]), direct_only).expect("asserted").connects);
+        assert!(expected(&Scenario::Group(vec![SYM, PP]), CURRENT_CLIENT).expect("asserted").connects);
+        assert_eq!(expected(&Scenario::RouterRace, CURRENT_CLIENT), None);
+    }
+}
