@@ -6,7 +6,9 @@
 //!
 //! Client → server (authenticated by the 8-byte token of the player's grant):
 //! - `F5 01 <token:8> <to:1> <payload>`: data for member `to` (its index in the grant's list);
-//! - `F5 02 <token:8>`: bind: "this address is mine now" (after a NAT re-mapping) and keepalive.
+//! - `F5 02 <token:8>`: bind: "this address is mine now" (after a NAT re-mapping) and keepalive;
+//! - `F5 03 <token:8>`: leave: the player is done with the relay (its slot is freed at once;
+//!   never answered).
 //!
 //! Server → client:
 //! - `F5 81 <from:1> <payload>`: data from member `from`; always 8 bytes shorter than the frame
@@ -27,6 +29,8 @@ pub const MAGIC: u8 = 0xF5;
 pub const TO_DATA: u8 = 0x01;
 /// Client → server: bind / keepalive.
 pub const TO_BIND: u8 = 0x02;
+/// Client → server: leave.
+pub const TO_LEAVE: u8 = 0x03;
 /// Server → client: data.
 pub const FROM_DATA: u8 = 0x81;
 /// Server → client: bind accepted.
@@ -108,6 +112,11 @@ pub enum ToServer<'a> {
         /// The sender's token.
         token: u64,
     },
+    /// Leave the relay.
+    Leave {
+        /// The sender's token.
+        token: u64,
+    },
 }
 
 /// A frame from the server.
@@ -144,6 +153,7 @@ impl<'a> ToServer<'a> {
                 Ok(ToServer::Data { token, to, payload: t.get(9..).unwrap_or(&[]) })
             }
             [MAGIC, TO_BIND, t @ ..] if t.len() == 8 => Ok(ToServer::Bind { token: token_of(t)? }),
+            [MAGIC, TO_LEAVE, t @ ..] if t.len() == 8 => Ok(ToServer::Leave { token: token_of(t)? }),
             _ => Err(ParseError::Invalid),
         }
     }
@@ -159,6 +169,10 @@ impl<'a> ToServer<'a> {
             }
             ToServer::Bind { token } => {
                 out.extend_from_slice(&[MAGIC, TO_BIND]);
+                out.extend_from_slice(&token.to_be_bytes());
+            }
+            ToServer::Leave { token } => {
+                out.extend_from_slice(&[MAGIC, TO_LEAVE]);
                 out.extend_from_slice(&token.to_be_bytes());
             }
         }
@@ -252,6 +266,10 @@ mod tests {
         let mut bind = Vec::new();
         ToServer::Bind { token: 7 }.write_to(&mut bind);
         assert_eq!(ToServer::parse(&bind), Ok(ToServer::Bind { token: 7 }));
+        let mut leave = Vec::new();
+        ToServer::Leave { token: 9 }.write_to(&mut leave);
+        assert_eq!(leave.len(), 10);
+        assert_eq!(ToServer::parse(&leave), Ok(ToServer::Leave { token: 9 }));
         for f in [FromServer::BindOk { me: 2 }, FromServer::Refused(Refusal::Lifetime)] {
             let mut b = Vec::new();
             f.write_to(&mut b);

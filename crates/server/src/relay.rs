@@ -115,6 +115,8 @@ pub struct RelayStats {
     pub refused_no_such_member: u64,
     /// Members that moved to a new address (proved by their token).
     pub rebinds: u64,
+    /// Members that left (a leave frame).
+    pub leaves: u64,
 }
 
 impl RelayStats {
@@ -190,8 +192,8 @@ pub(crate) struct RelaySession {
     pub(crate) session: SessionName,
     created: Instant,
     /// The members' names, in index order (the grant's list).
-    names: Box<[PlayerName]>,
-    pub(crate) members: Box<[Member]>,
+    names: Vec<PlayerName>,
+    pub(crate) members: Vec<Member>,
     /// Members still live.
     pub(crate) live: usize,
 }
@@ -257,6 +259,8 @@ pub(crate) enum Verdict<'a> {
     Forward { to: SocketAddr, from: u8, payload: &'a [u8] },
     /// `FromServer::BindOk { me }` to `to`.
     BindOk { to: SocketAddr, me: u8 },
+    /// A member left; `deleted` when its relay session went with it (its timer entry is stale).
+    Left { deleted: bool },
     /// A cap or a bad destination refused the frame; `reply` when the member may be told now.
     Refused { why: Refusal, reply: bool, session: SessionName, member: PlayerName },
 }
@@ -379,38 +383,111 @@ impl RelayTable {
             self.starting.insert(session.id, Starting { relay: None, refused });
             return opened;
         }
+        self.starting.insert(session.id, Starting { relay: None, refused });
+        opened.relay = self.create(now, session, &granted);
+        opened
+    }
+
+    /// Makes the relay session of starting session `session` for `granted` (its entry in
+    /// `starting` exists), with a token for each; returns its id and when its check is due.
+    fn create(&mut self, now: Instant, session: &Session, granted: &[&Player]) -> Option<(u64, Instant)> {
         self.next_id = self.next_id.wrapping_add(1);
         let id = self.next_id;
         let mut members = Vec::with_capacity(granted.len());
         for (index, p) in granted.iter().enumerate() {
-            let token = self.draw(id, index);
-            let counted_ip = p.addr.ip().to_canonical();
-            self.tokens.insert(token, (id, index as u8));
-            self.per_ip.add(counted_ip);
-            members.push(Member {
-                token,
-                addr: p.addr,
-                counted_ip,
-                last_heard: now,
-                tat: None,
-                last_refusal: None,
-                live: true,
-                heard: false,
-            });
+            members.push(self.member(id, index, p, now));
         }
-        let names: Box<[PlayerName]> = granted.iter().map(|p| p.name).collect();
+        let names: Vec<PlayerName> = granted.iter().map(|p| p.name).collect();
         let list: Vec<&str> = names.iter().map(|n| n.as_str()).collect();
         info!("relay for session {}: created, {} members ({})", session.name, names.len(), list.join(", "));
         let n = members.len();
-        self.sessions.insert(
-            id,
-            RelaySession { session: session.name, created: now, names, members: members.into(), live: n },
-        );
+        self.sessions
+            .insert(id, RelaySession { session: session.name, created: now, names, members, live: n });
         self.stats.sessions_created = self.stats.sessions_created.saturating_add(1);
         self.stats.grants = self.stats.grants.saturating_add(n as u64);
-        self.starting.insert(session.id, Starting { relay: Some(id), refused });
-        opened.relay = Some((id, now + self.config.lifetime.min(self.config.idle)));
-        opened
+        if let Some(st) = self.starting.get_mut(&session.id) {
+            st.relay = Some(id);
+        }
+        Some((id, now + self.config.lifetime.min(self.config.idle)))
+    }
+
+    /// A fresh member `index` of relay session `id`: its token drawn and counted.
+    fn member(&mut self, id: u64, index: usize, p: &Player, now: Instant) -> Member {
+        let token = self.draw(id, index);
+        let counted_ip = p.addr.ip().to_canonical();
+        self.tokens.insert(token, (id, index as u8));
+        self.per_ip.add(counted_ip);
+        Member {
+            token,
+            addr: p.addr,
+            counted_ip,
+            last_heard: now,
+            tat: None,
+            last_refusal: None,
+            live: true,
+            heard: false,
+        }
+    }
+
+    /// Player `index` of starting session `session` asked for the relay after the grants were
+    /// decided (its `r:` was lost or late): it joins the relay session (made now if it is the
+    /// second to ask), and the next start round's grants list it. Returns the new relay
+    /// session's id and check time if one was made.
+    pub(crate) fn join_late(
+        &mut self,
+        now: Instant,
+        session: &Session,
+        index: usize,
+    ) -> Option<(u64, Instant)> {
+        if !self.config.is_on() {
+            return None;
+        }
+        let p = session.players.get(index)?;
+        let Some(starting) = self.starting.get(&session.id) else {
+            // Fewer than two had asked when the grants were due (or they are not due yet):
+            // decide now, with this one.
+            return self.open(now, session).relay;
+        };
+        if starting.refused.iter().any(|(n, _)| *n == p.name) {
+            return None;
+        }
+        let ip = p.addr.ip().to_canonical();
+        let cap = self.config.max_per_ip;
+        if cap > 0 && self.per_ip.get(ip) as usize >= cap {
+            return None;
+        }
+        match starting.relay {
+            Some(id) => {
+                let s = self.sessions.get(&id)?;
+                if s.names.contains(&p.name) || s.names.len() >= rhp_proto::relay::MAX_MEMBERS {
+                    return None;
+                }
+                let at = s.names.len();
+                let m = self.member(id, at, p, now);
+                let s = self.sessions.get_mut(&id)?;
+                s.names.push(p.name);
+                s.members.push(m);
+                s.live += 1;
+                self.stats.grants = self.stats.grants.saturating_add(1);
+                info!(
+                    "relay for session {}: {} joined late ({} members)",
+                    session.name,
+                    p.name,
+                    s.names.len()
+                );
+                None
+            }
+            None => {
+                if self.sessions.len() >= self.config.max_sessions {
+                    return None;
+                }
+                let asked: Vec<&Player> = session.players.iter().filter(|q| q.relay_wanted()).collect();
+                if asked.len() < 2 {
+                    return None;
+                }
+                self.create(now, session, &asked)
+            }
+        }
     }
 
     /// What goes before player `player`'s start messages in starting session `session_id`.
@@ -447,6 +524,9 @@ impl RelayTable {
             self.stats.frames_dropped = self.stats.frames_dropped.saturating_add(1);
             return Verdict::Drop;
         };
+        if let ToServer::Leave { .. } = frame {
+            return self.leave(id, index);
+        }
         let config = self.config;
         let Some(s) = self.sessions.get_mut(&id) else { return Verdict::Drop };
         let to = match frame {
@@ -455,7 +535,7 @@ impl RelayTable {
                 let ok = to != index && s.members.get(to).is_some_and(|m| m.live);
                 Some(ok.then_some(to))
             }
-            ToServer::Bind { .. } => None,
+            ToServer::Bind { .. } | ToServer::Leave { .. } => None,
         };
         let (session, member) = (s.session, s.name_of(index));
         let expired = now >= s.created + config.lifetime;
@@ -508,10 +588,29 @@ impl RelayTable {
     fn authenticate<'a>(&self, data: &'a [u8]) -> Option<(ToServer<'a>, u64, usize)> {
         let frame = ToServer::parse(data).ok()?;
         let token = match frame {
-            ToServer::Data { token, .. } | ToServer::Bind { token } => token,
+            ToServer::Data { token, .. } | ToServer::Bind { token } | ToServer::Leave { token } => token,
         };
         let &(id, index) = self.tokens.get(&token)?;
         Some((frame, id, usize::from(index)))
+    }
+
+    /// Member `index` of relay session `id` leaves (its token proved it): its slot is free at
+    /// once, and the relay session goes with fewer than 2 members left. Nothing is answered.
+    fn leave(&mut self, id: u64, index: usize) -> Verdict<'static> {
+        let Some(s) = self.sessions.get_mut(&id) else { return Verdict::Drop };
+        let Some(m) = s.members.get_mut(index).filter(|m| m.live) else { return Verdict::Drop };
+        m.live = false;
+        s.live -= 1;
+        self.tokens.remove(&m.token);
+        self.per_ip.remove(m.counted_ip);
+        m.token = 0;
+        self.stats.leaves = self.stats.leaves.saturating_add(1);
+        info!("relay for session {}: {} left", s.session, s.name_of(index));
+        if s.live < 2 {
+            self.delete(id, false, "its members left");
+            return Verdict::Left { deleted: true };
+        }
+        Verdict::Left { deleted: false }
     }
 
     /// The check of relay session `id` (its timer fired at `now`): deletes it past its lifetime,

@@ -176,6 +176,86 @@ fn no_grant_when_fewer_than_two_asked() {
     assert_eq!(h.engine.relay_stats().sessions_created, 0);
 }
 
+/// A player whose `r:` was lost until after the grants were decided still gets the relay: it
+/// joins the relay session (made then, if it is the second to ask), its start message carries
+/// its grant, and the others' next grants list it (indices never move).
+#[test]
+fn a_late_r_joins_the_relay_while_the_session_starts() {
+    // Alice asked in time, Bob's r: comes after the host's s:.
+    let mut h = H::new();
+    h.lobby("Room", 3, &["Alice", "Bob", "Carol"]);
+    h.silent(addr(1), "r:Room:Alice");
+    h.silent(addr(3), "r:Room:Carol");
+    let first = h.send_bytes(addr(1), b"s:Room:Alice");
+    let alice = grant_of(&first, addr(1)).expect("Alice granted");
+    assert_eq!(alice.members, ["Alice", "Carol"]);
+    let again = h.send(addr(2), "r:Room:Bob");
+    assert_eq!(again.len(), 2, "{again:?}");
+    let bob = Grant::parse(again[0].1.as_bytes()).expect("Bob's grant");
+    assert_eq!(bob.members, ["Alice", "Carol", "Bob"], "appended: the indices stay");
+    assert!(again[1].1.starts_with("s:"));
+    let later = h.advance(secs(1));
+    let texts = to(&later, addr(1));
+    let next = texts.iter().find_map(|t| Grant::parse(t.as_bytes()).ok()).expect("Alice's next grant");
+    assert_eq!((next.token, next.members.clone()), (alice.token, bob.members.clone()));
+    // Bob's frames reach Alice (index 0) through the relay.
+    let out = h.send_bytes(addr(2), &data(bob.token, 0, b"hi"));
+    assert_eq!(bytes_to(&out, addr(1)), vec![vec![0xF5, 0x81, 2, b'h', b'i']]);
+    assert_eq!(h.engine.relay_stats().members_live, 3);
+    h.engine.check_invariants().unwrap();
+
+    // Only one had asked at the start: the second's late r: makes the relay session.
+    let mut h = H::new();
+    h.lobby("Room", 2, &["Alice", "Bob"]);
+    h.silent(addr(1), "r:Room:Alice");
+    let first = h.send_bytes(addr(1), b"s:Room:Alice");
+    assert_eq!(grant_of(&first, addr(1)), None, "alone: no relay yet");
+    let again = h.send(addr(2), "r:Room:Bob");
+    let bob = Grant::parse(again[0].1.as_bytes()).expect("Bob's grant");
+    assert_eq!(bob.members, ["Alice", "Bob"]);
+    let later = h.advance(secs(1));
+    assert!(to(&later, addr(1))
+        .iter()
+        .any(|t| Grant::parse(t.as_bytes()).is_ok_and(|g| g.members == bob.members)));
+    assert_eq!(h.engine.relay_stats().sessions_created, 1);
+    h.engine.check_invariants().unwrap();
+}
+
+fn leave(token: u64) -> Vec<u8> {
+    let mut b = Vec::new();
+    ToServer::Leave { token }.write_to(&mut b);
+    b
+}
+
+/// A member that is done leaves at once (nothing answered, its token dead, its per-IP slot
+/// free); the relay session goes when fewer than 2 are left, and a session that plays again
+/// from the same IPs right after gets grants (the NAT lab plays 20 sessions a minute).
+#[test]
+fn a_member_that_leaves_frees_its_slot_at_once() {
+    let relay = RelayConfig { max_per_ip: 2, ..RelayConfig::default() };
+    let mut h = H::with(config(relay));
+    let nat = |port: u16| SocketAddr::from(([10, 9, 9, 9], port));
+    let out = start_at(&mut h, "One", &["A", "B", "C"], &[nat(1), nat(2), addr(3)], &[true; 3]);
+    let t: Vec<u64> =
+        [nat(1), nat(2), addr(3)].iter().map(|a| grant_of(&out, *a).expect("grant").token).collect();
+    assert!(h.send_bytes(nat(1), &leave(t[0])).is_empty(), "a leave is never answered");
+    assert!(h.send_bytes(nat(1), &data(t[0], 1, b"x")).is_empty(), "its token is dead");
+    assert_eq!(h.send_bytes(nat(2), &data(t[1], 2, b"x")).len(), 1, "the others go on");
+    assert!(h.send_bytes(addr(9), &leave(0x1234)).is_empty(), "a forged leave: nothing");
+    let stats = h.engine.relay_stats();
+    assert_eq!((stats.leaves, stats.members_live, stats.sessions_live), (1, 2, 1));
+    h.engine.check_invariants().unwrap();
+    h.send_bytes(addr(3), &leave(t[2]));
+    assert_eq!(h.engine.relay_stats().sessions_live, 0, "one member left: the relay ends");
+    h.engine.check_invariants().unwrap();
+    // That IP's slots are free: two players behind it get grants right away.
+    let out = start_at(&mut h, "Two", &["D", "E"], &[nat(4), nat(5)], &[true, true]);
+    assert!(grant_of(&out, nat(4)).is_some() && grant_of(&out, nat(5)).is_some());
+    // The stale check of the first relay session fires harmlessly.
+    h.advance(secs(120));
+    h.engine.check_invariants().unwrap();
+}
+
 #[test]
 fn forged_tokens_garbage_and_non_members_get_no_reply_at_all() {
     let mut h = H::new();

@@ -1,7 +1,8 @@
 //! The relay's side of the engine (the table and its rules are in [`crate::relay`]):
 //! - `r:S:P` (extension, sent only by our clients): the player wants the relay. Checked like a
 //!   ping (only its own address counts) and refreshes it like one, but gets no answer in the lobby;
-//!   in a starting session it is answered like a ping there (its start message, grant included).
+//!   in a starting session it is answered like a ping there (its start message, grant included),
+//!   and a player whose `r:` came after the grants were decided joins the relay session then.
 //! - The grants, decided when the first start round is due ([`Engine::open_relay`]).
 //! - Relay frames: authenticated by token, forwarded, bound, or refused (3 bytes, at most once a
 //!   second per member; logged at most once per source per interval). A frame without a known
@@ -32,6 +33,16 @@ impl<S: SessionStore> Engine<S> {
             return;
         };
         if !session.is_open() {
+            // Asked after the grants were decided: it joins the relay session now, and the start
+            // message this answers carries its grant.
+            if self.relay.config.is_on() && !session.players[index].relay_wanted() {
+                session.players[index].set_relay_wanted();
+                if let Some(session) = self.store.get(name) {
+                    if let Some((relay, at)) = self.relay.join_late(now, session, index) {
+                        self.timers.push(at, Kind::RelayCheck { relay });
+                    }
+                }
+            }
             return self.resend_start(now, name, index);
         }
         let p = &mut session.players[index];
@@ -57,7 +68,8 @@ impl<S: SessionStore> Engine<S> {
     /// A relay frame from `from` (the caller checked its magic byte).
     pub(crate) fn on_relay_frame(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
         match self.relay.on_frame(now, from, data) {
-            Verdict::Drop => {}
+            Verdict::Drop | Verdict::Left { deleted: false } => {}
+            Verdict::Left { deleted: true } => self.timers.note_stale(1),
             Verdict::Forward { to, from: index, payload } => {
                 self.outbox.push_relay(to, |b| FromServer::Data { from: index, payload }.write_to(b));
             }
@@ -78,7 +90,7 @@ impl<S: SessionStore> Engine<S> {
     /// Relay session `relay`'s timer fired.
     pub(crate) fn on_relay_check(&mut self, now: Instant, relay: u64) {
         match self.relay.check(now, relay) {
-            // Never queued stale (a relay session is deleted only here), so nothing to count.
+            // The relay session went early (its members left): counted stale then.
             Checked::Gone => {}
             Checked::Next(at) => self.timers.push(at, Kind::RelayCheck { relay }),
             Checked::Deleted { session, lifetime } => {
