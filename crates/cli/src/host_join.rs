@@ -5,10 +5,15 @@
 //! Output contract (the NAT lab parses stdout; keep it exact):
 //! - `nat mapping=… preserves=… step=… public=… desc=…` once the NAT is classified (see
 //!   [`crate::nat`]);
-//! - `connected peer=<name> addr=<ip:port> after_start_ms=<ms> method=<plain|predicted|birthday>
-//!   [probes=<n>]` per connected peer (`probes`: birthday probes we sent until then);
+//! - `connected peer=<name> addr=<ip:port> after_start_ms=<ms> method=<plain|predicted|birthday|relay>
+//!   [probes=<n>]` per connected peer (`probes`: birthday probes we sent until then; `relay`: the
+//!   address is the server's);
 //! - `failed peer=<name> reason=<no_reply|no_confirm>` per failed peer;
-//! - `punch-done connected=<k>/<n> after_start_ms=<ms>` when the peer phase ends;
+//! - `punch-done connected=<k>/<n> after_start_ms=<ms>` once every peer has a path (direct or
+//!   relayed), or the peer phase ended;
+//! - `upgraded peer=<name> addr=<ip:port> after_start_ms=<ms> method=<m>` when a relayed peer
+//!   moves to a direct path; `relay-refused reason=<code>` when a relay cap bit;
+//! - `stream peer=… sent=… received=… loss_pct=… p50_ms=… p99_ms=… path=…` after `--stream`;
 //! - `<name>: <text>` per application message received.
 //!
 //! `ms` counts from the arrival of the server's `s:` message. Progress goes to stderr.
@@ -73,6 +78,15 @@ pub struct Common {
     /// Script mode: give up waiting for --expect after this many seconds (after the peer phase).
     #[arg(long, default_value_t = 10.0, value_name = "S", value_parser = seconds)]
     expect_timeout_s: f64,
+    /// Script mode, once --expect is met: a steady stream to every peer (PPS datagrams/s of
+    /// BYTES bytes for SECS s, e.g. 30:200:30), then one `stream peer=… loss_pct=… p50_ms=…`
+    /// line per peer for what arrived of theirs.
+    #[arg(long, value_name = "PPS:BYTES:SECS", value_parser = crate::stream::parse)]
+    stream: Option<crate::stream::Stream>,
+    /// Script mode: keep the mesh up this many seconds at the end (answering peers, reporting
+    /// path changes such as a relayed peer's move to a direct path).
+    #[arg(long, value_name = "S", value_parser = seconds)]
+    hold_s: Option<f64>,
     #[command(flatten)]
     nat: crate::nat::NatFlags,
 }
@@ -245,6 +259,7 @@ async fn play(
     } else {
         chat(&mut mesh, &mut events, input).await?
     };
+    mesh.close().await?;
     Ok(code)
 }
 
@@ -424,15 +439,44 @@ async fn script(
     if let Some(text) = &common.send {
         linger_answering(mesh, clip(text)).await?;
     }
+    drain_late(events);
+    if let Some(s) = common.stream {
+        crate::stream::run(mesh, s).await?;
+        drain_late(events);
+    }
+    if let Some(hold) = common.hold_s {
+        let end = Instant::now() + Duration::from_secs_f64(hold);
+        while Instant::now() < end {
+            mesh.linger(Duration::from_millis(100).min(end - Instant::now())).await?;
+            drain_late(events);
+        }
+    }
     // A peer reached through the relay may still get its direct path: finish the peer phase
     // (bounded by the peer timeout), so the run ends on the path it would keep.
     let phase_left = Duration::from_secs_f64(common.peer_timeout_s).saturating_sub(mesh.since_start());
-    mesh.settle(SETTLE.max(phase_left)).await?;
+    settle_reporting(mesh, events, SETTLE.max(phase_left)).await?;
     if !failed.is_empty() {
         eprintln!("error: {}", ClientError::PeersNotConfirmed(failed));
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// [`Mesh::settle`] for at most `max`, printing the events that come meanwhile (a relayed peer's
+/// move to a direct path) as they come.
+async fn settle_reporting(
+    mesh: &mut Mesh,
+    events: &mut mpsc::Receiver<Event>,
+    max: Duration,
+) -> Result<(), ClientError> {
+    let end = Instant::now() + max;
+    while !mesh.engine().is_settled() && Instant::now() < end {
+        let slice = (Instant::now() + Duration::from_millis(50)).min(end);
+        mesh.settle(slice.saturating_duration_since(Instant::now())).await?;
+        drain_late(events);
+    }
+    drain_late(events);
+    Ok(())
 }
 
 /// Answers peer messages with `text` until the peers are quiet for [`LINGER_QUIET`] (at most

@@ -9,6 +9,7 @@ mod host_join;
 mod logging;
 mod nat;
 mod serve;
+mod stream;
 
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;

@@ -38,6 +38,11 @@ const MAX_EARLY: usize = 64;
 /// How far ahead an idle engine asks to be woken (it has nothing to do; this only bounds sleeps).
 const IDLE: Duration = Duration::from_secs(3600);
 
+/// Started without a grant: `r:` again this often…
+const LATE_RELAY_ASK: Duration = Duration::from_millis(200);
+/// …for this long after the start (the server's start rounds last 0.8 s).
+const LATE_RELAY_ASKS_FOR: Duration = Duration::from_millis(800);
+
 /// The probe socket of the NAT classification.
 const PROBE_SOCKET: SocketId = SocketId(1);
 /// The birthday path's hard-side sockets are numbered from here.
@@ -116,7 +121,7 @@ pub struct Engine {
     start_wanted_at: Option<Instant>,
     /// The server's relay, once it granted it (see [`crate::relay`]).
     relay: Option<Relay>,
-    /// Lobby: when `r:` is next sent (asked for until the start).
+    /// When `r:` is next sent (see [`Engine::relay_asking`]).
     next_relay_ask: Instant,
     /// Relayed peers without a direct path: when our public address is next asked for (STUN),
     /// to tell them where to try.
@@ -215,14 +220,13 @@ impl Engine {
     /// own timers, and (for relayed peers without a direct path) a fresh public address every
     /// [`RETRY_EVERY`], told to them through the relay.
     fn relay_duties(&mut self, now: Instant) {
-        if self.config.nat.relay && self.relay.is_none() && now >= self.next_relay_ask {
-            if let Phase::Lobby(r) = &self.phase {
-                if r.is_joined() {
-                    let req = Request::Relay { session: &self.config.session, player: &self.config.player };
-                    self.out.send(self.config.server, req.to_bytes());
-                    self.next_relay_ask = now + self.config.timers.ping;
-                }
-            }
+        if self.relay_asking(now) && now >= self.next_relay_ask {
+            let req = Request::Relay { session: &self.config.session, player: &self.config.player };
+            self.out.send(self.config.server, req.to_bytes());
+            self.next_relay_ask = match self.phase {
+                Phase::Lobby(_) => now + self.config.timers.ping,
+                _ => now + LATE_RELAY_ASK,
+            };
         }
         let Some(relay) = &mut self.relay else { return };
         if now >= relay.poll_timeout() {
@@ -235,6 +239,20 @@ impl Engine {
             relay.refresh_public(&mut self.rng, &mut self.out);
             relay.send_candidate(&p.relayed_only(), &mut self.out);
             self.next_public = Some(now + RETRY_EVERY);
+        }
+    }
+
+    /// We ask for the relay (`r:`): in the lobby once joined, and, if the start came without a
+    /// grant (our `r:` may have been lost), a little longer while the server still sends start
+    /// rounds (it then adds us to the relay late).
+    fn relay_asking(&self, now: Instant) -> bool {
+        if !self.config.nat.relay || self.relay.is_some() {
+            return false;
+        }
+        match &self.phase {
+            Phase::Lobby(r) => r.is_joined(),
+            Phase::Peers(p) => p.since_start(now) < LATE_RELAY_ASKS_FOR,
+            Phase::Stopped => false,
         }
     }
 
@@ -281,10 +299,7 @@ impl Engine {
         if !matches!(self.phase, Phase::Stopped) {
             consider(self.relay.as_ref().map(Relay::poll_timeout));
             consider(self.next_public);
-            if self.config.nat.relay
-                && self.relay.is_none()
-                && matches!(&self.phase, Phase::Lobby(r) if r.is_joined())
-            {
+            if self.relay_asking(self.last_now) {
                 consider(Some(self.next_relay_ask));
             }
         }
@@ -421,6 +436,14 @@ impl Engine {
         }
     }
 
+    /// Gives the server's relay back (the application is done): the datagram to send, if we
+    /// had a grant. Relayed peers are unreachable afterwards.
+    pub fn leave_relay(&mut self) -> Option<Transmit> {
+        let relay = self.relay.take()?;
+        self.next_public = None;
+        Some(Transmit { to: self.config.server, data: relay.leave_frame(), via: SocketId::MAIN })
+    }
+
     /// A datagram carrying `data` to connected peer `peer` (as `d:<data>`).
     pub fn data_to(&self, peer: &str, data: &[u8]) -> Result<Transmit, ClientError> {
         let Phase::Peers(p) = &self.phase else {
@@ -489,14 +512,20 @@ impl Engine {
     /// the answers to our public-address STUN requests. True when handled.
     fn relay_datagram(&mut self, now: Instant, data: &[u8]) -> bool {
         if data.starts_with(b"r:") {
-            let fresh = Relay::from_grant(data, &self.config.player, self.config.server, now);
-            if let Some(fresh) = fresh.filter(|f| self.relay.as_ref().is_none_or(|r| r.token() != f.token()))
-            {
-                tracing::debug!("the server granted its relay");
-                self.relay = Some(fresh);
-                if let (Some(r), Phase::Peers(_)) = (&mut self.relay, &self.phase) {
-                    r.activate(now, &mut self.out);
+            let Some(fresh) = Relay::from_grant(data, &self.config.player, self.config.server, now) else {
+                return true;
+            };
+            match &mut self.relay {
+                // The same relay again (every start round): members that asked late are added.
+                Some(r) if r.token() == fresh.token() => r.absorb(fresh),
+                _ => {
+                    tracing::debug!("the server granted its relay");
+                    self.relay = Some(fresh);
                 }
+            }
+            if let (Some(r), Phase::Peers(_)) = (&mut self.relay, &self.phase) {
+                r.activate(now, &mut self.out);
+                r.handle_timeout(now, &mut self.out);
             }
             return true;
         }

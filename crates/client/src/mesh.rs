@@ -134,6 +134,17 @@ impl Mesh {
         self.pump.engine.since_start(Instant::now()).unwrap_or_default()
     }
 
+    /// Done with the session: gives the server's relay slot back at once (instead of after the
+    /// relay's idle time), so the player's next session behind the same IP gets one. Sent
+    /// twice (UDP may lose one; the second is ignored).
+    pub async fn close(mut self) -> Result<(), ClientError> {
+        if let Some(t) = self.pump.engine.leave_relay() {
+            self.pump.send_now(&t).await?;
+            self.pump.send_now(&t).await?;
+        }
+        Ok(())
+    }
+
     /// Gives up the engine and returns the main socket (e.g. to run a game protocol on it). A
     /// peer reached by the birthday path (its [`PeerInfo::via`] is not
     /// [`SocketId::MAIN`](crate::SocketId::MAIN)) is not reachable through it: keep the mesh

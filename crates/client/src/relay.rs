@@ -116,6 +116,16 @@ impl Relay {
         self.token
     }
 
+    /// A later grant of the same relay (same token) may list members that asked late: they are
+    /// added (indices never move) and helloed at once.
+    pub(crate) fn absorb(&mut self, later: Relay) {
+        for m in later.members {
+            if !self.members.iter().any(|x| x.index == m.index) {
+                self.members.push(m);
+            }
+        }
+    }
+
     /// Whether `name` is a member we can reach through the relay (once up).
     #[cfg(test)]
     pub(crate) fn is_member(&self, name: &str) -> bool {
@@ -141,6 +151,13 @@ impl Relay {
         let mut out = Vec::with_capacity(rhp_proto::relay::TO_HEADER + payload.len());
         ToServer::Data { token: self.token, to, payload: &payload }.write_to(&mut out);
         out
+    }
+
+    /// The frame that gives our relay slot back (sent when the application is done).
+    pub(crate) fn leave_frame(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(10);
+        ToServer::Leave { token: self.token }.write_to(&mut b);
+        b
     }
 
     /// The frame carrying application `data` to member `name`, if it is up.
@@ -287,6 +304,11 @@ mod tests {
         assert!(Relay::from_grant(b"r:zz:Alice", "Alice", server(), now).is_none());
         let r = Relay::from_grant(&grant(7, &["Alice", "Bob", "Carol"]), "Bob", server(), now).unwrap();
         assert!(r.is_member("Alice") && r.is_member("Carol") && !r.is_member("Bob"));
+        // A late member shows up in a later grant of the same relay.
+        let mut r = Relay::from_grant(&grant(7, &["Alice", "Bob"]), "Bob", server(), now).unwrap();
+        r.absorb(Relay::from_grant(&grant(7, &["Alice", "Bob", "Dave"]), "Bob", server(), now).unwrap());
+        assert!(r.is_member("Dave") && r.is_member("Alice"));
+        assert_eq!(r.members.len(), 2);
     }
 
     #[test]

@@ -82,6 +82,12 @@ fn a_peer_the_relay_reaches_is_connected_at_once_and_data_flows_through_it() {
     // Relayed data still in flight is still delivered.
     let o = feed(&mut e, now + 302 * MS, SocketId::MAIN, SERVER, &relay_in(0, &[DATA, b'z']));
     assert!(o.events.iter().any(|ev| matches!(ev, Event::Data { data, .. } if data == b"z")));
+    // Done: the slot goes back to the server, once.
+    let t = e.leave_relay().unwrap();
+    assert_eq!((t.to, ToServer::parse(&t.data)), (SERVER, Ok(ToServer::Leave { token: TOKEN })));
+    assert!(e.leave_relay().is_none());
+    let o = tick(&mut e, now + Duration::from_secs(30));
+    assert!(o.ts.iter().all(|x| !rhp_proto::relay::is_frame(&x.data)), "no binds after leaving");
 }
 
 #[test]
@@ -121,11 +127,15 @@ fn without_a_grant_nothing_of_the_relay_goes_out() {
     let o = feed(&mut e, now, SocketId::MAIN, SERVER, b"s:40000:Alice:203.0.113.5:7000");
     assert!(frames(&o).is_empty());
     let mut t = now;
+    let mut asks = 0;
     for _ in 0..100 {
         t += 50 * MS;
         let o = tick(&mut e, t);
         assert!(o.ts.iter().all(|x| !rhp_proto::relay::is_frame(&x.data)));
+        asks += o.ts.iter().filter(|x| text(x) == "r:S1:Bob").count();
     }
+    // Started without a grant: r: a few more times while the start rounds last, then never.
+    assert!((1..=5).contains(&asks), "{asks}");
     // With the relay off, no r: either.
     let mut config = join();
     config.nat.relay = false;
