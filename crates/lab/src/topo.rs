@@ -73,6 +73,17 @@ pub struct Router {
 }
 
 impl Router {
+    fn rules(spec: &RouterSpec, wan_addr: Ipv4Addr, lan_base: [u8; 3]) -> RouterRules {
+        let [a, b, c] = lan_base;
+        RouterRules {
+            nat: spec.nat,
+            wan_addr,
+            lan_cidr: format!("{a}.{b}.{c}.0/24"),
+            wan_firewall: spec.wan_firewall,
+            hairpin: spec.hairpin,
+        }
+    }
+
     fn lan_gw(&self) -> Ipv4Addr {
         let [a, b, c] = self.lan_base;
         Ipv4Addr::new(a, b, c, 1)
@@ -197,16 +208,23 @@ impl Lab {
         ns.ip(&["link", "set", LAN_IF, "up"])?;
         let [a, b, c] = lan_base;
         ns.ip(&["addr", "add", &format!("{a}.{b}.{c}.1/24"), "dev", LAN_IF])?;
-        let rules = RouterRules {
-            nat: spec.nat,
-            wan_addr,
-            lan_cidr: format!("{a}.{b}.{c}.0/24"),
-            wan_firewall: spec.wan_firewall,
-            hairpin: spec.hairpin,
-        };
+        let rules = Router::rules(&spec, wan_addr, lan_base);
         ns.nft(&rules.ruleset())?;
         self.routers.push(Router { ns, spec, wan_addr, lan_base, next_host: 1, lan_loss: false });
         Ok(k - 1)
+    }
+
+    /// Changes a router's NAT behaviour mid-run (as a carrier or a user reconfiguring it would):
+    /// its NAT and firewall tables are replaced and its conntrack table flushed, so every flow
+    /// through it gets a new mapping. Loss rules stay.
+    pub fn set_nat(&mut self, router: RouterId, nat: NatType) -> Result<()> {
+        let r = self.routers.get_mut(router).ok_or_else(|| LabError::Check(format!("no router {router}")))?;
+        r.spec.nat = nat;
+        let rules = Router::rules(&r.spec, r.wan_addr, r.lan_base);
+        r.ns.nft(&format!("delete table ip lab_nat\ndelete table inet lab_fw\n{}", rules.ruleset()))?;
+        // `conntrack -F` exits non-zero on an empty table on some versions: ignore its status.
+        let _ = r.ns.exec("conntrack", &["-F"]);
+        Ok(())
     }
 
     /// Adds a client host on the LAN of `router`.

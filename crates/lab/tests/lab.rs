@@ -304,3 +304,156 @@ fn product_classifies_every_nat_type() {
         }
     }
 }
+
+/// A lab with two clients behind their own routers of types `a` and `b` and the real server.
+fn product_pair(
+    a: NatType,
+    b: NatType,
+    cond: LinkCondition,
+) -> Option<(Lab, String, [usize; 2], [usize; 2])> {
+    let bin = match matrix::find_product_bin() {
+        Ok(b) => b.to_string_lossy().into_owned(),
+        Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => panic!("{e}"),
+        Err(e) => {
+            skip("product pair", &e.to_string());
+            return None;
+        }
+    };
+    let mut lab = Lab::new(&helper()).expect("lab");
+    let ra = lab.add_router(RouterSpec::home(a)).expect("router");
+    let rb = lab.add_router(RouterSpec::home(b)).expect("router");
+    let ca = lab.add_client(ra).expect("client");
+    let cb = lab.add_client(rb).expect("client");
+    if cond != LinkCondition::CLEAN {
+        lab.impair(ca, cond).expect("impair");
+        lab.impair(cb, cond).expect("impair");
+    }
+    let args: Vec<String> = ["serve", "--bind", &SERVER_ADDR.to_string(), "--port", "7000", "--no-log-file"]
+        .map(String::from)
+        .to_vec();
+    lab.spawn_in_server("server", &bin, &args)
+        .expect("server")
+        .wait_for_line("listening on udp://", Duration::from_secs(10))
+        .expect("server up");
+    Some((lab, bin, [ra, rb], [ca, cb]))
+}
+
+/// Host `alice` behind client `ca`, `bob` behind `cb`, both in script mode with `extra` flags.
+fn spawn_pair(
+    lab: &Lab,
+    bin: &str,
+    c: [usize; 2],
+    session: &str,
+    extra: &[&str],
+) -> (rhp_lab::sh::Proc, rhp_lab::sh::Proc) {
+    let server = format!("{SERVER_ADDR}:{}", matrix::RENDEZVOUS_PORT);
+    let common = |name: &str| -> Vec<String> {
+        let mut v: Vec<String> =
+            ["--server", &server, "--send", &format!("hello-from-{name}"), "--expect", "1"]
+                .map(String::from)
+                .to_vec();
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let mut host_args: Vec<String> = ["host", session, "alice", "--max", "2"].map(String::from).to_vec();
+    host_args.extend(common("alice"));
+    let mut join_args: Vec<String> = ["join", session, "bob"].map(String::from).to_vec();
+    join_args.extend(common("bob"));
+    let mut host = lab.client(c[0]).expect("client").ns.spawn("alice", bin, &host_args).expect("host");
+    host.wait_for_line("in the session", Duration::from_secs(8)).expect("session created");
+    let join = lab.client(c[1]).expect("client").ns.spawn("bob", bin, &join_args).expect("join");
+    (host, join)
+}
+
+/// A relayed pair (symmetric × symmetric: no direct path) moves to a direct path once one NAT is
+/// switched to full cone mid-session: the relay survives the new mapping (the token re-binds the
+/// player's new address), each side learns the other's new public address through the relay,
+/// and the background direct attempts connect.
+#[test]
+fn a_relayed_pair_upgrades_to_direct_when_a_nat_gets_easier() {
+    if !lab_ready("a_relayed_pair_upgrades_to_direct_when_a_nat_gets_easier") {
+        return;
+    }
+    let Some((mut lab, bin, r, c)) =
+        product_pair(NatType::Symmetric, NatType::Symmetric, LinkCondition::CLEAN)
+    else {
+        return;
+    };
+    let (mut alice, mut bob) =
+        spawn_pair(&lab, &bin, c, "upgrade1", &["--peer-timeout-s", "3", "--hold-s", "14"]);
+    for p in [&mut alice, &mut bob] {
+        let line = p.wait_for_line("connected peer=", Duration::from_secs(15)).expect("connected");
+        assert!(line.contains("method=relay"), "{line}");
+    }
+    // The peer phase ends on the relay: no direct path through two symmetric NATs.
+    bob.wait_for_line("alice: hello-from-alice", Duration::from_secs(10)).expect("relayed data");
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(!bob.stdout_lines().iter().any(|l| l.starts_with("upgraded")), "{:?}", bob.stdout_lines());
+    let t0 = Instant::now();
+    lab.set_nat(r[0], NatType::FullCone).expect("switch alice's NAT");
+    let up_a = alice.wait_for_line("upgraded peer=bob", Duration::from_secs(15)).expect("alice upgrades");
+    let up_b = bob.wait_for_line("upgraded peer=alice", Duration::from_secs(15)).expect("bob upgrades");
+    eprintln!("after the switch ({:.1} s): {up_a} | {up_b}", t0.elapsed().as_secs_f64());
+    assert!(up_b.contains("addr=203.0.113."), "{up_b}");
+    let fa = alice.finish(Duration::from_secs(30));
+    let fb = bob.finish(Duration::from_secs(30));
+    assert_eq!((fa.code, fb.code), (Some(0), Some(0)), "{:?} {:?}", fa.stderr, fb.stderr);
+}
+
+/// A relayed session (symmetric × symmetric) carries a game-like stream (30 datagrams/s of
+/// 200 bytes each way) for 30 s, clean and at 10% loss + 50 ms; loss and one-way latency are
+/// reported, and within what the link explains.
+#[test]
+fn a_relayed_session_carries_a_game_stream_for_30_s() {
+    if !lab_ready("a_relayed_session_carries_a_game_stream_for_30_s") {
+        return;
+    }
+    let results: Vec<(LinkCondition, Vec<String>)> = std::thread::scope(|s| {
+        let hs: Vec<_> = [LinkCondition::CLEAN, LinkCondition::LOSSY]
+            .into_iter()
+            .map(|cond| {
+                s.spawn(move || {
+                    let (lab, bin, _, c) =
+                        product_pair(NatType::Symmetric, NatType::SymmetricPreserving, cond)?;
+                    let (alice, bob) = spawn_pair(
+                        &lab,
+                        &bin,
+                        c,
+                        "stream1",
+                        &["--peer-timeout-s", "3", "--stream", "30:200:30"],
+                    );
+                    let fa = alice.finish(Duration::from_secs(60));
+                    let fb = bob.finish(Duration::from_secs(60));
+                    assert_eq!((fa.code, fb.code), (Some(0), Some(0)), "{:?} {:?}", fa.stderr, fb.stderr);
+                    let lines: Vec<String> = fa
+                        .stdout
+                        .iter()
+                        .chain(&fb.stdout)
+                        .filter(|l| l.starts_with("stream "))
+                        .cloned()
+                        .collect();
+                    Some((cond, lines))
+                })
+            })
+            .collect();
+        hs.into_iter().filter_map(|h| h.join().expect("join")).collect()
+    });
+    for (cond, lines) in results {
+        assert_eq!(lines.len(), 2, "{cond:?}: {lines:?}");
+        for l in &lines {
+            eprintln!("[{}] {l}", cond.label());
+            let kv = rhp_lab::probe::fields(l);
+            assert_eq!(kv.get("path").copied(), Some("relay"), "{l}");
+            let loss: f64 = kv.get("loss_pct").and_then(|x| x.parse().ok()).expect("loss");
+            let p50: f64 = kv.get("p50_ms").and_then(|x| x.parse().ok()).expect("p50");
+            let sent: u64 = kv.get("sent").and_then(|x| x.parse().ok()).expect("sent");
+            assert_eq!(sent, 900, "{l}");
+            if cond == LinkCondition::CLEAN {
+                assert!(loss < 1.0 && p50 < 20.0, "{l}");
+            } else {
+                // Two impaired links, 10% each: ~19% expected; 100 ms one way (50 ms per link).
+                assert!(loss < 35.0 && (90.0..200.0).contains(&p50), "{l}");
+            }
+        }
+    }
+}
