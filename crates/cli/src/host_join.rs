@@ -254,10 +254,21 @@ async fn play(
         if mesh.is_host() { "us".to_owned() } else { mesh.host() },
         mesh.my_port()
     );
-    let code = if common.send.is_some() || common.expect.is_some() {
-        script(&mut mesh, &mut events, &common).await?
-    } else {
-        chat(&mut mesh, &mut events, input).await?
+    // SIGTERM/SIGINT end the run cleanly: the relay slot goes back to the server either way.
+    let stop = crate::serve::shutdown_signal().map_err(ClientError::Io)?;
+    let work = async {
+        if common.send.is_some() || common.expect.is_some() {
+            script(&mut mesh, &mut events, &common).await
+        } else {
+            chat(&mut mesh, &mut events, input).await
+        }
+    };
+    let code = tokio::select! {
+        r = work => r?,
+        () = stop => {
+            eprintln!("stopping: leaving the relay");
+            ExitCode::from(143)
+        }
     };
     mesh.close().await?;
     Ok(code)

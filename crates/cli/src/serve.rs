@@ -401,7 +401,7 @@ async fn bind_alt(args: &ServeArgs, main: SocketAddr) -> Result<Option<tokio::ne
 }
 
 /// A future that completes on SIGINT or SIGTERM (logging which).
-fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+pub(crate) fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

@@ -332,6 +332,9 @@ fn verbose() -> bool {
 
 const PLAYERS: [&str; 4] = ["alice", "bob", "carol", "dave"];
 
+/// The product's exit code when a signal stopped it (it left the relay first).
+const STOPPED_CODE: i32 = 143;
+
 /// What the host prints (stderr) once the server has created its session.
 const SESSION_CREATED: &str = "in the session";
 
@@ -510,7 +513,7 @@ fn run_attempt(
     let mut detail = String::new();
     let mut log = Vec::new();
     for (idx, p) in procs.into_iter().enumerate() {
-        let f = p.finish(Duration::from_millis(100));
+        let f = p.terminate(Duration::from_millis(300));
         log.extend(f.stdout.iter().map(|l| format!("{}> {l}", PLAYERS[idx])));
         if verbose() {
             log.extend(f.stderr.iter().map(|l| format!("{}! {l}", PLAYERS[idx])));
@@ -524,7 +527,9 @@ fn run_attempt(
         probes = probes.max(p);
         let done = f.stdout.iter().rev().find(|l| l.starts_with("punch-done")).cloned();
         let ms: Option<u64> = done.as_deref().and_then(|l| fields(l).get("after_start_ms")?.parse().ok());
-        let killed_after_success = product && f.code.is_none() && reported_success(&f.stdout, idx, n);
+        // Stopped by us once it had reported everything (143: it left on our SIGTERM).
+        let stopped = f.code.is_none() || f.code == Some(STOPPED_CODE);
+        let killed_after_success = product && stopped && reported_success(&f.stdout, idx, n);
         if f.code != Some(0) && !killed_after_success {
             ok = false;
             let failed: Vec<&str> =

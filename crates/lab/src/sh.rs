@@ -221,6 +221,18 @@ impl Proc {
         l.lock().map(|v| v.clone()).unwrap_or_default()
     }
 
+    /// Asks the process to stop (SIGTERM by PID: the product then gives its relay slot back),
+    /// gives it `grace`, then [`Proc::finish`]es it (SIGKILL if still running).
+    pub fn terminate(self, grace: Duration) -> Finished {
+        if let Some(pid) = self.child.as_ref().map(|c| c.id()).and_then(|p| i32::try_from(p).ok()) {
+            // SAFETY: kill(2) with a PID this guard spawned and has not reaped yet.
+            unsafe {
+                libc::kill(pid, libc::SIGTERM);
+            }
+        }
+        self.finish(grace)
+    }
+
     /// Waits at most `timeout` for the process to exit (killing it then), and returns its output.
     pub fn finish(mut self, timeout: Duration) -> Finished {
         let code = match self.child.as_mut() {
