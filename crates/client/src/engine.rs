@@ -531,7 +531,7 @@ impl Engine {
         }
         let Some(relay) = &mut self.relay else { return false };
         if rhp_proto::relay::is_frame(data) {
-            match relay.handle_frame(data, &mut self.out) {
+            match relay.handle_frame(now, data, &mut self.out) {
                 Some(RelayIn::Up(name)) => {
                     if let Phase::Peers(p) = &mut self.phase {
                         p.relay_up(&name, now, &mut self.out);

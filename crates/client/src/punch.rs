@@ -631,7 +631,19 @@ impl Punch {
                 (idx, msg)
             }
             PeerMessage::Data(bytes) => {
-                let idx = self.peers.iter().position(|p| p.owns_path(via, from))?;
+                // On a path it was heard on. A peer behind a NAT that maps each destination anew
+                // (a birthday or predicted plan: many paths are normal, and the two sides pin
+                // independently) may send on a path whose greetings were all lost: once heard, its
+                // data from the IP the server reported (for it alone) is taken and that path kept.
+                let idx = self.peers.iter().position(|p| p.owns_path(via, from)).or_else(|| {
+                    let mut same_ip =
+                        self.peers.iter().enumerate().filter(|(_, p)| p.reported.ip() == from.ip());
+                    let (i, p) = same_ip.next()?;
+                    let many_paths =
+                        p.pinned.is_some() && p.plan != Plan::Plain && p.plan != Plan::PredictedByPeer;
+                    (many_paths && same_ip.next().is_none()).then_some(i)
+                })?;
+                self.peers[idx].heard_on(via, from);
                 self.mark_confirmed(idx, now, out);
                 return Some((self.peers[idx].name.clone(), bytes.to_vec()));
             }

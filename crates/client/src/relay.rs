@@ -7,7 +7,8 @@
 //! address on the server after a NAT re-mapping) and `Data` for a member's index.
 //!
 //! Inside a data frame the first byte says what it carries (only our clients ever see these):
-//! - [`HELLO`]: "can you hear me?", sent to each member every [`HELLO_EVERY`] until it answers;
+//! - [`HELLO`] + our name: "can you hear me?", sent to each member every [`HELLO_EVERY`] until it
+//!   answers (the name lets a member whose grant predates ours, a late `r:`, learn our index);
 //! - [`ACK`]: the answer to a hello: the relay works both ways between us (the peer is `up`);
 //! - [`DATA`] + bytes: application data;
 //! - [`CANDIDATE`] + `ip:port`: our current public address (a fresh STUN answer), so the peer
@@ -17,7 +18,8 @@
 
 use crate::outbox::Outbox;
 use crate::rng::Rng;
-use rhp_proto::relay::{FromServer, Grant, Refusal, ToServer};
+use rhp_proto::name::is_player_name;
+use rhp_proto::relay::{FromServer, Grant, Refusal, ToServer, MAX_MEMBERS};
 use rhp_proto::stun;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -65,6 +67,7 @@ struct Member {
 /// Our side of the relay, once the server granted it.
 #[derive(Debug)]
 pub(crate) struct Relay {
+    me: String,
     server: SocketAddr,
     token: u64,
     members: Vec<Member>,
@@ -99,6 +102,7 @@ impl Relay {
             })
             .collect();
         Some(Relay {
+            me: me.to_owned(),
             server,
             token: grant.token,
             members,
@@ -199,7 +203,7 @@ impl Relay {
     }
 
     /// A relay frame from the server. Never panics.
-    pub(crate) fn handle_frame(&mut self, data: &[u8], out: &mut Outbox) -> Option<RelayIn> {
+    pub(crate) fn handle_frame(&mut self, now: Instant, data: &[u8], out: &mut Outbox) -> Option<RelayIn> {
         match FromServer::parse(data).ok()? {
             FromServer::BindOk { .. } => {
                 self.bound = true;
@@ -214,8 +218,27 @@ impl Relay {
                 Some(RelayIn::Refused(r))
             }
             FromServer::Data { from, payload } => {
-                let i = self.members.iter().position(|m| m.index == from)?;
                 let (&kind, body) = payload.split_first()?;
+                let i = match self.members.iter().position(|m| m.index == from) {
+                    Some(i) => i,
+                    // A member that joined after our grant says hello with its name.
+                    None if kind == HELLO => {
+                        let name =
+                            std::str::from_utf8(body).ok().filter(|n| is_player_name(n) && *n != self.me)?;
+                        if self.members.iter().any(|m| m.name == name) || self.members.len() >= MAX_MEMBERS {
+                            return None;
+                        }
+                        self.members.push(Member {
+                            name: name.to_owned(),
+                            index: from,
+                            up: false,
+                            hellos: 0,
+                            next_hello: now,
+                        });
+                        self.members.len() - 1
+                    }
+                    None => return None,
+                };
                 let name = self.members[i].name.clone();
                 match kind {
                     HELLO => {
@@ -261,7 +284,7 @@ impl Relay {
             due.push(m.index);
         }
         for index in due {
-            out.send(self.server, self.frame(index, HELLO, &[]));
+            out.send(self.server, self.frame(index, HELLO, self.me.as_bytes()));
         }
     }
 
@@ -321,27 +344,27 @@ mod tests {
         assert_eq!(ToServer::parse(&bind.data), Ok(ToServer::Bind { token: 0xabc }));
         assert!(out.transmits.is_empty(), "no hello before the peer phase");
         assert_eq!(r.poll_timeout(), now + BIND_EVERY);
-        r.handle_frame(&[0xF5, 0x82, 1], &mut out);
+        r.handle_frame(now, &[0xF5, 0x82, 1], &mut out);
         r.activate(now + BIND_EVERY, &mut out);
         let sent: Vec<Vec<u8>> = out.transmits.drain(..).map(|t| t.data).collect();
         assert!(sent
             .iter()
-            .any(|d| ToServer::parse(d) == Ok(ToServer::Data { token: 0xabc, to: 0, payload: &[HELLO] })));
+            .any(|d| ToServer::parse(d) == Ok(ToServer::Data { token: 0xabc, to: 0, payload: b"\x01Bob" })));
         assert_eq!(r.poll_timeout(), now + BIND_EVERY + HELLO_EVERY);
         assert_eq!(r.data_frame("Alice", b"x"), None, "not up yet");
         // Alice's hello is answered; her ack brings the relay up (reported once).
-        assert_eq!(r.handle_frame(&from_server(0, &[HELLO]), &mut out), None);
+        assert_eq!(r.handle_frame(now, &from_server(0, &[HELLO]), &mut out), None);
         let ack = out.transmits.pop_front().unwrap();
         assert_eq!(ToServer::parse(&ack.data), Ok(ToServer::Data { token: 0xabc, to: 0, payload: &[ACK] }));
-        assert_eq!(r.handle_frame(&from_server(0, &[ACK]), &mut out), Some(RelayIn::Up("Alice".into())));
-        assert_eq!(r.handle_frame(&from_server(0, &[ACK]), &mut out), None);
+        assert_eq!(r.handle_frame(now, &from_server(0, &[ACK]), &mut out), Some(RelayIn::Up("Alice".into())));
+        assert_eq!(r.handle_frame(now, &from_server(0, &[ACK]), &mut out), None);
         let f = r.data_frame("Alice", b"hi").unwrap();
         assert_eq!(
             ToServer::parse(&f),
             Ok(ToServer::Data { token: 0xabc, to: 0, payload: &[DATA, b'h', b'i'] })
         );
         assert_eq!(
-            r.handle_frame(&from_server(0, &[DATA, 7, 8]), &mut out),
+            r.handle_frame(now, &from_server(0, &[DATA, 7, 8]), &mut out),
             Some(RelayIn::Data("Alice".into(), vec![7, 8]))
         );
         // Keepalive every 5 s once bound; no more hellos.
@@ -349,21 +372,47 @@ mod tests {
     }
 
     #[test]
+    fn a_member_that_joined_after_our_grant_is_learnt_from_its_hello() {
+        let now = Instant::now();
+        let mut out = Outbox::default();
+        let mut r = Relay::from_grant(&grant(1, &["Alice", "Bob"]), "Bob", server(), now).unwrap();
+        r.activate(now, &mut out);
+        out.transmits.clear();
+        assert_eq!(r.handle_frame(now, &from_server(2, b"\x01Dave"), &mut out), None);
+        assert!(r.is_member("Dave"));
+        let ack = out.transmits.pop_front().unwrap();
+        assert_eq!(ToServer::parse(&ack.data), Ok(ToServer::Data { token: 1, to: 2, payload: &[ACK] }));
+        r.handle_timeout(now, &mut out);
+        assert!(
+            out.transmits
+                .iter()
+                .any(|t| ToServer::parse(&t.data)
+                    == Ok(ToServer::Data { token: 1, to: 2, payload: b"\x01Bob" }))
+        );
+        assert_eq!(r.handle_frame(now, &from_server(2, &[ACK]), &mut out), Some(RelayIn::Up("Dave".into())));
+        // Not ourselves, not a second index for a known name, not a bad name.
+        for bad in [&b"\x01Bob"[..], b"\x01Alice", b"\x01Da ve", b"\x01"] {
+            assert_eq!(r.handle_frame(now, &from_server(3, bad), &mut out), None);
+            assert_eq!(r.members.len(), 2, "{bad:?}");
+        }
+    }
+
+    #[test]
     fn unknown_members_garbage_and_repeated_refusals_are_ignored() {
         let now = Instant::now();
         let mut out = Outbox::default();
         let mut r = Relay::from_grant(&grant(1, &["Alice", "Bob"]), "Bob", server(), now).unwrap();
-        assert_eq!(r.handle_frame(&from_server(5, &[DATA, 1]), &mut out), None);
-        assert_eq!(r.handle_frame(&from_server(0, &[]), &mut out), None);
-        assert_eq!(r.handle_frame(&from_server(0, &[CANDIDATE, b'x']), &mut out), None);
-        assert_eq!(r.handle_frame(&[0xF5], &mut out), None);
+        assert_eq!(r.handle_frame(now, &from_server(5, &[DATA, 1]), &mut out), None);
+        assert_eq!(r.handle_frame(now, &from_server(0, &[]), &mut out), None);
+        assert_eq!(r.handle_frame(now, &from_server(0, &[CANDIDATE, b'x']), &mut out), None);
+        assert_eq!(r.handle_frame(now, &[0xF5], &mut out), None);
         assert_eq!(
-            r.handle_frame(&from_server(0, b"\x04203.0.113.5:4000"), &mut out),
+            r.handle_frame(now, &from_server(0, b"\x04203.0.113.5:4000"), &mut out),
             Some(RelayIn::Candidate("Alice".into(), "203.0.113.5:4000".parse().unwrap()))
         );
         let refused = [0xF5, 0x83, Refusal::PlayerRate.code()];
-        assert_eq!(r.handle_frame(&refused, &mut out), Some(RelayIn::Refused(Refusal::PlayerRate)));
-        assert_eq!(r.handle_frame(&refused, &mut out), None, "reported once");
+        assert_eq!(r.handle_frame(now, &refused, &mut out), Some(RelayIn::Refused(Refusal::PlayerRate)));
+        assert_eq!(r.handle_frame(now, &refused, &mut out), None, "reported once");
         assert!(out.transmits.is_empty());
     }
 
@@ -378,7 +427,7 @@ mod tests {
             t = r.poll_timeout().max(t);
             r.handle_timeout(t, &mut out);
         }
-        let hellos = out.transmits.iter().filter(|x| x.data.len() == rhp_proto::relay::TO_HEADER + 1).count();
+        let hellos = out.transmits.iter().filter(|x| x.data.len() == rhp_proto::relay::TO_HEADER + 4).count();
         assert!(hellos <= 60);
         assert!(t >= now + Duration::from_millis(200 * 49), "fast at first");
         assert!(t - now <= Duration::from_secs(60), "bounded rate");

@@ -321,6 +321,12 @@ fn birthday_hard_side_keeps_every_socket_the_peer_was_heard_on_and_takes_data_on
     // A stranger's data on that socket is not.
     let o = feed(&mut e, now + 410 * MS, k, addr("203.0.113.9:7000"), b"d:nope");
     assert!(o.events.is_empty());
+    // Data from Alice's IP on a path never heard (its greetings were lost) is still hers.
+    let o = feed(&mut e, now + 420 * MS, ids[0], addr("203.0.113.5:40123"), b"d:late");
+    assert!(o
+        .events
+        .iter()
+        .any(|ev| matches!(ev, Event::Data { peer, data } if peer == "Alice" && data == b"late")));
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! move to a direct path, and background direct attempts with candidates after the deadline.
 
 use crate::punch::RETRY_EVERY;
-use crate::relay::{ACK, CANDIDATE, DATA, HELLO};
+use crate::relay::{ACK, CANDIDATE, DATA};
 use crate::sim::SERVER;
 use crate::tests_nat::{addr, classify, drain, feed, join, text, tick, Out, ALICE, LOCAL_PORT, MS};
 use crate::{Engine, Event, Method, Path, SocketId};
@@ -47,10 +47,14 @@ fn relayed_start() -> (Engine, Instant, Out) {
 #[test]
 fn a_peer_the_relay_reaches_is_connected_at_once_and_data_flows_through_it() {
     let (mut e, now, o) = relayed_start();
-    assert_eq!(frames(&o), vec![(0, vec![HELLO])], "hello to Alice (index 0) with the first burst");
+    assert_eq!(
+        frames(&o),
+        vec![(0, b"\x01Bob".to_vec())],
+        "hello (with our name) to Alice (index 0) with the first burst"
+    );
     assert!(o.ts.iter().any(|t| text(t).starts_with("g:Bob:")), "direct punching starts too");
     // Alice hellos us: answered; her ack brings the relay up.
-    let o = feed(&mut e, now + 5 * MS, SocketId::MAIN, SERVER, &relay_in(0, &[HELLO]));
+    let o = feed(&mut e, now + 5 * MS, SocketId::MAIN, SERVER, &relay_in(0, b"\x01Alice"));
     assert_eq!(frames(&o), vec![(0, vec![ACK])]);
     let o = feed(&mut e, now + 6 * MS, SocketId::MAIN, SERVER, &relay_in(0, &[ACK]));
     let connected = o.events.iter().find_map(|ev| match ev {

@@ -685,8 +685,9 @@ pub struct MatrixArgs {
     /// Labs at once (they mostly wait on timers and delay lines, not on the CPU).
     #[arg(long, default_value_t = 4)]
     pub jobs: usize,
-    /// Peer timeout given to the clients (s): the birthday path's goal is 5 s at 10% loss.
-    #[arg(long, default_value_t = 6)]
+    /// Peer timeout given to the clients (s): how long direct attempts run before a pair stays on
+    /// the relay (the birthday path's goal is 5 s at 10% loss; a group has several such pairs).
+    #[arg(long, default_value_t = 10)]
     pub peer_timeout_s: u64,
     /// Only the clean condition.
     #[arg(long)]

@@ -187,6 +187,11 @@ pub fn expected(s: &Scenario, m: ClientModel) -> Option<Expectation> {
                     }
                 }
             }
+            // Two birthday pairs share the hard side's sockets and its peer timeout: with the
+            // relay, a group must connect every time, and a pair may end on the relay.
+            if m.relay && !all.methods.contains(&Method::Relay) {
+                all.methods.push(Method::Relay);
+            }
             Some(all)
         }
         // The first punch to arrive (before the receiver's own first packet left) is recorded
@@ -229,6 +234,7 @@ pub const THEORY: &str = "## Why these outcomes
 - Full and restricted cone let packets in from the symmetric side's new port (restricted: because it has already sent to that address), and the client answers where a datagram came from, so they connect by plain punching (on a lossy link the birthday sockets sometimes answer first).
 - Both sides destination-dependent (symmetric, symmetric-seq, symmetric-pp against each other): no direct method in reasonable time; the server's relay carries them (`relay`). Two sequential NATs predict each other in step (`predicted`) when no greeting is lost before a NAT; otherwise they stay on the relay.
 - Relay first: every pair whose clients asked for it can talk through the server at once; direct attempts go on, and a pair that can connect directly moves to the direct path (the cell's method is each pair's final path: a direct method unless it stayed on the relay).
+- A group (4 players across NATs) connects when every player reaches every other; with the relay, every attempt must connect, and a pair with the symmetric side may end on the relay (the hard side's birthday sockets serve two birthday pairs within one peer timeout): the detail table gives its direct share.
 - Same NAT: the router's NAT loopback turns each side's packets to the other's public endpoint around; with endpoint-independent mapping that is two cones.
 - Router race (home routers without the WAN firewall): a punch that arrives before the local client's own first packet is recorded by conntrack as a flow to the router itself; the client's packet then leaves from a new port that the peer filters out. The current client does not recover; the cell is shown but not asserted because the race is occasionally won.
 

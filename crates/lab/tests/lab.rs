@@ -234,7 +234,7 @@ fn product_matrix_matches_theory() {
         }
     };
     let t0 = Instant::now();
-    let ok = run_matrix(Driver::product(bin, 6), 20, &matrix::standard_cells(false), "lab-connectivity.md");
+    let ok = run_matrix(Driver::product(bin, 10), 20, &matrix::standard_cells(false), "lab-connectivity.md");
     eprintln!("product matrix: {:.0} s", t0.elapsed().as_secs_f64());
     assert!(ok, "a matrix cell differs from the theory (see the report above)");
 }
