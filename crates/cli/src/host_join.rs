@@ -11,7 +11,7 @@
 //! - `failed peer=<name> reason=<no_reply|no_confirm>` per failed peer;
 //! - `punch-done connected=<k>/<n> after_start_ms=<ms>` once every peer has a path (direct or
 //!   relayed), or the peer phase ended;
-//! - `upgraded peer=<name> addr=<ip:port> after_start_ms=<ms> method=<m>` when a relayed peer
+//! - `upgraded peer=<name> addr=<ip:port> after_start_ms=<ms> method=<m> [probes=<n>]` when a relayed peer
 //!   moves to a direct path; `relay-refused reason=<code>` when a relay cap bit;
 //! - `stream peer=… sent=… received=… loss_pct=… p50_ms=… p99_ms=… path=…` after `--stream`;
 //! - `<name>: <text>` per application message received.
@@ -362,9 +362,13 @@ fn late_line(ev: &Event) {
     match ev {
         Event::Connected { .. } => println!("{}", connected_line(ev)),
         Event::Heard { peer, from } => eprintln!("heard {peer} from {from}"),
-        Event::Upgraded { peer, addr, after_start, method } => {
+        Event::Upgraded { peer, addr, after_start, method, probes } => {
             eprintln!("{peer}: direct path found ({method}), leaving the relay");
-            println!("upgraded peer={peer} addr={addr} after_start_ms={} method={method}", ms(*after_start));
+            let probes = probes.map(|n| format!(" probes={n}")).unwrap_or_default();
+            println!(
+                "upgraded peer={peer} addr={addr} after_start_ms={} method={method}{probes}",
+                ms(*after_start)
+            );
         }
         Event::RelayRefused(r) => {
             eprintln!("the server's relay refused a datagram: {}", r.describe());

@@ -16,8 +16,11 @@ use tokio::time::Instant;
 const MAX_PPS: u32 = 1000;
 const MAX_BYTES: usize = 1200;
 const MAX_SECS: u32 = 3600;
-/// After our stream ends, the peers' last datagrams are waited for this long.
-const DRAIN: Duration = Duration::from_secs(1);
+/// After our stream ends, the peers' streams (which may have started later: each player starts
+/// once its own `--expect` is met) are received until none came for this long…
+const QUIET: Duration = Duration::from_millis(1500);
+/// …or at most this long.
+const DRAIN_MAX: Duration = Duration::from_secs(10);
 
 /// A stream's shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +98,7 @@ pub async fn run(mesh: &mut Mesh, s: Stream) -> Result<(), ClientError> {
     let mut got: BTreeMap<String, Received> = BTreeMap::new();
     let mut seq = 0u64;
     let mut next = start;
+    let mut last_heard = start;
     loop {
         let now = Instant::now();
         if seq < total && now >= next {
@@ -107,13 +111,15 @@ pub async fn run(mesh: &mut Mesh, s: Stream) -> Result<(), ClientError> {
             next += every;
             continue;
         }
-        if now >= end + DRAIN {
+        let drain_until = (end.max(last_heard) + QUIET).min(end + DRAIN_MAX);
+        if seq >= total && now >= drain_until {
             break;
         }
-        let wake = if seq < total { next } else { end + DRAIN };
+        let wake = if seq < total { next } else { drain_until };
         if let Ok(r) = tokio::time::timeout_at(wake, mesh.recv()).await {
             let (peer, data) = r?;
             if let Some((_, lat)) = read(&data) {
+                last_heard = Instant::now();
                 let e = got.entry(peer).or_default();
                 e.count += 1;
                 e.latencies_us.push(lat);

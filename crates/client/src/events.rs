@@ -69,6 +69,8 @@ pub enum Event {
         after_start: Duration,
         /// How the direct path was found.
         method: Method,
+        /// Birthday probes we sent until then (easy side of the birthday path only).
+        probes: Option<u32>,
     },
     /// The server's relay refused one of our frames (a cap bit); its datagrams may be lost
     /// until the cap allows them again.

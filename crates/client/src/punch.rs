@@ -741,7 +741,13 @@ impl Punch {
         p.probes = p.prober.as_ref().map(Prober::sent).filter(|_| method == Method::Birthday);
         if p.relayed {
             tracing::debug!(peer = %p.name, %addr, %method, "relayed peer upgraded to a direct path");
-            out.event(Event::Upgraded { peer: p.name.clone(), addr, after_start: after, method });
+            out.event(Event::Upgraded {
+                peer: p.name.clone(),
+                addr,
+                after_start: after,
+                method,
+                probes: p.probes,
+            });
         } else {
             p.connected_after = Some(after);
             out.event(Event::Connected {

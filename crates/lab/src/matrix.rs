@@ -284,9 +284,10 @@ impl CellResult {
     /// Does the observed outcome match the theory for client `m`? `None`: not asserted.
     ///
     /// Expected to connect: at least 95% of the deciding attempts connect by a method the theory
-    /// expects (19 of 20: the direct methods for a pair that can connect directly). With a
-    /// client that falls back to the relay, every attempt must connect, and the few that do not
-    /// make the direct path in time may end on the relay. Expected to fail: none connects.
+    /// expects (19 of 20: the direct methods for a pair that can connect directly; the odd one
+    /// may have ended on the relay, or on a path no one expects, such as a random port landing in
+    /// the ±8 window). With a client that falls back to the relay, every attempt must connect.
+    /// Expected to fail: none connects.
     pub fn matches(&self, m: ClientModel) -> Option<bool> {
         let want = theory::expected(&self.scenario, m)?;
         let d = self.deciding();
@@ -296,12 +297,8 @@ impl CellResult {
         }
         let by_expected =
             d.iter().filter(|a| a.ok && a.method.is_some_and(|x| want.methods.contains(&x))).count();
-        let others_relayed = d
-            .iter()
-            .filter(|a| a.ok)
-            .all(|a| a.method.is_some_and(|x| want.methods.contains(&x) || x == Method::Relay));
         let all_connect = !m.relay || ok == d.len();
-        Some(by_expected * 100 >= d.len() * 95 && others_relayed && all_connect)
+        Some(by_expected * 100 >= d.len() * 95 && all_connect)
     }
 }
 
@@ -409,8 +406,8 @@ pub fn run_cell(cfg: &RunConfig, scenario: &Scenario, cond: LinkCondition) -> Re
     };
     // A pair that can connect directly may be on the relay first: the attempt waits until every
     // player reports a direct path to every peer (bounded by the attempt's timeout).
-    let wait_direct =
-        theory::expected(scenario, cfg.driver.model()).is_some_and(|e| !e.methods.contains(&Method::Relay));
+    let wait_direct = theory::expected(scenario, cfg.driver.model())
+        .is_some_and(|e| e.methods.iter().any(|m| *m != Method::Relay));
     for i in 0..n {
         lab.reset_nat_state()?;
         attempts.push(run_attempt(cfg, &lab, &clients, i, &server, wait_direct)?);
@@ -897,6 +894,8 @@ mod tests {
         assert_eq!(cell(hard.clone(), &v).matches(direct_only), Some(false), "18/20 is not enough");
         let mut plain = vec![(true, Method::Birthday); 20];
         plain[3].1 = Method::Plain;
+        assert_eq!(cell(hard.clone(), &plain).matches(m), Some(true), "one odd attempt of 20");
+        plain[4].1 = Method::Plain;
         assert_eq!(
             cell(hard, &plain).matches(m),
             Some(false),

@@ -276,13 +276,7 @@ fn product_classifies_every_nat_type() {
         })
         .collect();
     let server = format!("{SERVER_ADDR}:{}", matrix::RENDEZVOUS_PORT);
-    let args: Vec<String> = ["serve", "--bind", &SERVER_ADDR.to_string(), "--port", "7000", "--no-log-file"]
-        .map(String::from)
-        .to_vec();
-    lab.spawn_in_server("server", &bin, &args)
-        .expect("server")
-        .wait_for_line("listening on udp://", Duration::from_secs(10))
-        .expect("server up");
+    start_product_server(&mut lab, &bin);
     for (access, c) in clients {
         let ns = &lab.client(c).expect("client").ns;
         let p = ns.spawn("nat", &bin, &["nat".into(), "--server".into(), server.clone()]).expect("spawn nat");
@@ -304,6 +298,17 @@ fn product_classifies_every_nat_type() {
             assert_eq!(kv.get("preserves").copied(), Some("no"), "{access:?}: {line}");
         }
     }
+}
+
+/// Starts the real `serve` on the lab's server address and waits until it listens.
+fn start_product_server(lab: &mut Lab, bin: &str) {
+    let args: Vec<String> = ["serve", "--bind", &SERVER_ADDR.to_string(), "--port", "7000", "--no-log-file"]
+        .map(String::from)
+        .to_vec();
+    lab.spawn_in_server("server", bin, &args)
+        .expect("server")
+        .wait_for_line("listening on udp://", Duration::from_secs(10))
+        .expect("server up");
 }
 
 /// A lab with two clients behind their own routers of types `a` and `b` and the real server.
@@ -329,13 +334,7 @@ fn product_pair(
         lab.impair(ca, cond).expect("impair");
         lab.impair(cb, cond).expect("impair");
     }
-    let args: Vec<String> = ["serve", "--bind", &SERVER_ADDR.to_string(), "--port", "7000", "--no-log-file"]
-        .map(String::from)
-        .to_vec();
-    lab.spawn_in_server("server", &bin, &args)
-        .expect("server")
-        .wait_for_line("listening on udp://", Duration::from_secs(10))
-        .expect("server up");
+    start_product_server(&mut lab, &bin);
     Some((lab, bin, [ra, rb], [ca, cb]))
 }
 
