@@ -217,7 +217,7 @@ impl Outbox {
     }
 
     /// Queues `n:` (if the player sent `e:`), its relay note (if any), then `s:` to player
-    /// `index`, if its budget allows them all together.
+    /// `index`: all together if its budget allows, else the note and `s:`, else `s:` alone.
     fn notes_and_start(
         &mut self,
         now: Instant,
@@ -242,13 +242,41 @@ impl Outbox {
         let mut start = self.pool.pop().unwrap_or_default();
         start.clear();
         Self::render_start(session, index, &mut start);
-        let total = nat.as_ref().map_or(0, Vec::len) + note.as_ref().map_or(0, Vec::len) + start.len();
-        if !self.budget.spend(now, to, total) {
+        // All three if the budget allows; else the start message with the grant, else alone: a
+        // player that joined a moment ago on a lossy link has little credit, and without its
+        // start message it would be lost to the session (the `n:` list also answers its `e:`,
+        // and the grant its `r:`, which it sends again when it started without one).
+        let (nat_len, note_len) = (nat.as_ref().map_or(0, Vec::len), note.as_ref().map_or(0, Vec::len));
+        let keep = if self.budget.spend(now, to, nat_len + note_len + start.len()) {
+            (true, true)
+        } else if note.is_some() && self.budget.spend(now, to, note_len + start.len()) {
+            (false, true)
+        } else if (nat.is_some() || note.is_some()) && self.budget.spend(now, to, start.len()) {
+            (false, false)
+        } else {
             for b in nat.into_iter().chain(note).chain([start]) {
                 self.recycle(b);
             }
             return false;
-        }
+        };
+        let (nat, note) = match keep {
+            (true, true) => (nat, note),
+            (false, keep_note) => {
+                if let Some(b) = nat {
+                    self.recycle(b);
+                }
+                let note = if keep_note {
+                    note
+                } else {
+                    if let Some(b) = note {
+                        self.recycle(b);
+                    }
+                    None
+                };
+                (None, note)
+            }
+            (true, false) => (nat, None),
+        };
         for b in nat.into_iter().chain(note).chain([start]) {
             self.queue.push_back((to, b));
         }
