@@ -410,6 +410,7 @@ async fn script(
     let failed: Vec<String> = mesh.failed().into_iter().map(|p| p.name).collect();
     let want = common.expect.unwrap_or(0);
     let mut got: BTreeMap<String, String> = BTreeMap::new();
+    let mut early = crate::stream::Early::new();
     let mut rounds = 0u32;
     let mut next_send = Instant::now();
     let end = Instant::now() + Duration::from_secs_f64(common.expect_timeout_s);
@@ -440,6 +441,7 @@ async fn script(
         }
         let wake = if common.send.is_some() { next_send.min(end) } else { end };
         match tokio::time::timeout_at(wake, mesh.recv()).await {
+            Ok(Ok((peer, data))) if crate::stream::stash(&mut early, &peer, &data) => {}
             Ok(Ok((peer, data))) => {
                 if let std::collections::btree_map::Entry::Vacant(slot) = got.entry(peer) {
                     let text = printable(&data);
@@ -452,11 +454,11 @@ async fn script(
         }
     }
     if let Some(text) = &common.send {
-        linger_answering(mesh, clip(text)).await?;
+        linger_answering(mesh, clip(text), &mut early).await?;
     }
     drain_late(events);
     if let Some(s) = common.stream {
-        crate::stream::run(mesh, s).await?;
+        crate::stream::run(mesh, s, std::mem::take(&mut early)).await?;
         drain_late(events);
     }
     if let Some(hold) = common.hold_s {
@@ -497,13 +499,20 @@ async fn settle_reporting(
 /// Answers peer messages with `text` until the peers are quiet for [`LINGER_QUIET`] (at most
 /// [`LINGER_MAX`]): one reply per message received and at most [`LINGER_REPLIES`] per peer, so it
 /// never sends more than it gets and two lingering players cannot keep each other busy.
-async fn linger_answering(mesh: &mut Mesh, text: &[u8]) -> Result<(), ClientError> {
+async fn linger_answering(
+    mesh: &mut Mesh,
+    text: &[u8],
+    early: &mut crate::stream::Early,
+) -> Result<(), ClientError> {
     let hard_end = Instant::now() + LINGER_MAX;
     let mut replies: BTreeMap<String, u32> = BTreeMap::new();
+    let mut quiet_end = Instant::now() + LINGER_QUIET;
     loop {
-        let quiet_end = (Instant::now() + LINGER_QUIET).min(hard_end);
-        match tokio::time::timeout_at(quiet_end, mesh.recv()).await {
+        match tokio::time::timeout_at(quiet_end.min(hard_end), mesh.recv()).await {
+            // A peer's stream (it started first) is kept for ours, and does not count as talk.
+            Ok(Ok((peer, data))) if crate::stream::stash(early, &peer, &data) => {}
             Ok(Ok((peer, _))) => {
+                quiet_end = Instant::now() + LINGER_QUIET;
                 let n = replies.entry(peer.clone()).or_insert(0);
                 if *n < LINGER_REPLIES {
                     *n += 1;

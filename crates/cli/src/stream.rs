@@ -60,6 +60,24 @@ fn datagram(seq: u64, bytes: usize) -> Vec<u8> {
     d
 }
 
+/// Stream datagrams that arrived before our own stream began (a peer whose `--expect` was met
+/// first starts first): `(peer, one-way latency in µs)`, taken when they arrived.
+pub type Early = Vec<(String, u64)>;
+
+/// Keeps `data` in `early` if it is a stream datagram; true when it was one (and is not a
+/// message of the script's exchange).
+pub fn stash(early: &mut Early, peer: &str, data: &[u8]) -> bool {
+    match read(data) {
+        Some((_, lat)) => {
+            if early.len() < usize::try_from(MAX_PPS * MAX_SECS).unwrap_or(usize::MAX) {
+                early.push((peer.to_owned(), lat));
+            }
+            true
+        }
+        None => false,
+    }
+}
+
 /// `(seq, one-way latency in µs)` of a stream datagram.
 fn read(data: &[u8]) -> Option<(u64, u64)> {
     let text = std::str::from_utf8(data.strip_prefix(b"t:")?).ok()?;
@@ -82,7 +100,7 @@ fn pct(v: &[u64], p: usize) -> f64 {
 
 /// Runs the stream to every reachable peer and prints one line per peer. Peers keep being
 /// answered meanwhile (the mesh is driven while it waits).
-pub async fn run(mesh: &mut Mesh, s: Stream) -> Result<(), ClientError> {
+pub async fn run(mesh: &mut Mesh, s: Stream, early: Early) -> Result<(), ClientError> {
     let peers: Vec<String> = mesh.connected().into_iter().map(|p| p.name).collect();
     eprintln!(
         "streaming {} datagrams/s of {} bytes to {} peer(s) for {} s",
@@ -96,6 +114,11 @@ pub async fn run(mesh: &mut Mesh, s: Stream) -> Result<(), ClientError> {
     let start = Instant::now();
     let end = start + Duration::from_secs(u64::from(s.secs));
     let mut got: BTreeMap<String, Received> = BTreeMap::new();
+    for (peer, lat) in early {
+        let e = got.entry(peer).or_default();
+        e.count += 1;
+        e.latencies_us.push(lat);
+    }
     let mut seq = 0u64;
     let mut next = start;
     let mut last_heard = start;
