@@ -97,7 +97,9 @@ pub struct NatConfig {
     pub predict_window: u16,
     /// The birthday path.
     pub birthday: BirthdayConfig,
-    /// Host: how long a start waits for every player's NAT announcement (1 s; 0: never).
+    /// Host: how long a start waits for every player's NAT announcement (2 s; 0: never). A player
+    /// that announced has its `i:` (and some credit with the server's budget for its start
+    /// messages); one whose `i:` was lost twice on a bad link would otherwise miss the start.
     pub start_wait: Duration,
     /// Ask the server for its relay (`r:`): peers that also asked are reachable through it at
     /// once, while direct paths are tried (on by default; a server that does not relay simply
@@ -114,7 +116,7 @@ impl Default for NatConfig {
             stun_tries: 5,
             predict_window: 32,
             birthday: BirthdayConfig::default(),
-            start_wait: Duration::from_secs(1),
+            start_wait: Duration::from_secs(2),
             relay: true,
         }
     }

@@ -705,7 +705,7 @@ pub fn standard_cells(clean_only: bool) -> Vec<(Scenario, LinkCondition)> {
 }
 
 /// How many times a cell that differs from the theory is run again before it counts as changed.
-pub const RERUNS: usize = 2;
+pub const RERUNS: usize = 3;
 
 /// Runs the matrix, prints (and writes) the report. Ok(false) when a cell differs from the
 /// theory or a lab failed.

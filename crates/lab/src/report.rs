@@ -162,7 +162,7 @@ pub fn report(results: &[CellResult], m: ClientModel, meta: &str) -> String {
          ended on (the strongest of every pair's last path: plain < predicted < birthday < relay, so \
          `relay` means some pair stayed relayed). ✅ connects as the theory predicts (≥ 95% of attempts, by an \
          expected method), ❌ fails as predicted (no attempt connects). A cell that differs is run \
-         again, up to twice (\"rerun k/n\" is the last rerun); ❗ = it still differed, and the lab \
+         again, up to three times (\"rerun k/n\" is the last rerun); ❗ = it still differed, and the lab \
          test fails on it. Cells expected to fail run fewer attempts.\n"
     );
     let _ = writeln!(s, "NAT types:\n");
