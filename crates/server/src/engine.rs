@@ -356,6 +356,28 @@ impl<S: SessionStore> Engine<S> {
         }
     }
 
+    /// The index of `player` in session `name` if `from` is its own address (the check a ping
+    /// makes, for the extensions `e:` and `r:`); otherwise answers the error a ping would get.
+    pub(crate) fn own_player(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        name: &str,
+        player: &str,
+    ) -> Option<usize> {
+        let Some(session) = self.store.get(name) else {
+            self.outbox.error(now, from, ErrorCode::SessionNonExistent);
+            return None;
+        };
+        let index = session.position_from(player, from);
+        if index.is_none() {
+            let code =
+                if session.is_open() { ErrorCode::NonExistentPlayer } else { ErrorCode::SessionNonExistent };
+            self.outbox.error(now, from, code);
+        }
+        index
+    }
+
     /// Sends `code` to `to` now and `repeats - 1` more times, `error_interval` apart.
     pub(crate) fn send_error_repeated(&mut self, now: Instant, to: SocketAddr, code: ErrorCode) {
         self.outbox.error(now, to, code);

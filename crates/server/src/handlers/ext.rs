@@ -6,22 +6,13 @@
 use crate::compact::NatDesc;
 use crate::engine::Engine;
 use crate::store::SessionStore;
-use rhp_proto::ErrorCode;
 use std::net::SocketAddr;
 use std::time::Instant;
 
 impl<S: SessionStore> Engine<S> {
     pub(crate) fn on_ext(&mut self, now: Instant, from: SocketAddr, name: &str, player: &str, nat: &str) {
-        let Some(session) = self.store.get_mut(name) else {
-            self.outbox.error(now, from, ErrorCode::SessionNonExistent);
-            return;
-        };
-        let Some(index) = session.position_from(player, from) else {
-            let code =
-                if session.is_open() { ErrorCode::NonExistentPlayer } else { ErrorCode::SessionNonExistent };
-            self.outbox.error(now, from, code);
-            return;
-        };
+        let Some(index) = self.own_player(now, from, name, player) else { return };
+        let Some(session) = self.store.get_mut(name) else { return };
         let open = session.is_open();
         let p = &mut session.players[index];
         let changed = p.nat.as_deref().is_none_or(|d| d.as_str() != nat);

@@ -15,23 +15,14 @@ use crate::relay::{Checked, Verdict};
 use crate::store::SessionStore;
 use crate::timers::Kind;
 use rhp_proto::relay::{FromServer, Refusal};
-use rhp_proto::ErrorCode;
 use std::net::SocketAddr;
 use std::time::Instant;
 use tracing::warn;
 
 impl<S: SessionStore> Engine<S> {
     pub(crate) fn on_relay_request(&mut self, now: Instant, from: SocketAddr, name: &str, player: &str) {
-        let Some(session) = self.store.get_mut(name) else {
-            self.outbox.error(now, from, ErrorCode::SessionNonExistent);
-            return;
-        };
-        let Some(index) = session.position_from(player, from) else {
-            let code =
-                if session.is_open() { ErrorCode::NonExistentPlayer } else { ErrorCode::SessionNonExistent };
-            self.outbox.error(now, from, code);
-            return;
-        };
+        let Some(index) = self.own_player(now, from, name, player) else { return };
+        let Some(session) = self.store.get_mut(name) else { return };
         if !session.is_open() {
             // Asked after the grants were decided: it joins the relay session now, and the start
             // message this answers carries its grant.
