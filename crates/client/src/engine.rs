@@ -460,12 +460,18 @@ impl Engine {
 
     fn on_datagram(&mut self, now: Instant, via: SocketId, from: SocketAddr, data: &[u8]) {
         self.last_now = now;
+        let from_server = from == self.config.server && via == SocketId::MAIN;
+        if from_server {
+            // Whatever the server sent (a STUN answer, `n:`, the relay's grant) proves it is there.
+            if let Phase::Lobby(r) = &mut self.phase {
+                r.heard(now);
+            }
+        }
         if let Some(c) = &mut self.classifier {
             if c.handle_datagram(via, from, data, &mut self.out) {
                 return;
             }
         }
-        let from_server = from == self.config.server && via == SocketId::MAIN;
         if from_server && self.relay_datagram(now, data) {
             return;
         }

@@ -643,7 +643,16 @@ impl Punch {
                         p.pinned.is_some() && p.plan != Plan::Plain && p.plan != Plan::PredictedByPeer;
                     (many_paths && same_ip.next().is_none()).then_some(i)
                 })?;
-                self.peers[idx].heard_on(via, from);
+                let p = &mut self.peers[idx];
+                p.heard_on(via, from);
+                // Data that connects the peer names the path it came on: pin that one. The
+                // last greeting heard may be from a socket the peer has closed since (a birthday
+                // hard side greets from K sockets, then keeps only the ones it heard us on).
+                if !p.is_connected() && (p.pinned != Some(from) || p.via != via) {
+                    tracing::debug!(peer = %p.name, %from, %via, "peer's data came on another path; re-pinned");
+                    p.pinned = Some(from);
+                    p.via = via;
+                }
                 self.mark_confirmed(idx, now, out);
                 return Some((self.peers[idx].name.clone(), bytes.to_vec()));
             }

@@ -173,6 +173,11 @@ impl Rendezvous {
         Ok(())
     }
 
+    /// A datagram came from the server's address (read elsewhere, or not at all): it is there.
+    pub(crate) fn heard(&mut self, now: Instant) {
+        self.last_heard = self.last_heard.max(now);
+    }
+
     /// One datagram from the server.
     pub(crate) fn handle_datagram(&mut self, now: Instant, data: &[u8], out: &mut Outbox) -> Step {
         let Ok(reply) = Reply::parse(data) else {

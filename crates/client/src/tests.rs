@@ -135,6 +135,19 @@ fn any_server_datagram_restarts_the_silence_timer() {
     assert!(matches!(e.take_outcome(), Some(Err(ClientError::ServerTimeout(_)))));
 }
 
+/// The server's `n:` (read by the engine, not the lobby) counts as hearing from it too.
+#[test]
+fn a_nat_note_from_the_server_restarts_the_silence_timer() {
+    let t0 = Instant::now();
+    let mut e = Engine::new(Config::join(SERVER, "S1", "Bob").without_nat_classification(), t0).unwrap();
+    feed(&mut e, t0 + 100 * MS, SERVER, "i:Alice:Bob");
+    feed(&mut e, t0 + 14 * 1000 * MS, SERVER, "n:Alice:e");
+    tick(&mut e, t0 + 15500 * MS);
+    assert!(e.take_outcome().is_none(), "heard 1.5 s ago");
+    tick(&mut e, t0 + 29 * 1000 * MS);
+    assert!(matches!(e.take_outcome(), Some(Err(ClientError::ServerTimeout(_)))));
+}
+
 #[test]
 fn server_errors_end_the_run_with_their_code() {
     for (wire, code) in [

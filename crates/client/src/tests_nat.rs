@@ -329,6 +329,32 @@ fn birthday_hard_side_keeps_every_socket_the_peer_was_heard_on_and_takes_data_on
         .any(|ev| matches!(ev, Event::Data { peer, data } if peer == "Alice" && data == b"late")));
 }
 
+/// The easy side hears the hard side's main socket, then a burst of greetings from its K
+/// birthday sockets (each moves the pin while not connected); the hard side connects on its main
+/// socket, closes the K others and sends its data from the main socket. That data connects us and
+/// pins its own path: our data must go there, not to the closed socket greeted last (the lab saw
+/// 1 lossy attempt in 20 "connected" one way only before this).
+#[test]
+fn birthday_easy_side_pins_the_path_the_connecting_data_came_on() {
+    let (mut e, now, _) = started([Some(LOCAL_PORT), Some(LOCAL_PORT), None, None], "n:Alice:r:Bob:e");
+    let main = addr("203.0.113.5:41000");
+    let o = feed(&mut e, now + 100 * MS, SocketId::MAIN, main, b"g:Alice:7000:5000");
+    assert!(o.events.iter().any(|ev| matches!(ev, Event::Heard { .. })));
+    for port in 30001..=30004 {
+        let from = SocketAddr::new(main.ip(), port);
+        let o = feed(&mut e, now + 260 * MS, SocketId::MAIN, from, b"g:Alice:7000:5000");
+        assert!(!o.events.iter().any(|ev| matches!(ev, Event::Connected { .. })));
+    }
+    let o = feed(&mut e, now + 300 * MS, SocketId::MAIN, main, b"d:hello");
+    let at = o.events.iter().find_map(|ev| match ev {
+        Event::Connected { addr, .. } => Some(*addr),
+        _ => None,
+    });
+    assert_eq!(at, Some(main), "connected on the path the data came on");
+    assert!(o.events.iter().any(|ev| matches!(ev, Event::Data { data, .. } if data == b"hello")));
+    assert_eq!(e.data_to("Alice", b"x").unwrap().to, main);
+}
+
 #[test]
 fn birthday_easy_side_probes_random_ports_of_the_peer_ip_at_the_rate() {
     let (mut e, now, out) = started([Some(LOCAL_PORT), Some(LOCAL_PORT), None, None], "n:Alice:r:Bob:e");
