@@ -1,2 +1,4 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| rhp_fuzz::harness::engine(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let _ = rhp_fuzz::harness::engine(data);
+});

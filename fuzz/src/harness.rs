@@ -5,13 +5,16 @@
 //! - [`parse_request`], [`parse_reply`], [`parse_peer`]: never panic; what parses renders to bytes
 //!   that parse to the same message.
 //! - [`engine`]: the bytes are a program of steps (clock jumps, raw datagrams, well-formed requests
-//!   from small pools of names) run against an engine with small caps. After every step: the
-//!   engine's invariants hold, its tables stay within their caps, and no budgeted IP was ever sent
-//!   more than `factor` times the bytes it sent.
+//!   from small pools of names, relay frames carrying the tokens of grants the engine sent) run
+//!   against an engine with small caps. After every step: the engine's invariants hold, its
+//!   tables stay within their caps, no budgeted IP was ever sent more than `factor` times the
+//!   bytes it sent (forwarded relay data aside: its sender paid for it), and the relay never
+//!   forwarded more bytes than relay frames brought in.
 
+use rhp_proto::relay::{Grant, FROM_DATA, MAGIC};
 use rhp_proto::{PeerMessage, Reply, Request};
 use rhp_server::config::BudgetConfig;
-use rhp_server::{Config, Engine};
+use rhp_server::{Config, Engine, RelayConfig};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -54,6 +57,16 @@ pub fn engine_config(hardened: bool) -> Config {
         create_burst: 5,
         budget: BudgetConfig { max_tracked: 4, limit_loopback: true, ..BudgetConfig::default() },
         stats_interval: Duration::from_secs(30),
+        // Small relay caps, so that a program reaches each refusal.
+        relay: RelayConfig {
+            player_rate: 2048,
+            player_burst: 4096,
+            lifetime: Duration::from_secs(10 * 60),
+            max_per_ip: 2,
+            server_rate: 8192,
+            max_sessions: 2,
+            ..RelayConfig::default()
+        },
         ..Config::default()
     }
 }
@@ -79,21 +92,75 @@ fn request(b: u8, c: u8) -> Vec<u8> {
     let s = SESSIONS[usize::from(c % 3)];
     let p = PLAYERS[usize::from((c / 3) % 5)];
     let pass = if c & 0x80 != 0 { ":Pw" } else { "" };
-    let text = match b % 8 {
+    let text = match b % 10 {
         0 => format!("h:{s}:{p}:{}{pass}", 2 + (c / 15) % 11),
         1 | 7 => format!("c:{s}:{p}{pass}"),
         2 => format!("p:{s}:{p}"),
         3 => format!("s:{s}:{p}"),
         4 => format!("y:{s}:{p}"),
         5 => format!("k:{s}:{p}"),
-        _ => format!("x:{s}:{p}"),
+        6 => format!("x:{s}:{p}"),
+        8 => format!("r:{s}:{p}"),
+        _ => format!("e:{s}:{p}:{}", ["e", "r", "s40000+1"][usize::from(c / 15 % 3)]),
     };
     text.into_bytes()
 }
 
+/// Most grants remembered (the newest replace the oldest).
+const MAX_GRANTS: usize = 8;
+
+/// A grant the engine sent: to whom, the token, how many members.
+#[derive(Clone, Copy)]
+struct Granted {
+    to: SocketAddr,
+    token: u64,
+    members: u8,
+}
+
+/// A relay frame built from `grants`, chosen by `[sel, kind, to, len]`: data, bind or leave, with
+/// a granted token, from the grant's own address or (top bit of `sel`) another one of the pool.
+fn relay_frame(grants: &[Granted], sel: u8, kind: u8, to: u8, len: u8) -> Option<(SocketAddr, Vec<u8>)> {
+    if grants.is_empty() {
+        return None;
+    }
+    let g = grants[usize::from(sel & 0x7f) % grants.len()];
+    let from = if sel & 0x80 != 0 { pool(sel) } else { g.to };
+    let mut frame = vec![MAGIC, 1 + kind % 3];
+    frame.extend_from_slice(&g.token.to_be_bytes());
+    if kind % 3 == 0 {
+        // Mostly a member's index; now and then one past the list.
+        frame.push(to % (g.members + 1));
+        frame.resize(frame.len() + usize::from(len % 48), len);
+    }
+    Some((from, frame))
+}
+
+/// What a run of [`engine`] saw (for tests that check a program reached the relay).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Run {
+    /// Grants the engine sent.
+    pub grants: u64,
+    /// Relay frames fed, and their bytes.
+    pub relay_frames_in: u64,
+    pub relay_bytes_in: u64,
+    /// Bytes the engine forwarded as relay data frames.
+    pub relay_bytes_out: u64,
+}
+
+/// Bytes sent by the engine: per IP (everything but forwarded relay data), and forwarded relay
+/// data in all.
+#[derive(Default)]
+struct Sent {
+    budgeted: HashMap<IpAddr, u64>,
+    relay: u64,
+    grants: Vec<Granted>,
+    grant_count: u64,
+}
+
 /// Runs the bytes as a program against an engine; panics if a property breaks.
-pub fn engine(data: &[u8]) {
-    let Some((&first, mut rest)) = data.split_first() else { return };
+pub fn engine(data: &[u8]) -> Run {
+    let mut run = Run::default();
+    let Some((&first, mut rest)) = data.split_first() else { return run };
     let hardened = first & 1 == 0;
     let config = engine_config(hardened);
     let factor = u64::from(config.budget.factor);
@@ -103,7 +170,7 @@ pub fn engine(data: &[u8]) {
     let mut buf = Vec::new();
     // Bytes received from / sent to each IP over the whole run.
     let mut received: HashMap<IpAddr, u64> = HashMap::new();
-    let mut sent: HashMap<IpAddr, u64> = HashMap::new();
+    let mut sent = Sent::default();
     let mut steps = 0;
     while let Some((&op, tail)) = rest.split_first() {
         rest = tail;
@@ -111,7 +178,7 @@ pub fn engine(data: &[u8]) {
         if steps > 4096 {
             break;
         }
-        match op % 4 {
+        match op % 5 {
             0 => {
                 let Some((&b, tail)) = rest.split_first() else { break };
                 rest = tail;
@@ -141,7 +208,20 @@ pub fn engine(data: &[u8]) {
                 rest = tail;
                 let from = pool(*src);
                 *received.entry(from.ip().to_canonical()).or_insert(0) += bytes.len() as u64;
+                if bytes.first() == Some(&MAGIC) {
+                    run.relay_bytes_in += bytes.len() as u64;
+                }
                 engine.handle_datagram(now, from, bytes);
+            }
+            4 => {
+                // A relay frame with a granted token: [sel, kind, to, len].
+                let [sel, kind, to, len, tail @ ..] = rest else { break };
+                rest = tail;
+                let Some((from, frame)) = relay_frame(&sent.grants, *sel, *kind, *to, *len) else { continue };
+                *received.entry(from.ip().to_canonical()).or_insert(0) += frame.len() as u64;
+                run.relay_frames_in += 1;
+                run.relay_bytes_in += frame.len() as u64;
+                engine.handle_datagram(now, from, &frame);
             }
             _ => {
                 // A well-formed request: [src, kind, choice].
@@ -159,12 +239,14 @@ pub fn engine(data: &[u8]) {
         drain(&mut engine, &mut buf, &mut sent);
         check(&engine, &config);
         if hardened {
-            for (ip, &out) in &sent {
+            for (ip, &out) in &sent.budgeted {
                 let limited = config.budget.limit_loopback || !ip.is_loopback();
                 let got = received.get(ip).copied().unwrap_or(0);
                 assert!(!limited || out <= factor * got, "{ip}: sent {out} bytes for {got} received");
             }
         }
+        let relay_in = run.relay_bytes_in;
+        assert!(sent.relay <= relay_in, "the relay forwarded {} bytes for {relay_in} received", sent.relay);
     }
     // Everything ends: after the longest lifetime, nothing is left.
     now += config.session_lifetime + config.start_hold + Duration::from_secs(60);
@@ -178,13 +260,32 @@ pub fn engine(data: &[u8]) {
         }
     }
     assert_eq!((engine.session_count(), engine.player_count()), (0, 0), "sessions outlived their lifetime");
+    assert_eq!(engine.relay_stats().sessions_live, 0, "relay sessions outlived their members");
     check(&engine, &config);
+    run.grants = sent.grant_count;
+    run.relay_bytes_out = sent.relay;
+    run
 }
 
-fn drain(engine: &mut Engine, buf: &mut Vec<u8>, sent: &mut HashMap<IpAddr, u64>) {
+fn drain(engine: &mut Engine, buf: &mut Vec<u8>, sent: &mut Sent) {
     for _ in 0..100_000 {
         let Some(to) = engine.poll_transmit(buf) else { return };
-        *sent.entry(to.ip().to_canonical()).or_insert(0) += buf.len() as u64;
+        // Forwarded data is paid for by its sender (1:1, 8 bytes less); every other datagram,
+        // relay control frames included, counts against the addressee's own bytes.
+        if buf.starts_with(&[MAGIC, FROM_DATA]) {
+            sent.relay += buf.len() as u64;
+            continue;
+        }
+        *sent.budgeted.entry(to.ip().to_canonical()).or_insert(0) += buf.len() as u64;
+        if buf.starts_with(b"r:") {
+            if let Ok(g) = Grant::parse(buf) {
+                sent.grant_count += 1;
+                if sent.grants.len() == MAX_GRANTS {
+                    sent.grants.remove(0);
+                }
+                sent.grants.push(Granted { to, token: g.token, members: g.members.len() as u8 });
+            }
+        }
     }
     panic!("the engine keeps queueing datagrams");
 }
