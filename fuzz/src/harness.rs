@@ -11,7 +11,7 @@
 //!   bytes it sent (forwarded relay data aside: its sender paid for it), and the relay never
 //!   forwarded more bytes than relay frames brought in.
 
-use rhp_proto::relay::{Grant, FROM_DATA, MAGIC};
+use rhp_proto::relay::{Grant, FROM_DATA, MAGIC, TO_DATA};
 use rhp_proto::{PeerMessage, Reply, Request};
 use rhp_server::config::BudgetConfig;
 use rhp_server::{Config, Engine, RelayConfig};
@@ -125,9 +125,10 @@ fn relay_frame(grants: &[Granted], sel: u8, kind: u8, to: u8, len: u8) -> Option
     }
     let g = grants[usize::from(sel & 0x7f) % grants.len()];
     let from = if sel & 0x80 != 0 { pool(sel) } else { g.to };
-    let mut frame = vec![MAGIC, 1 + kind % 3];
+    let kind = kind % 3;
+    let mut frame = vec![MAGIC, TO_DATA + kind];
     frame.extend_from_slice(&g.token.to_be_bytes());
-    if kind % 3 == 0 {
+    if kind == 0 {
         // Mostly a member's index; now and then one past the list.
         frame.push(to % (g.members + 1));
         frame.resize(frame.len() + usize::from(len % 48), len);
