@@ -38,9 +38,11 @@ const MAX_EARLY: usize = 64;
 /// How far ahead an idle engine asks to be woken (it has nothing to do; this only bounds sleeps).
 const IDLE: Duration = Duration::from_secs(3600);
 
-/// Started without a grant: `r:` again this often…
+/// Started without a grant: `r:` at once and again this often…
 const LATE_RELAY_ASK: Duration = Duration::from_millis(200);
-/// …for this long after the start (the server's start rounds last 0.8 s).
+/// …for this long after the start (the server's start rounds last 0.8 s). Our `y:` waits as long
+/// (or until the grant): while it has not come, every start round of the server carries our grant
+/// again, so a grant lost on a lossy link gets up to eight more chances besides the asks.
 const LATE_RELAY_ASKS_FOR: Duration = Duration::from_millis(800);
 
 /// The probe socket of the NAT classification.
@@ -123,6 +125,9 @@ pub struct Engine {
     relay: Option<Relay>,
     /// When `r:` is next sent (see [`Engine::relay_asking`]).
     next_relay_ask: Instant,
+    /// Started without the grant we asked for: our `y:` to the server waits until it comes, or
+    /// until this instant.
+    confirm_due: Option<Instant>,
     /// Relayed peers without a direct path: when our public address is next asked for (STUN),
     /// to tell them where to try.
     next_public: Option<Instant>,
@@ -156,6 +161,7 @@ impl Engine {
             start_wanted_at: None,
             relay: None,
             next_relay_ask: now,
+            confirm_due: None,
             next_public: None,
         })
     }
@@ -194,6 +200,9 @@ impl Engine {
     /// the session until the server's `n:` lists it.
     fn after_input(&mut self) {
         let now = self.last_now;
+        if self.confirm_due.is_some_and(|t| now >= t) {
+            self.send_confirm();
+        }
         self.relay_duties(now);
         if self.start_due(now) {
             self.start_wanted_at = None;
@@ -296,6 +305,7 @@ impl Engine {
         if let Some(since) = self.start_wanted_at {
             consider(Some(since + self.config.nat.start_wait));
         }
+        consider(self.confirm_due);
         if !matches!(self.phase, Phase::Stopped) {
             consider(self.relay.as_ref().map(Relay::poll_timeout));
             consider(self.next_public);
@@ -496,13 +506,12 @@ impl Engine {
             }
             Phase::Peers(p) => {
                 if from_server {
-                    // A later `s:` round: the server did not get our `y:`; confirm once more.
+                    // A later `s:` round: the server did not get our `y:`; confirm once more
+                    // (unless it waits for our grant).
                     if let Ok(Reply::Start { .. }) = Reply::parse(data) {
-                        let req = rhp_proto::Request::Confirm {
-                            session: &self.config.session,
-                            player: &self.config.player,
-                        };
-                        self.out.send(self.config.server, req.to_bytes());
+                        if self.confirm_due.is_none() {
+                            self.send_raw_confirm();
+                        }
                     }
                     return;
                 }
@@ -527,6 +536,9 @@ impl Engine {
                 _ => {
                     tracing::debug!("the server granted its relay");
                     self.relay = Some(fresh);
+                    if self.confirm_due.is_some() {
+                        self.send_confirm();
+                    }
                 }
             }
             if let (Some(r), Phase::Peers(_)) = (&mut self.relay, &self.phase) {
@@ -620,6 +632,15 @@ impl Engine {
             Step::Stay => {}
             Step::Failed(err) => self.fail(err),
             Step::Started { own_port, peers, is_host } => {
+                if self.config.nat.relay && self.relay.is_none() {
+                    // Asked for the relay, no grant yet: ask again at once, and let the server's
+                    // start rounds (which carry the grant) go on until it comes.
+                    tracing::debug!("started without the relay's grant: asking again");
+                    self.confirm_due = Some(now + LATE_RELAY_ASKS_FOR);
+                    self.next_relay_ask = now;
+                } else {
+                    self.send_raw_confirm();
+                }
                 let nat = PunchNat {
                     me: self.nat_report().map(|r| r.kind),
                     peers: self.peer_nats.clone(),
@@ -639,6 +660,19 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// The deferred `y:` goes now.
+    fn send_confirm(&mut self) {
+        if self.confirm_due.take().is_some() {
+            self.send_raw_confirm();
+        }
+    }
+
+    /// `y:S:P`: we have our start message (stops the server's start rounds to us).
+    fn send_raw_confirm(&mut self) {
+        let req = Request::Confirm { session: &self.config.session, player: &self.config.player };
+        self.out.send(self.config.server, req.to_bytes());
     }
 
     fn fail(&mut self, err: ClientError) {

@@ -190,11 +190,8 @@ impl Rendezvous {
                 self.on_info(now, players, out);
                 Step::Stay
             }
-            Reply::Start { own_port, peers } => {
-                let req = Request::Confirm { session: &self.config.session, player: &self.config.player };
-                out.send(self.config.server, req.to_bytes());
-                Step::Started { own_port, peers, is_host: self.is_host }
-            }
+            // The engine sends our `y:` (it may wait for the relay's grant first).
+            Reply::Start { own_port, peers } => Step::Started { own_port, peers, is_host: self.is_host },
             Reply::Error(code) => self.on_error(now, code, out),
             Reply::OtherError(text) => Step::Failed(ClientError::UnknownServerError(text)),
             // The e:/n: extension: the engine reads n: before the lobby sees it.

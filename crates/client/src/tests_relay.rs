@@ -130,14 +130,22 @@ fn without_a_grant_nothing_of_the_relay_goes_out() {
     feed(&mut e, now, SocketId::MAIN, SERVER, b"i:Alice:Bob");
     let o = feed(&mut e, now, SocketId::MAIN, SERVER, b"s:40000:Alice:203.0.113.5:7000");
     assert!(frames(&o).is_empty());
+    assert!(o.ts.iter().any(|x| x.to == SERVER && text(x) == "r:S1:Bob"), "asks again at once");
+    assert!(!o.ts.iter().any(|x| text(x).starts_with("y:")), "y: waits for the grant");
     let mut t = now;
-    let mut asks = 0;
+    let mut asks = 1;
+    let mut confirms = Vec::new();
     for _ in 0..100 {
         t += 50 * MS;
         let o = tick(&mut e, t);
         assert!(o.ts.iter().all(|x| !rhp_proto::relay::is_frame(&x.data)));
         asks += o.ts.iter().filter(|x| text(x) == "r:S1:Bob").count();
+        if o.ts.iter().any(|x| x.to == SERVER && text(x) == "y:S1:Bob") {
+            confirms.push(t - now);
+        }
     }
+    // No grant came: y: goes once the start rounds are over.
+    assert_eq!(confirms, vec![Duration::from_millis(800)]);
     // Started without a grant: r: a few more times while the start rounds last, then never.
     assert!((1..=5).contains(&asks), "{asks}");
     // With the relay off, no r: either.
@@ -147,4 +155,29 @@ fn without_a_grant_nothing_of_the_relay_goes_out() {
     let o = feed(&mut e, now, SocketId::MAIN, SERVER, b"i:Alice:Bob");
     assert!(!o.ts.iter().any(|x| text(x).starts_with("r:")));
     let _ = drain(&mut e);
+}
+
+/// The grant sent with our start message was lost: we ask again at once and hold our `y:`, so the
+/// server's next start round (which carries the grant) still comes; the grant brings the relay up
+/// and the `y:` goes then.
+#[test]
+fn a_start_without_the_grant_asks_again_and_holds_the_confirm_until_it_comes() {
+    let (mut e, now, _) = classify(join(), [Some(LOCAL_PORT), Some(LOCAL_PORT), None, None]);
+    feed(&mut e, now, SocketId::MAIN, SERVER, b"i:Alice:Bob");
+    let o = feed(&mut e, now, SocketId::MAIN, SERVER, b"s:40000:Alice:203.0.113.5:7000");
+    assert!(o.ts.iter().any(|x| x.to == SERVER && text(x) == "r:S1:Bob"));
+    assert!(!o.ts.iter().any(|x| text(x).starts_with("y:")));
+    // The next round: its grant, then the start message again.
+    let o = feed(&mut e, now + 100 * MS, SocketId::MAIN, SERVER, b"r:00000000000000ab:Alice:Bob");
+    assert!(o.ts.iter().any(|x| x.to == SERVER && text(x) == "y:S1:Bob"), "y: once the grant is here");
+    assert!(o.ts.iter().any(|x| ToServer::parse(&x.data) == Ok(ToServer::Bind { token: TOKEN })));
+    assert_eq!(frames(&o), vec![(0, b"\x01Bob".to_vec())], "hello to Alice at once");
+    let o = feed(&mut e, now + 101 * MS, SocketId::MAIN, SERVER, b"s:40000:Alice:203.0.113.5:7000");
+    assert_eq!(o.ts.iter().filter(|x| x.to == SERVER && text(x) == "y:S1:Bob").count(), 1);
+    // No more asks: we have the grant.
+    let mut t = now + 101 * MS;
+    for _ in 0..20 {
+        t += 50 * MS;
+        assert!(!tick(&mut e, t).ts.iter().any(|x| text(x).starts_with("r:") || text(x).starts_with("y:")));
+    }
 }

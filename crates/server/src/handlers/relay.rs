@@ -2,7 +2,8 @@
 //! - `r:S:P` (extension, sent only by our clients): the player wants the relay. Checked like a
 //!   ping (only its own address counts) and refreshes it like one, but gets no answer in the lobby;
 //!   in a starting session it is answered like a ping there (its start message, grant included),
-//!   and a player whose `r:` came after the grants were decided joins the relay session then.
+//!   and a player whose `r:` came after the grants were decided joins the relay session then (if
+//!   that makes the relay session, the players that asked before get their grant at once).
 //! - The grants, decided when the first start round is due ([`Engine::open_relay`]).
 //! - Relay frames: authenticated by token, forwarded, bound, or refused (3 bytes, at most once a
 //!   second per member; logged at most once per source per interval). A frame without a known
@@ -26,15 +27,26 @@ impl<S: SessionStore> Engine<S> {
         if !session.is_open() {
             // Asked after the grants were decided: it joins the relay session now, and the start
             // message this answers carries its grant.
+            let mut earlier: Vec<usize> = Vec::new();
             if self.relay.config.is_on() && !session.players[index].relay_wanted() {
                 session.players[index].set_relay_wanted();
                 if let Some(session) = self.store.get(name) {
                     if let Some((relay, at)) = self.relay.join_late(now, session, index) {
                         self.timers.push(at, Kind::RelayCheck { relay });
+                        // Made just now: those that asked before got their start message without
+                        // a grant (one member is no relay) and may have confirmed it already, so
+                        // no start round would bring it: they get it now.
+                        earlier = (0..session.players.len())
+                            .filter(|&j| j != index && session.players[j].relay_wanted())
+                            .collect();
                     }
                 }
             }
-            return self.resend_start(now, name, index);
+            self.resend_start(now, name, index);
+            for j in earlier {
+                self.resend_start(now, name, j);
+            }
+            return;
         }
         let p = &mut session.players[index];
         p.last_seen = now.into();
