@@ -201,7 +201,7 @@ impl Engine {
     fn after_input(&mut self) {
         let now = self.last_now;
         if self.confirm_due.is_some_and(|t| now >= t) {
-            self.send_confirm();
+            self.release_confirm();
         }
         self.relay_duties(now);
         if self.start_due(now) {
@@ -537,7 +537,7 @@ impl Engine {
                     tracing::debug!("the server granted its relay");
                     self.relay = Some(fresh);
                     if self.confirm_due.is_some() {
-                        self.send_confirm();
+                        self.release_confirm();
                     }
                 }
             }
@@ -663,7 +663,7 @@ impl Engine {
     }
 
     /// The deferred `y:` goes now.
-    fn send_confirm(&mut self) {
+    fn release_confirm(&mut self) {
         if self.confirm_due.take().is_some() {
             self.send_raw_confirm();
         }
