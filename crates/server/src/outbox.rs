@@ -39,6 +39,17 @@ impl Outbox {
         Outbox { queue: VecDeque::new(), alt: VecDeque::new(), pool: Vec::new(), budget }
     }
 
+    /// `buf` if `keep`, else `None` (the buffer goes back to the pool).
+    fn keep_or_recycle(&mut self, buf: Option<Vec<u8>>, keep: bool) -> Option<Vec<u8>> {
+        match buf {
+            Some(b) if !keep => {
+                self.recycle(b);
+                None
+            }
+            other => other,
+        }
+    }
+
     fn recycle(&mut self, mut buf: Vec<u8>) {
         if self.pool.len() < POOL_MAX {
             buf.clear();
@@ -247,7 +258,7 @@ impl Outbox {
         // start message it would be lost to the session (the `n:` list also answers its `e:`,
         // and the grant its `r:`, which it sends again when it started without one).
         let (nat_len, note_len) = (nat.as_ref().map_or(0, Vec::len), note.as_ref().map_or(0, Vec::len));
-        let keep = if self.budget.spend(now, to, nat_len + note_len + start.len()) {
+        let (keep_nat, keep_note) = if self.budget.spend(now, to, nat_len + note_len + start.len()) {
             (true, true)
         } else if note.is_some() && self.budget.spend(now, to, note_len + start.len()) {
             (false, true)
@@ -259,24 +270,8 @@ impl Outbox {
             }
             return false;
         };
-        let (nat, note) = match keep {
-            (true, true) => (nat, note),
-            (false, keep_note) => {
-                if let Some(b) = nat {
-                    self.recycle(b);
-                }
-                let note = if keep_note {
-                    note
-                } else {
-                    if let Some(b) = note {
-                        self.recycle(b);
-                    }
-                    None
-                };
-                (None, note)
-            }
-            (true, false) => (nat, None),
-        };
+        let nat = self.keep_or_recycle(nat, keep_nat);
+        let note = self.keep_or_recycle(note, keep_note);
         for b in nat.into_iter().chain(note).chain([start]) {
             self.queue.push_back((to, b));
         }
