@@ -18,13 +18,14 @@
 //!
 //! `ms` counts from the arrival of the server's `s:` message. Progress goes to stderr.
 
+use crate::console::{Console, Typed};
+use crate::stop::{End, Signals, LEAVE_WITHIN};
 use rhp_client::{Client, ClientError, Config, Control, Event, Mesh, Role, Timers};
-use rhp_proto::DEFAULT_PORT;
+use rhp_proto::{ErrorCode, DEFAULT_PORT};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
-use tokio::io::AsyncBufReadExt;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -137,7 +138,7 @@ pub fn run_host(args: HostArgs) -> ExitCode {
     let start_when = args.start_when.unwrap_or(args.max);
     if start_when > args.max {
         eprintln!("error: --start-when {start_when} is more than --max {}", args.max);
-        return ExitCode::from(2);
+        return End::Usage.into();
     }
     let start_when = if args.manual_start { None } else { Some(start_when) };
     run(args.session, args.player, Role::Host { max_players: args.max }, start_when, args.common)
@@ -162,19 +163,22 @@ fn run(session: String, player: String, role: Role, start_when: Option<u8>, comm
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
+            return End::Failure.into();
         }
     };
-    match runtime.block_on(play(session, player, role, start_when, common)) {
-        Ok(code) => code,
+    let end = match runtime.block_on(play(session, player, role, start_when, common)) {
+        Ok(end) => end,
         Err(e) => {
             eprintln!("error: {e}");
             match e {
-                ClientError::InvalidConfig(_) => ExitCode::from(2),
-                _ => ExitCode::FAILURE,
+                ClientError::InvalidConfig(_) => End::Usage,
+                _ => End::Failure,
             }
         }
-    }
+    };
+    // Nothing left to wait for: the stdin reader is a plain thread, ended with the process.
+    runtime.shutdown_timeout(Duration::from_millis(50));
+    end.into()
 }
 
 pub(crate) async fn resolve(server: &str) -> Result<SocketAddr, ClientError> {
@@ -194,7 +198,7 @@ async fn play(
     role: Role,
     start_when: Option<u8>,
     common: Common,
-) -> Result<ExitCode, ClientError> {
+) -> Result<End, ClientError> {
     let server = resolve(&common.server).await?;
     let config = Config {
         server,
@@ -211,41 +215,26 @@ async fn play(
         nat: common.nat.config(),
         ..Config::host(server, &session, &player, 2)
     };
+    let mut signals = Signals::install().map_err(ClientError::Io)?;
     let (client, control, mut events) = Client::bind(config, Some(common.bind)).await?;
     let local = client.local_addr()?;
     let verb = if matches!(role, Role::Host { .. }) { "creating" } else { "joining" };
     eprintln!("{verb} session {session} as {player} via {server} (local {local})");
-    eprintln!("lobby commands on stdin: /start (host), /kick NAME (host), /exit");
-    let mut run = tokio::spawn(client.run());
-    let mut lobby = Lobby { me: player.clone(), start_when, started: false, control: control.clone() };
-    let mut input = Input { lines: tokio::io::BufReader::new(tokio::io::stdin()).lines(), open: true };
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
-    let result = loop {
-        tokio::select! {
-            Some(ev) = events.recv() => lobby.report(&ev),
-            r = &mut run => break r,
-            line = input.lines.next_line(), if input.open => match line {
-                Ok(Some(line)) => lobby.command(line.trim()),
-                Ok(None) | Err(_) => input.open = false,
-            },
-            _ = &mut ctrl_c => {
-                eprintln!("leaving the session...");
-                control.exit();
-                // Bounded: the server confirms within a round trip; else the run ends by itself.
-                let _ = tokio::time::timeout(Duration::from_secs(2), &mut run).await;
-                return Ok(ExitCode::from(130));
-            }
-        }
+    let scripted = common.send.is_some() || common.expect.is_some();
+    eprintln!("{LOBBY_HELP}");
+    let mut console = Console::stdin();
+    let lobby = Lobby {
+        me: player.clone(),
+        server,
+        local_ip: crate::nat::local_ip_towards(server),
+        start_when,
+        started: false,
+        control: control.clone(),
     };
-    // Everything reported before the run returned is in the channel already.
-    while let Ok(ev) = events.try_recv() {
-        lobby.report(&ev);
-    }
-    let mut mesh = match result {
-        Ok(Ok(mesh)) => mesh,
-        Ok(Err(e)) => return Err(e),
-        Err(_) => return Err(ClientError::Stopped),
+    let mut mesh = match lobby_phase(lobby, client, &mut events, &mut console, &mut signals, scripted).await?
+    {
+        Ok(mesh) => mesh,
+        Err(end) => return Ok(end),
     };
     eprintln!(
         "peer phase over: {} of {} peers connected; host is {}; our port as peers see it: {}",
@@ -254,35 +243,97 @@ async fn play(
         if mesh.is_host() { "us".to_owned() } else { mesh.host() },
         mesh.my_port()
     );
-    // SIGTERM/SIGINT end the run cleanly: the relay slot goes back to the server either way.
-    let stop = crate::serve::shutdown_signal().map_err(ClientError::Io)?;
     let work = async {
-        if common.send.is_some() || common.expect.is_some() {
+        if scripted {
             script(&mut mesh, &mut events, &common).await
         } else {
-            chat(&mut mesh, &mut events, input).await
+            chat(&mut mesh, &mut events, &mut console).await
         }
     };
-    let code = tokio::select! {
+    let end = tokio::select! {
         r = work => r?,
-        () = stop => {
-            eprintln!("stopping: leaving the relay");
-            ExitCode::from(143)
+        end = signals.first() => {
+            eprintln!("stopping: leaving the session");
+            end
         }
     };
-    mesh.close().await?;
-    Ok(code)
+    // Bounded: the relay slot goes back to the server (two datagrams) on every way out.
+    let _ = tokio::time::timeout(LEAVE_WITHIN, mesh.close()).await;
+    Ok(end)
 }
 
-/// Lines typed on stdin (shared by the lobby and the chat).
-struct Input {
-    lines: tokio::io::Lines<tokio::io::BufReader<tokio::io::Stdin>>,
-    open: bool,
+/// What the lobby says on stdin.
+const LOBBY_HELP: &str = "lobby: type /start (host: start now), /kick NAME (host), /exit \
+                           or Ctrl-D (leave), Ctrl-C (leave now)";
+
+/// The server phase: events reported, typed commands, the host's auto-start, and every way of
+/// leaving early. `Ok(Ok(mesh))` once the session started; `Ok(Err(end))` when the run ended in
+/// the lobby by the player's choice or a signal (left within [`LEAVE_WITHIN`]).
+async fn lobby_phase(
+    mut lobby: Lobby,
+    client: Client,
+    events: &mut mpsc::Receiver<Event>,
+    console: &mut Console,
+    signals: &mut Signals,
+    scripted: bool,
+) -> Result<Result<Mesh, End>, ClientError> {
+    let mut run = tokio::spawn(client.run());
+    // Set once we leave: how, and by when we go whether or not the server confirmed.
+    let mut leaving: Option<(End, Instant)> = None;
+    let far = Instant::now() + Duration::from_secs(86_400 * 365);
+    let result = loop {
+        let leave_by = leaving.map_or(far, |(_, by)| by);
+        tokio::select! {
+            Some(ev) = events.recv() => lobby.report(&ev),
+            r = &mut run => break r,
+            typed = console.next(), if !console.ended() && leaving.is_none() => {
+                let leave = match typed {
+                    Typed::Line(line) => lobby.command(line.trim()),
+                    // A script's input may be empty or closed: only a person leaves by Ctrl-D.
+                    Typed::End => !scripted,
+                };
+                if leave {
+                    eprintln!("leaving the session");
+                    lobby.control.exit();
+                    leaving = Some((End::Chosen, Instant::now() + LEAVE_WITHIN));
+                }
+            }
+            end = signals.first(), if leaving.is_none() => {
+                eprintln!("leaving the session");
+                lobby.control.exit();
+                leaving = Some((end, Instant::now() + LEAVE_WITHIN));
+            }
+            () = tokio::time::sleep_until(leave_by), if leaving.is_some() => {
+                return Ok(Err(leaving.map_or(End::Chosen, |(end, _)| end)));
+            }
+        }
+    };
+    // Everything reported before the run returned is in the channel already.
+    while let Ok(ev) = events.try_recv() {
+        lobby.report(&ev);
+    }
+    match (result, leaving) {
+        (Ok(Ok(mesh)), None) => Ok(Ok(mesh)),
+        // The session started as we left: give the relay slot back and go.
+        (Ok(Ok(mesh)), Some((end, _))) => {
+            let _ = tokio::time::timeout(LEAVE_WITHIN, mesh.close()).await;
+            Ok(Err(end))
+        }
+        (Ok(Err(ClientError::Server(ErrorCode::PlayerExitedSession))), Some((end, _))) => {
+            eprintln!("left the session");
+            Ok(Err(end))
+        }
+        (Ok(Err(e)), _) => Err(e),
+        (Err(_), _) => Err(ClientError::Stopped),
+    }
 }
 
-/// Lobby-phase reporting, stdin commands and the host's auto-start.
+/// Lobby-phase reporting, typed commands and the host's auto-start.
 struct Lobby {
     me: String,
+    server: SocketAddr,
+    /// This machine's address towards the server (to tell "no NAT" from a NAT).
+    local_ip: Option<std::net::IpAddr>,
     start_when: Option<u8>,
     started: bool,
     control: Control,
@@ -299,17 +350,19 @@ impl Lobby {
         }
     }
 
-    fn command(&mut self, line: &str) {
+    /// One typed line; true when it asks to leave.
+    fn command(&mut self, line: &str) -> bool {
         match line.split_whitespace().collect::<Vec<_>>().as_slice() {
             ["/start"] => {
                 self.started = true;
                 self.control.start();
             }
             ["/kick", name] => self.control.kick(name),
-            ["/exit"] => self.control.exit(),
+            ["/exit" | "/quit"] => return true,
             [] => {}
-            _ => eprintln!("not connected yet; lobby commands: /start, /kick NAME, /exit"),
+            _ => eprintln!("the session has not started yet; {LOBBY_HELP}"),
         }
+        false
     }
 
     fn report(&mut self, ev: &Event) {
@@ -327,7 +380,13 @@ impl Lobby {
                 let me_host = players.first() == Some(&self.me);
                 self.maybe_start(players.len(), me_host);
             }
-            Event::BecameHost => eprintln!("the host left: you are the host now"),
+            Event::BecameHost => match self.start_when {
+                Some(n) if !self.started => eprintln!(
+                    "the host left: you are the host now; the session starts when {n} players are in \
+                     (or type /start)"
+                ),
+                _ => eprintln!("the host left: you are the host now; nothing starts until you type /start"),
+            },
             Event::Refused(code) => eprintln!("the server refused: {} (error:{code})", code.describe()),
             Event::Started { own_port, peers, host } => {
                 let names: Vec<&str> = peers.iter().map(|p| p.name.as_str()).collect();
@@ -336,11 +395,17 @@ impl Lobby {
                     names.join(", ")
                 );
             }
-            Event::Heard { peer, from } => eprintln!("heard {peer} from {from}"),
-            Event::Connected { .. } => println!("{}", connected_line(ev)),
             Event::Nat(report) => {
                 println!("{}", crate::nat::line(report));
-                crate::nat::describe(report);
+                crate::nat::describe(report, self.local_ip);
+            }
+            Event::ServerSilent { silent_for, answered_before } => {
+                let s = silent_for.as_secs();
+                if *answered_before {
+                    eprintln!("the server at {} has not answered for {s} s...", self.server);
+                } else {
+                    eprintln!("still waiting for the server at {} ({s} s)...", self.server);
+                }
             }
             Event::Failed { peer, reason } => {
                 eprintln!("{peer} failed: {reason}");
@@ -349,9 +414,7 @@ impl Lobby {
             Event::Done { connected, total, after_start } => {
                 println!("punch-done connected={connected}/{total} after_start_ms={}", ms(*after_start));
             }
-            Event::Upgraded { .. } | Event::RelayRefused(_) => late_line(ev),
-            Event::Data { .. } => {}
-            _ => {}
+            other => late_line(other),
         }
     }
 }
@@ -406,7 +469,7 @@ async fn script(
     mesh: &mut Mesh,
     events: &mut mpsc::Receiver<Event>,
     common: &Common,
-) -> Result<ExitCode, ClientError> {
+) -> Result<End, ClientError> {
     let failed: Vec<String> = mesh.failed().into_iter().map(|p| p.name).collect();
     let want = common.expect.unwrap_or(0);
     let mut got: BTreeMap<String, String> = BTreeMap::new();
@@ -428,7 +491,7 @@ async fn script(
                 got.len(),
                 from.join(", ")
             );
-            return Ok(ExitCode::FAILURE);
+            return Ok(End::Failure);
         }
         // Keep sending until every expected peer answered: a peer that got our text may be gone
         // already, but one still waiting answers each copy while it lingers (below).
@@ -468,28 +531,27 @@ async fn script(
             drain_late(events);
         }
     }
-    // A peer reached through the relay may still get its direct path: finish the peer phase
-    // (bounded by the peer timeout), so the run ends on the path it would keep.
-    let phase_left = Duration::from_secs_f64(common.peer_timeout_s).saturating_sub(mesh.since_start());
-    settle_reporting(mesh, events, SETTLE.max(phase_left)).await?;
+    // The expectation is met: direct attempts still running are abandoned (they go on only
+    // under --hold-s, above). A host still owes Godot peers its `s:<n>` rounds (bounded).
+    finish_host_duties(mesh, events, SETTLE).await?;
     if !failed.is_empty() {
         eprintln!("error: {}", ClientError::PeersNotConfirmed(failed));
-        return Ok(ExitCode::FAILURE);
+        return Ok(End::Failure);
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(End::Chosen)
 }
 
-/// [`Mesh::settle`] for at most `max`, printing the events that come meanwhile (a relayed peer's
-/// move to a direct path) as they come.
-async fn settle_reporting(
+/// Drives the engine while we, as host, still owe a peer its `s:<n>` rounds (a Godot client
+/// finishes on them), for at most `max`, printing the events that come meanwhile.
+async fn finish_host_duties(
     mesh: &mut Mesh,
     events: &mut mpsc::Receiver<Event>,
     max: Duration,
 ) -> Result<(), ClientError> {
     let end = Instant::now() + max;
-    while !mesh.engine().is_settled() && Instant::now() < end {
+    while !mesh.engine().host_duties_done() && Instant::now() < end {
         let slice = (Instant::now() + Duration::from_millis(50)).min(end);
-        mesh.settle(slice.saturating_duration_since(Instant::now())).await?;
+        mesh.linger(slice.saturating_duration_since(Instant::now())).await?;
         drain_late(events);
     }
     drain_late(events);
@@ -525,37 +587,32 @@ async fn linger_answering(
     }
 }
 
-/// The line chat: stdin lines to every peer, peers' lines to stdout.
+/// The line chat: typed lines to every peer, peers' lines to stdout, events as they come.
 async fn chat(
     mesh: &mut Mesh,
     events: &mut mpsc::Receiver<Event>,
-    mut input: Input,
-) -> Result<ExitCode, ClientError> {
-    eprintln!("chat: type a line and press Enter to send it to every peer; Ctrl-D to quit");
+    console: &mut Console,
+) -> Result<End, ClientError> {
+    eprintln!("chat: type a line and press Enter to send it to every peer; /exit or Ctrl-D to quit");
     loop {
-        drain_late(events);
-        let mut outgoing = None;
         tokio::select! {
-            line = input.lines.next_line(), if input.open => match line {
-                Ok(Some(line)) => outgoing = Some(line),
-                Ok(None) | Err(_) => input.open = false,
+            Some(ev) = events.recv() => late_line(&ev),
+            typed = console.next() => match typed {
+                Typed::Line(line) if matches!(line.trim(), "/exit" | "/quit") => break,
+                Typed::Line(line) => {
+                    if mesh.send_all(clip(&line)).await? == 0 {
+                        eprintln!("(no connected peer to send to)");
+                    }
+                }
+                Typed::End => break,
             },
             r = mesh.recv() => {
                 let (peer, data) = r?;
                 println!("{peer}: {}", printable(&data));
             }
-            _ = tokio::signal::ctrl_c() => break,
-        }
-        if let Some(line) = outgoing {
-            let n = mesh.send_all(clip(&line)).await?;
-            if n == 0 {
-                eprintln!("(no connected peer to send to)");
-            }
-        }
-        if !input.open {
-            break;
         }
     }
-    mesh.settle(SETTLE).await?;
-    Ok(ExitCode::SUCCESS)
+    // A host's last `s:<n>` rounds to Godot peers, bounded: the player asked to go.
+    finish_host_duties(mesh, events, LEAVE_WITHIN).await?;
+    Ok(End::Chosen)
 }

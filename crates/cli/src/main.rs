@@ -5,10 +5,12 @@
 //!
 //! This file only picks the subcommand; each lives in its own module.
 
+mod console;
 mod host_join;
 mod logging;
 mod nat;
 mod serve;
+mod stop;
 mod stream;
 
 use clap::{Parser, Subcommand};

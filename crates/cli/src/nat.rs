@@ -2,13 +2,15 @@
 //! (STUN to its two ports) and say, for a person, what it means for punching. Also the NAT flags
 //! `host` and `join` share ([`NatFlags`]).
 //!
-//! Output contract (the NAT lab parses it; `host`/`join` print the same line when classified):
-//! `nat mapping=<independent|predictable|random|unknown> preserves=<yes|no|unknown>
-//! step=<n|-> public=<ip:port|-> desc=<token>`.
+//! Output: for a person by default (what the NAT does, in plain words, and what it means for
+//! connecting); `--verbose` adds the machine line and every STUN answer explained; `--json` prints
+//! one JSON object instead. The machine line is stable (the NAT lab parses it; `host`/`join`
+//! print it on stdout when classified): `nat mapping=<independent|predictable|random|unknown>
+//! preserves=<yes|no|unknown> step=<n|-> public=<ip:port|-> desc=<token>`.
 
 use rhp_client::{BirthdayConfig, NatConfig, NatKind, NatReport};
 use rhp_proto::DEFAULT_PORT;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -75,6 +77,13 @@ pub struct NatArgs {
     /// Local address to probe from.
     #[arg(long, default_value = "0.0.0.0:0", value_name = "IP:PORT")]
     bind: SocketAddr,
+    /// Also print the machine-readable `nat mapping=…` line and every STUN answer.
+    #[arg(long, conflicts_with = "json")]
+    verbose: bool,
+    /// Print one JSON object (stable keys: nat, mapping, verdict, public, local, preserves_port,
+    /// step, desc, answers) instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 /// The machine-readable line.
@@ -96,6 +105,38 @@ pub fn line(r: &NatReport) -> String {
     )
 }
 
+/// This machine's own address towards `server` (the kernel's route choice; nothing is sent).
+pub fn local_ip_towards(server: SocketAddr) -> Option<IpAddr> {
+    let any: SocketAddr = if server.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }.parse().ok()?;
+    let s = std::net::UdpSocket::bind(any).ok()?;
+    s.connect(server).ok()?;
+    Some(s.local_addr().ok()?.ip())
+}
+
+/// No NAT at all: the server sees this machine's own address and port.
+fn no_nat(r: &NatReport, local_ip: Option<IpAddr>) -> bool {
+    matches!((r.public, local_ip), (Some(p), Some(ip)) if p.ip() == ip && r.preserves_port == Some(true))
+}
+
+/// The verdict for a person.
+pub fn verdict(r: &NatReport, local_ip: Option<IpAddr>) -> String {
+    if no_nat(r, local_ip) && r.kind == NatKind::Independent {
+        return "no NAT: the server sees this machine's own address, so peers can reach it directly \
+                (a firewall may still filter what comes in)"
+            .into();
+    }
+    r.verdict()
+}
+
+/// Which socket sent a probe, in words.
+fn socket_name(via: rhp_client::SocketId) -> &'static str {
+    if via == rhp_client::SocketId::MAIN {
+        "game socket"
+    } else {
+        "second socket"
+    }
+}
+
 /// Runs `nat`.
 pub fn run(args: NatArgs) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
@@ -114,11 +155,30 @@ pub fn run(args: NatArgs) -> ExitCode {
             }
         };
         let nat = NatConfig { alt_port: args.alt_port, ..NatConfig::default() };
-        eprintln!("probing {server} and port {} with STUN...", nat.alt_addr(server).port());
+        if !args.json {
+            eprintln!(
+                "asking the server {server} and its second port {} (STUN)...",
+                nat.alt_addr(server).port()
+            );
+        }
         match rhp_client::probe_nat(server, &nat, Some(args.bind)).await {
             Ok(r) => {
-                println!("{}", line(&r));
-                describe(&r);
+                let local_ip = local_ip_towards(server);
+                if r.kind == NatKind::Unknown && r.public.is_none() {
+                    eprintln!(
+                        "error: the server at {server} answered no STUN request: is it running, is it \
+                         this server (the original does not speak STUN), and does UDP reach it?"
+                    );
+                    return ExitCode::FAILURE;
+                }
+                if args.json {
+                    println!("{}", json(&r, local_ip));
+                } else {
+                    if args.verbose {
+                        println!("{}", line(&r));
+                    }
+                    print_for_person(&r, local_ip, args.verbose);
+                }
                 if r.kind == NatKind::Unknown {
                     ExitCode::FAILURE
                 } else {
@@ -133,19 +193,57 @@ pub fn run(args: NatArgs) -> ExitCode {
     })
 }
 
-/// The same, for a person (stderr).
-pub fn describe(r: &NatReport) {
+/// `nat`'s text for a person (stdout).
+fn print_for_person(r: &NatReport, local_ip: Option<IpAddr>, verbose: bool) {
+    println!("{}", verdict(r, local_ip));
     if let Some(public) = r.public {
-        eprintln!("public address (towards the server): {public}");
-    }
-    for (via, to, mapped) in &r.samples {
-        eprintln!("  socket {via} -> {to}: seen as {mapped}");
+        let local = match (local_ip, r.local_port) {
+            (Some(ip), Some(port)) => format!(" (this machine: {})", SocketAddr::new(ip, port)),
+            _ => String::new(),
+        };
+        println!("public address: {public}{local}");
     }
     match r.preserves_port {
-        Some(true) => eprintln!("the NAT keeps the local port"),
-        Some(false) => eprintln!("the NAT changes the local port ({} -> public)", r.local_port.unwrap_or(0)),
-        None => {}
+        Some(false) if !no_nat(r, local_ip) => {
+            println!("the NAT gives this machine's port {} another public port", r.local_port.unwrap_or(0))
+        }
+        _ => {}
     }
-    eprintln!("mapping: {}", r.kind);
-    eprintln!("{}", r.verdict());
+    if verbose {
+        for (via, to, mapped) in &r.samples {
+            println!("answer: {} -> server port {}: seen as {mapped}", socket_name(*via), to.port());
+        }
+    }
+}
+
+/// `nat --json`.
+fn json(r: &NatReport, local_ip: Option<IpAddr>) -> serde_json::Value {
+    let answers: Vec<serde_json::Value> = r
+        .samples
+        .iter()
+        .map(|(via, to, mapped)| {
+            serde_json::json!({"socket": socket_name(*via), "to": to.to_string(), "seen_as": mapped.to_string()})
+        })
+        .collect();
+    let step = match r.kind {
+        NatKind::Predictable { step, .. } => Some(step),
+        _ => None,
+    };
+    serde_json::json!({
+        "nat": !no_nat(r, local_ip),
+        "mapping": r.kind.name(),
+        "verdict": verdict(r, local_ip),
+        "public": r.public.map(|a| a.to_string()),
+        "local": local_ip.zip(r.local_port).map(|(ip, port)| SocketAddr::new(ip, port).to_string()),
+        "preserves_port": r.preserves_port,
+        "step": step,
+        "desc": r.kind.token(),
+        "answers": answers,
+    })
+}
+
+/// What `host`/`join` say of the classification, for a person (stderr).
+pub fn describe(r: &NatReport, local_ip: Option<IpAddr>) {
+    let public = r.public.map_or(String::new(), |p| format!(" (public address {p})"));
+    eprintln!("NAT: {}{public}", verdict(r, local_ip));
 }

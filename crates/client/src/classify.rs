@@ -38,16 +38,34 @@ pub struct NatReport {
     pub preserves_port: Option<bool>,
     /// Every answered probe: (socket, destination, mapped address), in probe order.
     pub samples: Vec<(SocketId, SocketAddr, SocketAddr)>,
+    /// The server's second STUN port, as probed.
+    pub alt: SocketAddr,
 }
 
 impl NatReport {
-    /// One line for a person: what the NAT does and what it means for punching.
-    pub fn verdict(&self) -> &'static str {
+    /// One line for a person: what the NAT does and what it means for connecting.
+    pub fn verdict(&self) -> String {
         match self.kind {
-            NatKind::Independent => "easy: one public port for every destination; direct punching works with most peers",
-            NatKind::Predictable { .. } => "predictable: a new public port per destination by a fixed step; peers predict it",
-            NatKind::Random => "hard: a random public port per destination; the birthday path is needed with port-restricted peers",
-            NatKind::Unknown => "unknown: the server answered no STUN request; plain punching only",
+            NatKind::Independent => "easy NAT (endpoint-independent mapping): one public port for every \
+                                     destination; direct paths work with most peers"
+                .into(),
+            NatKind::Predictable { step, .. } => format!(
+                "sequential NAT: a new public port for every destination, {} apart; peers predict the \
+                 next one and connect directly",
+                step.unsigned_abs()
+            ),
+            NatKind::Random => "symmetric NAT: a new random public port for every destination; direct \
+                                paths need the birthday method, else the relay carries the game"
+                .into(),
+            NatKind::Unknown if self.public.is_some() => format!(
+                "partial: the server's second STUN port {} did not answer: open UDP port {} on the \
+                 server, or NAT detection stays partial (plain punching and the relay still work)",
+                self.alt,
+                self.alt.port()
+            ),
+            NatKind::Unknown => "unknown: the server answered no STUN request (a server without STUN, \
+                                 such as the original); plain punching only"
+                .into(),
         }
     }
 }
@@ -67,6 +85,8 @@ struct Probe {
 pub(crate) struct Classifier {
     probes: Vec<Probe>,
     probe_socket: SocketId,
+    /// The server's second STUN port.
+    alt: SocketAddr,
     probe_open: bool,
     main_local: Option<u16>,
     rto: Duration,
@@ -99,6 +119,7 @@ impl Classifier {
         let mut c = Classifier {
             probes,
             probe_socket,
+            alt,
             probe_open: false,
             main_local: None,
             rto,
@@ -232,6 +253,7 @@ impl Classifier {
             local_port: self.main_local,
             preserves_port: preserves(public, self.main_local),
             samples,
+            alt: self.alt,
         });
         out.socket(crate::outbox::SocketOp::Close(self.probe_socket));
     }

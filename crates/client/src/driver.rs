@@ -16,8 +16,9 @@ use crate::outbox::{SocketId, Transmit};
 use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -35,6 +36,8 @@ const RECV_BUF: usize = 65536;
 const MAX_RECV_ERRORS: u32 = 1000;
 /// Datagrams from extra sockets waiting for the engine.
 const EXTRA_CAPACITY: usize = 4096;
+/// Failed sends are reported at most this often (the first at once).
+const SEND_FAILURE_REPORT_EVERY: Duration = Duration::from_secs(1);
 
 /// A command from the application to a running [`Client`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,6 +95,7 @@ impl Client {
             SocketAddr::V6(_) => SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0)),
         });
         let socket = UdpSocket::bind(bind).await?;
+        let watch = watch_socket(config.server);
         let mut config = config;
         if config.seed == Config::host(config.server, "a", "a", 2).seed {
             config.seed = os_seed();
@@ -101,7 +105,8 @@ impl Client {
         engine.handle_input(Input::Opened { now: Instant::now(), id: SocketId::MAIN, local_port });
         let (event_tx, event_rx) = mpsc::channel(EVENT_CAPACITY);
         let (cmd_tx, cmd_rx) = mpsc::channel(64);
-        let pump = Pump::new(socket, engine, Some(event_tx));
+        let mut pump = Pump::new(socket, engine, Some(event_tx));
+        pump.watch = watch;
         Ok((Client { pump, commands: cmd_rx }, Control { tx: cmd_tx }, event_rx))
     }
 
@@ -140,6 +145,42 @@ fn os_seed() -> u64 {
     h.finish()
 }
 
+/// The [`SocketId::WATCH`] socket: any local port, connected to the server (where the kernel
+/// reports an ICMP "port unreachable"). None if it cannot be had: the run goes on without it.
+fn watch_socket(server: SocketAddr) -> Option<Watch> {
+    let any = match server {
+        SocketAddr::V4(_) => SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
+        SocketAddr::V6(_) => SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0)),
+    };
+    let socket = std::net::UdpSocket::bind(any)
+        .and_then(|s| s.connect(server).map(|()| s))
+        .and_then(|s| s.set_nonblocking(true).map(|()| s))
+        .and_then(|s| Ok(Watch { sender: s.try_clone()?, socket: UdpSocket::from_std(s)? }));
+    match socket {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::debug!(error = %e, "no watch socket; an unreachable server is seen by its silence only");
+            None
+        }
+    }
+}
+
+/// The watch socket, and a std handle of it for sends that go at once (see [`Extra`]).
+#[derive(Debug)]
+pub(crate) struct Watch {
+    socket: UdpSocket,
+    sender: std::net::UdpSocket,
+}
+
+/// Failed sends: how many, and when the last was reported (ms since the pump started), kept in
+/// atomics so that [`Mesh::send`] can count through `&self`.
+#[derive(Debug)]
+struct SendFailures {
+    count: AtomicU64,
+    reported_ms: AtomicU64,
+    since: Instant,
+}
+
 /// An extra socket: the socket, a std handle of it for immediate non-blocking sends (tokio's
 /// `try_send_to` reports WouldBlock on a socket the reactor has not yet seen writable, which
 /// is every fresh one), and the task reading it.
@@ -170,6 +211,9 @@ pub(crate) struct Pump {
     deadline: Instant,
     buf: Vec<u8>,
     recv_errors: u32,
+    /// The lobby's [`SocketId::WATCH`] socket (gone in the [`Mesh`]).
+    pub(crate) watch: Option<Watch>,
+    failures: SendFailures,
 }
 
 impl Pump {
@@ -187,6 +231,43 @@ impl Pump {
             deadline: Instant::now(),
             buf: vec![0; RECV_BUF],
             recv_errors: 0,
+            watch: None,
+            failures: SendFailures {
+                count: AtomicU64::new(0),
+                reported_ms: AtomicU64::new(u64::MAX),
+                since: Instant::now(),
+            },
+        }
+    }
+
+    /// A send failed: counted, and reported as an event (at once, then at most once every
+    /// [`SEND_FAILURE_REPORT_EVERY`]). Never the end of the run.
+    pub(crate) fn send_failed(&self, to: SocketAddr, error: &io::Error) {
+        let failures = self.failures.count.fetch_add(1, Ordering::Relaxed) + 1;
+        let now_ms = u64::try_from(self.failures.since.elapsed().as_millis()).unwrap_or(u64::MAX - 1);
+        let last = self.failures.reported_ms.load(Ordering::Relaxed);
+        let every = SEND_FAILURE_REPORT_EVERY.as_millis() as u64;
+        if last != u64::MAX && now_ms < last.saturating_add(every) {
+            tracing::debug!(%to, %error, "send failed; datagram dropped");
+            return;
+        }
+        self.failures.reported_ms.store(now_ms, Ordering::Relaxed);
+        tracing::warn!(%to, %error, failures, "send failed; datagram dropped, the run goes on");
+        if let Some(tx) = &self.events {
+            let _ = tx.try_send(Event::SendFailed { to, error: error.to_string(), failures });
+        }
+    }
+
+    /// Sends from the watch socket; the kernel may answer a past datagram's "port unreachable"
+    /// right here.
+    fn send_watch(&mut self, t: &Transmit) {
+        let Some(watch) = &self.watch else { return };
+        match watch.sender.send(&t.data) {
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                self.engine.handle_input(Input::Unreachable { now: Instant::now(), to: t.to });
+            }
+            Err(e) => tracing::debug!(error = %e, "watch send failed"),
+            Ok(_) => {}
         }
     }
 
@@ -195,6 +276,7 @@ impl Pump {
     pub(crate) fn flush(&mut self) {
         loop {
             match self.engine.poll_output() {
+                Output::Transmit(t) if t.via == SocketId::WATCH => self.send_watch(&t),
                 Output::Transmit(t) if t.via != SocketId::MAIN => self.send_extra(&t),
                 Output::Transmit(t) => {
                     if self.pending.len() < PENDING_CAPACITY {
@@ -257,11 +339,10 @@ impl Pump {
     /// resends what matters).
     pub(crate) fn send_extra(&self, t: &Transmit) {
         match self.extras.get(&t.via) {
-            Some(x) => {
-                if let Err(e) = x.sender.send_to(&t.data, t.to) {
-                    tracing::debug!(via = %t.via, to = %t.to, error = %e, "send failed; datagram dropped");
-                }
-            }
+            Some(x) => match x.sender.send_to(&t.data, t.to) {
+                Err(e) if e.kind() != io::ErrorKind::WouldBlock => self.send_failed(t.to, &e),
+                _ => {}
+            },
             None => tracing::debug!(via = %t.via, "no such socket; datagram dropped"),
         }
     }
@@ -283,7 +364,7 @@ impl Pump {
             match self.socket.try_send_to(&t.data, t.to) {
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) => tracing::debug!(to = %t.to, error = %e, "send failed; datagram dropped"),
+                Err(e) => self.send_failed(t.to, &e),
             }
             self.pending.pop_front();
         }
@@ -315,6 +396,17 @@ impl Pump {
             Some((via, from, data)) = self.extra_rx.recv() => {
                 self.engine.handle_input(Input::Datagram { now: Instant::now(), via, from, data: &data });
             }
+            r = recv_watch(self.watch.as_ref().map(|w| &w.socket)) => {
+                let now = Instant::now();
+                let server = self.engine.config().server;
+                match r {
+                    Ok(data) => self.engine.handle_input(Input::Datagram { now, via: SocketId::WATCH, from: server, data: &data }),
+                    Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                        self.engine.handle_input(Input::Unreachable { now, to: server });
+                    }
+                    Err(e) => tracing::debug!(error = %e, "watch receive failed"),
+                }
+            }
             () = tokio::time::sleep_until(deadline) => {
                 self.engine.handle_input(Input::Timeout(Instant::now()));
             }
@@ -338,6 +430,14 @@ impl Pump {
         self.flush();
         Ok(())
     }
+}
+
+/// One datagram (or error) on the watch socket; never, without one.
+async fn recv_watch(watch: Option<&UdpSocket>) -> io::Result<Vec<u8>> {
+    let Some(watch) = watch else { return std::future::pending().await };
+    let mut buf = [0u8; 512];
+    let n = watch.recv(&mut buf).await?;
+    Ok(buf.get(..n).unwrap_or(&[]).to_vec())
 }
 
 async fn recv_command(commands: Option<&mut mpsc::Receiver<Command>>) -> Option<Command> {

@@ -76,6 +76,14 @@ pub enum Input<'a> {
     },
     /// Time passed (at least to the last [`Output::Timeout`]).
     Timeout(Instant),
+    /// The kernel reported that nothing listens at `to` (an ICMP "port unreachable", seen on
+    /// [`SocketId::WATCH`], the socket the driver connected to the server).
+    Unreachable {
+        /// When.
+        now: Instant,
+        /// The address nothing listens at.
+        to: SocketAddr,
+    },
 }
 
 /// What the engine wants done.
@@ -177,6 +185,13 @@ impl Engine {
             Input::Datagram { now, via, from, data } => self.on_datagram(now, via, from, data),
             Input::Opened { now, id, local_port } => self.on_opened(now, id, local_port),
             Input::Timeout(now) => self.on_timeout(now),
+            Input::Unreachable { now, to } => {
+                self.last_now = now;
+                if let Phase::Lobby(r) = &mut self.phase {
+                    let step = r.unreachable(to);
+                    self.apply(now, step);
+                }
+            }
         }
         self.after_input();
     }
@@ -211,7 +226,14 @@ impl Engine {
             }
         }
         let Some(report) = self.classifier.as_ref().and_then(Classifier::report) else { return };
-        if !self.nat_reported {
+        // "Unknown" means nothing while the server has not answered at all: no conclusion then.
+        let server_answered = match &self.phase {
+            Phase::Lobby(r) => r.answered(),
+            Phase::Peers(_) => true,
+            // A run that failed in the lobby concludes nothing about the NAT.
+            Phase::Stopped => false,
+        };
+        if !self.nat_reported && (report.kind != NatKind::Unknown || server_answered) {
             self.nat_reported = true;
             tracing::debug!(kind = %report.kind, public = ?report.public, "NAT classified");
             self.out.event(Event::Nat(report.clone()));
@@ -446,6 +468,15 @@ impl Engine {
         }
     }
 
+    /// True when we owe no peer anything timed: as host, every connected peer has had its
+    /// `s:<n>` rounds (a Godot client finishes on them). Direct attempts may still be running.
+    pub fn host_duties_done(&self) -> bool {
+        match &self.phase {
+            Phase::Peers(p) => p.owes_no_start(),
+            _ => true,
+        }
+    }
+
     /// Gives the server's relay back (the application is done): the datagram to send, if we
     /// had a grant. Relayed peers are unreachable afterwards.
     pub fn leave_relay(&mut self) -> Option<Transmit> {
@@ -470,6 +501,13 @@ impl Engine {
 
     fn on_datagram(&mut self, now: Instant, via: SocketId, from: SocketAddr, data: &[u8]) {
         self.last_now = now;
+        if via == SocketId::WATCH {
+            // The watch's STUN answer: the server is there; nothing else in it matters.
+            if let Phase::Lobby(r) = &mut self.phase {
+                r.heard(now);
+            }
+            return;
+        }
         let from_server = from == self.config.server && via == SocketId::MAIN;
         if from_server {
             // Whatever the server sent (a STUN answer, `n:`, the relay's grant) proves it is there.

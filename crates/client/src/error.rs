@@ -1,6 +1,7 @@
 //! Every way a client run can fail, each with a sentence a person understands.
 
 use rhp_proto::ErrorCode;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 /// Why the client stopped, or why a call failed.
@@ -11,14 +12,38 @@ pub enum ClientError {
     #[error("invalid settings: {0}")]
     InvalidConfig(String),
     /// The server answered with one of its `error:` codes.
-    #[error("the server refused: {} (error:{})", .0.describe(), .0.as_str())]
+    #[error("{}", server_sentence(*.0))]
     Server(ErrorCode),
     /// The server answered with an `error:` code this version does not know.
     #[error("the server sent an error this client does not know: error:{0}")]
     UnknownServerError(String),
-    /// Nothing came from the server for too long.
-    #[error("the server did not answer for {} s; is it running, and is the address right?", .0.as_secs())]
-    ServerTimeout(Duration),
+    /// Nothing ever came from the server.
+    #[error(
+        "the server at {server} never answered in {} s: is it running, is the address right, and does \
+         every firewall on the way let UDP through to that port?",
+        .waited.as_secs()
+    )]
+    ServerTimeout {
+        /// The server's address.
+        server: SocketAddr,
+        /// How long we waited.
+        waited: Duration,
+    },
+    /// The server had answered, then nothing came from it for too long.
+    #[error("the server at {server} stopped answering (nothing from it for {} s)", .silent.as_secs())]
+    ServerStopped {
+        /// The server's address.
+        server: SocketAddr,
+        /// How long it was silent.
+        silent: Duration,
+    },
+    /// The kernel reported that nothing listens at the server's address (ICMP port unreachable)
+    /// before the server ever answered.
+    #[error("nothing is listening at {0} (port unreachable): is the server running, and is the port right?")]
+    ServerUnreachable(SocketAddr),
+    /// The server had answered, then the kernel reported that nothing listens there any more.
+    #[error("the server at {0} is gone: nothing is listening at its port any more (port unreachable)")]
+    ServerGone(SocketAddr),
     /// In the peer phase no other player's datagram ever arrived: this player cannot be reached.
     #[error(
         "no other player could reach this one (error:unreachable_self): \
@@ -42,6 +67,21 @@ pub enum ClientError {
     Io(#[from] std::io::Error),
 }
 
+/// A server `error:` as a sentence: a refusal of what we asked, or the end of our place in the
+/// session (a kick, a timeout, our own exit).
+fn server_sentence(code: ErrorCode) -> String {
+    let (what, text) = (code.as_str(), code.describe());
+    match code {
+        ErrorCode::KickedByHost
+        | ErrorCode::SessionTimeout
+        | ErrorCode::PlayerTimeout
+        | ErrorCode::PlayerExitedSession => {
+            format!("the server ended our place in the session: {text} (error:{what})")
+        }
+        _ => format!("the server refused: {text} (error:{what})"),
+    }
+}
+
 impl ClientError {
     /// A short machine-readable reason (`unreachable_self`, `session_full`, ...), for logs and
     /// scripts.
@@ -50,7 +90,10 @@ impl ClientError {
             ClientError::InvalidConfig(_) => "invalid_config",
             ClientError::Server(code) => code.as_str(),
             ClientError::UnknownServerError(text) => text,
-            ClientError::ServerTimeout(_) => "server_timeout",
+            ClientError::ServerTimeout { .. } => "server_timeout",
+            ClientError::ServerStopped { .. } => "server_stopped",
+            ClientError::ServerUnreachable(_) => "server_unreachable",
+            ClientError::ServerGone(_) => "server_gone",
             ClientError::UnreachableSelf => "unreachable_self",
             ClientError::HostNotConfirmed(_) => "host_not_confirmed",
             ClientError::PeersNotConfirmed(_) => "peers_not_confirmed",
@@ -70,7 +113,16 @@ mod tests {
         let e = ClientError::Server(ErrorCode::PasswordMismatch);
         assert_eq!(e.to_string(), "the server refused: wrong session password (error:password_mismatch)");
         assert_eq!(e.code(), "password_mismatch");
-        assert!(ClientError::ServerTimeout(Duration::from_secs(15)).to_string().contains("15 s"));
+        let kicked = ClientError::Server(ErrorCode::KickedByHost).to_string();
+        assert_eq!(kicked, "the server ended our place in the session: the host kicked this player out of the session (error:kicked_by_host)");
+        let server: SocketAddr = "192.0.2.1:57775".parse().unwrap();
+        let never = ClientError::ServerTimeout { server, waited: Duration::from_secs(15) }.to_string();
+        assert!(never.contains("15 s") && never.contains("192.0.2.1:57775"), "{never}");
+        let stopped = ClientError::ServerStopped { server, silent: Duration::from_secs(15) }.to_string();
+        assert!(stopped.contains("stopped answering") && !stopped.contains("address right"), "{stopped}");
+        assert!(ClientError::ServerUnreachable(server)
+            .to_string()
+            .contains("nothing is listening at 192.0.2.1:57775"));
         assert!(ClientError::HostNotConfirmed("Alice".into()).to_string().contains("Alice"));
     }
 }

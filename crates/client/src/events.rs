@@ -25,6 +25,24 @@ pub enum Event {
     Players(Vec<String>),
     /// The host left and we are the host now (we head the `i:` list).
     BecameHost,
+    /// Nothing has come from the server for a while (reported every few seconds while it lasts;
+    /// the run fails once the silence reaches [`crate::Timers::server_timeout`]).
+    ServerSilent {
+        /// Time since the last datagram from the server (or since the start).
+        silent_for: Duration,
+        /// The server had answered before (it stopped), or never did (wrong address, firewall).
+        answered_before: bool,
+    },
+    /// A datagram could not be sent (a firewall rule, a full buffer, no route for a moment). The
+    /// run goes on; reported at once, then at most once a second while sends keep failing.
+    SendFailed {
+        /// Where the datagram was going.
+        to: SocketAddr,
+        /// What the kernel said.
+        error: String,
+        /// Sends that failed so far in this run.
+        failures: u64,
+    },
     /// The server refused a start or a kick (`non_host_player`, `only_one_player_in_session`,
     /// `non_existent_player`); we stay in the session and ping on.
     Refused(ErrorCode),

@@ -66,6 +66,8 @@ mod tests;
 mod tests_nat;
 #[cfg(test)]
 mod tests_relay;
+#[cfg(test)]
+mod tests_watch;
 
 pub use classify::NatReport;
 pub use config::{BirthdayConfig, Config, NatConfig, Role, Timers};

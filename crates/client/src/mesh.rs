@@ -21,7 +21,9 @@ pub struct Mesh {
 }
 
 impl Mesh {
-    pub(crate) fn new(pump: Pump) -> Mesh {
+    pub(crate) fn new(mut pump: Pump) -> Mesh {
+        // The server is no longer watched once the session started.
+        pump.watch = None;
         Mesh { pump }
     }
 
@@ -78,10 +80,21 @@ impl Mesh {
 
     /// Sends `data` to connected peer `peer`: as `d:<data>` on its direct path, else through the
     /// relay.
+    ///
+    /// A datagram the kernel refuses to send (a firewall rule, a full buffer, no route for a
+    /// moment) is lost like any UDP datagram: it is counted and reported as
+    /// [`Event::SendFailed`](crate::Event::SendFailed), and the mesh goes on. Only an unknown
+    /// peer, or a path whose socket is gone, is an error.
     pub async fn send(&self, peer: &str, data: &[u8]) -> Result<(), ClientError> {
         let t = self.pump.engine.data_to(peer, data)?;
-        self.pump.send_now(&t).await?;
-        Ok(())
+        match self.pump.send_now(&t).await {
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Err(ClientError::Io(e)),
+            Err(e) => {
+                self.pump.send_failed(t.to, &e);
+                Ok(())
+            }
+            Ok(()) => Ok(()),
+        }
     }
 
     /// Sends `data` to every connected peer; returns how many.
@@ -139,8 +152,12 @@ impl Mesh {
     /// twice (UDP may lose one; the second is ignored).
     pub async fn close(mut self) -> Result<(), ClientError> {
         if let Some(t) = self.pump.engine.leave_relay() {
-            self.pump.send_now(&t).await?;
-            self.pump.send_now(&t).await?;
+            for _ in 0..2 {
+                if let Err(e) = self.pump.send_now(&t).await {
+                    // Best effort: the server frees the slot after the relay's idle time anyway.
+                    self.pump.send_failed(t.to, &e);
+                }
+            }
         }
         Ok(())
     }

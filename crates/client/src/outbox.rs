@@ -25,6 +25,10 @@ pub struct SocketId(pub u32);
 impl SocketId {
     /// The socket of the whole run.
     pub const MAIN: SocketId = SocketId(0);
+    /// A small socket the driver connects to the server in the lobby: the kernel reports an
+    /// ICMP "port unreachable" only on a connected UDP socket, so this one tells at once that
+    /// nothing listens at the server's address ([`crate::Input::Unreachable`]).
+    pub const WATCH: SocketId = SocketId(u32::MAX);
 }
 
 impl fmt::Display for SocketId {

@@ -405,6 +405,11 @@ impl Punch {
         self.state != PunchState::Running && self.peers.iter().all(|p| !self.start_pending(p))
     }
 
+    /// No connected peer is owed `s:<n>` rounds any more.
+    pub(crate) fn owes_no_start(&self) -> bool {
+        self.peers.iter().all(|p| !self.start_pending(p))
+    }
+
     /// A host still owes `p` rounds of `s:<n>` (until its `y:` or `host_start_for`, after which
     /// `handle_timeout` sets `start_acked`).
     fn start_pending(&self, p: &PeerState) -> bool {

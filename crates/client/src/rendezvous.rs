@@ -5,7 +5,15 @@
 //! - `h:`/`c:` goes out at once and again every `resend` until an `i:` or an `error:`.
 //! - In the session one request goes out every `ping`: `p:` normally, `s:` after [`start`], `x:`
 //!   after [`exit`]. `non_host_player` / `only_one_player_in_session` put the ping back.
-//! - No datagram at all from the server for `server_timeout` ends the run.
+//! - No datagram at all from the server for `server_timeout` ends the run: "never answered" if
+//!   nothing ever came, "stopped answering" if it had answered before.
+//! - While the server is silent (from the start, or for [`WATCH_AFTER`] after it answered), a
+//!   STUN Binding request goes every [`WATCH_EVERY`] from [`SocketId::WATCH`], a socket the
+//!   driver connected to the server: there the kernel reports an ICMP "port unreachable"
+//!   ([`crate::Input::Unreachable`]), which ends the run at once ("nothing is listening").
+//! - Silence is reported as it lasts ([`Event::ServerSilent`]): every [`NOTICE_EVERY`] from the
+//!   start while nothing came; after [`NOTICE_AFTER_ANSWER`] once it had answered (a budgeted
+//!   server answers pings only every 5 s, so shorter silences are normal).
 //! - On `s:<own port>:<list>`: one `y:` goes back, and the peer phase starts at once.
 //!
 //! [`start`]: Rendezvous::start
@@ -14,13 +22,24 @@
 use crate::config::Config;
 use crate::error::ClientError;
 use crate::events::Event;
-use crate::outbox::Outbox;
+use crate::outbox::{Outbox, SocketId};
 use rhp_proto::{ErrorCode, PeerAddr, Reply, Request};
 use std::time::{Duration, Instant};
 
 /// How long after a `k:` an `error:non_existent_player` / `non_host_player` is taken as the
 /// answer to the kick rather than about us.
 const KICK_ANSWER_WINDOW: Duration = Duration::from_secs(2);
+/// A server that answered before is watched once it has been silent this long.
+pub(crate) const WATCH_AFTER: Duration = Duration::from_secs(1);
+/// Between two watch requests.
+pub(crate) const WATCH_EVERY: Duration = Duration::from_secs(1);
+/// Between two reports of a lasting silence.
+pub(crate) const NOTICE_EVERY: Duration = Duration::from_secs(3);
+/// The first report of silence from a server that answered before.
+pub(crate) const NOTICE_AFTER_ANSWER: Duration = Duration::from_secs(7);
+/// The transaction id of the watch's STUN requests (their answers only prove the server is
+/// there; nothing in them is read).
+const WATCH_TXID: [u8; 12] = *b"rhp-watching";
 
 /// What the session request repeats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +79,12 @@ pub(crate) struct Rendezvous {
     next_send: Instant,
     last_heard: Instant,
     last_kick: Option<Instant>,
+    /// Something came from the server at least once.
+    answered: bool,
+    /// When the watch may send next.
+    next_watch: Instant,
+    /// Silence reports since the server was last heard.
+    notices: u32,
 }
 
 impl Rendezvous {
@@ -74,9 +99,18 @@ impl Rendezvous {
             next_send: now,
             last_heard: now,
             last_kick: None,
+            answered: false,
+            next_watch: now,
+            notices: 0,
         };
         r.send_due(now, out);
+        r.watch(now, out);
         r
+    }
+
+    /// True once anything came from the server.
+    pub(crate) fn answered(&self) -> bool {
+        self.answered
     }
 
     /// True once the server accepted us (first `i:`).
@@ -127,18 +161,69 @@ impl Rendezvous {
 
     /// The earliest moment this phase needs a timeout call.
     pub(crate) fn poll_timeout(&self) -> Instant {
-        self.next_send.min(self.last_heard + self.config.timers.server_timeout)
+        self.next_send
+            .min(self.last_heard + self.config.timers.server_timeout)
+            .min(self.watch_due())
+            .min(self.notice_due())
     }
 
-    /// Timers: resend, ping, server silence.
+    /// Timers: resend, ping, server silence (reported as it lasts, watched, and in the end fatal).
     pub(crate) fn handle_timeout(&mut self, now: Instant, out: &mut Outbox) -> Step {
-        if now >= self.last_heard + self.config.timers.server_timeout {
-            return Step::Failed(ClientError::ServerTimeout(self.config.timers.server_timeout));
+        let silent = now.saturating_duration_since(self.last_heard);
+        if silent >= self.config.timers.server_timeout {
+            let server = self.config.server;
+            return Step::Failed(if self.answered {
+                ClientError::ServerStopped { server, silent }
+            } else {
+                ClientError::ServerTimeout { server, waited: silent }
+            });
+        }
+        if now >= self.notice_due() {
+            self.notices += 1;
+            out.event(Event::ServerSilent { silent_for: silent, answered_before: self.answered });
         }
         if now >= self.next_send {
             self.send_due(now, out);
         }
+        self.watch(now, out);
         Step::Stay
+    }
+
+    /// When the watch sends next: at once and every [`WATCH_EVERY`] until the server answers,
+    /// then only after [`WATCH_AFTER`] of silence.
+    fn watch_due(&self) -> Instant {
+        let quiet_from = if self.answered { self.last_heard + WATCH_AFTER } else { self.last_heard };
+        self.next_watch.max(quiet_from)
+    }
+
+    /// One STUN Binding request from the watch socket, when due.
+    fn watch(&mut self, now: Instant, out: &mut Outbox) {
+        if now < self.watch_due() {
+            return;
+        }
+        let mut data = Vec::with_capacity(20);
+        rhp_proto::stun::write_binding_request(WATCH_TXID, &mut data);
+        out.send_via(SocketId::WATCH, self.config.server, data);
+        self.next_watch = now + WATCH_EVERY;
+    }
+
+    /// When the next silence report is due.
+    fn notice_due(&self) -> Instant {
+        let first = if self.answered { NOTICE_AFTER_ANSWER } else { NOTICE_EVERY };
+        self.last_heard + first + NOTICE_EVERY * self.notices
+    }
+
+    /// The kernel says nothing listens at `to` (ICMP port unreachable on the watch socket).
+    pub(crate) fn unreachable(&mut self, to: std::net::SocketAddr) -> Step {
+        if to != self.config.server {
+            return Step::Stay;
+        }
+        let server = self.config.server;
+        Step::Failed(if self.answered {
+            ClientError::ServerGone(server)
+        } else {
+            ClientError::ServerUnreachable(server)
+        })
     }
 
     /// The host asks the server to start (resent until the `s:` arrives).
@@ -176,6 +261,8 @@ impl Rendezvous {
     /// A datagram came from the server's address (read elsewhere, or not at all): it is there.
     pub(crate) fn heard(&mut self, now: Instant) {
         self.last_heard = self.last_heard.max(now);
+        self.answered = true;
+        self.notices = 0;
     }
 
     /// One datagram from the server.
@@ -184,7 +271,7 @@ impl Rendezvous {
             tracing::debug!(len = data.len(), "ignoring an unreadable datagram from the server");
             return Step::Stay;
         };
-        self.last_heard = now;
+        self.heard(now);
         match reply {
             Reply::Info(players) => {
                 self.on_info(now, players, out);

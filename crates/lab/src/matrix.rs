@@ -151,8 +151,11 @@ impl Driver {
         let help = sh::run(&bin.to_string_lossy(), &["host", "--help"]).unwrap_or_default();
         let mut client_args = Vec::new();
         // The peer phase is bounded tightly (failing cells end sooner); the app-data exchange
-        // after it keeps the client's own default.
-        for flag in ["--peer-timeout-s"] {
+        // after it keeps the client's own default. A script exits once its messages are in, so
+        // it is held up as long as the peer phase lasts: a relayed pair's direct path (which
+        // the lab waits for) may come later; the lab stops the players once it has what it
+        // waits for.
+        for flag in ["--peer-timeout-s", "--hold-s"] {
             if help.contains(flag) {
                 client_args.push(flag.to_string());
                 client_args.push(peer_timeout_s.to_string());

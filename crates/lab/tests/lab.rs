@@ -279,7 +279,9 @@ fn product_classifies_every_nat_type() {
     start_product_server(&mut lab, &bin);
     for (access, c) in clients {
         let ns = &lab.client(c).expect("client").ns;
-        let p = ns.spawn("nat", &bin, &["nat".into(), "--server".into(), server.clone()]).expect("spawn nat");
+        let p = ns
+            .spawn("nat", &bin, &["nat".into(), "--verbose".into(), "--server".into(), server.clone()])
+            .expect("spawn nat");
         let f = p.finish(Duration::from_secs(15));
         let line = f.stdout.iter().find(|l| l.starts_with("nat ")).cloned().unwrap_or_default();
         eprintln!("{:<16} {line}", access.name());

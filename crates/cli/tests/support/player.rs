@@ -2,7 +2,7 @@
 //! as they come, every wait is bounded, and the child is killed on drop.
 
 use super::BIN;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 pub struct Player {
     pub name: String,
     child: Child,
+    /// Its stdin, kept open as a person's terminal is (end of input would make it leave).
+    stdin: Option<std::process::ChildStdin>,
     out: Arc<Mutex<Vec<String>>>,
     err: Arc<Mutex<Vec<String>>>,
     status: Option<i32>,
@@ -31,16 +33,34 @@ impl Player {
     fn spawn(name: &str, args: Vec<String>) -> Player {
         let mut child = Command::new(BIN)
             .args(&args)
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn rabid-hole-punch host/join");
+        let stdin = child.stdin.take();
         let out = Arc::new(Mutex::new(Vec::new()));
         let err = Arc::new(Mutex::new(Vec::new()));
         collect(child.stdout.take().expect("stdout piped"), out.clone());
         collect(child.stderr.take().expect("stderr piped"), err.clone());
-        Player { name: name.to_owned(), child, out, err, status: None }
+        Player { name: name.to_owned(), child, stdin, out, err, status: None }
+    }
+
+    /// Types `line` (and Enter) on its stdin.
+    pub fn type_line(&mut self, line: &str) {
+        if let Some(stdin) = &mut self.stdin {
+            let _ = writeln!(stdin, "{line}").and_then(|()| stdin.flush());
+        }
+    }
+
+    /// Closes its stdin (end of input, as Ctrl-D on a terminal).
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// `host <session> <name> --max <max> --server <server> --bind 127.0.0.1:0 <extra>`.
