@@ -92,6 +92,30 @@ pub struct Common {
     nat: crate::nat::NatFlags,
 }
 
+/// What `host --help` and `join --help` add after the flags: the typed commands, the output
+/// and the exit codes.
+pub const PLAYER_HELP: &str = "\
+In the lobby (before the start), type:
+  /start        host: start the session now
+  /kick NAME    host: remove a player
+  /exit         leave the session (so do Ctrl-D and Ctrl-C)
+Once connected, a chat: each line typed goes to every peer, each line received is printed as
+`NAME: TEXT`; /exit or Ctrl-D quits. In script mode (--send/--expect) there is no chat, and
+the end of input does not make it leave.
+
+stdout carries stable machine-readable lines (key=value): nat, connected, upgraded, failed,
+punch-done, send-failed, relay-refused, stream, and `NAME: TEXT`; progress goes to stderr.
+RUST_LOG=rhp_client=debug shows the library's own log on stderr.
+
+Exit codes: 0 a chosen end (/exit, Ctrl-D, a script whose messages arrived), 1 a failure (the
+server refused or stopped, a kick, peers that never connected), 2 bad flags, 130 Ctrl-C
+(SIGINT), 143 SIGTERM. A second Ctrl-C ends the process at once.
+
+Examples:
+  rabid-hole-punch host Room1 Alice --max 2
+  rabid-hole-punch join Room1 Bob --server 203.0.113.7:57775
+  rabid-hole-punch join Room1 Bob --send hello --expect 1";
+
 /// Flags of `host`.
 #[derive(clap::Args, Debug)]
 pub struct HostArgs {
@@ -436,6 +460,12 @@ fn late_line(ev: &Event) {
         Event::RelayRefused(r) => {
             eprintln!("the server's relay refused a datagram: {}", r.describe());
             println!("relay-refused reason={}", r.code());
+        }
+        Event::SendFailed { to, error, failures } => {
+            eprintln!(
+                "a datagram to {to} could not be sent ({error}); {failures} lost so far, the session goes on"
+            );
+            println!("send-failed to={to} failures={failures}");
         }
         _ => {}
     }

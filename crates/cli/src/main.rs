@@ -31,8 +31,10 @@ enum Command {
     /// Run the rendezvous server.
     Serve(serve::ServeArgs),
     /// Create a session as its host, wait for players, start it and connect to every peer.
+    #[command(after_help = host_join::PLAYER_HELP)]
     Host(host_join::HostArgs),
     /// Join a session and connect to every peer once the host starts it.
+    #[command(after_help = host_join::PLAYER_HELP)]
     Join(host_join::JoinArgs),
     /// Classify the NAT in front of this machine (STUN to the server's two ports) and say what
     /// it means for punching.

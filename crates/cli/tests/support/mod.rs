@@ -268,3 +268,4 @@ pub fn lobby(srv: &Server, session: &str, max: u8, names: &[&str]) -> Vec<Peer> 
 
 pub mod godot_double;
 pub mod player;
+pub mod terminal;
