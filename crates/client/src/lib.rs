@@ -63,6 +63,8 @@ mod sim;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_leave;
+#[cfg(test)]
 mod tests_nat;
 #[cfg(test)]
 mod tests_relay;
@@ -72,7 +74,7 @@ pub use config::{BirthdayConfig, Config, NatConfig, Role, Timers};
 pub use driver::{Client, Control};
 pub use engine::{Engine, Input, Output};
 pub use error::ClientError;
-pub use events::{Event, FailReason, Path, PeerInfo, PeerStatus};
+pub use events::{Event, FailReason, LeaveReason, Path, PeerInfo, PeerStatus};
 pub use mesh::Mesh;
 pub use nat_kind::NatKind;
 pub use nat_probe::probe_nat;
