@@ -14,6 +14,10 @@
 //! - `upgraded peer=<name> addr=<ip:port> after_start_ms=<ms> method=<m> [probes=<n>]` when a relayed peer
 //!   moves to a direct path; `relay-refused reason=<code>` when a relay cap bit;
 //! - `stream peer=… sent=… received=… loss_pct=… p50_ms=… p99_ms=… path=…` after `--stream`;
+//! - `left peer=<name> reason=<left|silent>` when a peer that is one of our clients leaves
+//!   (it said so) or fell silent (nothing from it for 15 s); `host-changed peer=<name>` when the
+//!   host is gone after the start and the remaining players agreed on this one (`<name>` may be
+//!   us);
 //! - `<name>: <text>` per application message received.
 //!
 //! `ms` counts from the arrival of the server's `s:` message. Progress goes to stderr.
@@ -349,7 +353,10 @@ impl Lobby {
             Event::Done { connected, total, after_start } => {
                 println!("punch-done connected={connected}/{total} after_start_ms={}", ms(*after_start));
             }
-            Event::Upgraded { .. } | Event::RelayRefused(_) => late_line(ev),
+            Event::Upgraded { .. }
+            | Event::RelayRefused(_)
+            | Event::PeerLeft { .. }
+            | Event::HostChanged { .. } => late_line(ev),
             Event::Data { .. } => {}
             _ => {}
         }
@@ -373,6 +380,23 @@ fn late_line(ev: &Event) {
         Event::RelayRefused(r) => {
             eprintln!("the server's relay refused a datagram: {}", r.describe());
             println!("relay-refused reason={}", r.code());
+        }
+        Event::PeerLeft { peer, reason } => {
+            match reason {
+                rhp_client::LeaveReason::Left => eprintln!("{peer} left"),
+                rhp_client::LeaveReason::Silent => {
+                    eprintln!("{peer} is gone: nothing came from it for too long")
+                }
+            }
+            println!("left peer={peer} reason={}", reason.short());
+        }
+        Event::HostChanged { host, is_us } => {
+            if *is_us {
+                eprintln!("the host is gone: you are the host now");
+            } else {
+                eprintln!("the host is gone: {host} is the host now");
+            }
+            println!("host-changed peer={host}");
         }
         _ => {}
     }
@@ -544,6 +568,7 @@ async fn chat(
                 let (peer, data) = r?;
                 println!("{peer}: {}", printable(&data));
             }
+            Some(ev) = events.recv() => late_line(&ev),
             _ = tokio::signal::ctrl_c() => break,
         }
         if let Some(line) = outgoing {
