@@ -7,7 +7,8 @@
 //!
 //! The engine runs the server phase (`rendezvous.rs`) until the server's `s:`, then the
 //! peer phase (`punch.rs`), and keeps answering peers after that phase is over (so late
-//! Godot peers still finish) while carrying application data.
+//! Godot peers still finish) while carrying application data, keeping our clients' paths alive
+//! and noticing peers that leave ([`Engine::farewell`] is what we send when we do).
 //!
 //! While joining it classifies our NAT (`classify.rs`: STUN to the server's two ports, from the
 //! main socket and a probe socket it asks the driver for) and, once in the session, announces

@@ -5,7 +5,9 @@
 //! - [`config`]: what to do (server, session, player, role) and every timer.
 //! - [`engine`]: the sans-IO [`Engine`]: `handle_input(Input)` / `poll_output() -> Output`.
 //! - `rendezvous`: the server phase (`h:`/`c:`, pings, start, kick, exit, `s:` → `y:`).
-//! - `punch`: the peer phase (greetings over the ±8 window, pinning, confirmations, `s:<n>`/`y:`).
+//! - `punch`: the peer phase (greetings over the ±8 window, pinning, confirmations, `s:<n>`/`y:`),
+//!   and after it, between our clients only, keepalives (`a:`), leaves (`l:`) and the host
+//!   hand-over ([`Event::PeerLeft`], [`Event::HostChanged`]).
 //! - `peer_state`: one other player during the peer phase; [`candidate_ports`].
 //! - `outbox`: the engine's bounded output queues; [`Transmit`].
 //! - [`classify`]: NAT classification by STUN to the server's two ports ([`NatReport`]);
