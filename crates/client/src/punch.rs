@@ -116,6 +116,10 @@ pub(crate) struct Punch {
     silence: Duration,
     /// Relayed-only peers whose keepalive is due: the engine sends them through the relay.
     pub(crate) relay_alive: Vec<String>,
+    /// When the phase last got an input. With peers to keep alive the engine asks to run at
+    /// least every `keepalive`; a much longer gap means the application did not drive it (a
+    /// stall), and the peers' datagrams may be waiting unread in the socket.
+    last_run: Instant,
 }
 
 impl Punch {
@@ -170,6 +174,7 @@ impl Punch {
             keepalive: config.timers.keepalive,
             silence: config.timers.peer_silence,
             relay_alive: Vec::new(),
+            last_run: now,
         };
         for i in 0..punch.peers.len() {
             let kind = punch.nat.peers.iter().find(|(n, _)| *n == punch.peers[i].name).map(|(_, k)| *k);
@@ -354,6 +359,19 @@ impl Punch {
             }
         }
         (direct, relayed)
+    }
+
+    /// After a stall (see `last_run`), silence is counted from one keepalive ago, not from the
+    /// last datagram read: what the peers sent meanwhile is still to be read.
+    fn after_stall(&mut self, now: Instant) {
+        if now.saturating_duration_since(self.last_run) > self.keepalive * 2 {
+            let since = now.checked_sub(self.keepalive).unwrap_or(now);
+            tracing::debug!(gap = ?(now - self.last_run), "the engine was not driven for a while");
+            for p in self.peers.iter_mut().filter(|p| p.ours && p.is_reachable()) {
+                p.last_heard = Some(p.last_heard.map_or(since, |t| t.max(since)));
+            }
+        }
+        self.last_run = self.last_run.max(now);
     }
 
     /// Keepalives due at `now` (direct ones go out; relayed-only ones are listed in
@@ -619,6 +637,7 @@ impl Punch {
         if self.state == PunchState::Failed {
             return None;
         }
+        self.after_stall(now);
         if self.state == PunchState::Running && now >= self.deadline {
             return self.on_deadline(now, out);
         }
@@ -772,6 +791,7 @@ impl Punch {
         if self.state == PunchState::Failed {
             return None;
         }
+        self.after_stall(now);
         let Ok(msg) = PeerMessage::parse(data) else {
             tracing::debug!(%from, len = data.len(), "ignoring a datagram that is no peer message");
             return None;
