@@ -14,6 +14,10 @@
 //! - `upgraded peer=<name> addr=<ip:port> after_start_ms=<ms> method=<m> [probes=<n>]` when a relayed peer
 //!   moves to a direct path; `relay-refused reason=<code>` when a relay cap bit;
 //! - `stream peer=… sent=… received=… loss_pct=… p50_ms=… p99_ms=… path=…` after `--stream`;
+//! - `left peer=<name> reason=<left|silent>` when a peer that is one of our clients leaves
+//!   (it said so) or fell silent (nothing from it for 15 s); `host-changed peer=<name>` when the
+//!   host is gone after the start and the remaining players agreed on this one (`<name>` may be
+//!   us);
 //! - `<name>: <text>` per application message received.
 //!
 //! `ms` counts from the arrival of the server's `s:` message. Progress goes to stderr.
@@ -467,6 +471,23 @@ fn late_line(ev: &Event) {
             );
             println!("send-failed to={to} failures={failures}");
         }
+        Event::PeerLeft { peer, reason } => {
+            match reason {
+                rhp_client::LeaveReason::Left => eprintln!("{peer} left"),
+                rhp_client::LeaveReason::Silent => {
+                    eprintln!("{peer} is gone: nothing came from it for too long")
+                }
+            }
+            println!("left peer={peer} reason={}", reason.short());
+        }
+        Event::HostChanged { host, is_us } => {
+            if *is_us {
+                eprintln!("the host is gone: you are the host now");
+            } else {
+                eprintln!("the host is gone: {host} is the host now");
+            }
+            println!("host-changed peer={host}");
+        }
         _ => {}
     }
 }
@@ -512,6 +533,11 @@ async fn script(
         let sent_enough = common.send.is_none() || rounds >= MIN_SEND_ROUNDS;
         if got.len() >= want && sent_enough {
             break;
+        }
+        let peers = mesh.peers();
+        if !peers.is_empty() && peers.iter().all(|p| p.has_left()) {
+            eprintln!("error: every peer is gone (left or silent) before --expect {want} was met");
+            return Ok(End::Failure);
         }
         if Instant::now() >= end {
             let from: Vec<&str> = got.keys().map(String::as_str).collect();

@@ -27,6 +27,7 @@ fn godot(
         start_when,
         password: None,
         timeout: Duration::from_secs(40),
+        linger: Duration::ZERO,
     })
 }
 

@@ -52,3 +52,24 @@ fn a_finished_player_answers_a_peer_that_lost_its_copies() {
     assert_eq!(got, Some(("Alice".to_owned(), b"hello".to_vec())), "Alice did not answer after her rounds");
     assert_eq!(alice.wait(Duration::from_secs(15)), Some(0), "Alice's script run failed:\n{}", alice.dump());
 }
+
+/// A script whose peers are all gone stops at once (exit 1), instead of waiting out
+/// `--expect-timeout-s`.
+#[test]
+fn a_script_whose_peers_all_left_ends_at_once() {
+    let server = Server::start(&[]);
+    let mut alice = Player::host(
+        server.addr,
+        "Scr2",
+        "Alice",
+        2,
+        &["--send", "hello", "--expect", "2", "--expect-timeout-s", "60"],
+    );
+    assert!(alice.wait_stderr("in the session", Duration::from_secs(10)), "{}", alice.dump());
+    let mut bob = Player::join(server.addr, "Scr2", "Bob", &["--send", "hi", "--expect", "1"]);
+    assert_eq!(bob.wait(Duration::from_secs(20)), Some(0), "{}", bob.dump());
+    let gone = std::time::Instant::now();
+    assert_eq!(alice.wait(Duration::from_secs(3)), Some(1), "{}", alice.dump());
+    eprintln!("every peer gone: exit after {} ms", gone.elapsed().as_millis());
+    assert!(alice.stderr().iter().any(|l| l.contains("every peer is gone")), "{}", alice.dump());
+}

@@ -36,6 +36,13 @@ pub struct Timers {
     pub peer_deadline: Duration,
     /// How long a host keeps sending `s:<n>` to a connected peer that does not answer `y:` (1.5 s).
     pub host_start_for: Duration,
+    /// A keepalive (`a:`) to each reachable peer that is one of our clients, this often (2 s).
+    /// Godot peers never get one.
+    pub keepalive: Duration,
+    /// A peer that is one of our clients and sent nothing (keepalives included) this long is
+    /// reported gone ([`Event::PeerLeft`](crate::Event::PeerLeft), silent) (15 s; must exceed
+    /// `keepalive`).
+    pub peer_silence: Duration,
 }
 
 impl Default for Timers {
@@ -47,6 +54,8 @@ impl Default for Timers {
             peer_tick: Duration::from_millis(50),
             peer_deadline: Duration::from_secs(20),
             host_start_for: Duration::from_millis(1500),
+            keepalive: Duration::from_secs(2),
+            peer_silence: Duration::from_secs(15),
         }
     }
 }
@@ -224,10 +233,15 @@ impl Config {
             ("server timeout", t.server_timeout),
             ("peer tick", t.peer_tick),
             ("peer deadline", t.peer_deadline),
+            ("keepalive", t.keepalive),
+            ("peer silence", t.peer_silence),
         ] {
             if d < Duration::from_millis(1) || d > Duration::from_secs(24 * 3600) {
                 return bad(format!("the {name} timer must be between 1 ms and 24 h"));
             }
+        }
+        if t.peer_silence <= t.keepalive {
+            return bad("the peer silence must be longer than the keepalive interval".into());
         }
         if t.host_start_for > Duration::from_secs(3600) {
             return bad("the host start window must be at most 1 h".into());

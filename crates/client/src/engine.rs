@@ -7,7 +7,8 @@
 //!
 //! The engine runs the server phase (`rendezvous.rs`) until the server's `s:`, then the
 //! peer phase (`punch.rs`), and keeps answering peers after that phase is over (so late
-//! Godot peers still finish) while carrying application data.
+//! Godot peers still finish) while carrying application data, keeping our clients' paths alive
+//! and noticing peers that leave ([`Engine::farewell`] is what we send when we do).
 //!
 //! While joining it classifies our NAT (`classify.rs`: STUN to the server's two ports, from the
 //! main socket and a probe socket it asks the driver for) and, once in the session, announces
@@ -19,11 +20,12 @@
 use crate::classify::{Classifier, NatReport};
 use crate::config::Config;
 use crate::error::ClientError;
+use crate::events::LeaveReason;
 use crate::events::{Event, PeerInfo};
 use crate::nat_kind::NatKind;
 use crate::outbox::{Outbox, SocketId, SocketOp, Transmit};
 use crate::punch::{Punch, PunchNat, PunchState, RETRY_EVERY};
-use crate::relay::{Relay, RelayIn};
+use crate::relay::{Relay, RelayIn, ALIVE, LEAVE};
 use crate::rendezvous::{Rendezvous, Step};
 use crate::rng::Rng;
 use rhp_proto::{ErrorCode, PeerMessage, Reply, Request};
@@ -485,6 +487,23 @@ impl Engine {
         Some(Transmit { to: self.config.server, data: relay.leave_frame(), via: SocketId::MAIN })
     }
 
+    /// We leave the session (the application is done): the datagrams that tell every reachable
+    /// peer that is one of our clients (`l:` on a direct path, the relay's leave through it).
+    /// Godot peers get nothing. Send them before [`Engine::leave_relay`], a few times (UDP may
+    /// lose one; a repeated leave is ignored). The engine itself does not change.
+    pub fn farewell(&self) -> Vec<Transmit> {
+        let Phase::Peers(p) = &self.phase else { return Vec::new() };
+        let (mut out, relayed) = p.farewell();
+        if let Some(relay) = &self.relay {
+            for name in relayed {
+                if let Some(data) = relay.notice_frame(&name, LEAVE) {
+                    out.push(Transmit { to: relay.server(), data, via: SocketId::MAIN });
+                }
+            }
+        }
+        out
+    }
+
     /// A datagram carrying `data` to connected peer `peer` (as `d:<data>`).
     pub fn data_to(&self, peer: &str, data: &[u8]) -> Result<Transmit, ClientError> {
         let Phase::Peers(p) = &self.phase else {
@@ -593,10 +612,31 @@ impl Engine {
                         p.relay_up(&name, now, &mut self.out);
                     }
                 }
-                Some(RelayIn::Data(peer, data)) => self.out.event(Event::Data { peer, data }),
+                Some(RelayIn::Data(peer, data)) => {
+                    // Before the peer phase (a member faster than us) it is delivered as is.
+                    let alive = match &mut self.phase {
+                        Phase::Peers(p) => p.relay_heard(&peer, now),
+                        _ => true,
+                    };
+                    if alive {
+                        self.out.event(Event::Data { peer, data });
+                    }
+                }
                 Some(RelayIn::Candidate(name, addr)) => {
                     if let Phase::Peers(p) = &mut self.phase {
-                        p.relay_candidate(&name, addr, now);
+                        if p.relay_heard(&name, now) {
+                            p.relay_candidate(&name, addr, now);
+                        }
+                    }
+                }
+                Some(RelayIn::Alive(name)) => {
+                    if let Phase::Peers(p) = &mut self.phase {
+                        p.relay_heard(&name, now);
+                    }
+                }
+                Some(RelayIn::Leave(name)) => {
+                    if let Phase::Peers(p) = &mut self.phase {
+                        p.peer_left(&name, LeaveReason::Left, now, &mut self.out);
                     }
                 }
                 Some(RelayIn::Refused(r)) => {
@@ -657,8 +697,17 @@ impl Engine {
                 self.apply(now, step);
             }
             Phase::Peers(p) => {
-                if let Some(err) = p.handle_timeout(now, &mut self.out) {
+                let failed = p.handle_timeout(now, &mut self.out);
+                let due = std::mem::take(&mut p.relay_alive);
+                if let Some(err) = failed {
                     self.fail(err);
+                }
+                if let Some(relay) = &self.relay {
+                    for name in due {
+                        if let Some(frame) = relay.notice_frame(&name, ALIVE) {
+                            self.out.send(relay.server(), frame);
+                        }
+                    }
                 }
             }
             Phase::Stopped => {}
@@ -687,7 +736,12 @@ impl Engine {
                     rng: Rng::new(self.rng.next_u64()),
                     first_socket: FIRST_HARD_SOCKET,
                 };
-                let punch = Punch::new(&self.config, own_port, peers, is_host, now, &mut self.out, nat);
+                let lobby = match &self.phase {
+                    Phase::Lobby(r) => r.players().to_vec(),
+                    _ => Vec::new(),
+                };
+                let punch =
+                    Punch::new(&self.config, own_port, peers, is_host, &lobby, now, &mut self.out, nat);
                 self.phase = Phase::Peers(punch);
                 if let Some(r) = &mut self.relay {
                     r.activate(now, &mut self.out);

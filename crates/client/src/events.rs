@@ -1,5 +1,6 @@
 //! What the engine tells the application as it goes: lobby changes, the start, every peer heard,
-//! connected or failed, the end of the peer phase, and application data.
+//! connected or failed, the end of the peer phase, peers that leave or fall silent, a new host,
+//! and application data.
 
 use crate::classify::NatReport;
 use crate::outbox::SocketId;
@@ -109,6 +110,24 @@ pub enum Event {
         /// Time since the server's `s:` arrived.
         after_start: Duration,
     },
+    /// A peer is gone: it said so (`l:`, our clients only) or nothing came from it for
+    /// [`Timers::peer_silence`](crate::Timers::peer_silence) (only peers that are our clients:
+    /// they send keepalives). Data can no longer be sent to it.
+    PeerLeft {
+        /// The peer.
+        peer: String,
+        /// How we know.
+        reason: LeaveReason,
+    },
+    /// The host left (or fell silent) after the start: the remaining players agreed on a new one
+    /// without the server (the earliest in the session's join order among us and the peers that
+    /// are our clients and still reachable; every remaining player computes the same).
+    HostChanged {
+        /// The new host's name.
+        host: String,
+        /// Whether it is us.
+        is_us: bool,
+    },
     /// Application data (`d:<bytes>`) from a peer.
     Data {
         /// The sender.
@@ -146,6 +165,34 @@ impl std::fmt::Display for FailReason {
     }
 }
 
+/// Why a peer is gone ([`Event::PeerLeft`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LeaveReason {
+    /// It told us it leaves.
+    Left,
+    /// Nothing came from it for the configured silence.
+    Silent,
+}
+
+impl LeaveReason {
+    /// Short token for machine-readable output: `left` or `silent`.
+    pub fn short(self) -> &'static str {
+        match self {
+            LeaveReason::Left => "left",
+            LeaveReason::Silent => "silent",
+        }
+    }
+}
+
+impl std::fmt::Display for LeaveReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LeaveReason::Left => "it left the session",
+            LeaveReason::Silent => "nothing came from it for too long",
+        })
+    }
+}
+
 /// Where a peer stands in the peer phase.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PeerStatus {
@@ -157,6 +204,8 @@ pub enum PeerStatus {
     Connected,
     /// Not connected by the deadline.
     Failed(FailReason),
+    /// Gone after it was reachable (see [`Event::PeerLeft`]).
+    Left(LeaveReason),
 }
 
 /// One peer as the application sees it.
@@ -195,6 +244,7 @@ impl PeerInfo {
     /// The path in use: direct once connected directly, else the relay if it is up, else none.
     pub fn path(&self) -> Option<Path> {
         match (self.status, self.addr) {
+            (PeerStatus::Left(_), _) => None,
             (PeerStatus::Connected, Some(a)) => Some(Path::Direct(self.via, a)),
             _ if self.relayed => Some(Path::Relay),
             _ => None,
@@ -204,5 +254,10 @@ impl PeerInfo {
     /// Whether data can be sent to it (directly or through the relay).
     pub fn reachable(&self) -> bool {
         self.path().is_some()
+    }
+
+    /// Whether it left or fell silent after it was reachable.
+    pub fn has_left(&self) -> bool {
+        matches!(self.status, PeerStatus::Left(_))
     }
 }

@@ -5,7 +5,9 @@
 //! - [`config`]: what to do (server, session, player, role) and every timer.
 //! - [`engine`]: the sans-IO [`Engine`]: `handle_input(Input)` / `poll_output() -> Output`.
 //! - `rendezvous`: the server phase (`h:`/`c:`, pings, start, kick, exit, `s:` → `y:`).
-//! - `punch`: the peer phase (greetings over the ±8 window, pinning, confirmations, `s:<n>`/`y:`).
+//! - `punch`: the peer phase (greetings over the ±8 window, pinning, confirmations, `s:<n>`/`y:`),
+//!   and after it, between our clients only, keepalives (`a:`), leaves (`l:`) and the host
+//!   hand-over ([`Event::PeerLeft`], [`Event::HostChanged`]).
 //! - `peer_state`: one other player during the peer phase; [`candidate_ports`].
 //! - `outbox`: the engine's bounded output queues; [`Transmit`].
 //! - [`classify`]: NAT classification by STUN to the server's two ports ([`NatReport`]);
@@ -20,23 +22,77 @@
 //! - [`mesh`]: the result, [`Mesh`]: the socket, the peers, and `send`/`recv` of app data.
 //!
 //! # Use
-//! ```no_run
-//! # async fn demo() -> Result<(), rhp_client::ClientError> {
-//! use rhp_client::{Client, Config, Event};
-//! let server = "127.0.0.1:57775".parse().unwrap();
-//! let (client, control, mut events) = Client::bind(Config::host(server, "Room1", "Alice", 2), None).await?;
-//! let run = tokio::spawn(client.run());
-//! while let Some(event) = events.recv().await {
-//!     match event {
-//!         Event::Players(players) if players.len() == 2 => control.start(),
-//!         Event::Done { .. } => break,
-//!         _ => {}
+//! A host's whole run: the lobby (start once two players are in), the peer phase, a message to
+//! every peer and one back, then leave. A joiner is the same with [`Config::join`] and no
+//! `start`. (Hidden here: a rendezvous server and a joiner on loopback, so the example runs as a
+//! test; `crates/client/examples/two_players.rs` shows both sides.)
+//! ```
+//! use rhp_client::{Client, ClientError, Config, Event, Path};
+//! # fn start_server_and_bob() -> std::io::Result<std::net::SocketAddr> {
+//! #     let main = std::net::UdpSocket::bind("127.0.0.1:0")?;
+//! #     let server = main.local_addr()?;
+//! #     main.set_nonblocking(true)?;
+//! #     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+//! #     std::thread::spawn(move || rt.block_on(async move {
+//! #         let Ok(main) = tokio::net::UdpSocket::from_std(main) else { return };
+//! #         let engine = rhp_server::Engine::new(rhp_server::Config::default());
+//! #         rhp_server::shell::run(main, engine, std::future::pending()).await;
+//! #     }));
+//! #     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+//! #     std::thread::spawn(move || rt.block_on(async move {
+//! #         let bob = Config::join(server, "Room1", "Bob").without_nat_classification();
+//! #         let local = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+//! #         // Bob asks until Alice's session exists.
+//! #         for _ in 0..50 {
+//! #             let Ok((client, _, _)) = Client::bind(bob.clone(), local).await else { return };
+//! #             let Ok(mut mesh) = client.run().await else {
+//! #                 tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+//! #                 continue;
+//! #             };
+//! #             if let Ok((from, _)) = mesh.recv().await {
+//! #                 let _ = mesh.send(&from, b"hello Alice").await;
+//! #             }
+//! #             let _ = mesh.linger(std::time::Duration::from_millis(100)).await;
+//! #             let _ = mesh.close().await;
+//! #             return;
+//! #         }
+//! #     }));
+//! #     Ok(server)
+//! # }
+//!
+//! #[tokio::main(flavor = "current_thread")]
+//! async fn main() -> Result<(), ClientError> {
+//!     // The rendezvous server, e.g. "203.0.113.7:57775".parse().unwrap().
+//!     let server = start_server_and_bob()?;
+//!     let config = Config::host(server, "Room1", "Alice", 2).without_nat_classification();
+//!     let (client, control, mut events) = Client::bind(config, None).await?;
+//!     let run = tokio::spawn(client.run());
+//!     // The lobby and the peer phase, as events; `Done` once every peer has a path.
+//!     while let Some(event) = events.recv().await {
+//!         match event {
+//!             Event::Players(players) if players.len() == 2 => control.start(),
+//!             Event::Done { connected, total, .. } => {
+//!                 println!("{connected} of {total} peers connected");
+//!                 break;
+//!             }
+//!             _ => {}
+//!         }
 //!     }
+//!     let mut mesh = run.await.map_err(|_| ClientError::Stopped)??;
+//!     for peer in mesh.connected() {
+//!         let path = match peer.path() {
+//!             Some(Path::Direct(_, addr)) => format!("direct to {addr}"),
+//!             Some(Path::Relay) => "through the server's relay".to_owned(),
+//!             None => "none".to_owned(),
+//!         };
+//!         println!("{}: {path}", peer.name);
+//!     }
+//!     mesh.send_all(b"hello").await?;
+//!     let (from, data) = mesh.recv().await?;
+//!     assert_eq!((from.as_str(), &data[..]), ("Bob", &b"hello Alice"[..]));
+//!     mesh.close().await?; // tells the peers we leave
+//!     Ok(())
 //! }
-//! let mut mesh = run.await.map_err(|_| rhp_client::ClientError::Stopped)??;
-//! mesh.send_all(b"hello").await?;
-//! let (from, data) = mesh.recv().await?;
-//! # Ok(()) }
 //! ```
 #![deny(missing_docs)]
 
@@ -63,6 +119,8 @@ mod sim;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_leave;
+#[cfg(test)]
 mod tests_nat;
 #[cfg(test)]
 mod tests_relay;
@@ -74,7 +132,7 @@ pub use config::{BirthdayConfig, Config, NatConfig, Role, Timers};
 pub use driver::{Client, Control};
 pub use engine::{Engine, Input, Output};
 pub use error::ClientError;
-pub use events::{Event, FailReason, Path, PeerInfo, PeerStatus};
+pub use events::{Event, FailReason, LeaveReason, Path, PeerInfo, PeerStatus};
 pub use mesh::Mesh;
 pub use nat_kind::NatKind;
 pub use nat_probe::probe_nat;

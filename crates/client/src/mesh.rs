@@ -14,6 +14,11 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
 
+/// Copies of the leave notice [`Mesh::close`] sends each peer.
+pub const FAREWELL_ROUNDS: u32 = 3;
+/// Between two copies.
+pub const FAREWELL_GAP: Duration = Duration::from_millis(20);
+
 /// Every player's path, ready for application data.
 #[derive(Debug)]
 pub struct Mesh {
@@ -44,8 +49,9 @@ impl Mesh {
     }
 
     /// The players that did not connect by the deadline (neither directly nor by the relay).
+    /// Peers that left after they were reachable are not among them ([`PeerInfo::has_left`]).
     pub fn failed(&self) -> Vec<PeerInfo> {
-        self.peers().into_iter().filter(|p| !p.reachable()).collect()
+        self.peers().into_iter().filter(|p| !p.reachable() && !p.has_left()).collect()
     }
 
     /// `Err(PeersNotConfirmed)` unless every peer is connected.
@@ -147,10 +153,27 @@ impl Mesh {
         self.pump.engine.since_start(Instant::now()).unwrap_or_default()
     }
 
-    /// Done with the session: gives the server's relay slot back at once (instead of after the
-    /// relay's idle time), so the player's next session behind the same IP gets one. Sent
-    /// twice (UDP may lose one; the second is ignored).
+    /// Done with the session: tells every peer that is one of our clients that we leave (they
+    /// report [`Event::PeerLeft`](crate::Event::PeerLeft); [`FAREWELL_ROUNDS`] copies
+    /// [`FAREWELL_GAP`] apart, UDP may lose one; Godot peers get nothing), then gives the
+    /// server's relay slot back at once (instead of after the relay's idle time), so the
+    /// player's next session behind the same IP gets one. Sent twice (the second is ignored).
     pub async fn close(mut self) -> Result<(), ClientError> {
+        let bye = self.pump.engine.farewell();
+        for round in 0..FAREWELL_ROUNDS {
+            if bye.is_empty() {
+                break;
+            }
+            if round > 0 {
+                tokio::time::sleep(FAREWELL_GAP).await;
+            }
+            for t in &bye {
+                // A lost copy is what the repeats are for; a failing send must not stop the leave.
+                if let Err(e) = self.pump.send_now(t).await {
+                    tracing::debug!(to = %t.to, error = %e, "leave notice not sent");
+                }
+            }
+        }
         if let Some(t) = self.pump.engine.leave_relay() {
             for _ in 0..2 {
                 if let Err(e) = self.pump.send_now(&t).await {

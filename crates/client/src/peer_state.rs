@@ -82,6 +82,13 @@ pub(crate) struct PeerState {
     /// Relayed and not directly connected: when the next background attempt at a direct path
     /// goes out.
     pub(crate) next_retry: Option<Instant>,
+    /// It is one of our clients (it announced its NAT through the server, is a relay member, or
+    /// sent us `a:`/`l:`): it may get `a:`/`l:`, and it is expected to keep alive.
+    pub(crate) ours: bool,
+    /// When the last valid datagram from it (direct or relayed) arrived.
+    pub(crate) last_heard: Option<Instant>,
+    /// When our next keepalive to it is due (ours and reachable only).
+    pub(crate) next_alive: Option<Instant>,
 }
 
 /// Most paths remembered per peer.
@@ -115,7 +122,20 @@ impl PeerState {
             relayed: false,
             candidate: None,
             next_retry: None,
+            ours: false,
+            last_heard: None,
+            next_alive: None,
         }
+    }
+
+    /// It left or fell silent.
+    pub(crate) fn is_gone(&self) -> bool {
+        matches!(self.status, PeerStatus::Left(_))
+    }
+
+    /// Data can reach it now (a direct path, or the relay), and it has not left.
+    pub(crate) fn is_reachable(&self) -> bool {
+        !self.is_gone() && (self.is_connected() || self.relayed)
     }
 
     /// Remembers that a valid message from this peer came on `(via, from)`.

@@ -36,6 +36,14 @@
 //! peer is never failed at the deadline; every [`RETRY_EVERY`] after it, it gets a burst of
 //! greetings (its reported window and the address it last told us through the relay), so a
 //! direct path found later (a NAT that changed) takes over ([`Event::Upgraded`]).
+//!
+//! Between our clients only (peers that announced their NAT through the server, relay members,
+//! or peers that sent us `a:`/`l:`; never a Godot peer): a keepalive `a:<me>` every `keepalive`
+//! to each reachable one (through the relay for a relayed-only one), and a peer that sent nothing
+//! for `peer_silence` is gone ([`Event::PeerLeft`], silent). A peer's `l:<name>` (or the relay's
+//! leave) reports it gone at once. When the host is gone, the new host is the earliest player in
+//! the session's join order among us and the reachable peers that are our clients; every
+//! remaining player computes the same ([`Event::HostChanged`]).
 
 /// The NAT side of the peer phase: our kind, the peers' announced kinds, the numbers.
 #[derive(Debug)]
@@ -52,9 +60,9 @@ pub(crate) struct PunchNat {
 use crate::birthday::{HardSockets, Prober};
 use crate::config::{BirthdayConfig, Config};
 use crate::error::ClientError;
-use crate::events::{Event, PeerInfo, PeerStatus};
+use crate::events::{Event, LeaveReason, PeerInfo, PeerStatus};
 use crate::nat_kind::NatKind;
-use crate::outbox::{Outbox, SocketId, SocketOp};
+use crate::outbox::{Outbox, SocketId, SocketOp, Transmit};
 use crate::peer_state::{candidate_ports, Alternate, PeerState};
 use crate::rng::Rng;
 use crate::strategy::{Method, Plan};
@@ -102,15 +110,29 @@ pub(crate) struct Punch {
     ready: bool,
     /// The rendezvous server (the address a relayed peer is reported at).
     server: SocketAddr,
+    /// Every player (us included) in the session's join order: the host hand-over's rule.
+    order: Vec<String>,
+    keepalive: Duration,
+    silence: Duration,
+    /// Relayed-only peers whose keepalive is due: the engine sends them through the relay.
+    pub(crate) relay_alive: Vec<String>,
+    /// When the phase last got an input. With peers to keep alive the engine asks to run at
+    /// least every `keepalive`; a much longer gap means the application did not drive it (a
+    /// stall), and the peers' datagrams may be waiting unread in the socket.
+    last_run: Instant,
 }
 
 impl Punch {
     /// Starts the phase at `now` (the arrival of the server's `s:`) and sends the first burst.
+    /// `lobby` is the last player list of the server phase (join order, us included): it places
+    /// us among the others of the start message, which lists them in join order without us.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         config: &Config,
         own_port: u16,
         peer_list: Vec<PeerAddr>,
         is_host: bool,
+        lobby: &[String],
         now: Instant,
         out: &mut Outbox,
         nat: PunchNat,
@@ -120,6 +142,7 @@ impl Punch {
         } else {
             peer_list.first().map(|p| p.name.clone()).unwrap_or_default()
         };
+        let order = join_order(&config.player, is_host, &peer_list, lobby);
         let peers: Vec<PeerState> = peer_list
             .into_iter()
             .filter(|p| p.name != config.player)
@@ -147,9 +170,15 @@ impl Punch {
             hard_at: None,
             ready: false,
             server: config.server,
+            order,
+            keepalive: config.timers.keepalive,
+            silence: config.timers.peer_silence,
+            relay_alive: Vec::new(),
+            last_run: now,
         };
         for i in 0..punch.peers.len() {
             let kind = punch.nat.peers.iter().find(|(n, _)| *n == punch.peers[i].name).map(|(_, k)| *k);
+            punch.peers[i].ours = kind.is_some();
             punch.apply_plan(i, kind, now);
         }
         out.event(Event::Started {
@@ -193,10 +222,13 @@ impl Punch {
         let server = self.server;
         let running = self.state == PunchState::Running;
         let Some(p) = self.peers.iter_mut().find(|p| p.name == name) else { return };
-        if p.relayed {
+        if p.relayed || p.is_gone() {
             return;
         }
         p.relayed = true;
+        // Only our clients are relay members.
+        p.ours = true;
+        p.last_heard = Some(now);
         if !p.is_connected() {
             p.method = Some(Method::Relay);
             p.connected_after.get_or_insert(after);
@@ -231,12 +263,144 @@ impl Punch {
 
     /// Relayed peers still without a direct path.
     pub(crate) fn relayed_only(&self) -> Vec<String> {
-        self.peers.iter().filter(|p| p.relayed && !p.is_connected()).map(|p| p.name.clone()).collect()
+        self.peers
+            .iter()
+            .filter(|p| p.relayed && !p.is_connected() && !p.is_gone())
+            .map(|p| p.name.clone())
+            .collect()
     }
 
     /// Whether `name` is reached through the relay only.
     pub(crate) fn is_relayed_only(&self, name: &str) -> bool {
-        self.peers.iter().any(|p| p.name == name && p.relayed && !p.is_connected())
+        self.peers.iter().any(|p| p.name == name && p.relayed && !p.is_connected() && !p.is_gone())
+    }
+
+    /// A relay frame came from member `name`: it is alive. False when it is gone (its frames
+    /// are then ignored).
+    pub(crate) fn relay_heard(&mut self, name: &str, now: Instant) -> bool {
+        let Some(p) = self.peers.iter_mut().find(|p| p.name == name) else { return false };
+        if p.is_gone() {
+            return false;
+        }
+        p.ours = true;
+        p.last_heard = Some(now);
+        true
+    }
+
+    /// Peer `name` is gone (its `l:`, or the relay's leave): reported once; if it was the host,
+    /// the remaining players' rule names the next one.
+    pub(crate) fn peer_left(&mut self, name: &str, reason: LeaveReason, now: Instant, out: &mut Outbox) {
+        if self.state == PunchState::Failed {
+            return;
+        }
+        let Some(i) = self.peers.iter().position(|p| p.name == name) else { return };
+        self.mark_left(i, reason, now, out);
+    }
+
+    fn mark_left(&mut self, i: usize, reason: LeaveReason, now: Instant, out: &mut Outbox) {
+        let p = &mut self.peers[i];
+        if p.is_gone() {
+            return;
+        }
+        tracing::debug!(peer = %p.name, %reason, "peer gone");
+        p.status = PeerStatus::Left(reason);
+        p.next_alive = None;
+        p.next_retry = None;
+        let was_host = p.is_host;
+        out.event(Event::PeerLeft { peer: p.name.clone(), reason });
+        if was_host {
+            self.hand_over(out);
+        }
+        self.check_done(now, out);
+    }
+
+    /// The host is gone: the earliest player in join order among us and the reachable peers
+    /// that are our clients becomes host (the same on every remaining player of a full mesh).
+    fn hand_over(&mut self, out: &mut Outbox) {
+        let me = self.me.clone();
+        let next = self
+            .order
+            .iter()
+            .find(|n| **n == me || self.peers.iter().any(|p| p.name == **n && p.ours && p.is_reachable()))
+            .cloned()
+            .unwrap_or(me);
+        if next == self.host {
+            return;
+        }
+        for p in &mut self.peers {
+            p.is_host = p.name == next;
+        }
+        let is_us = next == self.me;
+        if is_us {
+            self.is_host = true;
+            // The peer phase's `s:<n>` is the first host's duty; a promoted host owes none.
+            for p in &mut self.peers {
+                p.start_acked = true;
+            }
+        }
+        tracing::debug!(host = %next, "the host is gone; the new host by join order");
+        self.host = next.clone();
+        out.event(Event::HostChanged { host: next, is_us });
+    }
+
+    /// Datagrams telling every reachable peer that is one of our clients that we leave:
+    /// `l:<me>` on each direct path; the names of those reached through the relay (the engine
+    /// adds the relay's frames).
+    pub(crate) fn farewell(&self) -> (Vec<Transmit>, Vec<String>) {
+        let bye = PeerMessage::Leave { sender: &self.me }.to_bytes();
+        let mut direct = Vec::new();
+        let mut relayed = Vec::new();
+        for p in self.peers.iter().filter(|p| p.ours && p.is_reachable()) {
+            if let (true, Some(to)) = (p.is_connected(), p.pinned) {
+                direct.push(Transmit { to, data: bye.clone(), via: p.via });
+            }
+            if p.relayed {
+                relayed.push(p.name.clone());
+            }
+        }
+        (direct, relayed)
+    }
+
+    /// After a stall (see `last_run`), silence is counted from one keepalive ago, not from the
+    /// last datagram read: what the peers sent meanwhile is still to be read.
+    fn after_stall(&mut self, now: Instant) {
+        if now.saturating_duration_since(self.last_run) > self.keepalive * 2 {
+            let since = now.checked_sub(self.keepalive).unwrap_or(now);
+            tracing::debug!(gap = ?(now - self.last_run), "the engine was not driven for a while");
+            for p in self.peers.iter_mut().filter(|p| p.ours && p.is_reachable()) {
+                p.last_heard = Some(p.last_heard.map_or(since, |t| t.max(since)));
+            }
+        }
+        self.last_run = self.last_run.max(now);
+    }
+
+    /// Keepalives due at `now` (direct ones go out; relayed-only ones are listed in
+    /// `relay_alive`), and peers silent for too long are gone.
+    fn keep_alive(&mut self, now: Instant, out: &mut Outbox) {
+        let me = self.me.clone();
+        let (every, silence) = (self.keepalive, self.silence);
+        let mut silent = Vec::new();
+        for (i, p) in self.peers.iter_mut().enumerate() {
+            if !p.ours || !p.is_reachable() {
+                continue;
+            }
+            if p.last_heard.is_some_and(|t| now >= t + silence) {
+                silent.push(i);
+                continue;
+            }
+            let due = *p.next_alive.get_or_insert(now);
+            if now < due {
+                continue;
+            }
+            p.next_alive = Some(now + every);
+            match (p.is_connected(), p.pinned) {
+                (true, Some(to)) => out.send_via(p.via, to, PeerMessage::Alive { sender: &me }.to_bytes()),
+                _ => self.relay_alive.push(p.name.clone()),
+            }
+        }
+        for i in silent {
+            self.mark_left(i, LeaveReason::Silent, now, out);
+        }
     }
 
     pub(crate) fn is_host(&self) -> bool {
@@ -269,7 +433,10 @@ impl Punch {
 
     /// The socket and address to send application data to `name`, if it is connected.
     pub(crate) fn peer_addr(&self, name: &str) -> Option<(SocketId, SocketAddr)> {
-        self.peers.iter().find(|p| p.name == name && p.is_connected()).and_then(|p| Some((p.via, p.pinned?)))
+        self.peers
+            .iter()
+            .find(|p| p.name == name && p.is_connected() && !p.is_gone())
+            .and_then(|p| Some((p.via, p.pinned?)))
     }
 
     /// Sets peer `i`'s plan from its announced kind (None: it announced none).
@@ -303,6 +470,7 @@ impl Punch {
                 self.nat.peers.push((name.clone(), *kind));
             }
             let Some(i) = self.peers.iter().position(|p| p.name == *name) else { continue };
+            self.peers[i].ours = true;
             if self.state == PunchState::Running && !self.peers[i].is_connected() {
                 self.apply_plan(i, Some(*kind), now);
             }
@@ -440,6 +608,13 @@ impl Punch {
             if self.needs_tick(p) {
                 consider(p.next_tick);
             }
+            if p.ours && p.is_reachable() {
+                // A reachable peer of ours without a keepalive scheduled gets one at once.
+                consider(p.next_alive.unwrap_or(self.started_at));
+                if let Some(t) = p.last_heard {
+                    consider(t + self.silence);
+                }
+            }
         }
         if !self.hard.closed {
             if self.hard.sockets.is_empty() {
@@ -457,7 +632,7 @@ impl Punch {
     fn needs_tick(&self, p: &PeerState) -> bool {
         match p.status {
             PeerStatus::Connected => self.start_pending(p),
-            PeerStatus::Failed(_) => false,
+            PeerStatus::Failed(_) | PeerStatus::Left(_) => false,
             PeerStatus::Trying | PeerStatus::Heard => self.state == PunchState::Running,
         }
     }
@@ -467,12 +642,14 @@ impl Punch {
         if self.state == PunchState::Failed {
             return None;
         }
+        self.after_stall(now);
         if self.state == PunchState::Running && now >= self.deadline {
             return self.on_deadline(now, out);
         }
         self.probe(now, out);
         self.hard_side(now, out);
         self.retry_relayed(now, out);
+        self.keep_alive(now, out);
         let my_port = self.my_port();
         for i in 0..self.peers.len() {
             if !self.needs_tick(&self.peers[i]) || now < self.peers[i].next_tick {
@@ -524,7 +701,7 @@ impl Punch {
         }
         let my_port = self.my_port();
         let me = self.me.clone();
-        for p in self.peers.iter_mut().filter(|p| p.relayed && !p.is_connected()) {
+        for p in self.peers.iter_mut().filter(|p| p.relayed && !p.is_connected() && !p.is_gone()) {
             if p.next_retry.is_none_or(|t| now < t) {
                 continue;
             }
@@ -547,8 +724,11 @@ impl Punch {
         let mut host_connected = self.is_host;
         let mut anyone_heard = false;
         for p in &mut self.peers {
-            if p.pinned.is_some() || p.relayed {
+            if p.pinned.is_some() || p.relayed || p.is_gone() {
                 anyone_heard = true;
+            }
+            if p.is_gone() {
+                continue;
             }
             if p.is_connected() || p.relayed {
                 host_connected |= p.is_host;
@@ -580,7 +760,7 @@ impl Punch {
     }
 
     fn reachable_count(&self) -> usize {
-        self.peers.iter().filter(|p| p.is_connected() || p.relayed).count()
+        self.peers.iter().filter(|p| p.is_reachable()).count()
     }
 
     /// Ready (the `Done` event) once every peer is connected or relayed; over once every peer is
@@ -589,15 +769,16 @@ impl Punch {
         if self.state == PunchState::Failed {
             return;
         }
-        if !self.ready && self.reachable_count() == self.peers.len() {
+        let gone = self.peers.iter().filter(|p| p.is_gone()).count();
+        if !self.ready && self.reachable_count() + gone == self.peers.len() {
             self.ready = true;
             out.event(Event::Done {
-                connected: self.peers.len(),
+                connected: self.reachable_count(),
                 total: self.peers.len(),
                 after_start: now - self.started_at,
             });
         }
-        if self.state == PunchState::Running && self.peers.iter().all(PeerState::is_connected) {
+        if self.state == PunchState::Running && self.peers.iter().all(|p| p.is_connected() || p.is_gone()) {
             self.state = PunchState::Done;
             self.close_hard(out);
         }
@@ -615,11 +796,26 @@ impl Punch {
         if self.state == PunchState::Failed {
             return None;
         }
+        self.after_stall(now);
         let Ok(msg) = PeerMessage::parse(data) else {
             tracing::debug!(%from, len = data.len(), "ignoring a datagram that is no peer message");
             return None;
         };
         let (idx, msg) = match msg {
+            PeerMessage::Leave { sender } | PeerMessage::Alive { sender } => {
+                // Only our clients send these: the sender is one, whatever the server said.
+                let idx = self.peers.iter().position(|p| p.name == sender && p.reported.ip() == from.ip())?;
+                let p = &mut self.peers[idx];
+                if p.is_gone() {
+                    return None;
+                }
+                p.ours = true;
+                p.last_heard = Some(now);
+                if matches!(msg, PeerMessage::Leave { .. }) {
+                    self.mark_left(idx, LeaveReason::Left, now, out);
+                }
+                return None;
+            }
             PeerMessage::Greeting { sender, .. }
             | PeerMessage::Confirm { sender, .. }
             | PeerMessage::StartAck { sender, .. } => {
@@ -649,6 +845,10 @@ impl Punch {
                     (many_paths && same_ip.next().is_none()).then_some(i)
                 })?;
                 let p = &mut self.peers[idx];
+                if p.is_gone() {
+                    return None;
+                }
+                p.last_heard = Some(now);
                 p.heard_on(via, from);
                 // Data that connects the peer names the path it came on: pin that one. The
                 // last greeting heard may be from a socket the peer has closed since (a birthday
@@ -676,6 +876,10 @@ impl Punch {
         let ticking = self.state == PunchState::Running
             && matches!(self.peers[idx].status, PeerStatus::Trying | PeerStatus::Heard);
         let p = &mut self.peers[idx];
+        if p.is_gone() {
+            return None;
+        }
+        p.last_heard = Some(now);
         p.heard_on(via, from);
         let first_heard = p.pinned.is_none();
         if p.pinned != Some(from) || p.via != via {
@@ -732,7 +936,7 @@ impl Punch {
                 p.start_acked = true;
                 self.mark_confirmed(idx, now, out);
             }
-            PeerMessage::Data(_) => {}
+            PeerMessage::Data(_) | PeerMessage::Leave { .. } | PeerMessage::Alive { .. } => {}
         }
         None
     }
@@ -793,6 +997,23 @@ impl Punch {
     pub(crate) fn since_start(&self, now: Instant) -> Duration {
         now.saturating_duration_since(self.started_at)
     }
+}
+
+/// Every player in join order, us included: the start message lists the others in join order
+/// (host first); we go before the first of them that did not precede us in the lobby's list
+/// (which is in join order too; a player missing from it joined after our last `i:`, so after
+/// us).
+fn join_order(me: &str, is_host: bool, others: &[PeerAddr], lobby: &[String]) -> Vec<String> {
+    let mut order: Vec<String> = others.iter().map(|p| p.name.clone()).filter(|n| n != me).collect();
+    let at = if is_host {
+        0
+    } else {
+        let before_me: &[String] = lobby.iter().position(|n| n == me).map_or(&[], |i| &lobby[..i]);
+        // A non-host is never first: the host heads the list.
+        order.iter().position(|n| !before_me.contains(n)).unwrap_or(order.len()).max(1.min(order.len()))
+    };
+    order.insert(at, me.to_owned());
+    order
 }
 
 /// The next tick after `prev`, never in the past (a late driver does not cause a burst).

@@ -12,7 +12,9 @@
 //! - [`ACK`]: the answer to a hello: the relay works both ways between us (the peer is `up`);
 //! - [`DATA`] + bytes: application data;
 //! - [`CANDIDATE`] + `ip:port`: our current public address (a fresh STUN answer), so the peer
-//!   can try a direct path again after our NAT changed.
+//!   can try a direct path again after our NAT changed;
+//! - [`LEAVE`]: we leave the session (the relay's `l:`);
+//! - [`ALIVE`]: we are still there (the relay's `a:`, to a peer reached through the relay only).
 //!
 //! Players that never asked (Godot peers) are not members: the relay is never used with them.
 
@@ -32,6 +34,10 @@ pub const ACK: u8 = 0x02;
 pub const DATA: u8 = 0x03;
 /// Payload kind: our public address.
 pub const CANDIDATE: u8 = 0x04;
+/// Payload kind: we leave.
+pub const LEAVE: u8 = 0x05;
+/// Payload kind: keepalive.
+pub const ALIVE: u8 = 0x06;
 
 /// Hellos to a member that has not answered, this often.
 pub const HELLO_EVERY: Duration = Duration::from_millis(200);
@@ -51,6 +57,10 @@ pub(crate) enum RelayIn {
     Data(String, Vec<u8>),
     /// A member's current public address.
     Candidate(String, SocketAddr),
+    /// A member leaves.
+    Leave(String),
+    /// A member's keepalive.
+    Alive(String),
     /// A cap refused one of our frames.
     Refused(Refusal),
 }
@@ -170,6 +180,18 @@ impl Relay {
         Some(self.frame(m.index, DATA, data))
     }
 
+    /// The frame telling member `name` we leave ([`LEAVE`]) or are still there ([`ALIVE`]), if
+    /// it is up.
+    pub(crate) fn notice_frame(&self, name: &str, kind: u8) -> Option<Vec<u8>> {
+        let m = self.members.iter().find(|m| m.name == name && m.up)?;
+        Some(self.frame(m.index, kind, &[]))
+    }
+
+    /// The server's address (where relay frames go).
+    pub(crate) fn server(&self) -> SocketAddr {
+        self.server
+    }
+
     /// Sends our public address to every member in `names` (those we still want a direct path to).
     pub(crate) fn send_candidate(&self, names: &[String], out: &mut Outbox) {
         let Some(public) = self.public else { return };
@@ -255,6 +277,8 @@ impl Relay {
                         Some(RelayIn::Up(name))
                     }
                     DATA => Some(RelayIn::Data(name, body.to_vec())),
+                    LEAVE => Some(RelayIn::Leave(name)),
+                    ALIVE => Some(RelayIn::Alive(name)),
                     CANDIDATE => {
                         let addr = std::str::from_utf8(body).ok()?.parse().ok()?;
                         Some(RelayIn::Candidate(name, addr))

@@ -62,15 +62,25 @@ struct Session {
     name: String,
     players: Vec<(String, SocketAddr)>,
     started: bool,
+    /// NAT descriptors announced with `e:` (only kept with `nat_notes`).
+    descs: Vec<(String, String)>,
 }
 
-/// The smallest server that lets the engines run: h, c, p, s, y, x, k.
+/// The smallest server that lets the engines run: h, c, p, s, y, x, k; with `nat_notes` also
+/// `e:` (answered with `n:` to every player, as the real server does), so the engines know
+/// which peers are our clients.
 #[derive(Default)]
 pub(crate) struct FakeServer {
     sessions: Vec<Session>,
+    pub(crate) nat_notes: bool,
 }
 
 impl FakeServer {
+    /// How many players of `session` announced their NAT (`e:`).
+    pub(crate) fn described(&self, session: &str) -> usize {
+        self.sessions.iter().find(|s| s.name == session).map_or(0, |s| s.descs.len())
+    }
+
     fn handle(&mut self, from: SocketAddr, data: &[u8]) -> Vec<(SocketAddr, Vec<u8>)> {
         let Ok(req) = Request::parse(data) else { return vec![] };
         let names = |s: &Session| -> Vec<u8> {
@@ -94,8 +104,12 @@ impl FakeServer {
         let session = self.sessions.iter_mut().find(|s| s.name == req.session());
         match (req, session) {
             (Request::Host { session, player, .. }, None) => {
-                let s =
-                    Session { name: session.into(), players: vec![(player.into(), from)], started: false };
+                let s = Session {
+                    name: session.into(),
+                    players: vec![(player.into(), from)],
+                    started: false,
+                    descs: Vec::new(),
+                };
                 let reply = names(&s);
                 self.sessions.push(s);
                 vec![(from, reply)]
@@ -106,6 +120,17 @@ impl FakeServer {
                 }
                 let reply = names(s);
                 s.players.iter().map(|p| (p.1, reply.clone())).collect()
+            }
+            (Request::Ext { player, nat, .. }, Some(s)) if self.nat_notes => {
+                s.descs.retain(|(n, _)| n != player);
+                s.descs.push((player.into(), nat.into()));
+                let entries = s
+                    .descs
+                    .iter()
+                    .map(|(n, d)| rhp_proto::NatEntry { player: n.clone(), desc: d.clone() })
+                    .collect();
+                let note = Reply::Nat(entries).to_bytes();
+                s.players.iter().map(|p| (p.1, note.clone())).collect()
             }
             (Request::Ping { .. }, Some(s)) if s.started => starts(s, Some(from)),
             (Request::Ping { .. }, Some(s)) => vec![(from, names(s))],
@@ -236,6 +261,20 @@ impl Sim {
         if self.nodes[i].outcome.is_none() {
             self.nodes[i].outcome = self.nodes[i].engine.take_outcome();
         }
+    }
+
+    /// Node `i` leaves as [`crate::Mesh::close`] does (its farewell, three times), then falls
+    /// silent for good.
+    pub(crate) fn close(&mut self, i: usize) {
+        let bye = self.nodes[i].engine.farewell();
+        for _ in 0..3 {
+            for t in &bye {
+                let from = self.nodes[i].public_for(t.to);
+                self.push(Datagram { at: self.now, from, to: t.to, data: t.data.clone() });
+            }
+        }
+        self.nodes[i].deaf = true;
+        self.nodes[i].mute_to_peers = true;
     }
 
     /// Runs app commands on node `i` (start, exit, kick) through `f`, then drains it.

@@ -3,10 +3,10 @@
 //! move to a direct path, and background direct attempts with candidates after the deadline.
 
 use crate::punch::RETRY_EVERY;
-use crate::relay::{ACK, CANDIDATE, DATA};
+use crate::relay::{ACK, ALIVE, CANDIDATE, DATA, LEAVE};
 use crate::sim::SERVER;
 use crate::tests_nat::{addr, classify, drain, feed, join, text, tick, Out, ALICE, LOCAL_PORT, MS};
-use crate::{Engine, Event, Method, Path, SocketId};
+use crate::{Engine, Event, LeaveReason, Method, Path, SocketId};
 use rhp_proto::relay::{FromServer, ToServer};
 use std::time::{Duration, Instant};
 
@@ -101,12 +101,22 @@ fn a_relayed_peer_is_not_failed_at_the_deadline_and_direct_is_retried_with_its_c
     let deadline = now + Duration::from_secs(20);
     let mut t = now;
     let mut at_deadline = Out::default();
+    let mut n = 0u32;
     while t < deadline + 10 * MS {
         t += 50 * MS;
+        n += 1;
+        if n % 40 == 0 {
+            // Alice's keepalive through the relay, every 2 s.
+            feed(&mut e, t, SocketId::MAIN, SERVER, &relay_in(0, &[ALIVE]));
+        }
         let o = tick(&mut e, t);
         at_deadline.events.extend(o.events);
+        at_deadline.ts.extend(o.ts);
     }
     assert!(!at_deadline.events.iter().any(|ev| matches!(ev, Event::Failed { .. })), "relayed, not failed");
+    assert!(!at_deadline.events.iter().any(|ev| matches!(ev, Event::PeerLeft { .. })), "kept alive");
+    let alives = frames(&at_deadline).iter().filter(|f| *f == &(0, vec![ALIVE])).count();
+    assert!((9..=11).contains(&alives), "our keepalive to Alice through the relay every 2 s: {alives}");
     // Alice's NAT changed: she tells us her new address through the relay.
     feed(&mut e, t, SocketId::MAIN, SERVER, &relay_in(0, b"\x04203.0.113.5:9999"));
     feed(&mut e, t, SocketId::MAIN, SERVER, &relay_in(0, b"\x04192.0.2.66:1234"));
@@ -180,4 +190,28 @@ fn a_start_without_the_grant_asks_again_and_holds_the_confirm_until_it_comes() {
         t += 50 * MS;
         assert!(!tick(&mut e, t).ts.iter().any(|x| text(x).starts_with("r:") || text(x).starts_with("y:")));
     }
+}
+
+#[test]
+fn a_relayed_peer_is_told_we_leave_and_its_leave_through_the_relay_is_reported() {
+    let (mut e, now, _) = relayed_start();
+    feed(&mut e, now + 5 * MS, SocketId::MAIN, SERVER, &relay_in(0, &[ACK]));
+    // Our farewell to a relayed-only peer goes through the relay (and only there).
+    let bye = e.farewell();
+    assert_eq!(bye.len(), 1, "{bye:?}");
+    assert_eq!(
+        (bye[0].to, ToServer::parse(&bye[0].data)),
+        (SERVER, Ok(ToServer::Data { token: TOKEN, to: 0, payload: &[LEAVE] }))
+    );
+    // Alice leaves through the relay: reported once, and nothing more goes to her.
+    let o = feed(&mut e, now + 10 * MS, SocketId::MAIN, SERVER, &relay_in(0, &[LEAVE]));
+    let left: Vec<_> = o.events.iter().filter(|ev| matches!(ev, Event::PeerLeft { .. })).collect();
+    assert_eq!(left, [&Event::PeerLeft { peer: "Alice".into(), reason: LeaveReason::Left }]);
+    let o = feed(&mut e, now + 11 * MS, SocketId::MAIN, SERVER, &relay_in(0, &[LEAVE]));
+    assert!(o.events.is_empty(), "{:?}", o.events);
+    assert!(e.data_to("Alice", b"x").is_err());
+    assert!(e.farewell().is_empty());
+    // Alice was the host: we are the only one left, so we are the host now.
+    assert_eq!(e.host(), Some("Bob"));
+    assert!(e.is_host());
 }

@@ -6,6 +6,9 @@
 //! - `s:<n>`: from the host: the game starts in `n` seconds.
 //! - `y:<sender>:<port>`: answer to `s:<n>`.
 //! - `d:<bytes>`: application data carried by this project's client (Godot peers ignore it).
+//! - `l:<sender>`: the sender leaves the session (between this project's clients only: never sent
+//!   to a peer that did not announce itself as one, so a Godot peer never sees it).
+//! - `a:<sender>`: the sender is still there (keepalive; between this project's clients only).
 
 use crate::name::is_player_name;
 use crate::ParseError;
@@ -44,6 +47,16 @@ pub enum PeerMessage<'a> {
     },
     /// `d:<bytes>`: application data.
     Data(&'a [u8]),
+    /// `l:<sender>`: the sender leaves (our clients only).
+    Leave {
+        /// Who leaves.
+        sender: &'a str,
+    },
+    /// `a:<sender>`: the sender is still there (our clients only).
+    Alive {
+        /// Who sends it.
+        sender: &'a str,
+    },
 }
 
 impl<'a> PeerMessage<'a> {
@@ -64,7 +77,9 @@ impl<'a> PeerMessage<'a> {
             ("c", [sender, p]) => Ok(PeerMessage::Confirm { sender: name(sender)?, port: port(p)? }),
             ("y", [sender, p]) => Ok(PeerMessage::StartAck { sender: name(sender)?, port: port(p)? }),
             ("s", [secs]) => Ok(PeerMessage::StartIn { secs: seconds(secs)? }),
-            ("g" | "c" | "y" | "s", _) => Err(ParseError::Invalid),
+            ("l", [sender]) => Ok(PeerMessage::Leave { sender: name(sender)? }),
+            ("a", [sender]) => Ok(PeerMessage::Alive { sender: name(sender)? }),
+            ("g" | "c" | "y" | "s" | "l" | "a", _) => Err(ParseError::Invalid),
             _ => Err(ParseError::UnknownType),
         }
     }
@@ -79,6 +94,8 @@ impl<'a> PeerMessage<'a> {
             PeerMessage::Confirm { sender, port } => write!(out, "c:{sender}:{port}"),
             PeerMessage::StartIn { secs } => write!(out, "s:{secs}"),
             PeerMessage::StartAck { sender, port } => write!(out, "y:{sender}:{port}"),
+            PeerMessage::Leave { sender } => write!(out, "l:{sender}"),
+            PeerMessage::Alive { sender } => write!(out, "a:{sender}"),
             PeerMessage::Data(bytes) => {
                 out.extend_from_slice(b"d:");
                 out.extend_from_slice(bytes);
@@ -140,6 +157,17 @@ mod tests {
         );
         assert_eq!(PeerMessage::parse(b"d:\xff\x00"), Ok(PeerMessage::Data(b"\xff\x00")));
         assert_eq!(PeerMessage::parse(b"d:"), Ok(PeerMessage::Data(b"")));
+    }
+
+    #[test]
+    fn parses_our_clients_leave_and_keepalive() {
+        assert_eq!(PeerMessage::parse(b"l:Bob"), Ok(PeerMessage::Leave { sender: "Bob" }));
+        assert_eq!(PeerMessage::parse(b"a:Bob"), Ok(PeerMessage::Alive { sender: "Bob" }));
+        assert_eq!(PeerMessage::Leave { sender: "Bob" }.to_bytes(), b"l:Bob");
+        assert_eq!(PeerMessage::Alive { sender: "Bob" }.to_bytes(), b"a:Bob");
+        for bad in ["l:", "l:Bob:1", "a:B b", "a:"] {
+            assert_eq!(PeerMessage::parse(bad.as_bytes()), Err(ParseError::Invalid), "{bad:?}");
+        }
     }
 
     #[test]

@@ -37,6 +37,8 @@ pub struct GodotConfig {
     pub password: Option<String>,
     /// Overall bound.
     pub timeout: Duration,
+    /// After success, keep the peer socket open this long, reading (and recording) what comes.
+    pub linger: Duration,
 }
 
 /// How its run ended.
@@ -57,6 +59,16 @@ pub struct GodotResult {
     pub greetings: u32,
     /// Peers whose `c:` it received.
     pub confirmed_by: Vec<String>,
+    /// The message types (text before the first `:`) of every peer datagram it read, each once.
+    pub kinds: Vec<String>,
+}
+
+/// Records the type of a peer datagram.
+fn note(r: &mut GodotResult, p: &str) {
+    let kind = p.split(':').next().unwrap_or("").to_owned();
+    if !r.kinds.contains(&kind) {
+        r.kinds.push(kind);
+    }
 }
 
 pub struct GodotDouble {
@@ -279,6 +291,7 @@ fn run(cfg: GodotConfig) -> GodotResult {
             break;
         }
         if let Some(p) = read_one(&sock) {
+            note(&mut r, &p);
             if p.starts_with('g') {
                 let f: Vec<&str> = p.split(':').collect();
                 let port: u16 = f.get(3).and_then(|x| x.parse().ok()).unwrap_or(0);
@@ -352,6 +365,7 @@ fn run(cfg: GodotConfig) -> GodotResult {
             break;
         }
         if let Some(p) = read_one(&sock) {
+            note(&mut r, &p);
             let f: Vec<&str> = p.split(':').collect();
             if p.starts_with('c') {
                 let sender = f.get(1).copied().unwrap_or("").to_owned();
@@ -386,6 +400,13 @@ fn run(cfg: GodotConfig) -> GodotResult {
     r.ok = true;
     r.stage = "done".into();
     r.elapsed_after_start = Some(t_start.elapsed());
+    let linger_end = Instant::now() + cfg.linger;
+    while Instant::now() < linger_end.min(end) {
+        if let Some(p) = read_one(&sock) {
+            note(&mut r, &p);
+        }
+        frame();
+    }
     if !is_host {
         let host = confirm_ports.iter().find(|e| e.0 == host_name);
         r.host_addr = host.and_then(|(_, ip, ports)| ports.first().map(|p| SocketAddr::new(*ip, *p)));
