@@ -98,3 +98,22 @@ fn a_godot_peer_never_receives_our_clients_leave_or_keepalive() {
     assert_eq!(alice.wait(WAIT), Some(0), "{}", alice.dump());
     assert!(!alice.stdout().iter().any(|l| l.starts_with("left peer=Godot")), "{}", alice.dump());
 }
+
+#[test]
+fn a_player_killed_without_a_word_is_printed_silent_after_the_fifteen_seconds() {
+    let server = Server::start(&[]);
+    let alice =
+        Player::host(server.addr, "Lv4", "Alice", 2, &["--send", "a", "--expect", "1", "--hold-s", "30"]);
+    assert!(alice.wait_stderr("in the session", Duration::from_secs(10)), "{}", alice.dump());
+    let bob = Player::join(server.addr, "Lv4", "Bob", &["--send", "b", "--expect", "1", "--hold-s", "30"]);
+    assert!(wait_line(&alice, "Bob: b", Duration::from_secs(10)), "{}", alice.dump());
+    // SIGKILL: no leave message, no relay leave; only the keepalives stop.
+    drop(bob);
+    let killed = std::time::Instant::now();
+    assert!(wait_line(&alice, "left peer=Bob reason=silent", Duration::from_secs(20)), "{}", alice.dump());
+    let after = killed.elapsed();
+    eprintln!("Alice reported Bob silent {after:?} after the kill");
+    // Silence is 15 s from the last datagram (a keepalive at most 2 s before the kill).
+    assert!(after >= Duration::from_secs(12), "{after:?}\n{}", alice.dump());
+    assert!(!has_line(&alice, "left peer=Bob reason=left"), "{}", alice.dump());
+}

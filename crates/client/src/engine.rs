@@ -421,7 +421,8 @@ impl Engine {
         }
     }
 
-    /// The host's name, once the session started.
+    /// The host's name, once the session started (after a hand-over, the new host's:
+    /// [`Event::HostChanged`]).
     pub fn host(&self) -> Option<&str> {
         match &self.phase {
             Phase::Peers(p) => Some(p.host()),

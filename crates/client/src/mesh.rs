@@ -69,7 +69,7 @@ impl Mesh {
         self.pump.engine.is_host()
     }
 
-    /// The host's name.
+    /// The host's name (after a hand-over, the new host's: [`Event::HostChanged`](crate::Event::HostChanged)).
     pub fn host(&self) -> String {
         self.pump.engine.host().unwrap_or_default().to_owned()
     }
