@@ -59,9 +59,10 @@ pub struct Common {
     /// Rendezvous server, HOST:PORT.
     #[arg(long, default_value_t = format!("127.0.0.1:{DEFAULT_PORT}"), value_name = "HOST:PORT")]
     server: String,
-    /// Local address to bind the one UDP socket used for the whole run.
-    #[arg(long, default_value = "0.0.0.0:0", value_name = "IP:PORT")]
-    bind: SocketAddr,
+    /// Local address to bind the one UDP socket used for the whole run [default: any address
+    /// and port of the server's family].
+    #[arg(long, value_name = "IP:PORT")]
+    bind: Option<SocketAddr>,
     /// Seconds after the start message by which every peer must be connected; the rest are
     /// reported failed. Keep it above 15 when Godot peers take part.
     #[arg(long, default_value_t = 20.0, value_name = "S", value_parser = seconds)]
@@ -209,13 +210,6 @@ fn run(session: String, player: String, role: Role, start_when: Option<u8>, comm
     end.into()
 }
 
-pub(crate) async fn resolve(server: &str) -> Result<SocketAddr, ClientError> {
-    let bad =
-        || ClientError::InvalidConfig(format!("cannot resolve the server address {server:?} (HOST:PORT)"));
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host(server).await.map_err(|_| bad())?.collect();
-    addrs.iter().find(|a| a.is_ipv4()).or(addrs.first()).copied().ok_or_else(bad)
-}
-
 fn ms(d: Duration) -> u128 {
     d.as_millis()
 }
@@ -227,7 +221,7 @@ async fn play(
     start_when: Option<u8>,
     common: Common,
 ) -> Result<End, ClientError> {
-    let server = resolve(&common.server).await?;
+    let server = crate::resolve::server(&common.server).await?;
     let config = Config {
         server,
         session: session.clone(),
@@ -244,7 +238,7 @@ async fn play(
         ..Config::host(server, &session, &player, 2)
     };
     let mut signals = Signals::install().map_err(ClientError::Io)?;
-    let (client, control, mut events) = Client::bind(config, Some(common.bind)).await?;
+    let (client, control, mut events) = Client::bind(config, common.bind).await?;
     let local = client.local_addr()?;
     let verb = if matches!(role, Role::Host { .. }) { "creating" } else { "joining" };
     eprintln!("{verb} session {session} as {player} via {server} (local {local})");

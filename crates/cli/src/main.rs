@@ -9,6 +9,7 @@ mod console;
 mod host_join;
 mod logging;
 mod nat;
+mod resolve;
 mod serve;
 mod stop;
 mod stream;

@@ -147,7 +147,7 @@ pub fn run(args: NatArgs) -> ExitCode {
         }
     };
     runtime.block_on(async {
-        let server = match crate::host_join::resolve(&args.server).await {
+        let server = match crate::resolve::server(&args.server).await {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("error: {e}");
