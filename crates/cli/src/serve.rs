@@ -137,24 +137,29 @@ pub struct ServeArgs {
     /// Sessions and players one source IP may create per second (a token bucket; one carrier-grade
     /// NAT address can carry thousands of players); beyond it the request is refused with
     /// error:too_many_requests. 0 = no limit.
-    #[arg(long, default_value_t = 10, value_name = "N", help_heading = CAPS)]
+    #[arg(long, default_value_t = 50, value_name = "N", help_heading = CAPS)]
     pub create_rate: u32,
 
     /// Creations one source IP may save up and spend at once (the token bucket's size).
-    #[arg(long, default_value_t = 40, value_name = "N", help_heading = CAPS)]
+    #[arg(long, default_value_t = 200, value_name = "N", help_heading = CAPS)]
     pub create_burst: u32,
 
     /// Live sessions one source IP may have created; beyond it error:too_many_sessions.
     /// 0 = no limit.
-    #[arg(long, default_value_t = 64, value_name = "N", help_heading = CAPS)]
+    #[arg(long, default_value_t = 1024, value_name = "N", help_heading = CAPS)]
     pub max_sessions_per_ip: usize,
 
+    /// Live players behind one source IP (an IPv6 /64 counts as one), over all sessions; beyond it
+    /// error:too_many_requests. 0 = no limit.
+    #[arg(long, default_value_t = 4096, value_name = "N", help_heading = CAPS)]
+    pub max_players_per_ip: usize,
+
     /// Most sessions at once, over all sources; beyond it error:too_many_sessions.
-    #[arg(long, default_value_t = 100_000, value_name = "N", help_heading = CAPS)]
+    #[arg(long, default_value_t = 1 << 20, value_name = "N", help_heading = CAPS)]
     pub max_sessions: usize,
 
     /// Most players at once, over all sessions; beyond it error:server_full. 0 = no limit.
-    #[arg(long, default_value_t = 400_000, value_name = "N", help_heading = CAPS)]
+    #[arg(long, default_value_t = 1 << 22, value_name = "N", help_heading = CAPS)]
     pub max_players: usize,
 
     /// A refusal by a cap is logged at most once per source IP per this many seconds (with the
@@ -194,7 +199,7 @@ pub struct ServeArgs {
 
     /// Most relayed players behind one source IP; beyond it a player is refused the relay.
     /// 0 = no limit.
-    #[arg(long, default_value_t = 16, value_name = "N", help_heading = NAT)]
+    #[arg(long, default_value_t = 32, value_name = "N", help_heading = NAT)]
     pub relay_max_per_ip: usize,
 
     /// Bytes per second the server relays in total, over every relayed session (it may save up one
@@ -262,6 +267,7 @@ impl ServeArgs {
             create_rate: self.create_rate,
             create_burst: self.create_burst,
             max_sessions_per_ip: self.max_sessions_per_ip,
+            max_players_per_ip: self.max_players_per_ip,
             max_players: if self.max_players == 0 { usize::MAX } else { self.max_players },
             refusal_log_interval: Duration::from_secs(self.refusal_log_interval_s),
             stats_interval: Duration::from_secs(self.stats_interval_s),
@@ -417,10 +423,11 @@ async fn serve(args: ServeArgs) -> ExitCode {
         );
     }
     info!(
-        "caps: {} sessions ({} per IP), {} players, {} creations/s per IP (burst {})",
+        "caps: {} sessions ({} per IP), {} players ({} per IP), {} creations/s per IP (burst {})",
         config.max_sessions,
         config.max_sessions_per_ip,
         config.max_players,
+        config.max_players_per_ip,
         config.create_rate,
         config.create_burst
     );
@@ -547,6 +554,8 @@ mod tests {
     fn zero_factor_and_no_caps_are_the_original() {
         let flags = [
             "serve",
+            "--max-players-per-ip",
+            "0",
             "--reflection-factor",
             "0",
             "--create-rate",
@@ -582,7 +591,7 @@ mod tests {
         let relay = RelayConfig::default();
         assert_eq!(
             (relay.player_rate, relay.player_burst, relay.max_per_ip, relay.server_rate, relay.max_sessions),
-            (131_072, 262_144, 16, 64 << 20, 100_000)
+            (131_072, 262_144, 32, 64 << 20, 100_000)
         );
         assert_eq!((relay.lifetime, relay.idle), (Duration::from_secs(14_400), Duration::from_secs(60)));
         assert!(relay.is_on());
