@@ -10,6 +10,7 @@ mod config_layers;
 mod host_join;
 mod logging;
 mod nat;
+mod reload;
 mod serve;
 mod stream;
 

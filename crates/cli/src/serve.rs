@@ -4,6 +4,7 @@
 
 use crate::config_layers::{self, ConfigError};
 use crate::logging::{self, LogOptions};
+use crate::reload::{self, Reloader};
 use rhp_proto::DEFAULT_PORT;
 use rhp_server::config::{BudgetConfig, RelayConfig};
 use rhp_server::{Config, Engine};
@@ -353,16 +354,23 @@ pub fn main(user_args: Vec<OsString>) -> ExitCode {
         print!("{}", resolved.toml);
         return ExitCode::SUCCESS;
     }
-    run(resolved.args)
+    run(resolved.args, user_args, &resolved.toml)
 }
 
-/// Runs the server until SIGINT/SIGTERM. Exit 0 on a signal, 1 if it cannot start.
-pub fn run(args: ServeArgs) -> ExitCode {
+/// Runs the server until SIGINT/SIGTERM; SIGHUP reloads (see [`crate::reload`]) from `user_args`
+/// and the file, compared with `toml` (the settings as printed). Exit 0 on a signal, 1 if it cannot
+/// start.
+pub fn run(args: ServeArgs, user_args: Vec<OsString>, toml: &str) -> ExitCode {
     let log = LogOptions { level: args.log_level, file: (!args.no_log_file).then(|| args.log_file.clone()) };
-    if let Err(e) = logging::init(&log) {
-        eprintln!("rabid-hole-punch: {e}");
-        return ExitCode::FAILURE;
-    }
+    let level = match logging::init(&log) {
+        Ok(level) => level,
+        Err(e) => {
+            eprintln!("rabid-hole-punch: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (engine_tx, engine_rx) = tokio::sync::mpsc::unbounded_channel();
+    let reloader = Reloader { user_args, running: reload::settings(toml), level, engine: engine_tx };
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -370,10 +378,10 @@ pub fn run(args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(serve(args))
+    runtime.block_on(serve(args, reloader, engine_rx))
 }
 
-async fn serve(args: ServeArgs) -> ExitCode {
+async fn serve(args: ServeArgs, reloader: Reloader, reconfigure: rhp_server::shell::Reconfigure) -> ExitCode {
     // Signals first, so a SIGTERM right after the "listening" line is already handled.
     let shutdown = match shutdown_signal() {
         Ok(f) => f,
@@ -382,6 +390,13 @@ async fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    match reloader.install() {
+        Ok(reloads) => drop(tokio::spawn(reloads)),
+        Err(e) => {
+            error!("cannot install the SIGHUP handler: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     let addr = SocketAddr::new(args.bind, args.port);
     let socket_options =
         rhp_server::shell::SocketOptions { recv_buffer: args.recv_buffer, send_buffer: args.send_buffer };
@@ -452,7 +467,9 @@ async fn serve(args: ServeArgs) -> ExitCode {
         None => info!("STUN on udp://{local}; no alternate port"),
     }
     let shell_options = rhp_server::shell::ShellOptions { io_batch: args.io_batch as usize };
-    rhp_server::shell::run_with_alt(socket, alt, Engine::new(config), shutdown, shell_options).await;
+    let engine = Engine::new(config);
+    rhp_server::shell::run_reconfigurable(socket, alt, engine, shutdown, shell_options, Some(reconfigure))
+        .await;
     info!("stopped");
     ExitCode::SUCCESS
 }

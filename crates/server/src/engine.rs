@@ -505,7 +505,11 @@ impl<S: SessionStore> Engine<S> {
             r.refused_server_rate,
             r.refused_no_such_member
         );
-        self.timers.push(now + self.config.stats_interval, Kind::Stats);
+        // The interval may have been set to zero since (see `Engine::reconfigure`).
+        self.stats_armed = !self.config.stats_interval.is_zero();
+        if self.stats_armed {
+            self.timers.push(now + self.config.stats_interval, Kind::Stats);
+        }
     }
 
     /// Drops stale timer entries when removals may have left many.

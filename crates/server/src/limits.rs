@@ -44,6 +44,12 @@ impl RateLimiter {
         RateLimiter { per_token, burst: burst.max(1), tat: HashMap::new(), last_sweep: None }
     }
 
+    /// New rate and burst; the saved-up state of every IP is kept.
+    pub(crate) fn reconfigure(&mut self, rate: u32, burst: u32) {
+        let fresh = RateLimiter::new(rate, burst);
+        (self.per_token, self.burst) = (fresh.per_token, fresh.burst);
+    }
+
     /// Takes a token for `ip` at `now`; false if it has none left.
     pub(crate) fn take(&mut self, now: Instant, ip: IpAddr) -> bool {
         let Some(t) = self.per_token else { return true };
@@ -158,6 +164,11 @@ pub(crate) struct LogLimiter {
 impl LogLimiter {
     pub(crate) fn new(interval: Duration) -> LogLimiter {
         LogLimiter { interval, last: HashMap::new(), suppressed: HashMap::new() }
+    }
+
+    /// A new interval; what was logged when is kept.
+    pub(crate) fn set_interval(&mut self, interval: Duration) {
+        self.interval = interval;
     }
 
     /// Whether to log this refusal now; if so, also how many were suppressed before it.
