@@ -121,7 +121,7 @@ pub struct ServeArgs {
     pub reflection_loopback: bool,
 
     /// With the budget on, a keep-alive gets the player list back only when it changed, or this
-    /// long after the last list that player got (the Godot plugin gives up after 15 s of silence).
+    /// long after the last list that player got (the Godot plugin waits 15 s).
     #[arg(long, default_value_t = 5000, value_name = "MS", help_heading = BUDGET)]
     pub info_refresh_ms: u64,
 
@@ -163,8 +163,8 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 1 << 22, value_name = "N", help_heading = CAPS)]
     pub max_players: usize,
 
-    /// A refusal by a cap is logged at most once per source IP per this many seconds (with the
-    /// count of the ones not logged).
+    /// A refusal by a cap is logged at most once per source IP per this many seconds (with a count
+    /// of those not logged).
     #[arg(long, default_value_t = 10, value_name = "S", help_heading = CAPS)]
     pub refusal_log_interval_s: u64,
 
@@ -181,7 +181,7 @@ pub struct ServeArgs {
     pub no_relay: bool,
 
     /// Bytes per second one relayed player may send through the relay (headers count); beyond it
-    /// its data is refused. A game at 60 packets/s of 1,200 bytes needs 72 KB/s. 0 = relay off.
+    /// its data is refused. A game at 60 packets/s of 1,200 bytes needs 72 KB/s. 0 = off.
     #[arg(long, default_value_t = 128 * 1024, value_name = "BYTES", help_heading = NAT)]
     pub relay_rate: u32,
 
@@ -203,8 +203,8 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 32, value_name = "N", help_heading = NAT)]
     pub relay_max_per_ip: usize,
 
-    /// Bytes per second the server relays in total, over every relayed session (it may save up one
-    /// second of it). 0 = no limit.
+    /// Bytes per second the server relays in all relayed sessions together (one second of it
+    /// may be saved up). 0 = no limit.
     #[arg(long, default_value_t = 64 * 1024 * 1024, value_name = "BYTES", help_heading = NAT)]
     pub relay_server_rate: u64,
 
@@ -217,8 +217,8 @@ pub struct ServeArgs {
     #[arg(long, default_value = "info", value_name = "LEVEL", value_parser = parse_level, help_heading = LOGGING)]
     pub log_level: LevelFilter,
 
-    /// Log file, besides stderr; rotated at 10 MB with 10 backups (.1 ... .10). A relative path is
-    /// taken from the working directory.
+    /// Log file besides stderr, rotated at 10 MB with 10 backups. A relative path is in the
+    /// working directory.
     #[arg(long, default_value = "rabid-hole-punch.log", value_name = "FILE", help_heading = LOGGING)]
     pub log_file: PathBuf,
 

@@ -204,6 +204,12 @@ fn serve_help_is_grouped_like_the_readme_with_one_placeholder_style() {
     for jargon in ["recvmmsg", "sendmmsg", "fails closed", " h:", " c:", " r:", "h:/c:", "SO_RCVBUF"] {
         assert!(!out.contains(jargon), "{jargon:?} in:\n{out}");
     }
+    // A default is never cut across two lines.
+    for line in out.lines() {
+        if let Some(rest) = line.split("[default:").nth(1) {
+            assert!(rest.contains(']'), "default cut at {line:?}");
+        }
+    }
     // Examples, the environment, the legacy form.
     assert!(out.contains("Examples:"), "{out}");
     assert!(out.contains("rabid-hole-punch serve --port"), "{out}");
