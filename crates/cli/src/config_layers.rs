@@ -83,6 +83,23 @@ pub struct Resolved {
     pub args: ServeArgs,
     /// The configuration as TOML (what `--print-config` prints).
     pub toml: String,
+    /// `RHP_*` variables that set nothing (a typo, most likely): to be warned about.
+    pub unknown_env: Vec<String>,
+}
+
+/// `RHP_*` variables of the project's other tools, which `serve` does not warn about.
+const OTHER_TOOLS_ENV: [&str; 3] = ["RHP_BIN", "RHP_LAB_VERBOSE", "RHP_BENCH_RUNS"];
+
+/// The `RHP_*` variables in the environment that are no `serve` setting.
+fn unknown_env() -> Vec<String> {
+    let cmd = plain_command();
+    let known: Vec<String> = cmd.get_arguments().filter_map(|a| a.get_long()).map(env_name).collect();
+    let mut unknown: Vec<String> = std::env::vars_os()
+        .filter_map(|(k, _)| k.into_string().ok())
+        .filter(|k| k.starts_with("RHP_") && !known.contains(k) && !OTHER_TOOLS_ENV.contains(&k.as_str()))
+        .collect();
+    unknown.sort();
+    unknown
 }
 
 /// Why a configuration is refused.
@@ -136,7 +153,7 @@ pub fn resolve(user_args: &[OsString]) -> Result<Resolved, ConfigError> {
     let matches = command().try_get_matches_from(argv(&file_args)).map_err(ConfigError::Clap)?;
     let args = ServeOnly::from_arg_matches(&matches).map_err(ConfigError::Clap)?.args;
     let toml = render(&command(), &matches, &first, !file_args.is_empty());
-    Ok(Resolved { args, toml })
+    Ok(Resolved { args, toml, unknown_env: unknown_env() })
 }
 
 /// `["serve", flag...]`.

@@ -351,16 +351,24 @@ pub fn main(user_args: Vec<OsString>) -> ExitCode {
         }
     };
     if resolved.args.print_config {
+        for name in &resolved.unknown_env {
+            eprintln!("rabid-hole-punch: warning: {}", unknown_env_warning(name));
+        }
         print!("{}", resolved.toml);
         return ExitCode::SUCCESS;
     }
-    run(resolved.args, user_args, &resolved.toml)
+    run(resolved.args, user_args, &resolved.toml, &resolved.unknown_env)
+}
+
+/// What to say about an `RHP_*` variable that sets nothing.
+fn unknown_env_warning(name: &str) -> String {
+    format!("environment variable {name} is not a serve setting: ignored (`serve --help` lists them)")
 }
 
 /// Runs the server until SIGINT/SIGTERM; SIGHUP reloads (see [`crate::reload`]) from `user_args`
 /// and the file, compared with `toml` (the settings as printed). Exit 0 on a signal, 1 if it cannot
 /// start.
-pub fn run(args: ServeArgs, user_args: Vec<OsString>, toml: &str) -> ExitCode {
+pub fn run(args: ServeArgs, user_args: Vec<OsString>, toml: &str, unknown_env: &[String]) -> ExitCode {
     let log = LogOptions { level: args.log_level, file: (!args.no_log_file).then(|| args.log_file.clone()) };
     let level = match logging::init(&log) {
         Ok(level) => level,
@@ -369,6 +377,9 @@ pub fn run(args: ServeArgs, user_args: Vec<OsString>, toml: &str) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    for name in unknown_env {
+        tracing::warn!("{}", unknown_env_warning(name));
+    }
     let (engine_tx, engine_rx) = tokio::sync::mpsc::unbounded_channel();
     let reloader = Reloader { user_args, running: reload::settings(toml), level, engine: engine_tx };
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {

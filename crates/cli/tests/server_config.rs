@@ -182,6 +182,18 @@ fn every_key_flag_beats_env_beats_file_beats_default() {
 }
 
 #[test]
+fn an_rhp_variable_that_sets_nothing_is_warned_about() {
+    let dir = temp_dir("cfg-typo");
+    let env = [("RHP_CREAT_RATE".to_string(), "5".to_string()), ("RHP_BIN".to_string(), "x".to_string())];
+    let (code, out, err) = run_env(&["serve", "--print-config"], &env, &dir);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("RHP_CREAT_RATE is not a serve setting"), "{err}");
+    assert!(!err.contains("RHP_BIN"), "another tool's variable: {err}");
+    assert_eq!(parse_printed(&out)["create-rate"].source, "default");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn switches_follow_the_same_order() {
     let dir = temp_dir("cfg-switches");
     let path = dir.join("on.toml");
