@@ -10,6 +10,7 @@
 
 use crate::config_file::{self, Entry, FileValue};
 use crate::serve::{ServeArgs, BUDGET, CAPS, CONFIG, LOGGING, NAT, SOCKET, TIMERS};
+use clap::error::ErrorKind;
 use clap::parser::ValueSource;
 use clap::{Arg, ArgAction, ArgMatches, CommandFactory, FromArgMatches, Parser};
 use std::ffi::OsString;
@@ -122,6 +123,10 @@ pub fn resolve(user_args: &[OsString]) -> Result<Resolved, ConfigError> {
     };
     let first = match command().try_get_matches_from(argv(&[])) {
         Ok(m) => m,
+        // --help and --version are not errors to explain.
+        Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
+            return Err(ConfigError::Clap(e))
+        }
         Err(e) => return Err(env_error().map_or(ConfigError::Clap(e), ConfigError::Message)),
     };
     let mut file_args = Vec::new();
