@@ -19,7 +19,7 @@ cleanup() {
   rm -rf "$TMP"
 }
 trap cleanup EXIT
-"$BIN" serve --bind 127.0.0.1 --port 0 --no-log-file --create-rate 0 --max-sessions-per-ip 0 2>"$TMP/server.log" &
+"$BIN" serve --bind 127.0.0.1 --port 0 --no-log-file --create-rate 0 --max-sessions-per-ip 0 --max-players-per-ip 0 2>"$TMP/server.log" &
 PIDS+=($!)
 for _ in $(seq 1 100); do
   ADDR="$(grep -o 'listening on [^ ]*' "$TMP/server.log" 2>/dev/null | head -1 | sed 's|listening on ||; s|udp://||')" || true

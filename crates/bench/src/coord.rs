@@ -213,7 +213,7 @@ pub(crate) fn spawn_target(spec: &TargetSpec) -> Result<Target, String> {
             c.args(["serve", "--bind", "127.0.0.1", "--port", &port.to_string(), "--no-log-file"]);
             c.args(["--log-level", "warn", "--player-timeout-ms", "60000"]);
             // The loader's players share a few loopback addresses: lift the per-IP caps.
-            c.args(["--create-rate", "0", "--max-sessions-per-ip", "0"]);
+            c.args(["--create-rate", "0", "--max-sessions-per-ip", "0", "--max-players-per-ip", "0"]);
             c.args(&spec.server_flags);
             c
         }

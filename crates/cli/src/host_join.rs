@@ -525,11 +525,13 @@ async fn script(
     loop {
         drain_late(events);
         let sent_enough = common.send.is_none() || rounds >= MIN_SEND_ROUNDS;
-        if got.len() >= want && sent_enough {
+        let peers = mesh.peers();
+        let all_gone = !peers.is_empty() && peers.iter().all(|p| p.has_left());
+        // Once every peer is gone there is nobody left to send to: done if we got what we wanted.
+        if got.len() >= want && (sent_enough || all_gone) {
             break;
         }
-        let peers = mesh.peers();
-        if !peers.is_empty() && peers.iter().all(|p| p.has_left()) {
+        if all_gone {
             eprintln!("error: every peer is gone (left or silent) before --expect {want} was met");
             return Ok(End::Failure);
         }
@@ -628,7 +630,11 @@ async fn linger_answering(
                 let n = replies.entry(peer.clone()).or_insert(0);
                 if *n < LINGER_REPLIES {
                     *n += 1;
-                    mesh.send(&peer, text).await?;
+                    match mesh.send(&peer, text).await {
+                        // It left meanwhile: nobody to answer.
+                        Err(ClientError::UnknownPeer(_)) | Ok(()) => {}
+                        Err(e) => return Err(e),
+                    }
                 }
             }
             Ok(Err(e)) => return Err(e),

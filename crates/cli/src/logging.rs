@@ -33,6 +33,9 @@ pub struct LogOptions {
     pub file: Option<PathBuf>,
 }
 
+/// Changes the most verbose level logged while the server runs (SIGHUP, see [`crate::reload`]).
+pub type LevelHandle = tracing_subscriber::reload::Handle<LevelFilter, tracing_subscriber::Registry>;
+
 /// `time - target - LEVEL - message`.
 struct LineFormat;
 
@@ -51,9 +54,9 @@ where
     }
 }
 
-/// Installs the global subscriber. Fails (with a one-line reason) if the log file cannot be
-/// opened for appending.
-pub fn init(opts: &LogOptions) -> Result<(), String> {
+/// Installs the global subscriber; returns the handle that changes its level. Fails (with a
+/// one-line reason) if the log file cannot be opened for appending.
+pub fn init(opts: &LogOptions) -> Result<LevelHandle, String> {
     let file = match &opts.file {
         Some(path) => Some(Mutex::new(open_rotating(path)?)),
         None => None,
@@ -64,12 +67,14 @@ pub fn init(opts: &LogOptions) -> Result<(), String> {
         .with_writer(std::io::stderr);
     let file = file
         .map(|f| tracing_subscriber::fmt::layer().event_format(LineFormat).with_ansi(false).with_writer(f));
+    let (level, handle) = tracing_subscriber::reload::Layer::new(opts.level);
     tracing_subscriber::registry()
-        .with(opts.level)
+        .with(level)
         .with(stderr)
         .with(file)
         .try_init()
-        .map_err(|e| format!("cannot set up logging: {e}"))
+        .map_err(|e| format!("cannot set up logging: {e}"))?;
+    Ok(handle)
 }
 
 fn open_rotating(path: &Path) -> Result<FileRotate<AppendCount>, String> {

@@ -5,10 +5,13 @@
 //!
 //! This file only picks the subcommand; each lives in its own module.
 
+mod config_file;
+mod config_layers;
 mod console;
 mod host_join;
 mod logging;
 mod nat;
+mod reload;
 mod resolve;
 mod serve;
 mod stop;
@@ -46,11 +49,20 @@ fn main() -> ExitCode {
     let argv: Vec<OsString> = std::env::args_os().collect();
     // The original server's invocation, `main.py <port> [DEBUG]`, keeps working.
     if let Some(args) = serve::legacy_args(&argv) {
-        return serve::run(args);
+        return serve::main(args);
+    }
+    if let Some(hint) = serve::positional_hint(&argv) {
+        eprintln!("error: {hint}");
+        return ExitCode::from(2);
+    }
+    // `serve` is parsed on its own: its settings also come from RHP_* variables and --config.
+    if argv.get(1).is_some_and(|a| a == "serve") {
+        return serve::main(argv.into_iter().skip(2).collect());
     }
     let cli = Cli::parse_from(argv);
     match cli.command {
-        Command::Serve(args) => serve::run(args),
+        // Reached only through `serve`, handled above; kept for completeness.
+        Command::Serve(_) => serve::main(std::env::args_os().skip(2).collect()),
         Command::Host(args) => host_join::run_host(args),
         Command::Join(args) => host_join::run_join(args),
         Command::Nat(args) => nat::run(args),

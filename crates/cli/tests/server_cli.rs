@@ -160,3 +160,76 @@ fn bad_flags_are_refused() {
     let (code, _, err) = run(&["serve", "--no-log-file", "--log-file", "x.log"], &dir);
     assert_ne!(code, Some(0), "{err}");
 }
+
+#[test]
+fn serve_help_is_grouped_like_the_readme_with_one_placeholder_style() {
+    let dir = temp_dir("help-groups");
+    let (code, out, _) = run(&["serve", "--help"], &dir);
+    assert_eq!(code, Some(0));
+    let headings = [
+        "Socket:",
+        "Protocol timers",
+        "Anti-reflection budget",
+        "Caps",
+        "NAT traversal and relay",
+        "Logging:",
+        "Configuration:",
+    ];
+    let mut at = 0;
+    for h in headings {
+        let pos =
+            out[at..].find(h).unwrap_or_else(|| panic!("heading {h:?} missing or out of order:\n{out}"));
+        at += pos;
+    }
+    // Each flag under its heading.
+    let section = |h: &str| -> &str {
+        let start = out.find(h).unwrap_or(0);
+        let end = out[start + 1..].find("\n\n").map_or(out.len(), |e| start + 1 + e);
+        &out[start..end]
+    };
+    assert!(section("Caps").contains("--create-rate <N>"), "{out}");
+    assert!(section("NAT traversal").contains("--relay-rate <BYTES>"), "{out}");
+    assert!(section("Protocol timers").contains("--player-timeout-ms <MS>"), "{out}");
+    assert!(section("Socket:").contains("--bind <ADDR>"), "{out}");
+    assert!(section("Configuration:").contains("--config <FILE>"), "{out}");
+    // One placeholder style: short words from one list.
+    for word in out.split('<').skip(1).filter_map(|s| s.split_once('>')).map(|(w, _)| w) {
+        assert!(
+            ["N", "MS", "S", "BYTES", "PORT", "ADDR", "LEVEL", "FILE", "FLAG", "PORT> [DEBUG"]
+                .contains(&word),
+            "placeholder <{word}> in:\n{out}"
+        );
+    }
+    // No wire jargon without a word of explanation.
+    for jargon in ["recvmmsg", "sendmmsg", "fails closed", " h:", " c:", " r:", "h:/c:", "SO_RCVBUF"] {
+        assert!(!out.contains(jargon), "{jargon:?} in:\n{out}");
+    }
+    // A default is never cut across two lines.
+    for line in out.lines() {
+        if let Some(rest) = line.split("[default:").nth(1) {
+            assert!(rest.contains(']'), "default cut at {line:?}");
+        }
+    }
+    // Examples, the environment, the legacy form.
+    assert!(out.contains("Examples:"), "{out}");
+    assert!(out.contains("rabid-hole-punch serve --port"), "{out}");
+    assert!(out.contains("RHP_CREATE_RATE"), "{out}");
+    assert!(out.contains("rabid-hole-punch <PORT> [DEBUG]"), "{out}");
+}
+
+#[test]
+fn a_bad_positional_suggests_the_right_form() {
+    let dir = temp_dir("positional");
+    let (code, _, err) = run(&["serve", "57810"], &dir);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("rabid-hole-punch serve --port 57810"), "{err}");
+    assert!(err.contains("rabid-hole-punch 57810"), "{err}");
+    let (code, _, err) = run(&["57810", "debug"], &dir);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("rabid-hole-punch 57810 DEBUG"), "{err}");
+    assert!(err.contains("rabid-hole-punch serve --port 57810 --log-level debug"), "{err}");
+    let (code, _, err) = run(&["57810", "verbose"], &dir);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("<PORT> [DEBUG]"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

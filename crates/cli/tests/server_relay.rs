@@ -160,7 +160,7 @@ fn serve_help_documents_the_relay_flags_and_defaults() {
         "--relay-idle-s",
         "[default: 60]",
         "--relay-max-per-ip",
-        "[default: 16]",
+        "[default: 32]",
         "--relay-server-rate",
         "[default: 67108864]",
         "--relay-max-sessions",

@@ -115,6 +115,18 @@ impl Budget {
         Budget { config, epoch: None, accounts: HashMap::new(), transient: None, swept: 0, withheld: 0 }
     }
 
+    /// Takes new settings. A new window changes what a slot means, so the accounts start afresh
+    /// (a member's next datagram opens its account again); otherwise they are kept.
+    pub(crate) fn reconfigure(&mut self, config: BudgetConfig) {
+        if config.window != self.config.window {
+            self.accounts.clear();
+            self.transient = None;
+            self.epoch = None;
+            self.swept = 0;
+        }
+        self.config = config;
+    }
+
     fn slot_len(&self) -> Duration {
         (self.config.window / SLOTS as u32).max(Duration::from_millis(1))
     }

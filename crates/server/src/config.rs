@@ -51,6 +51,10 @@ pub struct Config {
     pub max_sessions_per_ip: usize,
     /// Most players held at once, over all sessions. Beyond it: `error:server_full`.
     pub max_players: usize,
+    /// Live players behind one source IP (an IPv6 /64 counts as one), over all sessions; 0 = no
+    /// limit. Beyond it: `error:too_many_requests`. With [`Config::max_sessions_per_ip`], what
+    /// makes filling the server take many IPs (see the README's Hardening).
+    pub max_players_per_ip: usize,
     /// A refusal by a cap is logged at most once per source IP (and kind) per this interval.
     pub refusal_log_interval: Duration,
     /// Log the counts (sessions, players, timers, tracked addresses) at INFO this often; zero =
@@ -69,15 +73,20 @@ impl Default for Config {
             start_interval: Duration::from_millis(100),
             error_repeats: 3,
             error_interval: Duration::from_millis(50),
-            max_sessions: 100_000,
+            // 1,024 IPs at their per-IP caps fill the sessions or the players (see below).
+            max_sessions: 1 << 20,
             budget: BudgetConfig::default(),
             info_refresh: Duration::from_secs(5),
             start_sync_max: Duration::from_secs(6),
             start_hold: Duration::from_secs(12),
-            create_rate: 10,
-            create_burst: 40,
-            max_sessions_per_ip: 64,
-            max_players: 400_000,
+            // One carrier-grade NAT address carries many players: 100 lobbies from one IP within
+            // 2 s and 1,000 live sessions from one IP pass; filling the server's sessions or
+            // players takes 1,024 IPs (the README's Hardening has the arithmetic).
+            create_rate: 50,
+            create_burst: 200,
+            max_sessions_per_ip: 1024,
+            max_players_per_ip: 4096,
+            max_players: 1 << 22,
             refusal_log_interval: Duration::from_secs(10),
             stats_interval: Duration::ZERO,
             relay: RelayConfig::default(),
@@ -92,6 +101,7 @@ impl Config {
             budget: BudgetConfig { factor: 0, ..BudgetConfig::default() },
             create_rate: 0,
             max_sessions_per_ip: 0,
+            max_players_per_ip: 0,
             max_players: usize::MAX,
             ..Config::default()
         }

@@ -36,7 +36,7 @@
 
 use crate::budget::Budget;
 use crate::config::Config;
-use crate::limits::{LogLimiter, PerIpCount, RateLimiter, Refusal};
+use crate::limits::{ip_key, LogLimiter, PerIpCount, RateLimiter, Refusal};
 use crate::outbox::Outbox;
 use crate::relay::{RelayStats, RelayTable};
 use crate::session::Session;
@@ -86,6 +86,8 @@ pub struct Engine<S: SessionStore = MemoryStore> {
     pub(crate) live_players: usize,
     pub(crate) rate: RateLimiter,
     pub(crate) per_ip: PerIpCount,
+    /// Live players per source IP (see [`crate::limits::ip_key`]).
+    pub(crate) players_per_ip: PerIpCount,
     pub(crate) log_limit: LogLimiter,
     /// The relay's sessions, tokens and counters (node-local).
     pub(crate) relay: RelayTable,
@@ -113,6 +115,7 @@ impl<S: SessionStore> Engine<S> {
             timers: Timers::default(),
             live_players: 0,
             per_ip: PerIpCount::default(),
+            players_per_ip: PerIpCount::default(),
             stats_armed: false,
         }
     }
@@ -271,6 +274,13 @@ impl<S: SessionStore> Engine<S> {
         (self.rate.tracked(), self.per_ip.len())
     }
 
+    /// Live sessions created from `ip` and live players behind it (counted per source as the caps
+    /// count it: an IPv4 address or an IPv6 /64).
+    pub fn per_ip_counts(&self, ip: std::net::IpAddr) -> (u32, u32) {
+        let key = ip_key(ip);
+        (self.per_ip.get(key), self.players_per_ip.get(key))
+    }
+
     /// Checks the engine's invariants; the error says which one broke. For tests and fuzzing:
     /// O(sessions + players). Every session has at least one player, players are unique by name
     /// and id, the counters match the store, every live player and session has its timer; the
@@ -282,6 +292,7 @@ impl<S: SessionStore> Engine<S> {
     {
         let mut players = 0;
         let mut per_ip: std::collections::HashMap<std::net::IpAddr, u32> = Default::default();
+        let mut players_per_ip: std::collections::HashMap<std::net::IpAddr, u32> = Default::default();
         for session in self.store.sessions() {
             if session.players.is_empty() {
                 return Err(format!("session {} has no player", session.name));
@@ -292,6 +303,9 @@ impl<S: SessionStore> Engine<S> {
                 }
             }
             players += session.players.len();
+            for p in session.players.iter() {
+                *players_per_ip.entry(ip_key(p.addr.ip())).or_insert(0) += 1;
+            }
             *per_ip.entry(session.creator_ip).or_insert(0) += 1;
         }
         if players != self.live_players || players != self.store.player_count() {
@@ -303,6 +317,11 @@ impl<S: SessionStore> Engine<S> {
         }
         if per_ip.len() != self.per_ip.len() || per_ip.iter().any(|(ip, n)| self.per_ip.get(*ip) != *n) {
             return Err("per-IP session counts differ from the sessions".into());
+        }
+        if players_per_ip.len() != self.players_per_ip.len()
+            || players_per_ip.iter().any(|(ip, n)| self.players_per_ip.get(*ip) != *n)
+        {
+            return Err("per-IP player counts differ from the sessions".into());
         }
         self.relay.check_invariants()?;
         let relay_timers = self.timers.count(|k| matches!(k, Kind::RelayCheck { .. }));
@@ -398,6 +417,7 @@ impl<S: SessionStore> Engine<S> {
         }
         let gone = session.remove_player(index);
         self.live_players = self.live_players.saturating_sub(1);
+        self.players_per_ip.remove(ip_key(gone.addr.ip()));
         // Its idle check was queued if it was the earliest: then the next earliest is queued now.
         let lifetime = self.config.session_lifetime;
         if session.is_open()
@@ -431,6 +451,9 @@ impl<S: SessionStore> Engine<S> {
         self.timers.note_stale(2);
         self.live_players = self.live_players.saturating_sub(session.players.len());
         self.per_ip.remove(session.creator_ip);
+        for p in session.players.iter() {
+            self.players_per_ip.remove(ip_key(p.addr.ip()));
+        }
         self.relay.session_ended(session.id);
         Some(session)
     }
@@ -482,7 +505,11 @@ impl<S: SessionStore> Engine<S> {
             r.refused_server_rate,
             r.refused_no_such_member
         );
-        self.timers.push(now + self.config.stats_interval, Kind::Stats);
+        // The interval may have been set to zero since (see `Engine::reconfigure`).
+        self.stats_armed = !self.config.stats_interval.is_zero();
+        if self.stats_armed {
+            self.timers.push(now + self.config.stats_interval, Kind::Stats);
+        }
     }
 
     /// Drops stale timer entries when removals may have left many.

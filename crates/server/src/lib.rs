@@ -15,6 +15,7 @@
 //! - [`budget`]: the anti-reflection budget (node-local, per IP, bounded).
 //! - [`relay`]: the relay's table (node-local): relayed sessions, tokens, caps, counters.
 //! - `limits`: per-IP token bucket and session counts, and the refusal log limiter.
+//! - `reconfigure`: new limits for a running engine ([`Engine::reconfigure`], SIGHUP), sessions kept.
 //! - [`escape`]: datagram bytes made safe for a log line.
 //! - [`shell`]: the tokio driver: the socket (and the optional alternate STUN socket), the clock,
 //!   the engine.
@@ -28,6 +29,7 @@ pub mod escape;
 mod handlers;
 mod limits;
 mod outbox;
+mod reconfigure;
 pub mod relay;
 pub mod session;
 pub mod shell;

@@ -5,12 +5,22 @@
 //!   per IP) on requests that create state (a session by `h:`, a player by `c:`). `rate` tokens a
 //!   second, at most `burst` saved up. An IP whose bucket is full again holds nothing and its entry
 //!   is dropped by a sweep. When the table is full a new IP is refused (fails closed) after a sweep.
-//! - [`PerIpCount`]: live sessions per creator IP.
+//! - [`PerIpCount`]: live sessions per creator IP, live players per IP.
+//! - [`ip_key`]: what counts as one source (an IPv4 address, an IPv6 /64).
 //! - [`LogLimiter`]: at most one log line per source and kind per interval.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 use std::time::{Duration, Instant};
+
+/// The key the caps count a source under: its IPv4 address, or its IPv6 /64 (one host or home
+/// network gets a whole /64, so per-address caps would not hold for IPv6).
+pub(crate) fn ip_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
+        v4 => v4,
+    }
+}
 
 /// Most IPs a [`RateLimiter`] or [`LogLimiter`] tracks at once.
 pub(crate) const MAX_TRACKED_IPS: usize = 65_536;
@@ -32,6 +42,12 @@ impl RateLimiter {
     pub(crate) fn new(rate: u32, burst: u32) -> RateLimiter {
         let per_token = (rate > 0).then(|| Duration::from_secs(1) / rate);
         RateLimiter { per_token, burst: burst.max(1), tat: HashMap::new(), last_sweep: None }
+    }
+
+    /// New rate and burst; the saved-up state of every IP is kept.
+    pub(crate) fn reconfigure(&mut self, rate: u32, burst: u32) {
+        let fresh = RateLimiter::new(rate, burst);
+        (self.per_token, self.burst) = (fresh.per_token, fresh.burst);
     }
 
     /// Takes a token for `ip` at `now`; false if it has none left.
@@ -128,6 +144,7 @@ impl PerIpCount {
 pub(crate) enum Refusal {
     RateLimited,
     TooManySessionsForIp,
+    TooManyPlayersForIp,
     TooManySessions,
     TooManyPlayers,
     /// A relay cap, by its wire code.
@@ -147,6 +164,11 @@ pub(crate) struct LogLimiter {
 impl LogLimiter {
     pub(crate) fn new(interval: Duration) -> LogLimiter {
         LogLimiter { interval, last: HashMap::new(), suppressed: HashMap::new() }
+    }
+
+    /// A new interval; what was logged when is kept.
+    pub(crate) fn set_interval(&mut self, interval: Duration) {
+        self.interval = interval;
     }
 
     /// Whether to log this refusal now; if so, also how many were suppressed before it.

@@ -66,7 +66,9 @@ impl Default for RelayConfig {
             player_burst: 256 * 1024,
             lifetime: Duration::from_secs(4 * 3600),
             idle: Duration::from_secs(60),
-            max_per_ip: 16,
+            // A carrier NAT's players rarely need the relay (RFC 6888 asks carrier NATs for
+            // endpoint-independent mappings); 16 IPs at this cap and full rate fill server_rate.
+            max_per_ip: 32,
             server_rate: 64 * 1024 * 1024,
             max_sessions: 100_000,
         }

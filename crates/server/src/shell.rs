@@ -108,12 +108,39 @@ pub async fn run_with_alt<S: SessionStore>(
     shutdown: impl Future<Output = ()>,
     options: ShellOptions,
 ) {
+    run_reconfigurable(socket, alt, engine, shutdown, options, None).await
+}
+
+/// New engine configurations for a running shell (the CLI sends one per SIGHUP); each is given to
+/// [`Engine::reconfigure`] between two datagrams, so no session or player is lost.
+pub type Reconfigure = tokio::sync::mpsc::UnboundedReceiver<crate::Config>;
+
+/// [`run_with_alt`], taking new configurations from `reconfigure` while it runs.
+pub async fn run_reconfigurable<S: SessionStore>(
+    socket: UdpSocket,
+    alt: Option<UdpSocket>,
+    engine: Engine<S>,
+    shutdown: impl Future<Output = ()>,
+    options: ShellOptions,
+    reconfigure: Option<Reconfigure>,
+) {
     #[cfg(target_os = "linux")]
     if options.io_batch > 1 {
-        return run_batched(socket, alt, engine, shutdown, options.io_batch).await;
+        return run_batched(socket, alt, engine, shutdown, options.io_batch, reconfigure).await;
     }
     let _ = options;
-    run_single(socket, alt, engine, shutdown).await
+    run_single(socket, alt, engine, shutdown, reconfigure).await
+}
+
+/// The next configuration sent; never, once the sender is gone (or without one).
+async fn next_config(rx: &mut Option<Reconfigure>) -> crate::Config {
+    if let Some(r) = rx.as_mut() {
+        if let Some(config) = r.recv().await {
+            return config;
+        }
+    }
+    *rx = None;
+    std::future::pending().await
 }
 
 /// The next datagram on the alternate socket; never, without one.
@@ -159,6 +186,7 @@ async fn run_single<S: SessionStore>(
     alt: Option<UdpSocket>,
     mut engine: Engine<S>,
     shutdown: impl Future<Output = ()>,
+    mut reconfigure: Option<Reconfigure>,
 ) {
     tokio::pin!(shutdown);
     let mut alt_rx = vec![0u8; RECV_BUF];
@@ -178,6 +206,10 @@ async fn run_single<S: SessionStore>(
             () = &mut shutdown => {
                 info!("shutting down");
                 return;
+            }
+            // Before the datagrams: a reload takes effect before the requests that follow it.
+            config = next_config(&mut reconfigure) => {
+                engine.reconfigure(config);
             }
             received = socket.recv_from(&mut rx) => match received {
                 Ok((n, from)) => {
@@ -239,6 +271,7 @@ async fn run_batched<S: SessionStore>(
     mut engine: Engine<S>,
     shutdown: impl Future<Output = ()>,
     n: usize,
+    mut reconfigure: Option<Reconfigure>,
 ) {
     use batch::{RecvBatch, SendBatch};
     use std::os::fd::AsRawFd;
@@ -262,6 +295,10 @@ async fn run_batched<S: SessionStore>(
             () = &mut shutdown => {
                 info!("shutting down");
                 return;
+            }
+            // Before the datagrams: a reload takes effect before the requests that follow it.
+            config = next_config(&mut reconfigure) => {
+                engine.reconfigure(config);
             }
             ready = socket.readable() => {
                 if let Err(e) = ready {

@@ -1,7 +1,7 @@
 //! `c:S:P[:PASS]`: join a session (or answer a member's retransmit).
 
 use crate::engine::Engine;
-use crate::limits::Refusal;
+use crate::limits::{ip_key, Refusal};
 use crate::session::Player;
 use crate::store::SessionStore;
 use rhp_proto::ErrorCode;
@@ -64,13 +64,18 @@ impl<S: SessionStore> Engine<S> {
                 format!("session {name}: {player} not joined, already {} players", self.live_players);
             return self.refuse(now, from, Refusal::TooManyPlayers, ErrorCode::ServerFull, &detail);
         }
-        if !self.rate.take(now, from.ip().to_canonical()) {
+        let ip = ip_key(from.ip());
+        if !self.player_allowed(now, from, ip, || format!("session {name}: {player} not joined")) {
+            return;
+        }
+        if !self.rate.take(now, ip) {
             let detail = format!("session {name}: {player} not joined, too many creations from this IP");
             return self.refuse(now, from, Refusal::RateLimited, ErrorCode::TooManyRequests, &detail);
         }
         let Some(session) = self.store.get_mut(name) else { return };
         session.push_player(Player::new(player, from, now));
         self.live_players += 1;
+        self.players_per_ip.add(ip);
         info!(
             "session {name}: {player} ({from}) joined, {} of {}",
             session.players.len(),

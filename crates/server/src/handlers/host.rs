@@ -2,15 +2,33 @@
 
 use crate::compact::Name;
 use crate::engine::Engine;
-use crate::limits::Refusal;
+use crate::limits::{ip_key, Refusal};
 use crate::session::{Phase, Player, Session};
 use crate::store::SessionStore;
 use rhp_proto::ErrorCode;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 use tracing::info;
 
 impl<S: SessionStore> Engine<S> {
+    /// Whether `ip` may have one more live player ([`crate::Config::max_players_per_ip`]);
+    /// refuses `from` if not.
+    pub(crate) fn player_allowed(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        ip: IpAddr,
+        what: impl FnOnce() -> String,
+    ) -> bool {
+        let cap = self.config.max_players_per_ip;
+        if cap > 0 && self.players_per_ip.get(ip) as usize >= cap {
+            let detail = format!("{}, {ip} has {cap} players already", what());
+            self.refuse(now, from, Refusal::TooManyPlayersForIp, ErrorCode::TooManyRequests, &detail);
+            return false;
+        }
+        true
+    }
+
     pub(crate) fn on_host(
         &mut self,
         now: Instant,
@@ -30,7 +48,7 @@ impl<S: SessionStore> Engine<S> {
             return;
         }
         // Caps: this request would create a session and a player.
-        let ip = from.ip().to_canonical();
+        let ip = ip_key(from.ip());
         if self.store.session_count() >= self.config.max_sessions {
             let detail = format!("session {name} not created, already {} sessions", self.config.max_sessions);
             return self.refuse(now, from, Refusal::TooManySessions, ErrorCode::TooManySessions, &detail);
@@ -49,6 +67,9 @@ impl<S: SessionStore> Engine<S> {
         if self.live_players >= self.config.max_players {
             let detail = format!("session {name} not created, already {} players", self.live_players);
             return self.refuse(now, from, Refusal::TooManyPlayers, ErrorCode::ServerFull, &detail);
+        }
+        if !self.player_allowed(now, from, ip, || format!("session {name} not created")) {
+            return;
         }
         if !self.rate.take(now, ip) {
             let detail = format!("session {name} not created, too many creations from this IP");
@@ -76,5 +97,6 @@ impl<S: SessionStore> Engine<S> {
         self.store.insert(session);
         self.live_players += 1;
         self.per_ip.add(ip);
+        self.players_per_ip.add(ip);
     }
 }
