@@ -12,15 +12,18 @@
 //!   Rabid text by their header.
 //! - [`relay`]: the relay's binary frames and its `r:` grant.
 //! - [`peer`]: what peers send each other after the server phase (`g: c: s: y:` and app data `d:`).
+//! - [`escape`] and [`redact`]: a datagram made safe for a log line, its secrets hidden.
 //! - [`ParseError`]: why bytes are not a message.
 //!
 //! Every message is one UDP datagram of UTF-8 text, fields separated by `:`, no terminator.
 #![deny(missing_docs)]
 
 pub mod error_code;
+pub mod escape;
 pub mod name;
 pub mod parse_error;
 pub mod peer;
+pub mod redact;
 pub mod relay;
 pub mod reply;
 pub mod request;

@@ -15,7 +15,8 @@
 //! - [`budget`]: the anti-reflection budget (node-local, per IP, bounded).
 //! - [`relay`]: the relay's table (node-local): relayed sessions, tokens, caps, counters.
 //! - `limits`: per-IP token bucket and session counts, and the refusal log limiter.
-//! - [`escape`]: datagram bytes made safe for a log line.
+//! - [`secret`]: a session password, compared in constant time, never printed.
+//! - [`escape`]: datagram bytes made safe for a log line, secrets redacted.
 //! - [`shell`]: the tokio driver: the socket (and the optional alternate STUN socket), the clock,
 //!   the engine.
 #![deny(missing_docs)]
@@ -29,6 +30,7 @@ mod handlers;
 mod limits;
 mod outbox;
 pub mod relay;
+pub mod secret;
 pub mod session;
 pub mod shell;
 pub mod store;
@@ -36,7 +38,7 @@ mod timers;
 
 pub use config::Config;
 pub use engine::{Engine, Input, Local};
-pub use escape::Escaped;
+pub use escape::{Escaped, Redacted};
 pub use relay::{RelayConfig, RelayStats};
 pub use session::{Phase, Player, Session};
 pub use store::{IterSessions, MemoryStore, SessionStore};

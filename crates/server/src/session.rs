@@ -3,7 +3,8 @@
 //! record what each player was last told (for the anti-reflection budget's choices).
 
 use crate::compact::{Name, NatDesc, SessionName, Tick};
-use rhp_proto::name::{PASSWORD_MAX, PLAYER_MAX};
+use crate::secret::Password;
+use rhp_proto::name::PLAYER_MAX;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -121,8 +122,8 @@ pub struct Session {
     pub id: u64,
     /// The session's name, its key in the store.
     pub name: SessionName,
-    /// The password joins must give, if any.
-    pub password: Option<Name<PASSWORD_MAX>>,
+    /// The password joins must give, if any (compared in constant time, never printed).
+    pub password: Option<Password>,
     /// Most players.
     pub max_players: u8,
     /// When the host created it.
@@ -198,11 +199,12 @@ impl Session {
     }
 
     /// Whether a join giving `given` passes: a session without password accepts any, one with a
-    /// password needs exactly it.
+    /// password needs exactly it (compared in constant time).
     pub fn password_matches(&self, given: Option<&str>) -> bool {
-        match &self.password {
-            None => true,
-            Some(p) => given == Some(p.as_str()),
+        match (&self.password, given) {
+            (None, _) => true,
+            (Some(p), Some(given)) => p.matches(given),
+            (Some(_), None) => false,
         }
     }
 }

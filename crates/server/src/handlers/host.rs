@@ -1,8 +1,8 @@
 //! `h:S:P:MAX[:PASS]`: create a session, or answer the host's retransmit.
 
-use crate::compact::Name;
 use crate::engine::Engine;
 use crate::limits::Refusal;
+use crate::secret::Password;
 use crate::session::{Phase, Player, Session};
 use crate::store::SessionStore;
 use rhp_proto::ErrorCode;
@@ -57,7 +57,7 @@ impl<S: SessionStore> Engine<S> {
         let mut session = Session {
             id: 0,
             name: name.into(),
-            password: password.map(Name::new),
+            password: password.map(Password::new),
             max_players,
             created: now.into(),
             creator_ip: ip,
