@@ -215,7 +215,7 @@ async fn play(
     let local = client.local_addr()?;
     let verb = if matches!(role, Role::Host { .. }) { "creating" } else { "joining" };
     eprintln!("{verb} session {session} as {player} via {server} (local {local})");
-    eprintln!("lobby commands on stdin: /start (host), /kick NAME (host), /exit");
+    eprintln!("lobby commands on stdin: /start (host), /kick NAME (host), /unban NAME (host), /exit");
     let mut run = tokio::spawn(client.run());
     let mut lobby = Lobby { me: player.clone(), start_when, started: false, control: control.clone() };
     let mut input = Input { lines: tokio::io::BufReader::new(tokio::io::stdin()).lines(), open: true };
@@ -306,9 +306,10 @@ impl Lobby {
                 self.control.start();
             }
             ["/kick", name] => self.control.kick(name),
+            ["/unban", name] => self.control.unban(name),
             ["/exit"] => self.control.exit(),
             [] => {}
-            _ => eprintln!("not connected yet; lobby commands: /start, /kick NAME, /exit"),
+            _ => eprintln!("not connected yet; lobby commands: /start, /kick NAME, /unban NAME, /exit"),
         }
     }
 

@@ -177,6 +177,7 @@ impl<S: SessionStore> Engine<S> {
             Request::Exit { session, player } => self.on_exit(now, from, session, player),
             Request::Ext { session, player, nat } => self.on_ext(now, from, session, player, nat),
             Request::Relay { session, player } => self.on_relay_request(now, from, session, player),
+            Request::Unban { session, player } => self.on_unban(now, from, session, player),
         }
         // A member of the session it spoke about gets a budget account (if not tracked yet).
         let name = request.session();
@@ -285,6 +286,9 @@ impl<S: SessionStore> Engine<S> {
         for session in self.store.sessions() {
             if session.players.is_empty() {
                 return Err(format!("session {} has no player", session.name));
+            }
+            if session.bans.len() > crate::bans::MAX_BANS {
+                return Err(format!("session {} holds {} bans", session.name, session.bans.len()));
             }
             for (i, p) in session.players.iter().enumerate() {
                 if session.players[..i].iter().any(|q| q.name == p.name || q.idle_seq == p.idle_seq) {

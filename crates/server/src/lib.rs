@@ -8,6 +8,8 @@
 //! - `handlers`: one file per request (`h c p s y k x`, the extensions `e` and `r`), `stun` for
 //!   STUN Binding requests, `relay` for the relay's `r:` and frames, and `timeout` for fired timers.
 //! - [`session`]: a session and its players (the protocol state).
+//! - [`bans`]: who a session keeps out (kicked players, by name and network), [`netkey`]: an
+//!   IPv4 address or an IPv6 /64 as a key.
 //! - [`store`]: the only way the engine touches sessions ([`SessionStore`]), and [`MemoryStore`].
 //! - `timers`: node-local min-heap of deadlines, one entry per deadline, lazily invalidated.
 //! - `outbox`: node-local queue of datagrams to send, with pooled buffers; every datagram passes the
@@ -21,6 +23,7 @@
 //!   the engine.
 #![deny(missing_docs)]
 
+pub mod bans;
 pub mod budget;
 pub mod compact;
 pub mod config;
@@ -28,6 +31,7 @@ pub mod engine;
 pub mod escape;
 mod handlers;
 mod limits;
+pub mod netkey;
 mod outbox;
 pub mod relay;
 pub mod secret;

@@ -2,6 +2,7 @@
 //! (see [`crate::store`]). Holds no timer and nothing to send; those are node-local. A few fields
 //! record what each player was last told (for the anti-reflection budget's choices).
 
+use crate::bans::Bans;
 use crate::compact::{Name, NatDesc, SessionName, Tick};
 use crate::secret::Password;
 use rhp_proto::name::PLAYER_MAX;
@@ -135,6 +136,8 @@ pub struct Session {
     /// Players in join order; `players[0]` is the host. Never empty while stored. A boxed slice
     /// (16 bytes, exactly as long as needed): joins and removals rebuild it.
     pub players: Box<[Player]>,
+    /// The players its host kicked, kept out for its life (8 bytes until the first kick).
+    pub bans: Bans,
 }
 
 impl Session {

@@ -41,6 +41,11 @@ impl<S: SessionStore> Engine<S> {
             }
             return;
         }
+        // A kicked player stays out, by name and by network; a member's own retransmit is no join.
+        if session.position_from(player, from).is_none() && session.bans.refuses(player, from) {
+            self.outbox.error(now, from, ErrorCode::KickedByHost);
+            return;
+        }
         if !session.password_matches(password) {
             self.outbox.error(now, from, ErrorCode::PasswordMismatch);
             return;

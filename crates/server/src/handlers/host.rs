@@ -1,5 +1,6 @@
 //! `h:S:P:MAX[:PASS]`: create a session, or answer the host's retransmit.
 
+use crate::bans::Bans;
 use crate::engine::Engine;
 use crate::limits::Refusal;
 use crate::secret::Password;
@@ -63,6 +64,7 @@ impl<S: SessionStore> Engine<S> {
             creator_ip: ip,
             phase: Phase::Open,
             players: Box::new([Player::new(player, from, now)]),
+            bans: Bans::default(),
         };
         info!("session {name}: created by {player} ({from}), max {max_players} players");
         self.outbox.info(now, &mut session, 0);
