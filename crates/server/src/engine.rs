@@ -36,6 +36,7 @@
 
 use crate::budget::Budget;
 use crate::config::Config;
+use crate::guard::{Guard, GuardStats};
 use crate::limits::{LogLimiter, PerIpCount, RateLimiter, Refusal};
 use crate::outbox::Outbox;
 use crate::relay::{RelayStats, RelayTable};
@@ -89,6 +90,8 @@ pub struct Engine<S: SessionStore = MemoryStore> {
     pub(crate) log_limit: LogLimiter,
     /// The relay's sessions, tokens and counters (node-local).
     pub(crate) relay: RelayTable,
+    /// How many password guesses are checked (node-local, bounded).
+    pub(crate) guard: Guard,
     /// Whether the periodic stats timer is armed.
     stats_armed: bool,
 }
@@ -108,6 +111,7 @@ impl<S: SessionStore> Engine<S> {
             rate: RateLimiter::new(config.create_rate, config.create_burst),
             log_limit: LogLimiter::new(config.refusal_log_interval),
             relay: RelayTable::new(config.relay),
+            guard: Guard::new(config.guard, config.refusal_log_interval),
             config,
             store,
             timers: Timers::default(),
@@ -265,6 +269,12 @@ impl<S: SessionStore> Engine<S> {
     /// The relay's counters (sessions, members, frames, bytes, refusals, address changes).
     pub fn relay_stats(&self) -> RelayStats {
         self.relay.stats()
+    }
+
+    /// The password guard's counters: failed checks, guesses refused unchecked, joins refused by a
+    /// ban, networks and sessions it tracks (see [`crate::guard`]).
+    pub fn guard_stats(&self) -> GuardStats {
+        self.guard.stats()
     }
 
     /// IPs the rate limiter and the per-IP session count track.
@@ -436,6 +446,7 @@ impl<S: SessionStore> Engine<S> {
         self.live_players = self.live_players.saturating_sub(session.players.len());
         self.per_ip.remove(session.creator_ip);
         self.relay.session_ended(session.id);
+        self.guard.session_ended(session.id);
         Some(session)
     }
 

@@ -17,6 +17,7 @@
 //! - [`budget`]: the anti-reflection budget (node-local, per IP, bounded).
 //! - [`relay`]: the relay's table (node-local): relayed sessions, tokens, caps, counters.
 //! - `limits`: per-IP token bucket and session counts, and the refusal log limiter.
+//! - [`guard`]: how many password guesses are checked, per network and per session (bounded).
 //! - [`secret`]: a session password, compared in constant time, never printed.
 //! - [`escape`]: datagram bytes made safe for a log line, secrets redacted.
 //! - [`shell`]: the tokio driver: the socket (and the optional alternate STUN socket), the clock,
@@ -29,6 +30,7 @@ pub mod compact;
 pub mod config;
 pub mod engine;
 pub mod escape;
+pub mod guard;
 mod handlers;
 mod limits;
 pub mod netkey;
@@ -43,6 +45,7 @@ mod timers;
 pub use config::Config;
 pub use engine::{Engine, Input, Local};
 pub use escape::{Escaped, Redacted};
+pub use guard::{GuardConfig, GuardStats};
 pub use relay::{RelayConfig, RelayStats};
 pub use session::{Phase, Player, Session};
 pub use store::{IterSessions, MemoryStore, SessionStore};

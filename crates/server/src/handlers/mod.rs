@@ -6,7 +6,8 @@
 //! - [`host`] `h`: starting name → `session_exists`; open name: host's own address → `i:` again,
 //!   else `session_exists`; otherwise create.
 //! - [`connect`] `c`: not open → `session_non_existent`; a kicked player (by name or network,
-//!   unless it is the member's own retransmit) → `kicked_by_host`; password → `password_mismatch`; the
+//!   unless it is the member's own retransmit) → `kicked_by_host`; the password guard refuses an
+//!   unchecked guess → `too_many_requests`; password → `password_mismatch`; the
 //!   member's own address → `i:` again (fix 1: before `session_full`); full → `session_full`; name
 //!   taken → `player_name_in_use`; otherwise join and send `i:` to all.
 //! - [`ping`] `p`, [`confirm`] `y`, [`exit`] `x`: only the player's own address counts (fix 2).
