@@ -196,3 +196,57 @@ fn a_godot_host_kicks_and_the_kicked_player_stays_out() {
     let r = godot.join();
     assert_eq!(r.error.as_deref(), Some("timeout"), "the double ran its course in the lobby: {r:?}");
 }
+
+#[test]
+fn fifty_thousand_guesses_from_one_address_get_a_handful_checked() {
+    let srv = Server::start(&[]);
+    let alice = peer_on(&srv, 110);
+    let mallory = peer_on(&srv, 111);
+    alice.ask("h:Vault:Alice:4:Rx81kQ", "i:Alice");
+    let t0 = Instant::now();
+    let mut last_ping = t0;
+    let (mut mismatch, mut refused, mut other, mut lost) = (0u32, 0u32, Vec::new(), 0u32);
+    const GUESSES: u32 = 50_000;
+    const BATCH: u32 = 25;
+    let mut last_answer = String::new();
+    for batch in 0..GUESSES / BATCH {
+        for k in 0..BATCH {
+            let n = batch * BATCH + k;
+            // The last guess is the right password.
+            let guess = if n == GUESSES - 1 { "Rx81kQ".to_owned() } else { format!("G{n}") };
+            mallory.send(&format!("c:Vault:Mallory:{guess}"));
+        }
+        for _ in 0..BATCH {
+            match mallory.recv_within(Duration::from_secs(1)) {
+                Some(a) if a == "error:password_mismatch" => mismatch += 1,
+                Some(a) if a == "error:too_many_requests" => refused += 1,
+                Some(a) => other.push(a),
+                None => lost += 1,
+            }
+            if let Some(a) = other.last() {
+                last_answer = a.clone();
+            }
+        }
+        if last_ping.elapsed() > Duration::from_secs(2) {
+            alice.send("p:Vault:Alice");
+            last_ping = Instant::now();
+        }
+    }
+    let elapsed = t0.elapsed();
+    println!(
+        "{GUESSES} guesses in {elapsed:?}: {mismatch} checked, {refused} refused unchecked, {lost} lost, other {other:?}"
+    );
+    assert!(other.is_empty(), "only the two answers: {other:?} (last {last_answer})");
+    assert!(lost < 500, "{lost} answers lost");
+    let minutes = elapsed.as_secs() / 60 + 1;
+    assert!(u64::from(mismatch) <= 5 + 3 * minutes, "{mismatch} checked in {elapsed:?}");
+    // The right password, last, was refused unchecked like the rest; a clean address gets in.
+    let bob = peer_on(&srv, 112);
+    bob.ask("c:Vault:Bob:Rx81kQ", "i:Alice:Bob");
+    // Logged at most once per 10 s for the session.
+    let mut lines = 0;
+    while srv.wait_log("wrong passwords checked", Duration::from_millis(300)).is_some() {
+        lines += 1;
+    }
+    assert!(lines >= 1 && lines <= 1 + elapsed.as_secs() / 10, "{lines} log lines in {elapsed:?}");
+}
