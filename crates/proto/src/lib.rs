@@ -4,7 +4,7 @@
 //! # Layout
 //! - [`name`]: the grammar of session names, player names, passwords and the max-players field.
 //! - [`error_code`]: the `error:` codes the server sends (the original fourteen and three for caps).
-//! - [`request`]: what a client sends the server (`h c p s y k x`, and our clients' `e`), borrowed
+//! - [`request`]: what a client sends the server (`h c p s y k x`, and our clients' `e r u`), borrowed
 //!   from the datagram.
 //! - [`reply`]: what the server sends a client (`i:`, `s:`, `error:`, and `n:` to `e` senders),
 //!   rendered and parsed.

@@ -5,7 +5,7 @@
 //! - [`config`]: every timer and limit; the original's timers, with the hardening on by default.
 //! - [`engine`]: the sans-IO engine — `(now, from, bytes)` and timeouts in, datagrams and the next
 //!   deadline out; request dispatch and the steps requests share.
-//! - `handlers`: one file per request (`h c p s y k x`, the extensions `e` and `r`), `stun` for
+//! - `handlers`: one file per request (`h c p s y k x`, the extensions `e`, `r` and `u`), `stun` for
 //!   STUN Binding requests, `relay` for the relay's `r:` and frames, and `timeout` for fired timers.
 //! - [`session`]: a session and its players (the protocol state).
 //! - [`bans`]: who a session keeps out (kicked players, by name and network), [`netkey`]: an
