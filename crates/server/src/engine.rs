@@ -286,7 +286,8 @@ impl<S: SessionStore> Engine<S> {
     /// O(sessions + players). Every session has at least one player, players are unique by name
     /// and id, the counters match the store, every live player and session has its timer; the
     /// relay's table is consistent, each relay session has exactly one timer entry, and relay notes
-    /// are kept only for sessions that exist.
+    /// are kept only for sessions that exist; the password guard's tables are within their bounds
+    /// and watch no session that is gone.
     pub fn check_invariants(&self) -> Result<(), String>
     where
         S: crate::store::IterSessions,
@@ -319,6 +320,17 @@ impl<S: SessionStore> Engine<S> {
             return Err("per-IP session counts differ from the sessions".into());
         }
         self.relay.check_invariants()?;
+        let guard = self.guard.stats();
+        if guard.networks_tracked > self.config.guard.max_tracked {
+            return Err(format!("password guard tracks {} networks", guard.networks_tracked));
+        }
+        if guard.sessions_watched > self.store.session_count() {
+            return Err(format!(
+                "password guard watches {} sessions of {}",
+                guard.sessions_watched,
+                self.store.session_count()
+            ));
+        }
         let relay_timers = self.timers.count(|k| matches!(k, Kind::RelayCheck { .. }));
         // One per relay session, plus stale ones of sessions whose members left (dropped when
         // they fire or at the next compaction).
