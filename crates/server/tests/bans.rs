@@ -90,3 +90,16 @@ fn a_host_kicking_itself_is_not_banned() {
     let out = h.send(at(1, 1), "c:Room:Alice");
     assert_eq!(out.len(), 2, "Alice rejoins the session Bob now hosts: {out:?}");
 }
+
+#[test]
+fn an_ipv6_ban_covers_the_kicked_players_64() {
+    let v6 = |s: &str, port: u16| SocketAddr::new(s.parse().expect("ipv6"), port);
+    let mut h = H::new();
+    h.ask(at(1, 1), "h:Room:Alice:6", "i:Alice");
+    h.send(v6("2001:db8:1:2::10", 5000), "c:Room:Bob");
+    h.send(at(1, 1), "k:Room:Bob");
+    // A new address in the same /64 (as a host picks at will), under a new name: still out.
+    h.ask(v6("2001:db8:1:2:abcd::1", 6000), "c:Room:Robert", "error:kicked_by_host");
+    // Another /64 gets in.
+    assert_eq!(h.send(v6("2001:db8:1:3::10", 5000), "c:Room:Robert").len(), 2);
+}

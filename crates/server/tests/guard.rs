@@ -179,3 +179,18 @@ fn the_guards_state_is_bounded_and_goes_with_the_session() {
     h.ask(attacker(9999), "c:Room2:Eve:Px", "error:password_mismatch");
     assert_eq!(h.engine.guard_stats().networks_tracked, 1);
 }
+
+#[test]
+fn an_ipv6_attacker_counts_as_one_network_per_64() {
+    let mut h = room(guarded());
+    // 1,000 addresses of one /64: one network, so its burst of 5 and nothing more at once.
+    let mut checked = 0;
+    for i in 0..1000u16 {
+        let from = SocketAddr::new(format!("2001:db8:7:7::{i:x}").parse().expect("ipv6"), 40000);
+        if h.send(from, &wrong(u32::from(i), 0))[0].1 == "error:password_mismatch" {
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 5);
+    assert_eq!(h.engine.guard_stats().networks_tracked, 1);
+}
