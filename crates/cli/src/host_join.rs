@@ -102,7 +102,8 @@ pub struct Common {
 pub const PLAYER_HELP: &str = "\
 In the lobby (before the start), type:
   /start        host: start the session now
-  /kick NAME    host: remove a player
+  /kick NAME    host: remove a player (kept out of the session for its life)
+  /unban NAME   host: let a kicked player back in
   /exit         leave the session (so do Ctrl-D and Ctrl-C)
 Once connected, a chat: each line typed goes to every peer, each line received is printed as
 `NAME: TEXT`; /exit or Ctrl-D quits. In script mode (--send/--expect) there is no chat, and
@@ -285,8 +286,8 @@ async fn play(
 }
 
 /// What the lobby says on stdin.
-const LOBBY_HELP: &str = "lobby: type /start (host: start now), /kick NAME (host), /exit \
-                           or Ctrl-D (leave), Ctrl-C (leave now)";
+const LOBBY_HELP: &str = "lobby: type /start (host: start now), /kick NAME, /unban NAME (host), \
+                           /exit or Ctrl-D (leave), Ctrl-C (leave now)";
 
 /// The server phase: events reported, typed commands, the host's auto-start, and every way of
 /// leaving early. `Ok(Ok(mesh))` once the session started; `Ok(Err(end))` when the run ended in
@@ -380,6 +381,7 @@ impl Lobby {
                 self.control.start();
             }
             ["/kick", name] => self.control.kick(name),
+            ["/unban", name] => self.control.unban(name),
             ["/exit" | "/quit"] => return true,
             [] => {}
             _ => eprintln!("the session has not started yet; {LOBBY_HELP}"),

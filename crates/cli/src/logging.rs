@@ -1,7 +1,10 @@
 //! Logging set-up for `serve`: tracing to stderr and, unless disabled, to a size-rotated log file
 //! (`rabid-hole-punch.log`, 10 MB × 10 backups, like the original). Lines read
 //! `time - target - LEVEL - message`, close to the original's `time - name - LEVEL - message`.
-//! Datagram text is escaped where it is logged (see `rhp_server::Escaped`), not here.
+//! Datagram text is escaped and its secrets redacted where it is logged (see
+//! `rhp_server::Redacted`), not here. The log file and its rotated copies are readable by their
+//! owner only (created mode 0600, then narrowed by the process's umask, e.g. a service's `UMask`;
+//! an existing file is narrowed to 0600 when we own it).
 
 use file_rotate::compression::Compression;
 use file_rotate::suffix::AppendCount;
@@ -91,17 +94,40 @@ fn open_rotating(path: &Path) -> Result<FileRotate<AppendCount>, String> {
             ));
         }
     }
-    OpenOptions::new()
-        .create(true)
-        .append(true)
+    let file = owner_only(OpenOptions::new().create(true).append(true))
         .open(&path)
         .map_err(|e| format!("cannot open log file {}: {e}", path.display()))?;
+    narrow_to_owner(&file);
     Ok(FileRotate::new(
         &path,
         AppendCount::new(LOG_FILE_BACKUPS),
         // Rotate after the line that crosses the limit, so no line is split between two files.
         ContentLimit::BytesSurpassed(LOG_FILE_BYTES),
         Compression::None,
-        None,
+        // Each new file after a rotation is created owner-only too (rotated ones keep their mode).
+        Some(owner_only(OpenOptions::new().read(true).create(true).append(true)).clone()),
     ))
+}
+
+/// Files these options create get mode 0600 (before the umask).
+fn owner_only(options: &mut OpenOptions) -> &mut OpenOptions {
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(options, 0o600);
+    options
+}
+
+/// An existing log file that others could read is narrowed to 0600 (best effort: a file we do
+/// not own keeps the mode its owner chose).
+fn narrow_to_owner(file: &std::fs::File) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = file.metadata() {
+            if meta.permissions().mode() & 0o077 != 0 {
+                let _ = file.set_permissions(std::fs::Permissions::from_mode(0o600));
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = file;
 }

@@ -6,7 +6,7 @@ use crate::config_layers::{self, ConfigError};
 use crate::logging::{self, LogOptions};
 use crate::reload::{self, Reloader};
 use rhp_proto::DEFAULT_PORT;
-use rhp_server::config::{BudgetConfig, RelayConfig};
+use rhp_server::config::{BudgetConfig, GuardConfig, RelayConfig};
 use rhp_server::{Config, Engine};
 use std::ffi::OsString;
 use std::net::{IpAddr, SocketAddr};
@@ -163,6 +163,17 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 1 << 22, value_name = "N", help_heading = CAPS)]
     pub max_players: usize,
 
+    /// Wrong passwords one network (IPv4 address, IPv6 /64) may have checked per minute after a
+    /// burst of 5; beyond it a guess is refused unchecked (error:too_many_requests). 0 = every
+    /// guess checked (the original).
+    #[arg(long, default_value_t = 3, value_name = "N", help_heading = CAPS)]
+    pub guess_rate: u32,
+
+    /// Guesses from networks that failed recently one session has checked per minute, all
+    /// together, after a burst of 10 (networks with no recent failure are always checked).
+    #[arg(long, default_value_t = 6, value_name = "N", help_heading = CAPS)]
+    pub guess_session_rate: u32,
+
     /// A refusal by a cap is logged at most once per source IP per this many seconds (with a count
     /// of those not logged).
     #[arg(long, default_value_t = 10, value_name = "S", help_heading = CAPS)]
@@ -272,6 +283,11 @@ impl ServeArgs {
             max_players: if self.max_players == 0 { usize::MAX } else { self.max_players },
             refusal_log_interval: Duration::from_secs(self.refusal_log_interval_s),
             stats_interval: Duration::from_secs(self.stats_interval_s),
+            guard: GuardConfig {
+                per_net_per_min: self.guess_rate,
+                session_per_min: self.guess_session_rate,
+                ..GuardConfig::default()
+            },
             relay: RelayConfig {
                 enabled: !self.no_relay,
                 player_rate: self.relay_rate,
@@ -591,6 +607,8 @@ mod tests {
             "--max-sessions-per-ip",
             "0",
             "--max-players",
+            "0",
+            "--guess-rate",
             "0",
         ];
         let a = ServeOnly::try_parse_from(flags).expect("flags parse").args;

@@ -26,6 +26,7 @@ fn godot(
         host_max,
         start_when,
         password: None,
+        kick: None,
         timeout: Duration::from_secs(40),
         linger: Duration::ZERO,
     })

@@ -79,6 +79,7 @@ fn a_godot_peer_never_receives_our_clients_leave_or_keepalive() {
         timeout: Duration::from_secs(40),
         // Listens on after its success, while Bob leaves and Alice keeps her mesh up.
         linger: Duration::from_secs(8),
+        kick: None,
     });
     std::thread::sleep(Duration::from_millis(300));
     let mut bob = Player::join(server.addr, "Lv3", "Bob", &["--send", "hi", "--expect", "1"]);

@@ -139,8 +139,9 @@ impl NatConfig {
     }
 }
 
-/// Everything the engine needs to run one player from rendezvous to a punched mesh.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Everything the engine needs to run one player from rendezvous to a punched mesh. Its `Debug`
+/// hides the password (so a logged config never shows it).
+#[derive(Clone, PartialEq, Eq)]
 pub struct Config {
     /// The rendezvous server.
     pub server: SocketAddr,
@@ -162,6 +163,22 @@ pub struct Config {
     /// Seed of the engine's random numbers (STUN transaction ids, birthday probe order). The
     /// driver seeds it from the OS; tests fix it.
     pub seed: u64,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("server", &self.server)
+            .field("session", &self.session)
+            .field("player", &self.player)
+            .field("password", &self.password.as_ref().map(|_| rhp_proto::redact::REDACTED))
+            .field("role", &self.role)
+            .field("start_in_secs", &self.start_in_secs)
+            .field("timers", &self.timers)
+            .field("nat", &self.nat)
+            .field("seed", &self.seed)
+            .finish()
+    }
 }
 
 impl Config {
@@ -297,6 +314,8 @@ mod tests {
     fn validates_names_locally() {
         assert!(Config::host(server(), "Room1", "Alice", 4).validate().is_ok());
         assert!(Config::join(server(), "Room1", "Bob").with_password(Some("pw")).validate().is_ok());
+        let shown = format!("{:?}", Config::join(server(), "Room1", "Bob").with_password(Some("TopSecret9")));
+        assert!(!shown.contains("TopSecret9") && shown.contains("<redacted>"), "{shown}");
         for bad in [
             Config::host(server(), "", "Alice", 4),
             Config::host(server(), "Room 1", "Alice", 4),

@@ -5,7 +5,7 @@
 //! it, sends, and forwards events; every protocol rule is in the engine.
 //!
 //! Use: [`Client::bind`] → spawn [`Client::run`] → read events, call [`Control`] methods (start,
-//! exit, kick) → `run` returns the [`Mesh`] when the peer phase is over.
+//! exit, kick, unban) → `run` returns the [`Mesh`] when the peer phase is over.
 
 use crate::config::Config;
 use crate::engine::{Engine, Input, Output};
@@ -48,6 +48,8 @@ pub enum Command {
     Exit,
     /// Host: kick a player.
     Kick(String),
+    /// Host: let a kicked player back.
+    Unban(String),
 }
 
 /// Sends commands to a running [`Client`]. Cheap to clone; commands after the server phase do
@@ -71,6 +73,11 @@ impl Control {
     /// Host: kick `player`.
     pub fn kick(&self, player: &str) {
         let _ = self.tx.try_send(Command::Kick(player.to_owned()));
+    }
+
+    /// Host: let `player`, kicked earlier, join again (our server only).
+    pub fn unban(&self, player: &str) {
+        let _ = self.tx.try_send(Command::Unban(player.to_owned()));
     }
 }
 
@@ -418,6 +425,11 @@ impl Pump {
                     Some(Command::Kick(name)) => {
                         if let Err(e) = self.engine.kick(now, &name) {
                             tracing::warn!(%e, "kick not sent");
+                        }
+                    }
+                    Some(Command::Unban(name)) => {
+                        if let Err(e) = self.engine.unban(now, &name) {
+                            tracing::warn!(%e, "unban not sent");
                         }
                     }
                     None => {}

@@ -390,6 +390,16 @@ impl Engine {
         }
     }
 
+    /// Host: let `player`, kicked earlier, join again (`u:`; sent once). Our server answers with
+    /// the list; a refusal comes back as [`Event::Refused`].
+    pub fn unban(&mut self, now: Instant, player: &str) -> Result<(), ClientError> {
+        self.last_now = now;
+        match &mut self.phase {
+            Phase::Lobby(r) => r.unban(now, player, &mut self.out),
+            _ => Ok(()),
+        }
+    }
+
     /// The end of the run, once: `Ok` when the peer phase is over (see [`Engine::peers`] for who
     /// connected), `Err` when the run failed. `None` while it goes on.
     pub fn take_outcome(&mut self) -> Option<Result<(), ClientError>> {

@@ -74,8 +74,7 @@ struct Member {
     next_hello: Instant,
 }
 
-/// Our side of the relay, once the server granted it.
-#[derive(Debug)]
+/// Our side of the relay, once the server granted it. Its `Debug` hides the token.
 pub(crate) struct Relay {
     me: String,
     server: SocketAddr,
@@ -89,6 +88,19 @@ pub(crate) struct Relay {
     /// A STUN request in flight for our current public address, and what it last said.
     stun_txid: Option<[u8; 12]>,
     public: Option<SocketAddr>,
+}
+
+impl std::fmt::Debug for Relay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Relay")
+            .field("me", &self.me)
+            .field("server", &self.server)
+            .field("token", &rhp_proto::redact::REDACTED)
+            .field("members", &self.members)
+            .field("bound", &self.bound)
+            .field("active", &self.active)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Relay {

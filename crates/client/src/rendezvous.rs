@@ -26,8 +26,8 @@ use crate::outbox::{Outbox, SocketId};
 use rhp_proto::{ErrorCode, PeerAddr, Reply, Request};
 use std::time::{Duration, Instant};
 
-/// How long after a `k:` an `error:non_existent_player` / `non_host_player` is taken as the
-/// answer to the kick rather than about us.
+/// How long after a `k:` (or a `u:`) an `error:non_existent_player` / `non_host_player` is taken
+/// as the answer to it rather than about us.
 const KICK_ANSWER_WINDOW: Duration = Duration::from_secs(2);
 /// A server that answered before is watched once it has been silent this long.
 pub(crate) const WATCH_AFTER: Duration = Duration::from_secs(1);
@@ -253,6 +253,18 @@ impl Rendezvous {
             return Err(ClientError::InvalidConfig(format!("{victim:?} is not a valid player name")));
         }
         let req = Request::Kick { session: &self.config.session, victim };
+        out.send(self.config.server, req.to_bytes());
+        self.last_kick = Some(now);
+        Ok(())
+    }
+
+    /// Let a kicked player back (`u:`, an extension only our server knows; sent once, like a kick).
+    /// The server answers `i:`, or a refusal reported like a kick's.
+    pub(crate) fn unban(&mut self, now: Instant, player: &str, out: &mut Outbox) -> Result<(), ClientError> {
+        if !rhp_proto::name::is_player_name(player) {
+            return Err(ClientError::InvalidConfig(format!("{player:?} is not a valid player name")));
+        }
+        let req = Request::Unban { session: &self.config.session, player };
         out.send(self.config.server, req.to_bytes());
         self.last_kick = Some(now);
         Ok(())

@@ -231,7 +231,7 @@ fn player_list_updates_and_host_hand_over_are_events() {
 }
 
 #[test]
-fn exit_and_kick_are_sent() {
+fn exit_kick_and_unban_are_sent() {
     let t0 = Instant::now();
     let mut e = Engine::new(Config::host(SERVER, "S1", "Alice", 3).without_nat_classification(), t0).unwrap();
     feed(&mut e, t0, SERVER, "i:Alice:Bob");
@@ -240,6 +240,11 @@ fn exit_and_kick_are_sent() {
     let (_, evs, _) = feed(&mut e, t0, SERVER, "error:non_existent_player");
     assert_eq!(evs, [Event::Refused(ErrorCode::NonExistentPlayer)]);
     assert!(e.kick(t0, "no one").is_err());
+    e.unban(t0, "Bob").unwrap();
+    assert_eq!(texts(&drain(&mut e).0), ["u:S1:Bob"]);
+    let (_, evs, _) = feed(&mut e, t0, SERVER, "error:non_existent_player");
+    assert_eq!(evs, [Event::Refused(ErrorCode::NonExistentPlayer)]);
+    assert!(e.unban(t0, "no one").is_err());
     e.exit(t0);
     assert_eq!(texts(&drain(&mut e).0), ["x:S1:Alice"]);
     assert_eq!(texts(&tick(&mut e, t0 + 500 * MS).0), ["x:S1:Alice"]);

@@ -4,7 +4,7 @@
 //! # Layout
 //! - [`name`]: the grammar of session names, player names, passwords and the max-players field.
 //! - [`error_code`]: the `error:` codes the server sends (the original fourteen and three for caps).
-//! - [`request`]: what a client sends the server (`h c p s y k x`, and our clients' `e`), borrowed
+//! - [`request`]: what a client sends the server (`h c p s y k x`, and our clients' `e r u`), borrowed
 //!   from the datagram.
 //! - [`reply`]: what the server sends a client (`i:`, `s:`, `error:`, and `n:` to `e` senders),
 //!   rendered and parsed.
@@ -12,15 +12,18 @@
 //!   Rabid text by their header.
 //! - [`relay`]: the relay's binary frames and its `r:` grant.
 //! - [`peer`]: what peers send each other after the server phase (`g: c: s: y:` and app data `d:`).
+//! - [`escape`] and [`redact`]: a datagram made safe for a log line, its secrets hidden.
 //! - [`ParseError`]: why bytes are not a message.
 //!
 //! Every message is one UDP datagram of UTF-8 text, fields separated by `:`, no terminator.
 #![deny(missing_docs)]
 
 pub mod error_code;
+pub mod escape;
 pub mod name;
 pub mod parse_error;
 pub mod peer;
+pub mod redact;
 pub mod relay;
 pub mod reply;
 pub mod request;

@@ -95,8 +95,8 @@ impl Refusal {
     }
 }
 
-/// A frame from a client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A frame from a client. Its `Debug` hides the token and the payload.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub enum ToServer<'a> {
     /// Data for member `to`.
     Data {
@@ -117,6 +117,22 @@ pub enum ToServer<'a> {
         /// The sender's token.
         token: u64,
     },
+}
+
+impl std::fmt::Debug for ToServer<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::redact::REDACTED;
+        match self {
+            ToServer::Data { to, payload, .. } => f
+                .debug_struct("Data")
+                .field("token", &REDACTED)
+                .field("to", to)
+                .field("payload_len", &payload.len())
+                .finish(),
+            ToServer::Bind { .. } => f.debug_struct("Bind").field("token", &REDACTED).finish(),
+            ToServer::Leave { .. } => f.debug_struct("Leave").field("token", &REDACTED).finish(),
+        }
+    }
 }
 
 /// A frame from the server.
@@ -210,13 +226,22 @@ fn token_of(t: &[u8]) -> Result<u64, ParseError> {
     Ok(u64::from_be_bytes(bytes))
 }
 
-/// A relay grant: `r:<token hex>:<name>...`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A relay grant: `r:<token hex>:<name>...`. Its `Debug` hides the token.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Grant {
     /// The recipient's token.
     pub token: u64,
     /// The members, in index order (the recipient among them).
     pub members: Vec<String>,
+}
+
+impl std::fmt::Debug for Grant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Grant")
+            .field("token", &crate::redact::REDACTED)
+            .field("members", &self.members)
+            .finish()
+    }
 }
 
 impl Grant {

@@ -1,5 +1,5 @@
-//! Requests a client sends the rendezvous server: `h c p s y k x`, and the extensions `e` and `r`
-//! that only our clients send, borrowed from the datagram.
+//! Requests a client sends the rendezvous server: `h c p s y k x`, and the extensions `e`, `r` and
+//! `u` that only our clients send, borrowed from the datagram.
 //!
 //! Parsing follows the original server: the type is split off at the first `:`, a datagram without
 //! any `:` is invalid, an unknown type is [`ParseError::UnknownType`], and a known type whose fields
@@ -86,6 +86,14 @@ pub enum Request<'a> {
         /// Player name.
         player: &'a str,
     },
+    /// `u:S:NAME` (extension, only our clients send it): the host lifts the ban a kick put on
+    /// `NAME` (and on its network), so it may join again. Checked like `k:` (the host's address).
+    Unban {
+        /// Session name.
+        session: &'a str,
+        /// The kicked player to let back.
+        player: &'a str,
+    },
 }
 
 impl<'a> Request<'a> {
@@ -129,6 +137,7 @@ impl<'a> Request<'a> {
             "k" => two(n).map(|(session, victim)| Request::Kick { session, victim }),
             "x" => two(n).map(|(session, player)| Request::Exit { session, player }),
             "r" => two(n).map(|(session, player)| Request::Relay { session, player }),
+            "u" => two(n).map(|(session, player)| Request::Unban { session, player }),
             "e" => {
                 if n != 3 || !is_nat_desc(fields[2]) {
                     return Err(ParseError::Invalid);
@@ -151,7 +160,8 @@ impl<'a> Request<'a> {
             | Request::Kick { session, .. }
             | Request::Exit { session, .. }
             | Request::Ext { session, .. }
-            | Request::Relay { session, .. } => session,
+            | Request::Relay { session, .. }
+            | Request::Unban { session, .. } => session,
         }
     }
 
@@ -216,6 +226,7 @@ impl fmt::Display for Request<'_> {
             Request::Exit { session, player } => write!(f, "x:{session}:{player}"),
             Request::Ext { session, player, nat } => write!(f, "e:{session}:{player}:{nat}"),
             Request::Relay { session, player } => write!(f, "r:{session}:{player}"),
+            Request::Unban { session, player } => write!(f, "u:{session}:{player}"),
         }
     }
 }
@@ -258,6 +269,7 @@ mod tests {
         assert_eq!(p("k:NiceRoom:Bob"), Ok(Request::Kick { session: "NiceRoom", victim: "Bob" }));
         assert_eq!(p("x:NiceRoom:Carol"), Ok(Request::Exit { session: "NiceRoom", player: "Carol" }));
         assert_eq!(p("r:NiceRoom:Carol"), Ok(Request::Relay { session: "NiceRoom", player: "Carol" }));
+        assert_eq!(p("u:NiceRoom:Carol"), Ok(Request::Unban { session: "NiceRoom", player: "Carol" }));
         assert_eq!(
             p("e:NiceRoom:Carol:cone+4"),
             Ok(Request::Ext { session: "NiceRoom", player: "Carol", nat: "cone+4" })
@@ -300,6 +312,9 @@ mod tests {
             "e::P:x",
             "r:S",
             "r:S:P:x",
+            "u:S",
+            "u:S:P:x",
+            "u:S:P-",
         ] {
             assert_eq!(p(bad), Err(ParseError::Invalid), "{bad:?}");
         }
@@ -334,7 +349,7 @@ mod tests {
 
         #[test]
         fn valid_requests_round_trip(
-            kind in 0..9usize,
+            kind in 0..10usize,
             session in "[A-Za-z0-9]{1,10}",
             player in "[A-Za-z0-9]{1,12}",
             nat in "[a-z0-9+-]{1,14}",
@@ -351,6 +366,7 @@ mod tests {
                 5 => Request::Kick { session: &session, victim: &player },
                 6 => Request::Ext { session: &session, player: &player, nat: &nat },
                 7 => Request::Relay { session: &session, player: &player },
+                8 => Request::Unban { session: &session, player: &player },
                 _ => Request::Exit { session: &session, player: &player },
             };
             let bytes = req.to_bytes();

@@ -4,6 +4,7 @@
 //! (the relay stays on: only our clients ever ask for it, so the Godot plugin never sees it).
 
 pub use crate::budget::BudgetConfig;
+pub use crate::guard::GuardConfig;
 pub use crate::relay::RelayConfig;
 use std::time::Duration;
 
@@ -62,6 +63,9 @@ pub struct Config {
     pub stats_interval: Duration,
     /// The relay for players whose clients ask for it (see [`crate::relay`]).
     pub relay: RelayConfig,
+    /// How many password guesses are checked (see [`crate::guard`]); [`GuardConfig::off`] checks
+    /// every one, as the original did.
+    pub guard: GuardConfig,
 }
 
 impl Default for Config {
@@ -90,6 +94,7 @@ impl Default for Config {
             refusal_log_interval: Duration::from_secs(10),
             stats_interval: Duration::ZERO,
             relay: RelayConfig::default(),
+            guard: GuardConfig::default(),
         }
     }
 }
@@ -103,6 +108,7 @@ impl Config {
             max_sessions_per_ip: 0,
             max_players_per_ip: 0,
             max_players: usize::MAX,
+            guard: GuardConfig::off(),
             ..Config::default()
         }
     }

@@ -36,6 +36,7 @@
 
 use crate::budget::Budget;
 use crate::config::Config;
+use crate::guard::{Guard, GuardStats};
 use crate::limits::{ip_key, LogLimiter, PerIpCount, RateLimiter, Refusal};
 use crate::outbox::Outbox;
 use crate::relay::{RelayStats, RelayTable};
@@ -91,6 +92,8 @@ pub struct Engine<S: SessionStore = MemoryStore> {
     pub(crate) log_limit: LogLimiter,
     /// The relay's sessions, tokens and counters (node-local).
     pub(crate) relay: RelayTable,
+    /// How many password guesses are checked (node-local, bounded).
+    pub(crate) guard: Guard,
     /// Whether the periodic stats timer is armed.
     stats_armed: bool,
 }
@@ -110,6 +113,7 @@ impl<S: SessionStore> Engine<S> {
             rate: RateLimiter::new(config.create_rate, config.create_burst),
             log_limit: LogLimiter::new(config.refusal_log_interval),
             relay: RelayTable::new(config.relay),
+            guard: Guard::new(config.guard, config.refusal_log_interval),
             config,
             store,
             timers: Timers::default(),
@@ -180,6 +184,7 @@ impl<S: SessionStore> Engine<S> {
             Request::Exit { session, player } => self.on_exit(now, from, session, player),
             Request::Ext { session, player, nat } => self.on_ext(now, from, session, player, nat),
             Request::Relay { session, player } => self.on_relay_request(now, from, session, player),
+            Request::Unban { session, player } => self.on_unban(now, from, session, player),
         }
         // A member of the session it spoke about gets a budget account (if not tracked yet).
         let name = request.session();
@@ -269,6 +274,12 @@ impl<S: SessionStore> Engine<S> {
         self.relay.stats()
     }
 
+    /// The password guard's counters: failed checks, guesses refused unchecked, joins refused by a
+    /// ban, networks and sessions it tracks (see [`crate::guard`]).
+    pub fn guard_stats(&self) -> GuardStats {
+        self.guard.stats()
+    }
+
     /// IPs the rate limiter and the per-IP session count track.
     pub fn limits_tracked(&self) -> (usize, usize) {
         (self.rate.tracked(), self.per_ip.len())
@@ -285,7 +296,8 @@ impl<S: SessionStore> Engine<S> {
     /// O(sessions + players). Every session has at least one player, players are unique by name
     /// and id, the counters match the store, every live player and session has its timer; the
     /// relay's table is consistent, each relay session has exactly one timer entry, and relay notes
-    /// are kept only for sessions that exist.
+    /// are kept only for sessions that exist; the password guard's tables are within their bounds
+    /// and watch no session that is gone.
     pub fn check_invariants(&self) -> Result<(), String>
     where
         S: crate::store::IterSessions,
@@ -296,6 +308,9 @@ impl<S: SessionStore> Engine<S> {
         for session in self.store.sessions() {
             if session.players.is_empty() {
                 return Err(format!("session {} has no player", session.name));
+            }
+            if session.bans.len() > crate::bans::MAX_BANS {
+                return Err(format!("session {} holds {} bans", session.name, session.bans.len()));
             }
             for (i, p) in session.players.iter().enumerate() {
                 if session.players[..i].iter().any(|q| q.name == p.name || q.idle_seq == p.idle_seq) {
@@ -324,6 +339,17 @@ impl<S: SessionStore> Engine<S> {
             return Err("per-IP player counts differ from the sessions".into());
         }
         self.relay.check_invariants()?;
+        let guard = self.guard.stats();
+        if guard.networks_tracked > self.config.guard.max_tracked {
+            return Err(format!("password guard tracks {} networks", guard.networks_tracked));
+        }
+        if guard.sessions_watched > self.store.session_count() {
+            return Err(format!(
+                "password guard watches {} sessions of {}",
+                guard.sessions_watched,
+                self.store.session_count()
+            ));
+        }
         let relay_timers = self.timers.count(|k| matches!(k, Kind::RelayCheck { .. }));
         // One per relay session, plus stale ones of sessions whose members left (dropped when
         // they fire or at the next compaction).
@@ -455,6 +481,7 @@ impl<S: SessionStore> Engine<S> {
             self.players_per_ip.remove(ip_key(p.addr.ip()));
         }
         self.relay.session_ended(session.id);
+        self.guard.session_ended(session.id);
         Some(session)
     }
 

@@ -1,39 +1,7 @@
-//! Datagram bytes made safe for a log line: printable ASCII as is, everything else escaped
-//! (`\n`, `\u{..}`, `\xNN`), so no datagram can forge or break a log line. Formats without
-//! allocating.
+//! Datagram bytes made safe for a log line: [`Escaped`] (printable ASCII as is, the rest escaped),
+//! and [`Redacted`], which also hides every secret a datagram carries (passwords, relay tokens,
+//! relay payloads). Both live in [`rhp_proto`] (the client logs with them too); the shell logs
+//! datagrams only through [`Redacted`].
 
-use std::fmt;
-
-/// Displays bytes escaped, like `str::escape_debug`, with invalid UTF-8 as `\xNN`.
-#[derive(Debug, Clone, Copy)]
-pub struct Escaped<'a>(pub &'a [u8]);
-
-impl fmt::Display for Escaped<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for chunk in self.0.utf8_chunks() {
-            for c in chunk.valid().chars() {
-                if c.is_ascii_graphic() || c == ' ' {
-                    fmt::Write::write_char(f, c)?;
-                } else {
-                    write!(f, "{}", c.escape_default())?;
-                }
-            }
-            for b in chunk.invalid() {
-                write!(f, "\\x{b:02x}")?;
-            }
-        }
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Escaped;
-
-    #[test]
-    fn nothing_unprintable_survives() {
-        let s = Escaped(b"p:S:P\n2026 - rhp - INFO - forged\r\x1b[31m\xff\xc3\xa9").to_string();
-        assert_eq!(s, "p:S:P\\n2026 - rhp - INFO - forged\\r\\u{1b}[31m\\xff\\u{e9}");
-        assert!(s.bytes().all(|b| b.is_ascii_graphic() || b == b' '));
-    }
-}
+pub use rhp_proto::escape::Escaped;
+pub use rhp_proto::redact::Redacted;

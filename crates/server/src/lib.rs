@@ -5,9 +5,11 @@
 //! - [`config`]: every timer and limit; the original's timers, with the hardening on by default.
 //! - [`engine`]: the sans-IO engine — `(now, from, bytes)` and timeouts in, datagrams and the next
 //!   deadline out; request dispatch and the steps requests share.
-//! - `handlers`: one file per request (`h c p s y k x`, the extensions `e` and `r`), `stun` for
+//! - `handlers`: one file per request (`h c p s y k x`, the extensions `e`, `r` and `u`), `stun` for
 //!   STUN Binding requests, `relay` for the relay's `r:` and frames, and `timeout` for fired timers.
 //! - [`session`]: a session and its players (the protocol state).
+//! - [`bans`]: who a session keeps out (kicked players, by name and network), [`netkey`]: an
+//!   IPv4 address or an IPv6 /64 as a key.
 //! - [`store`]: the only way the engine touches sessions ([`SessionStore`]), and [`MemoryStore`].
 //! - `timers`: node-local min-heap of deadlines, one entry per deadline, lazily invalidated.
 //! - `outbox`: node-local queue of datagrams to send, with pooled buffers; every datagram passes the
@@ -16,21 +18,27 @@
 //! - [`relay`]: the relay's table (node-local): relayed sessions, tokens, caps, counters.
 //! - `limits`: per-IP token bucket and session counts, and the refusal log limiter.
 //! - `reconfigure`: new limits for a running engine ([`Engine::reconfigure`], SIGHUP), sessions kept.
-//! - [`escape`]: datagram bytes made safe for a log line.
+//! - [`guard`]: how many password guesses are checked, per network and per session (bounded).
+//! - [`secret`]: a session password, compared in constant time, never printed.
+//! - [`escape`]: datagram bytes made safe for a log line, secrets redacted.
 //! - [`shell`]: the tokio driver: the socket (and the optional alternate STUN socket), the clock,
 //!   the engine.
 #![deny(missing_docs)]
 
+pub mod bans;
 pub mod budget;
 pub mod compact;
 pub mod config;
 pub mod engine;
 pub mod escape;
+pub mod guard;
 mod handlers;
 mod limits;
+pub mod netkey;
 mod outbox;
 mod reconfigure;
 pub mod relay;
+pub mod secret;
 pub mod session;
 pub mod shell;
 pub mod store;
@@ -38,7 +46,8 @@ mod timers;
 
 pub use config::Config;
 pub use engine::{Engine, Input, Local};
-pub use escape::Escaped;
+pub use escape::{Escaped, Redacted};
+pub use guard::{GuardConfig, GuardStats};
 pub use relay::{RelayConfig, RelayStats};
 pub use session::{Phase, Player, Session};
 pub use store::{IterSessions, MemoryStore, SessionStore};

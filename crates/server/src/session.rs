@@ -2,8 +2,10 @@
 //! (see [`crate::store`]). Holds no timer and nothing to send; those are node-local. A few fields
 //! record what each player was last told (for the anti-reflection budget's choices).
 
+use crate::bans::Bans;
 use crate::compact::{Name, NatDesc, SessionName, Tick};
-use rhp_proto::name::{PASSWORD_MAX, PLAYER_MAX};
+use crate::secret::Password;
+use rhp_proto::name::PLAYER_MAX;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -121,8 +123,8 @@ pub struct Session {
     pub id: u64,
     /// The session's name, its key in the store.
     pub name: SessionName,
-    /// The password joins must give, if any.
-    pub password: Option<Name<PASSWORD_MAX>>,
+    /// The password joins must give, if any (compared in constant time, never printed).
+    pub password: Option<Password>,
     /// Most players.
     pub max_players: u8,
     /// When the host created it.
@@ -134,6 +136,8 @@ pub struct Session {
     /// Players in join order; `players[0]` is the host. Never empty while stored. A boxed slice
     /// (16 bytes, exactly as long as needed): joins and removals rebuild it.
     pub players: Box<[Player]>,
+    /// The players its host kicked, kept out for its life (8 bytes until the first kick).
+    pub bans: Bans,
 }
 
 impl Session {
@@ -198,11 +202,12 @@ impl Session {
     }
 
     /// Whether a join giving `given` passes: a session without password accepts any, one with a
-    /// password needs exactly it.
+    /// password needs exactly it (compared in constant time).
     pub fn password_matches(&self, given: Option<&str>) -> bool {
-        match &self.password {
-            None => true,
-            Some(p) => given == Some(p.as_str()),
+        match (&self.password, given) {
+            (None, _) => true,
+            (Some(p), Some(given)) => p.matches(given),
+            (Some(_), None) => false,
         }
     }
 }

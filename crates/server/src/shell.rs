@@ -3,7 +3,7 @@
 //! Loop: wait for the first of a datagram, the engine's next deadline, or shutdown; feed the engine
 //! with `Instant::now()`; drain its datagrams onto the socket. I/O errors are logged and the loop
 //! goes on; nothing here panics on what the network does. DEBUG logs every datagram in and out,
-//! escaped.
+//! escaped and with its secrets (passwords, relay tokens and payloads) redacted.
 //!
 //! An optional alternate socket ([`run_with_alt`]) answers STUN Binding requests only, from that
 //! socket (so a client can compare the mappings towards two ports); it is read one datagram at a
@@ -18,7 +18,7 @@
 pub mod batch;
 
 use crate::engine::{Engine, Local};
-use crate::escape::Escaped;
+use crate::escape::Redacted;
 use crate::store::SessionStore;
 use std::future::Future;
 use std::io;
@@ -242,13 +242,13 @@ fn next_wake<S: SessionStore>(engine: &Engine<S>) -> Instant {
 
 fn log_in(from: SocketAddr, data: &[u8]) {
     if enabled!(Level::DEBUG) {
-        debug!("in  {from} {} bytes: {}", data.len(), Escaped(data));
+        debug!("in  {from} {} bytes: {}", data.len(), Redacted(data));
     }
 }
 
 fn log_out(to: SocketAddr, data: &[u8]) {
     if enabled!(Level::DEBUG) {
-        debug!("out {to} {} bytes: {}", data.len(), Escaped(data));
+        debug!("out {to} {} bytes: {}", data.len(), Redacted(data));
     }
 }
 

@@ -50,8 +50,10 @@ fn churn_leaves_nothing_behind() {
                     // The rest time out.
                 }
                 4 => {
-                    // Kick and rejoin, then time out.
+                    // Kick (a ban), a refused rejoin, the host's unban, the rejoin; then time out.
                     h.send(host, &format!("k:{s}:P2"));
+                    h.send(client(i, 2), &format!("c:{s}:P2"));
+                    h.send(host, &format!("u:{s}:P2"));
                     h.send(client(i, 2), &format!("c:{s}:P2"));
                 }
                 _ => {} // everybody times out

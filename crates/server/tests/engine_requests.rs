@@ -346,7 +346,9 @@ fn kick_tells_the_victim_and_sends_the_rest_the_new_list() {
         pairs(&[(a(B), "error:kicked_by_host"), (a(A), "i:Alice:Carol"), (a(C), "i:Alice:Carol")])
     );
     h.ask(a(B), "p:Room:Bob", "error:non_existent_player");
-    // No ban: Bob may come back, at the end of the list.
+    // Kept out (issue 20) until the host lets him back; then at the end of the list.
+    h.ask(a(B), "c:Room:Bob", "error:kicked_by_host");
+    h.ask(a(A), "u:Room:Bob", "i:Alice:Carol");
     assert_eq!(h.send(a(B), "c:Room:Bob").len(), 3);
     h.ask(a(B), "p:Room:Bob", "i:Alice:Carol:Bob");
 }

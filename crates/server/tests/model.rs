@@ -1,6 +1,7 @@
 //! Model-based property tests: random sequences of requests from a small pool of addresses and
 //! names, plus clock jumps, run against the engine and against a reference model written from
-//! PROTOCOL-NOTES (who is in which session, who is host, what each request is answered). After
+//! PROTOCOL-NOTES (who is in which session, who is host, what each request is answered; kicked
+//! players kept out by name and IP until the host's `u:`, issue 20). After
 //! every step the two must agree, and the engine's invariants must hold: every session has at least
 //! one player, the host is its oldest member, a removed player is gone everywhere (its pings are
 //! refused), counts match.
@@ -34,7 +35,7 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        6 => (0..4usize, 0..8u8, 0..3usize, 0..4usize, 0..3usize, 2..5u8)
+        6 => (0..4usize, 0..9u8, 0..3usize, 0..4usize, 0..3usize, 2..5u8)
             .prop_map(|(from, kind, s, p, pass, max)| Op::Req { from, kind, s, p, pass, max }),
         2 => prop_oneof![
             (0..1200u64).prop_map(Duration::from_millis),
@@ -59,6 +60,7 @@ impl Op {
             3 => format!("s:{s}:{p}"),
             4 => format!("y:{s}:{p}"),
             5 => format!("k:{s}:{p}"),
+            8 => format!("u:{s}:{p}"),
             _ => format!("x:{s}:{p}"),
         }
     }
@@ -81,6 +83,8 @@ struct MSession {
     /// When the `s:` came, if starting.
     started: Option<Instant>,
     players: Vec<MPlayer>,
+    /// Kicked players kept out (name, IP), oldest first; at most 32.
+    bans: Vec<(String, IpAddr)>,
 }
 
 impl MSession {
@@ -136,6 +140,7 @@ impl Model {
                         created: now,
                         started: None,
                         players: vec![MPlayer { name: player.into(), addr: from, last_seen: now }],
+                        bans: Vec::new(),
                     };
                     let out = vec![(from, sess.list())];
                     self.sessions.insert(name.into(), sess);
@@ -146,6 +151,10 @@ impl Model {
                 let Some(sess) = self.sessions.get_mut(name).filter(|s| s.started.is_none()) else {
                     return err(from, "session_non_existent");
                 };
+                let banned = sess.bans.iter().any(|(n, ip)| n == player || *ip == from.ip());
+                if sess.member(player, from).is_none() && banned {
+                    return err(from, "kicked_by_host");
+                }
                 if sess.password.is_some() && sess.password.as_deref() != password {
                     return err(from, "password_mismatch");
                 }
@@ -213,9 +222,29 @@ impl Model {
                 if sess.players[0].addr != from {
                     return err(from, "non_host_player");
                 }
+                if i != 0 {
+                    sess.bans.retain(|(n, _)| n != player);
+                    if sess.bans.len() >= 32 {
+                        sess.bans.remove(0);
+                    }
+                    sess.bans.push((player.into(), sess.players[i].addr.ip()));
+                }
                 let mut out = err(sess.players[i].addr, "kicked_by_host");
                 out.extend(self.remove(name, i));
                 out
+            }
+            8 => {
+                let Some(sess) = self.sessions.get_mut(name).filter(|s| s.started.is_none()) else {
+                    return err(from, "session_non_existent");
+                };
+                if sess.players[0].addr != from {
+                    return err(from, "non_host_player");
+                }
+                if !sess.bans.iter().any(|(n, _)| n == player) {
+                    return err(from, "non_existent_player");
+                }
+                sess.bans.retain(|(n, _)| n != player);
+                vec![(from, sess.list())]
             }
             _ => {
                 let Some(sess) = self.sessions.get(name).filter(|s| s.started.is_none()) else {
@@ -368,7 +397,9 @@ proptest! {
     #[test]
     fn hardened_engine_keeps_the_membership_and_the_budget(ops in prop::collection::vec(op(), 1..80)) {
         // No creation rate limit here (the pool would hit it); everything else as deployed.
-        let mut run = Run::new(Config { create_rate: 0, ..Config::default() });
+        // No password guard either: the model checks every guess (crates/server/tests/guard.rs
+        // tests the guard).
+        let mut run = Run::new(Config { create_rate: 0, guard: rhp_server::GuardConfig::off(), ..Config::default() });
         // Names whose starting session outlives the original's (held start rounds): the model
         // does not say what happens to them until both sides have no session of that name again.
         let mut diverged = [false; 3];

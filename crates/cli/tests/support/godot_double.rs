@@ -35,6 +35,8 @@ pub struct GodotConfig {
     pub host_max: Option<u8>,
     pub start_when: usize,
     pub password: Option<String>,
+    /// Host: kick this player (one `k:`, as the plugin's kick sends) once it is listed.
+    pub kick: Option<String>,
     /// Overall bound.
     pub timeout: Duration,
     /// After success, keep the peer socket open this long, reading (and recording) what comes.
@@ -185,6 +187,7 @@ fn run(cfg: GodotConfig) -> GodotResult {
         }
     };
     maybe_start(&players, is_host, &mut ping_message);
+    let mut kicked = false;
     let mut next_ping = Instant::now() + REPEAT;
     let mut server_timer = Instant::now() + SERVER_TIMEOUT;
     let (own_port, peers): (u16, Vec<Peer>) = loop {
@@ -209,6 +212,12 @@ fn run(cfg: GodotConfig) -> GodotResult {
                 }
             } else if let Some(list) = p.strip_prefix("i:") {
                 let names: Vec<String> = list.split(':').map(str::to_owned).collect();
+                if let Some(victim) = cfg.kick.as_ref().filter(|v| is_host && names.contains(v)) {
+                    if !kicked {
+                        kicked = true;
+                        send_server(&format!("k:{}:{victim}", cfg.session));
+                    }
+                }
                 if names != players {
                     players = names;
                     if !is_host && players.first() == Some(&cfg.player) {

@@ -1,6 +1,9 @@
-//! `c:S:P[:PASS]`: join a session (or answer a member's retransmit).
+//! `c:S:P[:PASS]`: join a session (or answer a member's retransmit). A kicked player is refused
+//! `kicked_by_host` ([`crate::bans`]); a guess at a password passes the guard ([`crate::guard`])
+//! before it is checked, or is refused `too_many_requests` unchecked.
 
 use crate::engine::Engine;
+use crate::guard::Admit;
 use crate::limits::{ip_key, Refusal};
 use crate::session::Player;
 use crate::store::SessionStore;
@@ -41,7 +44,27 @@ impl<S: SessionStore> Engine<S> {
             }
             return;
         }
+        // A kicked player stays out, by name and by network; a member's own retransmit is no join.
+        let member = session.position_from(player, from).is_some();
+        if !member && session.bans.refuses(player, from) {
+            self.guard.banned();
+            self.outbox.error(now, from, ErrorCode::KickedByHost);
+            return;
+        }
+        // A guess at the password is checked only if the guard admits it, decided before the
+        // password is looked at: a refused guess gets the same answer, right or wrong.
+        let guarded = !member && session.password.is_some();
+        let ip = from.ip();
+        if guarded && self.guard.admit(now, session.id, ip) == Admit::Refuse {
+            self.guard.maybe_log(now, session.id, name, from);
+            self.outbox.error(now, from, ErrorCode::TooManyRequests);
+            return;
+        }
         if !session.password_matches(password) {
+            if guarded {
+                self.guard.failed(now, session.id, ip);
+                self.guard.maybe_log(now, session.id, name, from);
+            }
             self.outbox.error(now, from, ErrorCode::PasswordMismatch);
             return;
         }

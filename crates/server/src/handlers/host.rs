@@ -1,8 +1,9 @@
 //! `h:S:P:MAX[:PASS]`: create a session, or answer the host's retransmit.
 
-use crate::compact::Name;
+use crate::bans::Bans;
 use crate::engine::Engine;
 use crate::limits::{ip_key, Refusal};
+use crate::secret::Password;
 use crate::session::{Phase, Player, Session};
 use crate::store::SessionStore;
 use rhp_proto::ErrorCode;
@@ -78,12 +79,13 @@ impl<S: SessionStore> Engine<S> {
         let mut session = Session {
             id: 0,
             name: name.into(),
-            password: password.map(Name::new),
+            password: password.map(Password::new),
             max_players,
             created: now.into(),
             creator_ip: ip,
             phase: Phase::Open,
             players: Box::new([Player::new(player, from, now)]),
+            bans: Bans::default(),
         };
         info!("session {name}: created by {player} ({from}), max {max_players} players");
         self.outbox.info(now, &mut session, 0);

@@ -1,14 +1,17 @@
-//! `k:S:VICTIM`: the host removes a player (possibly itself). No ban: the victim may rejoin.
+//! `k:S:VICTIM`: the host removes a player (possibly itself). The victim is kept out of the session
+//! for its life, by name and by network (see [`crate::bans`]), unless the host lifts the ban
+//! (`u:`, see [`super::unban`]). A host kicking itself is leaving: no ban.
 
 use crate::engine::Engine;
 use crate::store::SessionStore;
 use rhp_proto::ErrorCode;
 use std::net::SocketAddr;
 use std::time::Instant;
+use tracing::info;
 
 impl<S: SessionStore> Engine<S> {
     pub(crate) fn on_kick(&mut self, now: Instant, from: SocketAddr, name: &str, victim: &str) {
-        let Some(session) = self.store.get(name).filter(|s| s.is_open()) else {
+        let Some(session) = self.store.get_mut(name).filter(|s| s.is_open()) else {
             self.outbox.error(now, from, ErrorCode::SessionNonExistent);
             return;
         };
@@ -20,7 +23,12 @@ impl<S: SessionStore> Engine<S> {
             self.outbox.error(now, from, ErrorCode::NonHostPlayer);
             return;
         }
-        self.outbox.error(now, session.players[index].addr, ErrorCode::KickedByHost);
+        let addr = session.players[index].addr;
+        if index != 0 {
+            session.bans.add(victim, addr);
+            info!("session {name}: {victim} ({addr}) banned, {} bans", session.bans.len());
+        }
+        self.outbox.error(now, addr, ErrorCode::KickedByHost);
         self.remove_player(now, name, index, "was kicked by the host");
     }
 }

@@ -5,13 +5,17 @@
 //! Order of checks, and the four fixes of the original's bugs, follow `PROTOCOL-NOTES.md`:
 //! - [`host`] `h`: starting name → `session_exists`; open name: host's own address → `i:` again,
 //!   else `session_exists`; otherwise create.
-//! - [`connect`] `c`: not open → `session_non_existent`; password → `password_mismatch`; the
+//! - [`connect`] `c`: not open → `session_non_existent`; a kicked player (by name or network,
+//!   unless it is the member's own retransmit) → `kicked_by_host`; the password guard refuses an
+//!   unchecked guess → `too_many_requests`; password → `password_mismatch`; the
 //!   member's own address → `i:` again (fix 1: before `session_full`); full → `session_full`; name
 //!   taken → `player_name_in_use`; otherwise join and send `i:` to all.
 //! - [`ping`] `p`, [`confirm`] `y`, [`exit`] `x`: only the player's own address counts (fix 2).
 //! - [`confirm`] `y` stops the start messages to that player only (fix 3).
 //! - [`exit`] `x` sends the remaining players the new `i:` list (fix 4).
-//! - [`start`] `s`, [`kick`] `k`: the host is decided by address.
+//! - [`start`] `s`, [`kick`] `k`: the host is decided by address; a kicked player is kept out of
+//!   the session for its life ([`crate::bans`]).
+//! - [`unban`] `u` (extension): the host lets a kicked player back.
 //! - [`timeout`]: player silence, session lifetime, start rounds, error copies.
 //! - [`ext`] `e` (extension): a NAT descriptor, checked like a ping, answered `n:`.
 //! - [`stun`]: STUN Binding requests on the main and the alternate port.
@@ -29,3 +33,4 @@ mod relay;
 mod start;
 mod stun;
 mod timeout;
+mod unban;

@@ -1,0 +1,98 @@
+//! A datagram as it may appear in a log: escaped like [`Escaped`], with every secret it carries
+//! replaced by `<redacted>`:
+//! - the password of `h:S:P:MAX:PASS` and `c:S:P:PASS` (every field from the password's position
+//!   on, so a malformed request with a password in it is hidden too);
+//! - the token of a relay grant `r:<16 hex digits>:<names>` (the request `r:S:P` has none);
+//! - relay frames (first byte 0xF5): only their kind and length are shown, never the token a
+//!   client's frame carries nor the payload players send each other.
+//!
+//! Everything that logs a datagram (the server's DEBUG lines for every datagram in and out) goes
+//! through [`Redacted`], at every level. Formats without allocating.
+
+use crate::escape::Escaped;
+use crate::relay::MAGIC;
+use std::fmt;
+
+/// What replaces a secret.
+pub const REDACTED: &str = "<redacted>";
+
+/// Displays a datagram escaped, with its secrets replaced by [`REDACTED`].
+#[derive(Debug, Clone, Copy)]
+pub struct Redacted<'a>(pub &'a [u8]);
+
+/// The fields (0 = the type) that are secret in a text message of type `kind` whose field 1 is
+/// `first`, as an inclusive range; empty when none is.
+fn secret_fields(kind: &[u8], first: Option<&[u8]>) -> std::ops::RangeInclusive<usize> {
+    match kind {
+        b"h" => 4..=usize::MAX,
+        b"c" => 3..=usize::MAX,
+        b"r" if first.is_some_and(|f| f.len() == 16 && f.iter().all(u8::is_ascii_hexdigit)) => 1..=1,
+        #[allow(clippy::reversed_empty_ranges)]
+        _ => 1..=0,
+    }
+}
+
+impl fmt::Display for Redacted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let data = self.0;
+        if data.first() == Some(&MAGIC) {
+            let kind = data.get(1).copied().unwrap_or(0);
+            return write!(
+                f,
+                "\\xf5 relay frame {kind:#04x}, {} bytes (token and payload {REDACTED})",
+                data.len()
+            );
+        }
+        let mut fields = data.split(|&b| b == b':');
+        let kind = fields.next().unwrap_or_default();
+        let secret = secret_fields(kind, data.split(|&b| b == b':').nth(1));
+        write!(f, "{}", Escaped(kind))?;
+        for (i, field) in fields.enumerate().map(|(i, field)| (i + 1, field)) {
+            f.write_str(":")?;
+            if secret.contains(&i) {
+                f.write_str(REDACTED)?;
+            } else {
+                write!(f, "{}", Escaped(field))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(data: &[u8]) -> String {
+        Redacted(data).to_string()
+    }
+
+    #[test]
+    fn passwords_are_hidden_wherever_they_stand() {
+        assert_eq!(r(b"h:Room:Alice:4:TopSecret9"), "h:Room:Alice:4:<redacted>");
+        assert_eq!(r(b"c:Room:Bob:TopSecret9"), "c:Room:Bob:<redacted>");
+        assert_eq!(r(b"c:Room:Bob:TopSecret9:x\n"), "c:Room:Bob:<redacted>:<redacted>");
+        assert_eq!(r(b"h:Room:Alice:4:Top\xffSecret"), "h:Room:Alice:4:<redacted>");
+        assert_eq!(r(b"h:Room:Alice:4"), "h:Room:Alice:4");
+        assert_eq!(r(b"c:Room:Bob"), "c:Room:Bob");
+    }
+
+    #[test]
+    fn relay_tokens_and_payloads_are_hidden() {
+        assert_eq!(r(b"r:0123456789abcdef:Alice:Bob"), "r:<redacted>:Alice:Bob");
+        assert_eq!(r(b"r:Room:Alice"), "r:Room:Alice");
+        let mut frame = vec![MAGIC, 0x01];
+        frame.extend_from_slice(b"SECRETTK\x01PrivData");
+        let line = r(&frame);
+        assert!(!line.contains("SECRET") && !line.contains("PrivData"), "{line}");
+        assert!(line.contains("0x01") && line.contains("19 bytes"), "{line}");
+    }
+
+    #[test]
+    fn the_rest_is_escaped_as_before() {
+        assert_eq!(r(b"p:S:P\n2026 - forged"), "p:S:P\\n2026 - forged");
+        assert_eq!(r(b"i:Alice:Bob"), "i:Alice:Bob");
+        assert_eq!(r(b""), "");
+        assert_eq!(r(b"no colon"), "no colon");
+    }
+}

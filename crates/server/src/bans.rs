@@ -1,0 +1,102 @@
+//! Who a session keeps out: every player its host kicked, by name and by network (the IPv4
+//! address, or the IPv6 /64, see [`NetKey`]; the kicked ip:port is inside it), for the session's
+//! life. A join (`c:`) matching any ban by name or by network is refused `error:kicked_by_host`;
+//! players already in the session behind the same network stay. The host lifts a ban with the
+//! extension `u:S:NAME` (only our clients send it).
+//!
+//! Protocol state, so it lives in the [`crate::session::Session`] (and goes with it). Bounded:
+//! nothing allocated until the first kick, at most [`MAX_BANS`] entries; a kick beyond that drops
+//! the oldest ban.
+
+use crate::compact::Name;
+use crate::netkey::NetKey;
+use rhp_proto::name::PLAYER_MAX;
+use std::net::SocketAddr;
+
+/// Most bans one session holds (a session has at most 12 players, but its host may kick many
+/// joiners in its 15 minutes).
+pub const MAX_BANS: usize = 32;
+
+/// One kicked player.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ban {
+    /// Its name.
+    pub name: Name<PLAYER_MAX>,
+    /// Its network.
+    pub net: NetKey,
+}
+
+/// A session's bans: nothing on the heap until the first kick. Boxed so that every session (most
+/// never kick anyone) pays 8 bytes for it, not a `Vec`'s 24.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[allow(clippy::box_collection)]
+pub struct Bans(Option<Box<Vec<Ban>>>);
+
+impl Bans {
+    /// Keeps `name`, and the network of `addr`, out (the oldest ban goes if [`MAX_BANS`] are held).
+    pub fn add(&mut self, name: &str, addr: SocketAddr) {
+        let list = self.0.get_or_insert_with(Default::default);
+        list.retain(|b| b.name != name);
+        if list.len() >= MAX_BANS {
+            list.remove(0);
+        }
+        list.push(Ban { name: Name::new(name), net: NetKey::of(addr.ip()) });
+    }
+
+    /// Whether a join as `name` from `from` is refused.
+    pub fn refuses(&self, name: &str, from: SocketAddr) -> bool {
+        let Some(list) = &self.0 else { return false };
+        let net = NetKey::of(from.ip());
+        list.iter().any(|b| b.name == name || b.net == net)
+    }
+
+    /// Lifts the ban on `name` (its network too); false if there was none.
+    pub fn lift(&mut self, name: &str) -> bool {
+        let Some(list) = &mut self.0 else { return false };
+        let before = list.len();
+        list.retain(|b| b.name != name);
+        let lifted = list.len() < before;
+        if list.is_empty() {
+            self.0 = None;
+        }
+        lifted
+    }
+
+    /// Bans held.
+    pub fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, |l| l.len())
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn a(ip: u8, port: u16) -> SocketAddr {
+        SocketAddr::from(([10, 0, 0, ip], port))
+    }
+
+    #[test]
+    fn by_name_and_network_until_lifted_and_bounded() {
+        let mut b = Bans::default();
+        assert!(!b.refuses("Bob", a(2, 1)));
+        b.add("Bob", a(2, 1));
+        assert!(b.refuses("Bob", a(9, 9)), "by name");
+        assert!(b.refuses("Eve", a(2, 1)), "by address");
+        assert!(b.refuses("Eve", a(2, 7)), "by IP");
+        assert!(!b.refuses("Eve", a(3, 1)));
+        assert!(!b.lift("Eve"));
+        assert!(b.lift("Bob"));
+        assert!(b.is_empty() && !b.refuses("Bob", a(2, 1)));
+        for i in 0..100u16 {
+            b.add(&format!("P{i}"), a((i % 200) as u8, i));
+        }
+        assert_eq!(b.len(), MAX_BANS);
+        assert!(b.refuses("P99", a(250, 1)) && !b.refuses("P0", a(250, 1)), "the oldest went");
+    }
+}
