@@ -10,28 +10,13 @@
 mod support;
 use rhp_client::{Client, Config, Event};
 use rhp_proto::relay::{Grant, ToServer};
-use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{Ipv4Addr, UdpSocket};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use support::godot_double::{GodotConfig, GodotDouble};
-use support::{temp_dir, Peer, Server};
+use support::{recv_bytes, temp_dir, Peer, Server};
 
 const WAIT: Duration = Duration::from_secs(2);
-
-/// The next datagram from `from` within `within`, as bytes.
-fn recv_bytes(sock: &UdpSocket, from: SocketAddr, within: Duration) -> Option<Vec<u8>> {
-    let end = Instant::now() + within;
-    let mut buf = vec![0u8; 4096];
-    loop {
-        let left = end.checked_duration_since(Instant::now())?;
-        sock.set_read_timeout(Some(left.max(Duration::from_millis(1)))).ok()?;
-        match sock.recv_from(&mut buf) {
-            Ok((n, src)) if src == from => return Some(buf[..n].to_vec()),
-            Ok(_) => continue,
-            Err(_) => return None,
-        }
-    }
-}
 
 #[test]
 fn the_debug_log_holds_no_password_and_no_relay_token() {

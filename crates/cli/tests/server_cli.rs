@@ -2,42 +2,13 @@
 //! form, no arguments, `--help`, signals, a port in use, the log file and escaped debug logs.
 
 mod support;
-use std::io::Read;
 use std::net::UdpSocket;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-use support::{free_udp_port, temp_dir, Server, BIN};
+use std::time::Duration;
+use support::{free_udp_port, temp_dir, Server};
 
 /// Runs the binary with `args` in `cwd`, bounded by 10 s; returns (exit code, stdout, stderr).
 fn run(args: &[&str], cwd: &std::path::Path) -> (Option<i32>, String, String) {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .current_dir(cwd)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{args:?} did not exit within 10 s");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let (mut out, mut err) = (String::new(), String::new());
-    if let Some(mut s) = child.stdout.take() {
-        let _ = s.read_to_string(&mut out);
-    }
-    if let Some(mut s) = child.stderr.take() {
-        let _ = s.read_to_string(&mut err);
-    }
-    (status.code(), out, err)
+    support::run_env(args, &[], cwd)
 }
 
 #[test]

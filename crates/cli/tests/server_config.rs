@@ -6,56 +6,11 @@
 
 mod support;
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-use support::{free_udp_port, temp_dir, BIN};
-
-/// Runs the binary with `args` and `env` (every other RHP_* variable removed) in `cwd`, bounded by
-/// 10 s; returns (exit code, stdout, stderr).
-fn run_env(args: &[&str], env: &[(String, String)], cwd: &Path) -> (Option<i32>, String, String) {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args).current_dir(cwd).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    for (k, _) in std::env::vars() {
-        if k.starts_with("RHP_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.envs(env.iter().map(|(k, v)| (k, v)));
-    let mut child = cmd.spawn().expect("spawn");
-    let (mut out, mut err) = (String::new(), String::new());
-    let mut so = child.stdout.take().expect("stdout");
-    let mut se = child.stderr.take().expect("stderr");
-    let t_out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = so.read_to_string(&mut s);
-        s
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = se.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{args:?} did not exit within 10 s");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    out.push_str(&t_out.join().unwrap_or_default());
-    err.push_str(&t_err.join().unwrap_or_default());
-    (status.code(), out, err)
-}
+use support::{free_udp_port, temp_dir};
 
 fn run(args: &[&str], cwd: &Path) -> (Option<i32>, String, String) {
-    run_env(args, &[], cwd)
+    support::run_env(args, &[], cwd)
 }
 
 /// One key of `--print-config`: its table, its value as written and where it came from.
@@ -90,7 +45,7 @@ fn print_config(args: &[&str], env: &[(String, String)], cwd: &Path) -> BTreeMap
     let mut all = vec!["serve"];
     all.extend_from_slice(args);
     all.push("--print-config");
-    let (code, out, err) = run_env(&all, env, cwd);
+    let (code, out, err) = support::run_env(&all, env, cwd);
     assert_eq!(code, Some(0), "{all:?}: {err}");
     let printed = parse_printed(&out);
     assert!(printed.len() > 30, "{out}");
@@ -191,7 +146,7 @@ fn every_key_flag_beats_env_beats_file_beats_default() {
 fn an_rhp_variable_that_sets_nothing_is_warned_about() {
     let dir = temp_dir("cfg-typo");
     let env = [("RHP_CREAT_RATE".to_string(), "5".to_string()), ("RHP_BIN".to_string(), "x".to_string())];
-    let (code, out, err) = run_env(&["serve", "--print-config"], &env, &dir);
+    let (code, out, err) = support::run_env(&["serve", "--print-config"], &env, &dir);
     assert_eq!(code, Some(0), "{err}");
     assert!(err.contains("RHP_CREAT_RATE is not a serve setting"), "{err}");
     assert!(!err.contains("RHP_BIN"), "another tool's variable: {err}");
@@ -222,7 +177,8 @@ fn print_config_round_trips_through_config() {
     let args =
         ["--port", "4000", "--create-rate", "7", "--log-level", "debug", "--no-relay", "--alt-port", "0"];
     let env = [("RHP_RELAY_IDLE_S".to_string(), "9".to_string())];
-    let (code, printed, err) = run_env(&[&["serve"][..], &args, &["--print-config"]].concat(), &env, &dir);
+    let (code, printed, err) =
+        support::run_env(&[&["serve"][..], &args, &["--print-config"]].concat(), &env, &dir);
     assert_eq!(code, Some(0), "{err}");
     let path = dir.join("printed.toml");
     std::fs::write(&path, &printed).expect("write");
@@ -273,7 +229,7 @@ fn refused(name: &str, config: Option<&str>, env: &[(String, String)], needles: 
     let file = path.to_string_lossy().into_owned();
     let port = free_udp_port().to_string();
     let (code, out, err) =
-        run_env(&["serve", "--config", &file, "--bind", "127.0.0.1", "--port", &port], env, &dir);
+        support::run_env(&["serve", "--config", &file, "--bind", "127.0.0.1", "--port", &port], env, &dir);
     assert_eq!(code, Some(2), "{name}: {out}{err}");
     for needle in needles {
         let needle = needle.replace("FILE", &file);

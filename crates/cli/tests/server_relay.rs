@@ -6,39 +6,10 @@
 
 mod support;
 use rhp_proto::relay::{FromServer, Grant, ToServer};
-use std::net::{SocketAddr, UdpSocket};
-use std::time::{Duration, Instant};
-use support::{lobby, Peer, Server};
+use std::time::Duration;
+use support::{lobby, recv_bytes, recv_frame, Peer, Server};
 
 const WAIT: Duration = Duration::from_secs(2);
-
-/// The next datagram from `from` within `within`, as bytes.
-fn recv_bytes(sock: &UdpSocket, from: SocketAddr, within: Duration) -> Option<Vec<u8>> {
-    let end = Instant::now() + within;
-    let mut buf = vec![0u8; 4096];
-    loop {
-        let left = end.checked_duration_since(Instant::now())?;
-        sock.set_read_timeout(Some(left.max(Duration::from_millis(1)))).ok()?;
-        match sock.recv_from(&mut buf) {
-            Ok((n, src)) if src == from => return Some(buf[..n].to_vec()),
-            Ok(_) => continue,
-            Err(_) => return None,
-        }
-    }
-}
-
-/// The next relay frame (first byte 0xF5) from the server within `within`, skipping the start
-/// rounds' text still arriving.
-fn recv_frame(sock: &UdpSocket, server: SocketAddr, within: Duration) -> Option<Vec<u8>> {
-    let end = Instant::now() + within;
-    loop {
-        let left = end.checked_duration_since(Instant::now())?;
-        let got = recv_bytes(sock, server, left)?;
-        if rhp_proto::relay::is_frame(&got) {
-            return Some(got);
-        }
-    }
-}
 
 fn data(token: u64, to: u8, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();

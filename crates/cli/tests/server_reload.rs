@@ -5,29 +5,11 @@
 
 mod support;
 use rhp_proto::relay::{FromServer, Grant, ToServer};
-use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
 use std::time::{Duration, Instant};
-use support::{lobby, temp_dir, Peer, Server};
+use support::{lobby, recv_frame, temp_dir, Peer, Server};
 
 const WAIT: Duration = Duration::from_secs(5);
-
-/// The next relay frame (first byte 0xF5) from `server` within `within`.
-fn recv_frame(sock: &UdpSocket, server: SocketAddr, within: Duration) -> Option<Vec<u8>> {
-    let end = Instant::now() + within;
-    let mut buf = vec![0u8; 4096];
-    loop {
-        let left = end.checked_duration_since(Instant::now())?;
-        sock.set_read_timeout(Some(left.max(Duration::from_millis(1)))).ok()?;
-        match sock.recv_from(&mut buf) {
-            Ok((n, src)) if src == server && rhp_proto::relay::is_frame(&buf[..n]) => {
-                return Some(buf[..n].to_vec())
-            }
-            Ok(_) => continue,
-            Err(_) => return None,
-        }
-    }
-}
 
 /// The next datagram from `server` that is not text of the start rounds: a grant or a frame.
 fn recv_grant(p: &Peer) -> Grant {

@@ -2,7 +2,7 @@
 //! to it over real UDP sockets on loopback. Every wait is bounded; every child is killed on drop.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, UdpSocket};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -264,6 +264,80 @@ pub fn lobby(srv: &Server, session: &str, max: u8, names: &[&str]) -> Vec<Peer> 
         }
     }
     peers
+}
+
+/// The next datagram from `from` within `within`, as bytes (others are skipped).
+pub fn recv_bytes(sock: &UdpSocket, from: SocketAddr, within: Duration) -> Option<Vec<u8>> {
+    let end = Instant::now() + within;
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let left = end.checked_duration_since(Instant::now())?;
+        sock.set_read_timeout(Some(left.max(Duration::from_millis(1)))).ok()?;
+        match sock.recv_from(&mut buf) {
+            Ok((n, src)) if src == from => return Some(buf[..n].to_vec()),
+            Ok(_) => continue,
+            Err(_) => return None,
+        }
+    }
+}
+
+/// The next relay frame (first byte 0xF5) from the server within `within`, skipping the start
+/// rounds' text still arriving.
+pub fn recv_frame(sock: &UdpSocket, server: SocketAddr, within: Duration) -> Option<Vec<u8>> {
+    let end = Instant::now() + within;
+    loop {
+        let left = end.checked_duration_since(Instant::now())?;
+        let got = recv_bytes(sock, server, left)?;
+        if rhp_proto::relay::is_frame(&got) {
+            return Some(got);
+        }
+    }
+}
+
+/// Runs the binary with `args` and `env` (every other RHP_* variable removed) in `cwd`, bounded by
+/// 10 s; returns (exit code, stdout, stderr).
+pub fn run_env(
+    args: &[&str],
+    env: &[(String, String)],
+    cwd: &std::path::Path,
+) -> (Option<i32>, String, String) {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).current_dir(cwd).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("RHP_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
+    let mut child = cmd.spawn().expect("spawn");
+    let (mut out, mut err) = (String::new(), String::new());
+    let mut so = child.stdout.take().expect("stdout");
+    let mut se = child.stderr.take().expect("stderr");
+    let t_out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = so.read_to_string(&mut s);
+        s
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = se.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{args:?} did not exit within 10 s");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    out.push_str(&t_out.join().unwrap_or_default());
+    err.push_str(&t_err.join().unwrap_or_default());
+    (status.code(), out, err)
 }
 
 pub mod godot_double;
