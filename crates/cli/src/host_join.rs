@@ -67,6 +67,10 @@ pub struct Common {
     /// reported failed. Keep it above 15 when Godot peers take part.
     #[arg(long, default_value_t = 20.0, value_name = "S", value_parser = seconds)]
     peer_timeout_s: f64,
+    /// Seconds without a datagram from a connected peer (one of our clients; they keep each
+    /// other alive every 2 s) before it is reported gone (`left … reason=silent`).
+    #[arg(long, default_value_t = 15.0, value_name = "S", value_parser = seconds)]
+    peer_silence_s: f64,
     /// Seconds of server silence before giving up.
     #[arg(long, default_value_t = 15.0, value_name = "S", value_parser = seconds)]
     server_timeout_s: f64,
@@ -233,6 +237,7 @@ async fn play(
         timers: Timers {
             peer_deadline: Duration::from_secs_f64(common.peer_timeout_s),
             server_timeout: Duration::from_secs_f64(common.server_timeout_s),
+            peer_silence: Duration::from_secs_f64(common.peer_silence_s),
             ..Timers::default()
         },
         nat: common.nat.config(),

@@ -101,10 +101,10 @@ fn a_godot_peer_never_receives_our_clients_leave_or_keepalive() {
 }
 
 #[test]
-fn a_player_killed_without_a_word_is_printed_silent_after_the_fifteen_seconds() {
+fn a_player_killed_without_a_word_is_printed_silent_after_the_configured_silence() {
     let server = Server::start(&[]);
-    let alice =
-        Player::host(server.addr, "Lv4", "Alice", 2, &["--send", "a", "--expect", "1", "--hold-s", "30"]);
+    let script = ["--send", "a", "--expect", "1", "--hold-s", "30", "--peer-silence-s", "5"];
+    let alice = Player::host(server.addr, "Lv4", "Alice", 2, &script);
     assert!(alice.wait_stderr("in the session", Duration::from_secs(10)), "{}", alice.dump());
     let bob = Player::join(server.addr, "Lv4", "Bob", &["--send", "b", "--expect", "1", "--hold-s", "30"]);
     assert!(wait_line(&alice, "Bob: b", Duration::from_secs(10)), "{}", alice.dump());
@@ -114,7 +114,8 @@ fn a_player_killed_without_a_word_is_printed_silent_after_the_fifteen_seconds() 
     assert!(wait_line(&alice, "left peer=Bob reason=silent", Duration::from_secs(20)), "{}", alice.dump());
     let after = killed.elapsed();
     eprintln!("Alice reported Bob silent {after:?} after the kill");
-    // Silence is 15 s from the last datagram (a keepalive at most 2 s before the kill).
-    assert!(after >= Duration::from_secs(12), "{after:?}\n{}", alice.dump());
+    // Silence is 5 s (--peer-silence-s) from the last datagram (a keepalive at most 2 s before
+    // the kill).
+    assert!(after >= Duration::from_secs(3) && after < Duration::from_secs(8), "{after:?}\n{}", alice.dump());
     assert!(!has_line(&alice, "left peer=Bob reason=left"), "{}", alice.dump());
 }
