@@ -16,6 +16,7 @@
 //! - [`relay`]: the relay's table (node-local): relayed sessions, tokens, caps, counters.
 //! - `limits`: per-IP token bucket and session counts, and the refusal log limiter.
 //! - [`escape`]: datagram bytes made safe for a log line.
+//! - [`stats`]: the engine's counters for the metrics, and [`Snapshot`] of everything countable.
 //! - [`shell`]: the tokio driver: the socket (and the optional alternate STUN socket), the clock,
 //!   the engine.
 #![deny(missing_docs)]
@@ -31,6 +32,7 @@ mod outbox;
 pub mod relay;
 pub mod session;
 pub mod shell;
+pub mod stats;
 pub mod store;
 mod timers;
 
@@ -39,4 +41,5 @@ pub use engine::{Engine, Input, Local};
 pub use escape::Escaped;
 pub use relay::{RelayConfig, RelayStats};
 pub use session::{Phase, Player, Session};
+pub use stats::Snapshot;
 pub use store::{IterSessions, MemoryStore, SessionStore};

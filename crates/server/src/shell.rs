@@ -16,10 +16,12 @@
 
 #[cfg(target_os = "linux")]
 pub mod batch;
+pub mod monitor;
 
 use crate::engine::{Engine, Local};
 use crate::escape::Escaped;
 use crate::store::SessionStore;
+use monitor::Monitor;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -108,12 +110,25 @@ pub async fn run_with_alt<S: SessionStore>(
     shutdown: impl Future<Output = ()>,
     options: ShellOptions,
 ) {
+    run_monitored(socket, alt, engine, shutdown, options, Monitor::none()).await
+}
+
+/// [`run_with_alt`] with a [`Monitor`]: the loop records a heartbeat, feeds the monitor's watchdog
+/// and answers its snapshot requests between events (see [`monitor`]).
+pub async fn run_monitored<S: SessionStore>(
+    socket: UdpSocket,
+    alt: Option<UdpSocket>,
+    engine: Engine<S>,
+    shutdown: impl Future<Output = ()>,
+    options: ShellOptions,
+    monitor: Monitor,
+) {
     #[cfg(target_os = "linux")]
     if options.io_batch > 1 {
-        return run_batched(socket, alt, engine, shutdown, options.io_batch).await;
+        return run_batched(socket, alt, engine, shutdown, options.io_batch, monitor).await;
     }
     let _ = options;
-    run_single(socket, alt, engine, shutdown).await
+    run_single(socket, alt, engine, shutdown, monitor).await
 }
 
 /// The next datagram on the alternate socket; never, without one.
@@ -159,6 +174,7 @@ async fn run_single<S: SessionStore>(
     alt: Option<UdpSocket>,
     mut engine: Engine<S>,
     shutdown: impl Future<Output = ()>,
+    mut monitor: Monitor,
 ) {
     tokio::pin!(shutdown);
     let mut alt_rx = vec![0u8; RECV_BUF];
@@ -168,17 +184,19 @@ async fn run_single<S: SessionStore>(
         // Fire due timers first: under a steady stream of datagrams the receive branch is always
         // ready, and the timers must not starve behind it.
         let now = Instant::now();
+        monitor.turn(now, || engine.snapshot());
         if engine.poll_timeout().is_some_and(|d| d <= now) {
             engine.handle_timeout(now);
             send_all(&socket, &mut engine, &mut tx).await;
         }
-        let deadline = next_wake(&engine);
+        let deadline = monitor.wake_by(next_wake(&engine), now);
         tokio::select! {
             biased;
             () = &mut shutdown => {
                 info!("shutting down");
                 return;
             }
+            Some(request) = monitor.request() => monitor::answer(request, || engine.snapshot()),
             received = socket.recv_from(&mut rx) => match received {
                 Ok((n, from)) => {
                     let data = rx.get(..n).unwrap_or(&rx[..]);
@@ -239,6 +257,7 @@ async fn run_batched<S: SessionStore>(
     mut engine: Engine<S>,
     shutdown: impl Future<Output = ()>,
     n: usize,
+    mut monitor: Monitor,
 ) {
     use batch::{RecvBatch, SendBatch};
     use std::os::fd::AsRawFd;
@@ -252,17 +271,19 @@ async fn run_batched<S: SessionStore>(
     let mut alt_rx = vec![0u8; RECV_BUF];
     loop {
         let now = Instant::now();
+        monitor.turn(now, || engine.snapshot());
         if engine.poll_timeout().is_some_and(|d| d <= now) {
             engine.handle_timeout(now);
             flush(&socket, &mut engine, &mut tx, &mut buf).await;
         }
-        let deadline = next_wake(&engine);
+        let deadline = monitor.wake_by(next_wake(&engine), now);
         tokio::select! {
             biased;
             () = &mut shutdown => {
                 info!("shutting down");
                 return;
             }
+            Some(request) = monitor.request() => monitor::answer(request, || engine.snapshot()),
             ready = socket.readable() => {
                 if let Err(e) = ready {
                     warn!("waiting for datagrams failed: {e}");
