@@ -31,6 +31,8 @@ pub struct LogOptions {
     pub level: LevelFilter,
     /// The rotating log file, or `None` for stderr only.
     pub file: Option<PathBuf>,
+    /// Text or JSON lines.
+    pub format: crate::ops::LogFormat,
 }
 
 /// `time - target - LEVEL - message`.
@@ -58,12 +60,8 @@ pub fn init(opts: &LogOptions) -> Result<(), String> {
         Some(path) => Some(Mutex::new(open_rotating(path)?)),
         None => None,
     };
-    let stderr = tracing_subscriber::fmt::layer()
-        .event_format(LineFormat)
-        .with_ansi(false)
-        .with_writer(std::io::stderr);
-    let file = file
-        .map(|f| tracing_subscriber::fmt::layer().event_format(LineFormat).with_ansi(false).with_writer(f));
+    let stderr = crate::ops::log_format::layer(opts.format, std::io::stderr, LineFormat);
+    let file = file.map(|f| crate::ops::log_format::layer(opts.format, f, LineFormat));
     tracing_subscriber::registry()
         .with(opts.level)
         .with(stderr)

@@ -195,6 +195,9 @@ pub struct ServeArgs {
     /// Socket send buffer (SO_SNDBUF) in bytes; 0 keeps the kernel default.
     #[arg(long, default_value_t = 4 << 20, value_name = "BYTES")]
     pub send_buffer: usize,
+
+    #[command(flatten)]
+    pub ops: crate::ops::OpsArgs,
 }
 
 fn parse_level(s: &str) -> Result<LevelFilter, String> {
@@ -269,7 +272,11 @@ pub fn legacy_args(argv: &[OsString]) -> Option<ServeArgs> {
 
 /// Runs the server until SIGINT/SIGTERM. Exit 0 on a signal, 1 if it cannot start.
 pub fn run(args: ServeArgs) -> ExitCode {
-    let log = LogOptions { level: args.log_level, file: (!args.no_log_file).then(|| args.log_file.clone()) };
+    let log = LogOptions {
+        level: args.log_level,
+        file: (!args.no_log_file).then(|| args.log_file.clone()),
+        format: args.ops.log_format,
+    };
     if let Err(e) = logging::init(&log) {
         eprintln!("rabid-hole-punch: {e}");
         return ExitCode::FAILURE;
@@ -362,7 +369,17 @@ async fn serve(args: ServeArgs) -> ExitCode {
         None => info!("STUN on udp://{local}; no alternate port"),
     }
     let shell_options = rhp_server::shell::ShellOptions { io_batch: args.io_batch as usize };
-    rhp_server::shell::run_with_alt(socket, alt, Engine::new(config), shutdown, shell_options).await;
+    let (ops, monitor) = match crate::ops::start(&args.ops, &socket, alt.as_ref()) {
+        Ok(started) => started,
+        Err(e) => {
+            error!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    ops.ready(&format!("listening on udp://{local}"));
+    let engine = Engine::new(config);
+    rhp_server::shell::run_monitored(socket, alt, engine, shutdown, shell_options, monitor).await;
+    ops.stopping();
     info!("stopped");
     ExitCode::SUCCESS
 }
