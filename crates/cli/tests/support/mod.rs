@@ -159,8 +159,14 @@ impl Server {
     /// Starts the binary with exactly `args` in `cwd` and waits (bounded) for `listening on`.
     /// The address logged is returned as is (it may be 0.0.0.0); `addr` is its loopback form.
     pub fn start_args(args: &[&str], cwd: &std::path::Path) -> Server {
+        Server::start_args_env(args, cwd, &[])
+    }
+
+    /// [`Server::start_args`] with extra environment variables.
+    pub fn start_args_env(args: &[&str], cwd: &std::path::Path, env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(BIN)
             .args(args)
+            .envs(env.iter().copied())
             .current_dir(cwd)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -267,4 +273,5 @@ pub fn lobby(srv: &Server, session: &str, max: u8, names: &[&str]) -> Vec<Peer> 
 }
 
 pub mod godot_double;
+pub mod ops;
 pub mod player;
