@@ -188,7 +188,12 @@ impl Server {
             match rx.recv_timeout(left) {
                 Ok(line) => {
                     if let Some(rest) = line.split("listening on ").nth(1) {
-                        let addr = rest.split_whitespace().next().unwrap_or("").trim_start_matches("udp://");
+                        // (Ends at a space, or at the quote closing a JSON log line's message.)
+                        let addr = rest
+                            .split(|c: char| c.is_whitespace() || c == '"')
+                            .next()
+                            .unwrap_or("")
+                            .trim_start_matches("udp://");
                         break addr.parse().unwrap_or_else(|_| panic!("bad address in {line:?}"));
                     }
                 }
