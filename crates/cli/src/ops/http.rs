@@ -38,6 +38,9 @@ struct State {
     monitor: MonitorHandle,
     ready: Arc<Readiness>,
     sockets: SocketInodes,
+    /// When the endpoint started (seconds since the Unix epoch): the process start time where
+    /// /proc/stat cannot be read.
+    started: f64,
 }
 
 /// Binds `addr` (here, so a failure is reported before the server starts) and serves on a thread
@@ -52,7 +55,9 @@ pub fn spawn(
     listener.set_nonblocking(true)?;
     let local = listener.local_addr()?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let state = Arc::new(State { monitor, ready, sockets });
+    let started =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+    let state = Arc::new(State { monitor, ready, sockets, started });
     std::thread::Builder::new().name("rhp-http".into()).spawn(move || {
         runtime.block_on(async move {
             match tokio::net::TcpListener::from_std(listener) {
@@ -123,7 +128,11 @@ async fn route(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
 async fn scrape(state: &State, format: metrics::Format) -> Response<Full<Bytes>> {
     let engine = state.monitor.snapshot(SNAPSHOT_WAIT).await;
     let sockets = state.sockets;
-    let scrape = Scrape { engine, process: process::process_stats(), drops: process::kernel_drops(sockets) };
+    let scrape = Scrape {
+        engine,
+        process: process::process_stats(state.started),
+        drops: process::kernel_drops(sockets),
+    };
     match metrics::render(scrape, format) {
         Ok(body) => {
             let mut r = Response::new(Full::new(Bytes::from(body)));

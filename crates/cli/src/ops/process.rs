@@ -68,8 +68,9 @@ pub fn drops_of(table: &str, inode: u64) -> Option<u64> {
     })
 }
 
-/// This process's figures, if /proc can be read.
-pub fn process_stats() -> Option<ProcessStats> {
+/// This process's figures, if /proc/self can be read. `started` (seconds since the Unix epoch)
+/// stands for the start time where /proc/stat is hidden (systemd's `ProcSubset=pid`).
+pub fn process_stats(started: f64) -> Option<ProcessStats> {
     let stat = fs::read_to_string("/proc/self/stat").ok()?;
     // The command name (field 2) is in parentheses and may hold spaces: fields count after it.
     let rest = stat.get(stat.rfind(')')? + 1..)?;
@@ -79,9 +80,8 @@ pub fn process_stats() -> Option<ProcessStats> {
     let ticks = clock_ticks()? as f64;
     let page = page_size()?;
     let boot = fs::read_to_string("/proc/stat")
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix("btime ")?.trim().parse::<u64>().ok())?;
+        .ok()
+        .and_then(|t| t.lines().find_map(|l| l.strip_prefix("btime ")?.trim().parse::<u64>().ok()));
     let open_fds = fs::read_dir("/proc/self/fd").ok()?.count().saturating_sub(1) as u64;
     Some(ProcessStats {
         cpu_seconds: (field(14)? + field(15)?) as f64 / ticks,
@@ -89,7 +89,10 @@ pub fn process_stats() -> Option<ProcessStats> {
         virtual_bytes: field(23)?,
         open_fds,
         max_fds: max_open_files(),
-        start_time_seconds: boot as f64 + field(22)? as f64 / ticks,
+        start_time_seconds: match boot {
+            Some(boot) => boot as f64 + field(22)? as f64 / ticks,
+            None => started,
+        },
     })
 }
 
@@ -128,7 +131,7 @@ mod tests {
 
     #[test]
     fn this_process_can_be_read() {
-        let p = process_stats().expect("/proc/self readable");
+        let p = process_stats(0.0).expect("/proc/self readable");
         assert!(p.resident_bytes > 0 && p.open_fds > 0 && p.start_time_seconds > 1.0e9, "{p:?}");
     }
 }
