@@ -4,7 +4,7 @@
 //! are bounded in number and time, and nothing a request carries can crash the server.
 
 use super::metrics::{self, Scrape};
-use super::process::{self, SocketInodes};
+use super::process::{self, Sockets};
 use super::readiness::Readiness;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
@@ -37,7 +37,7 @@ const CONNECTION_LIMIT: Duration = Duration::from_secs(10);
 struct State {
     monitor: MonitorHandle,
     ready: Arc<Readiness>,
-    sockets: SocketInodes,
+    sockets: Sockets,
     /// When the endpoint started (seconds since the Unix epoch): the process start time where
     /// /proc/stat cannot be read.
     started: f64,
@@ -49,7 +49,7 @@ pub fn spawn(
     addr: SocketAddr,
     monitor: MonitorHandle,
     ready: Arc<Readiness>,
-    sockets: SocketInodes,
+    sockets: Sockets,
 ) -> std::io::Result<SocketAddr> {
     let listener = std::net::TcpListener::bind(addr)?;
     listener.set_nonblocking(true)?;
@@ -127,12 +127,8 @@ async fn route(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
 
 async fn scrape(state: &State, format: metrics::Format) -> Response<Full<Bytes>> {
     let engine = state.monitor.snapshot(SNAPSHOT_WAIT).await;
-    let sockets = state.sockets;
-    let scrape = Scrape {
-        engine,
-        process: process::process_stats(state.started),
-        drops: process::kernel_drops(sockets),
-    };
+    let scrape =
+        Scrape { engine, process: process::process_stats(state.started), drops: state.sockets.drops() };
     match metrics::render(scrape, format) {
         Ok(body) => {
             let mut r = Response::new(Full::new(Bytes::from(body)));

@@ -135,7 +135,7 @@ impl Collector for Scrape {
         if !drops.is_empty() {
             o.counters(
                 "rhp_kernel_receive_drops",
-                "Datagrams the kernel dropped on our UDP sockets (receive buffer full), from /proc/net/udp.",
+                "Datagrams the kernel dropped on our UDP sockets (receive queue full), by socket.",
                 None,
                 "socket",
                 &drops,

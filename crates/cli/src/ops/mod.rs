@@ -14,10 +14,10 @@ pub mod readiness;
 
 pub use args::{LogFormat, MetricsAddr, OpsArgs};
 
-use process::SocketInodes;
+use process::Sockets;
 use readiness::Readiness;
 use rhp_server::shell::monitor::{Monitor, MonitorHandle};
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::{info, warn};
@@ -47,10 +47,7 @@ pub fn start(
 ) -> Result<(Ops, Monitor), String> {
     let (monitor, handle) = Monitor::new(notify::watchdog());
     let ready = Arc::new(Readiness::new(&[readiness::SOCKETS]));
-    let sockets = SocketInodes {
-        main: process::socket_inode(main.as_raw_fd()),
-        alt: alt.and_then(|s| process::socket_inode(s.as_raw_fd())),
-    };
+    let sockets = Sockets::of(main.as_fd(), alt.map(|s| s.as_fd()));
     match args.metrics_addr() {
         MetricsAddr::Off => info!("metrics endpoint off"),
         MetricsAddr::At(addr) => match http::spawn(addr, handle.clone(), ready.clone(), sockets) {

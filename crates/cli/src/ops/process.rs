@@ -1,8 +1,9 @@
-//! The process's figures and the kernel's receive drops on our sockets, read from /proc at scrape
-//! time (Linux; elsewhere they are absent). A file that cannot be read or parsed gives `None`,
+//! The process's figures (from /proc) and the kernel's receive drops on our sockets (SO_MEMINFO),
+//! read at scrape time (Linux; elsewhere they are absent). A file that cannot be read or parsed gives `None`,
 //! never an error: a scrape always answers.
 
 use std::fs;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 /// What /proc says about this process.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -21,7 +22,7 @@ pub struct ProcessStats {
     pub start_time_seconds: f64,
 }
 
-/// Datagrams the kernel dropped on our sockets (`drops` in /proc/net/udp{,6}).
+/// Datagrams the kernel dropped on our sockets (their receive queue was full).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct KernelDrops {
     /// On the main socket.
@@ -30,42 +31,56 @@ pub struct KernelDrops {
     pub alt: Option<u64>,
 }
 
-/// The inodes of our UDP sockets, to find them in /proc/net/udp.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SocketInodes {
-    /// The main socket's.
-    pub main: Option<u64>,
-    /// The alternate socket's.
-    pub alt: Option<u64>,
+/// Duplicates of our UDP sockets' descriptors, to ask the kernel for their drop counts (the
+/// sockets themselves stay the loop's).
+#[derive(Debug, Default)]
+pub struct Sockets {
+    /// The main socket.
+    pub main: Option<OwnedFd>,
+    /// The alternate socket.
+    pub alt: Option<OwnedFd>,
 }
 
-/// The inode of the socket behind file descriptor `fd` (`socket:[N]` in /proc/self/fd).
-pub fn socket_inode(fd: i32) -> Option<u64> {
-    let link = fs::read_link(format!("/proc/self/fd/{fd}")).ok()?;
-    let s = link.to_str()?;
-    s.strip_prefix("socket:[")?.strip_suffix(']')?.parse().ok()
-}
+impl Sockets {
+    /// Duplicates of `main` and `alt` (a socket that cannot be duplicated is left out).
+    pub fn of(main: BorrowedFd<'_>, alt: Option<BorrowedFd<'_>>) -> Sockets {
+        Sockets { main: main.try_clone_to_owned().ok(), alt: alt.and_then(|a| a.try_clone_to_owned().ok()) }
+    }
 
-/// The drops counted for each socket in `inodes`.
-pub fn kernel_drops(inodes: SocketInodes) -> KernelDrops {
-    let mut text = fs::read_to_string("/proc/self/net/udp").unwrap_or_default();
-    text.push_str(&fs::read_to_string("/proc/self/net/udp6").unwrap_or_default());
-    KernelDrops {
-        main: inodes.main.and_then(|i| drops_of(&text, i)),
-        alt: inodes.alt.and_then(|i| drops_of(&text, i)),
+    /// The drops counted so far on each.
+    pub fn drops(&self) -> KernelDrops {
+        KernelDrops {
+            main: self.main.as_ref().and_then(|fd| socket_drops(fd.as_fd())),
+            alt: self.alt.as_ref().and_then(|fd| socket_drops(fd.as_fd())),
+        }
     }
 }
 
-/// The `drops` column (the last) of the /proc/net/udp line whose `inode` column (the 10th) is
-/// `inode`.
-pub fn drops_of(table: &str, inode: u64) -> Option<u64> {
-    table.lines().skip(1).find_map(|line| {
-        let cols: Vec<&str> = line.split_whitespace().collect();
-        if cols.get(9)?.parse::<u64>().ok()? != inode {
-            return None;
-        }
-        cols.last()?.parse().ok()
-    })
+/// `SO_MEMINFO` (Linux 4.12+): the socket's memory figures, `SK_MEMINFO_DROPS` among them. Read
+/// in O(1) per socket (unlike /proc/net/udp, which lists every UDP socket of the machine: slow
+/// with thousands of them).
+#[cfg(all(target_os = "linux", not(any(target_arch = "sparc64", target_arch = "sparc"))))]
+const SO_MEMINFO: libc::c_int = 55;
+
+#[cfg(all(target_os = "linux", not(any(target_arch = "sparc64", target_arch = "sparc"))))]
+fn socket_drops(fd: BorrowedFd<'_>) -> Option<u64> {
+    const VARS: usize = libc::SK_MEMINFO_DROPS as usize + 1;
+    let mut info = [0u32; VARS];
+    let mut len = std::mem::size_of_val(&info) as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into `info`, a valid array of that size, and
+    // `fd` is a live descriptor we own a duplicate of.
+    let rc = unsafe {
+        libc::getsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, SO_MEMINFO, info.as_mut_ptr().cast(), &mut len)
+    };
+    if rc != 0 || (len as usize) < std::mem::size_of_val(&info) {
+        return None;
+    }
+    Some(u64::from(info[libc::SK_MEMINFO_DROPS as usize]))
+}
+
+#[cfg(not(all(target_os = "linux", not(any(target_arch = "sparc64", target_arch = "sparc")))))]
+fn socket_drops(_fd: BorrowedFd<'_>) -> Option<u64> {
+    None
 }
 
 /// This process's figures, if /proc/self can be read. `started` (seconds since the Unix epoch)
@@ -120,13 +135,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn drops_are_found_by_inode() {
-        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n\
-          1: 0100007F:E1AF 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 4242 2 0000000000000000 17\n\
-          2: 0100007F:E1B0 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 4243 2 0000000000000000 0\n";
-        assert_eq!(drops_of(table, 4242), Some(17));
-        assert_eq!(drops_of(table, 4243), Some(0));
-        assert_eq!(drops_of(table, 1), None);
+    fn a_fresh_socket_has_no_drops() {
+        let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let fds = Sockets::of(sock.as_fd(), None);
+        assert_eq!(fds.drops(), KernelDrops { main: Some(0), alt: None });
     }
 
     #[test]
