@@ -205,9 +205,12 @@ fn the_image_builds_runs_healthy_serves_a_session_and_stops_cleanly() {
 
     // A 2-player session of our clients against it.
     let server: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
-    let mut alice =
-        Player::host(server, "Dock", "Alice", 2, &["--send", "hello-from-Alice", "--expect", "1"]);
-    let mut bob = Player::join(server, "Dock", "Bob", &["--send", "hello-from-Bob", "--expect", "1"]);
+    let alt_flag = alt.to_string();
+    let flags = |msg: &'static str| ["--send", msg, "--expect", "1", "--alt-port", alt_flag.as_str()];
+    let mut alice = Player::host(server, "Dock", "Alice", 2, &flags("hello-from-Alice"));
+    // Bob joins once the session exists (his c: must not overtake Alice's h:).
+    assert!(alice.wait_stderr("in the session", Duration::from_secs(10)), "{}", alice.dump());
+    let mut bob = Player::join(server, "Dock", "Bob", &flags("hello-from-Bob"));
     assert_eq!(alice.wait(Duration::from_secs(30)), Some(0), "{}", alice.dump());
     assert_eq!(bob.wait(Duration::from_secs(30)), Some(0), "{}", bob.dump());
     let metrics_addr: std::net::SocketAddr = ([127, 0, 0, 1], metrics).into();
