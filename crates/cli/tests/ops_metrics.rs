@@ -162,7 +162,9 @@ fn promtool_finds_nothing_to_say_about_the_exposition() {
 fn health_and_readiness_answer_and_healthz_fails_while_the_loop_is_stalled() {
     let args = ["serve", "--bind", "127.0.0.1", "--port", "0", "--no-log-file", "--metrics", "127.0.0.1:0"];
     let (srv, http) = server_env(&args, &[("RHP_TEST_HOOKS", "1")]);
-    assert_eq!(get(http, "/healthz").map(|a| a.0), Some(200));
+    // The endpoint may answer before the loop's first turn (503 then): poll, bounded.
+    let first = poll_get(http, "/healthz", WAIT, |code, _| code == 200);
+    assert_eq!(first.map(|a| a.0), Some(200));
     let (code, body) = get(http, "/readyz").expect("GET /readyz");
     assert_eq!((code, body.as_str()), (200, "udp_sockets_bound ok\n"));
     assert_eq!(get(http, "/nothing").map(|a| a.0), Some(404));
@@ -186,14 +188,22 @@ fn health_and_readiness_answer_and_healthz_fails_while_the_loop_is_stalled() {
         "healthz fails while the loop is stalled: {stalled:?}"
     );
     assert!(!healthcheck(http), "healthcheck fails while the loop is stalled");
+    // A scrape still answers (the endpoint has its own thread), without the engine's figures.
+    let (code, body) = get(http, "/metrics").expect("GET /metrics while stalled");
+    assert_eq!(code, 200);
+    let m = samples(&body);
+    assert_eq!(m.get("rhp_engine_up"), Some(&0.0), "{body}");
+    assert!(!m.contains_key("rhp_players") && m.contains_key("process_open_fds"));
+    assert_eq!(get(http, "/readyz").map(|a| a.0), Some(200), "still ready: the sockets are bound");
     let back = poll_get(http, "/healthz", Duration::from_secs(6), |code, _| code == 200);
     assert_eq!(back.map(|a| a.0), Some(200), "healthy again once the loop turns");
 }
 
 #[test]
-fn metrics_off_serves_nothing_and_an_explicit_taken_address_stops_the_server() {
+fn metrics_off_starts_no_endpoint_and_an_explicit_taken_address_stops_the_server() {
     let srv = Server::start(&["--metrics", "off"]);
     assert!(srv.wait_log("metrics endpoint off", WAIT).is_some());
+    drop(srv);
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = taken.local_addr().expect("addr").to_string();
     let out = Command::new(support::BIN)
@@ -293,4 +303,40 @@ fn a_real_prometheus_scrapes_it_and_counts_the_sessions_created() {
     let answer = sessions.expect("sum(rhp_sessions) reaches the sessions created within 60 s");
     eprintln!("Prometheus: sum(rhp_sessions) -> {answer}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn malformed_and_hostile_http_requests_do_not_hurt_the_server() {
+    use std::io::{Read, Write};
+    let (srv, http) = server(&[]);
+    let raw = |bytes: &[u8]| {
+        let Ok(mut s) = std::net::TcpStream::connect(http) else { return String::new() };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+        let _ = s.write_all(bytes);
+        let _ = s.shutdown(std::net::Shutdown::Write);
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    };
+    let huge_header = format!("GET /metrics HTTP/1.1\r\nHost: x\r\nX: {}\r\n\r\n", "a".repeat(1 << 20));
+    for request in [
+        b"\x00\xff\xfe garbage\r\n\r\n".to_vec(),
+        b"POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello".to_vec(),
+        b"GET /../../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+        b"GET /metrics HTTP/1.1\r\nContent-Length: -1\r\n\r\n".to_vec(),
+        huge_header.into_bytes(),
+        Vec::new(),
+    ] {
+        let answer = raw(&request);
+        let shown = String::from_utf8_lossy(&request[..request.len().min(60)]).into_owned();
+        assert!(!answer.starts_with("HTTP/1.1 200"), "{shown:?} -> {answer:?}");
+    }
+    // Idle connections do not keep others from being served.
+    let idle: Vec<_> = (0..8).filter_map(|_| std::net::TcpStream::connect(http).ok()).collect();
+    assert_eq!(get(http, "/healthz").map(|a| a.0), Some(200));
+    drop(idle);
+    let p = srv.peer();
+    p.send("h:Still:Alice:2");
+    p.expect("i:Alice");
+    assert_eq!(get(http, "/metrics").map(|a| a.0), Some(200));
 }
