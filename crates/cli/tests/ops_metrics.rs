@@ -340,3 +340,23 @@ fn malformed_and_hostile_http_requests_do_not_hurt_the_server() {
     p.expect("i:Alice");
     assert_eq!(get(http, "/metrics").map(|a| a.0), Some(200));
 }
+
+#[test]
+fn serve_help_documents_the_operations_flags_and_healthcheck_exists() {
+    let out = Command::new(support::BIN).args(["serve", "--help"]).output().expect("serve --help");
+    let help = String::from_utf8_lossy(&out.stdout);
+    for needed in ["--metrics <ADDR|off>", "127.0.0.1:9775", "/healthz", "/readyz", "--log-format", "json"] {
+        assert!(help.contains(needed), "{needed} in serve --help:\n{help}");
+    }
+    let out =
+        Command::new(support::BIN).args(["healthcheck", "--help"]).output().expect("healthcheck --help");
+    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("--addr"));
+    // Nothing listens on a fresh port: unhealthy, exit 1.
+    let port = free_tcp_port();
+    let status = Command::new(support::BIN)
+        .args(["healthcheck", "--addr", &format!("127.0.0.1:{port}"), "--timeout-s", "2"])
+        .stdout(Stdio::null())
+        .status()
+        .expect("healthcheck");
+    assert_eq!(status.code(), Some(1));
+}

@@ -13,6 +13,10 @@
 //! `recvmmsg`/`sendmmsg`, see [`batch`]): under load one system call carries many datagrams, which
 //! is where a UDP server spends most of its CPU. The socket's kernel buffers are set by
 //! [`bind_with`]; a large receive buffer absorbs start storms (issue #10 measures both).
+//!
+//! [`run_monitored`] adds a [`monitor::Monitor`]: at each turn the loop records a heartbeat (for a
+//! health check), feeds a watchdog and answers snapshot requests (for metrics) between two events,
+//! so the datagram path does no extra work for them.
 
 #[cfg(target_os = "linux")]
 pub mod batch;
