@@ -94,3 +94,12 @@ fn a_start_held_back_by_the_budget_is_measured_to_the_round_that_reached_everyon
     assert!((s.start.sum_seconds - 0.5).abs() < 1e-9, "measured from the s: ({})", s.start.sum_seconds);
     assert_eq!(s.start.buckets.iter().sum::<u64>(), 1);
 }
+
+#[test]
+fn every_error_code_has_its_own_counter() {
+    let all: Vec<_> = rhp_proto::ErrorCode::ALL.into_iter().chain(rhp_proto::ErrorCode::LIMITS).collect();
+    assert_eq!(ERROR_CODES.len(), all.len());
+    for code in all {
+        assert!(ERROR_CODES.contains(&code), "{code:?} has no counter");
+    }
+}
