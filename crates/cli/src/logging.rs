@@ -34,6 +34,8 @@ pub struct LogOptions {
     pub level: LevelFilter,
     /// The rotating log file, or `None` for stderr only.
     pub file: Option<PathBuf>,
+    /// Text or JSON lines.
+    pub format: crate::ops::LogFormat,
 }
 
 /// Changes the most verbose level logged while the server runs (SIGHUP, see [`crate::reload`]).
@@ -64,12 +66,8 @@ pub fn init(opts: &LogOptions) -> Result<LevelHandle, String> {
         Some(path) => Some(Mutex::new(open_rotating(path)?)),
         None => None,
     };
-    let stderr = tracing_subscriber::fmt::layer()
-        .event_format(LineFormat)
-        .with_ansi(false)
-        .with_writer(std::io::stderr);
-    let file = file
-        .map(|f| tracing_subscriber::fmt::layer().event_format(LineFormat).with_ansi(false).with_writer(f));
+    let stderr = crate::ops::log_format::layer(opts.format, std::io::stderr, LineFormat);
+    let file = file.map(|f| crate::ops::log_format::layer(opts.format, f, LineFormat));
     let (level, handle) = tracing_subscriber::reload::Layer::new(opts.level);
     tracing_subscriber::registry()
         .with(level)

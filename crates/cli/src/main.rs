@@ -1,7 +1,8 @@
 //! `rabid-hole-punch`: the command line. One binary, three jobs:
 //! - `serve`: the rendezvous server (also started the original's way: `rabid-hole-punch <port> [DEBUG]`);
 //! - `host` / `join`: a player, from rendezvous to a working UDP path to every peer, then a chat;
-//! - `nat`: what the NAT in front of this machine does (STUN to the server's two ports).
+//! - `nat`: what the NAT in front of this machine does (STUN to the server's two ports);
+//! - `healthcheck`: asks a running server's `/healthz` (for container health checks).
 //!
 //! This file only picks the subcommand; each lives in its own module.
 
@@ -11,6 +12,7 @@ mod console;
 mod host_join;
 mod logging;
 mod nat;
+mod ops;
 mod reload;
 mod resolve;
 mod serve;
@@ -43,6 +45,9 @@ enum Command {
     /// Classify the NAT in front of this machine (STUN to the server's two ports) and say what
     /// it means for punching.
     Nat(nat::NatArgs),
+    /// Ask a running server's health endpoint (/healthz); exit 0 if it answers 200. For
+    /// container health checks.
+    Healthcheck(ops::healthcheck::HealthcheckArgs),
 }
 
 fn main() -> ExitCode {
@@ -66,5 +71,6 @@ fn main() -> ExitCode {
         Command::Host(args) => host_join::run_host(args),
         Command::Join(args) => host_join::run_join(args),
         Command::Nat(args) => nat::run(args),
+        Command::Healthcheck(args) => ops::healthcheck::run(args),
     }
 }

@@ -24,6 +24,7 @@ pub const BUDGET: &str = "Anti-reflection budget (never send an address much mor
 pub const CAPS: &str = "Caps (per source IP and in total)";
 pub const NAT: &str = "NAT traversal and relay";
 pub const LOGGING: &str = "Logging";
+pub const METRICS: &str = "Metrics and health";
 pub const CONFIG: &str = "Configuration";
 
 /// Examples and the original's invocation, after the flags in `serve --help`.
@@ -242,6 +243,9 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 0, value_name = "S", help_heading = LOGGING)]
     pub stats_interval_s: u64,
 
+    #[command(flatten)]
+    pub ops: crate::ops::OpsArgs,
+
     /// Read settings from this TOML file (every flag above has a key; see
     /// config/rabid-hole-punch.toml). Flags and RHP_* variables beat it. SIGHUP re-reads it.
     #[arg(long, value_name = "FILE", help_heading = CONFIG)]
@@ -385,7 +389,11 @@ fn unknown_env_warning(name: &str) -> String {
 /// and the file, compared with `toml` (the settings as printed). Exit 0 on a signal, 1 if it cannot
 /// start.
 pub fn run(args: ServeArgs, user_args: Vec<OsString>, toml: &str, unknown_env: &[String]) -> ExitCode {
-    let log = LogOptions { level: args.log_level, file: (!args.no_log_file).then(|| args.log_file.clone()) };
+    let log = LogOptions {
+        level: args.log_level,
+        file: (!args.no_log_file).then(|| args.log_file.clone()),
+        format: args.ops.log_format,
+    };
     let level = match logging::init(&log) {
         Ok(level) => level,
         Err(e) => {
@@ -494,9 +502,18 @@ async fn serve(args: ServeArgs, reloader: Reloader, reconfigure: rhp_server::she
         None => info!("STUN on udp://{local}; no alternate port"),
     }
     let shell_options = rhp_server::shell::ShellOptions { io_batch: args.io_batch as usize };
+    let (ops, monitor) = match crate::ops::start(&args.ops, &socket, alt.as_ref()) {
+        Ok(started) => started,
+        Err(e) => {
+            error!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    ops.ready(&format!("listening on udp://{local}"));
     let engine = Engine::new(config);
-    rhp_server::shell::run_reconfigurable(socket, alt, engine, shutdown, shell_options, Some(reconfigure))
+    rhp_server::shell::run_serving(socket, alt, engine, shutdown, shell_options, Some(reconfigure), monitor)
         .await;
+    ops.stopping();
     info!("stopped");
     ExitCode::SUCCESS
 }

@@ -154,9 +154,13 @@ fn serve_help_is_grouped_like_the_readme_with_one_placeholder_style() {
     }
     // Each flag under its heading.
     let section = |h: &str| -> &str {
+        // From the heading to the next one (a line that starts at the margin and ends with ':').
         let start = out.find(h).unwrap_or(0);
-        let end = out[start + 1..].find("\n\n").map_or(out.len(), |e| start + 1 + e);
-        &out[start..end]
+        let next = out[start..]
+            .match_indices('\n')
+            .map(|(i, _)| start + i + 1)
+            .find(|&i| out[i..].lines().next().is_some_and(|l| !l.starts_with(' ') && l.ends_with(':')));
+        &out[start..next.unwrap_or(out.len())]
     };
     assert!(section("Caps").contains("--create-rate <N>"), "{out}");
     assert!(section("NAT traversal").contains("--relay-rate <BYTES>"), "{out}");
@@ -166,7 +170,7 @@ fn serve_help_is_grouped_like_the_readme_with_one_placeholder_style() {
     // One placeholder style: short words from one list.
     for word in out.split('<').skip(1).filter_map(|s| s.split_once('>')).map(|(w, _)| w) {
         assert!(
-            ["N", "MS", "S", "BYTES", "PORT", "ADDR", "LEVEL", "FILE", "FLAG", "PORT> [DEBUG"]
+            ["N", "MS", "S", "BYTES", "PORT", "ADDR", "LEVEL", "FILE", "FORMAT", "FLAG", "PORT> [DEBUG"]
                 .contains(&word),
             "placeholder <{word}> in:\n{out}"
         );

@@ -108,11 +108,21 @@ pub(crate) struct Budget {
     swept: u64,
     /// Datagrams held back (not sent) so far, for the logs and tests.
     withheld: u64,
+    /// Bytes of the datagrams held back so far.
+    withheld_bytes: u64,
 }
 
 impl Budget {
     pub(crate) fn new(config: BudgetConfig) -> Budget {
-        Budget { config, epoch: None, accounts: HashMap::new(), transient: None, swept: 0, withheld: 0 }
+        Budget {
+            config,
+            epoch: None,
+            accounts: HashMap::new(),
+            transient: None,
+            swept: 0,
+            withheld: 0,
+            withheld_bytes: 0,
+        }
     }
 
     /// Takes new settings. A new window changes what a slot means, so the accounts start afresh
@@ -190,6 +200,7 @@ impl Budget {
         }
         if !self.allows(now, to, n) {
             self.withheld += 1;
+            self.withheld_bytes += n as u64;
             return false;
         }
         if let Some(a) = self.account(to.ip().to_canonical()) {
@@ -238,6 +249,11 @@ impl Budget {
     /// Datagrams held back so far.
     pub(crate) fn withheld(&self) -> u64 {
         self.withheld
+    }
+
+    /// Bytes of the datagrams held back so far.
+    pub(crate) fn withheld_bytes(&self) -> u64 {
+        self.withheld_bytes
     }
 
     /// Makes the untracked sender of the datagram being handled a tracked address (it is, or just

@@ -41,6 +41,7 @@ use crate::limits::{ip_key, LogLimiter, PerIpCount, RateLimiter, Refusal};
 use crate::outbox::Outbox;
 use crate::relay::{RelayStats, RelayTable};
 use crate::session::Session;
+use crate::stats::{self, Counters};
 use crate::store::{MemoryStore, SessionStore};
 use crate::timers::{Kind, Timers};
 use rhp_proto::relay::is_frame;
@@ -96,6 +97,8 @@ pub struct Engine<S: SessionStore = MemoryStore> {
     pub(crate) guard: Guard,
     /// Whether the periodic stats timer is armed.
     stats_armed: bool,
+    /// Counters for the metrics (see [`crate::stats`]).
+    pub(crate) counters: Counters,
 }
 
 impl Engine<MemoryStore> {
@@ -121,6 +124,7 @@ impl<S: SessionStore> Engine<S> {
             per_ip: PerIpCount::default(),
             players_per_ip: PerIpCount::default(),
             stats_armed: false,
+            counters: Counters::default(),
         }
     }
 
@@ -142,8 +146,14 @@ impl<S: SessionStore> Engine<S> {
     pub fn handle_datagram_on(&mut self, now: Instant, local: Local, from: SocketAddr, data: &[u8]) {
         match local {
             Local::Main => self.handle_datagram(now, from, data),
-            Local::Alt if is_stun(data) => self.on_stun(now, local, from, data),
-            Local::Alt => {}
+            Local::Alt => {
+                self.counters.datagrams_in += 1;
+                self.counters.bytes_in += data.len() as u64;
+                if is_stun(data) {
+                    self.counters.stun[1] += 1;
+                    self.on_stun(now, local, from, data)
+                }
+            }
         }
     }
 
@@ -152,10 +162,13 @@ impl<S: SessionStore> Engine<S> {
     /// STUN messages dropped, malformed requests are answered `error:invalid_request`, unknown
     /// types are ignored.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
+        self.counters.datagrams_in += 1;
+        self.counters.bytes_in += data.len() as u64;
         if is_frame(data) {
             return self.on_relay_frame(now, from, data);
         }
         if is_stun(data) {
+            self.counters.stun[0] += 1;
             return self.on_stun(now, Local::Main, from, data);
         }
         self.housekeeping(now);
@@ -164,12 +177,17 @@ impl<S: SessionStore> Engine<S> {
         self.outbox.budget.received(now, from, data.len(), false);
         let request = match parsed {
             Ok(request) => request,
-            Err(ParseError::UnknownType) => return,
+            Err(ParseError::UnknownType) => {
+                self.counters.requests[stats::KIND_UNKNOWN] += 1;
+                return;
+            }
             Err(_) => {
+                self.counters.requests[stats::KIND_INVALID] += 1;
                 self.outbox.error(now, from, ErrorCode::InvalidRequest);
                 return;
             }
         };
+        self.counters.requests[stats::request_kind(&request)] += 1;
         match request {
             Request::Host { session, player, max_players, password } => {
                 self.on_host(now, from, session, player, max_players, password)
@@ -363,6 +381,10 @@ impl<S: SessionStore> Engine<S> {
         if let Some(id) = self.relay.starting_ids().find(|id| !ids.contains(id)) {
             return Err(format!("relay notes kept for session id {id}, which is gone"));
         }
+        let starting = self.store.sessions().filter(|s| !s.is_open()).count();
+        if starting != self.counters.starting {
+            return Err(format!("{starting} sessions starting, counter {}", self.counters.starting));
+        }
         let live = self.store.session_count() + players + self.relay.len();
         if self.timers.len() > 2 * live + 64 + self.pending_errors() {
             return Err(format!("{} timers for {live} live sessions, players and relays", self.timers.len()));
@@ -474,6 +496,9 @@ impl<S: SessionStore> Engine<S> {
     /// Removes session `name` from the store and from every count; returns it.
     pub(crate) fn take_session(&mut self, name: &str) -> Option<Session> {
         let session = self.store.remove(name)?;
+        if !session.is_open() {
+            self.counters.starting = self.counters.starting.saturating_sub(1);
+        }
         self.timers.note_stale(2);
         self.live_players = self.live_players.saturating_sub(session.players.len());
         self.per_ip.remove(session.creator_ip);
@@ -496,6 +521,7 @@ impl<S: SessionStore> Engine<S> {
         detail: &str,
     ) {
         self.outbox.error(now, from, code);
+        self.counters.refused(what);
         let ip = from.ip().to_canonical();
         if let Some(suppressed) = self.log_limit.should_log(now, ip, what) {
             if suppressed > 0 {

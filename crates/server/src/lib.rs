@@ -21,6 +21,7 @@
 //! - [`guard`]: how many password guesses are checked, per network and per session (bounded).
 //! - [`secret`]: a session password, compared in constant time, never printed.
 //! - [`escape`]: datagram bytes made safe for a log line, secrets redacted.
+//! - [`stats`]: the engine's counters for the metrics, and [`Snapshot`] of everything countable.
 //! - [`shell`]: the tokio driver: the socket (and the optional alternate STUN socket), the clock,
 //!   the engine.
 #![deny(missing_docs)]
@@ -41,6 +42,7 @@ pub mod relay;
 pub mod secret;
 pub mod session;
 pub mod shell;
+pub mod stats;
 pub mod store;
 mod timers;
 
@@ -50,4 +52,5 @@ pub use escape::{Escaped, Redacted};
 pub use guard::{GuardConfig, GuardStats};
 pub use relay::{RelayConfig, RelayStats};
 pub use session::{Phase, Player, Session};
+pub use stats::Snapshot;
 pub use store::{IterSessions, MemoryStore, SessionStore};

@@ -15,6 +15,7 @@
 use crate::budget::Budget;
 use crate::relay::Note;
 use crate::session::Session;
+use crate::stats::OutCounters;
 use rhp_proto::reply::{write_info, write_nat, write_start};
 use rhp_proto::ErrorCode;
 use std::collections::VecDeque;
@@ -32,11 +33,19 @@ pub(crate) struct Outbox {
     alt: VecDeque<(SocketAddr, Vec<u8>)>,
     pool: Vec<Vec<u8>>,
     pub(crate) budget: Budget,
+    /// Datagrams and bytes handed out, error replies by code.
+    counters: OutCounters,
 }
 
 impl Outbox {
     pub(crate) fn new(budget: Budget) -> Outbox {
-        Outbox { queue: VecDeque::new(), alt: VecDeque::new(), pool: Vec::new(), budget }
+        Outbox {
+            queue: VecDeque::new(),
+            alt: VecDeque::new(),
+            pool: Vec::new(),
+            budget,
+            counters: OutCounters::default(),
+        }
     }
 
     /// `buf` if `keep`, else `None` (the buffer goes back to the pool).
@@ -128,7 +137,11 @@ impl Outbox {
 
     /// Queues `error:<code>` to `to`.
     pub(crate) fn error(&mut self, now: Instant, to: SocketAddr, code: ErrorCode) -> bool {
-        self.push_with(now, to, |b| b.extend_from_slice(code.wire().as_bytes()))
+        let sent = self.push_with(now, to, |b| b.extend_from_slice(code.wire().as_bytes()));
+        if sent {
+            self.counters.error(code);
+        }
+        sent
     }
 
     /// Queues the session's `i:` list to player `index`, and records that it has the list.
@@ -282,6 +295,8 @@ impl Outbox {
     /// its destination.
     pub(crate) fn pop(&mut self, buf: &mut Vec<u8>) -> Option<SocketAddr> {
         let (to, mut data) = self.queue.pop_front()?;
+        self.counters.datagrams += 1;
+        self.counters.bytes += data.len() as u64;
         std::mem::swap(buf, &mut data);
         self.recycle(data);
         Some(to)
@@ -290,9 +305,16 @@ impl Outbox {
     /// [`Outbox::pop`] for the alternate socket's queue.
     pub(crate) fn pop_alt(&mut self, buf: &mut Vec<u8>) -> Option<SocketAddr> {
         let (to, mut data) = self.alt.pop_front()?;
+        self.counters.datagrams += 1;
+        self.counters.bytes += data.len() as u64;
         std::mem::swap(buf, &mut data);
         self.recycle(data);
         Some(to)
+    }
+
+    /// Datagrams and bytes handed out so far, error replies by code.
+    pub(crate) fn counters(&self) -> &OutCounters {
+        &self.counters
     }
 
     /// How many datagrams are queued, for both sockets.

@@ -13,13 +13,19 @@
 //! `recvmmsg`/`sendmmsg`, see [`batch`]): under load one system call carries many datagrams, which
 //! is where a UDP server spends most of its CPU. The socket's kernel buffers are set by
 //! [`bind_with`]; a large receive buffer absorbs start storms (issue #10 measures both).
+//!
+//! [`run_serving`] adds a [`monitor::Monitor`]: at each turn the loop records a heartbeat (for a
+//! health check), feeds a watchdog and answers snapshot requests (for metrics) between two events,
+//! so the datagram path does no extra work for them.
 
 #[cfg(target_os = "linux")]
 pub mod batch;
+pub mod monitor;
 
 use crate::engine::{Engine, Local};
 use crate::escape::Redacted;
 use crate::store::SessionStore;
+use monitor::Monitor;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -108,28 +114,32 @@ pub async fn run_with_alt<S: SessionStore>(
     shutdown: impl Future<Output = ()>,
     options: ShellOptions,
 ) {
-    run_reconfigurable(socket, alt, engine, shutdown, options, None).await
+    run_serving(socket, alt, engine, shutdown, options, None, Monitor::none()).await
 }
 
 /// New engine configurations for a running shell (the CLI sends one per SIGHUP); each is given to
 /// [`Engine::reconfigure`] between two datagrams, so no session or player is lost.
 pub type Reconfigure = tokio::sync::mpsc::UnboundedReceiver<crate::Config>;
 
-/// [`run_with_alt`], taking new configurations from `reconfigure` while it runs.
-pub async fn run_reconfigurable<S: SessionStore>(
+/// [`run_with_alt`], taking new configurations from `reconfigure` while it runs, and with a
+/// [`Monitor`]: the loop records a heartbeat, feeds the monitor's watchdog and answers its
+/// snapshot requests between events (see [`monitor`]).
+#[allow(clippy::too_many_arguments)]
+pub async fn run_serving<S: SessionStore>(
     socket: UdpSocket,
     alt: Option<UdpSocket>,
     engine: Engine<S>,
     shutdown: impl Future<Output = ()>,
     options: ShellOptions,
     reconfigure: Option<Reconfigure>,
+    monitor: Monitor,
 ) {
     #[cfg(target_os = "linux")]
     if options.io_batch > 1 {
-        return run_batched(socket, alt, engine, shutdown, options.io_batch, reconfigure).await;
+        return run_batched(socket, alt, engine, shutdown, options.io_batch, reconfigure, monitor).await;
     }
     let _ = options;
-    run_single(socket, alt, engine, shutdown, reconfigure).await
+    run_single(socket, alt, engine, shutdown, reconfigure, monitor).await
 }
 
 /// The next configuration sent; never, once the sender is gone (or without one).
@@ -187,6 +197,7 @@ async fn run_single<S: SessionStore>(
     mut engine: Engine<S>,
     shutdown: impl Future<Output = ()>,
     mut reconfigure: Option<Reconfigure>,
+    mut monitor: Monitor,
 ) {
     tokio::pin!(shutdown);
     let mut alt_rx = vec![0u8; RECV_BUF];
@@ -196,11 +207,12 @@ async fn run_single<S: SessionStore>(
         // Fire due timers first: under a steady stream of datagrams the receive branch is always
         // ready, and the timers must not starve behind it.
         let now = Instant::now();
+        monitor.turn(now, || engine.snapshot());
         if engine.poll_timeout().is_some_and(|d| d <= now) {
             engine.handle_timeout(now);
             send_all(&socket, &mut engine, &mut tx).await;
         }
-        let deadline = next_wake(&engine);
+        let deadline = monitor.wake_by(next_wake(&engine), now);
         tokio::select! {
             biased;
             () = &mut shutdown => {
@@ -211,6 +223,7 @@ async fn run_single<S: SessionStore>(
             config = next_config(&mut reconfigure) => {
                 engine.reconfigure(config);
             }
+            Some(request) = monitor.request() => monitor::answer(request, || engine.snapshot()),
             received = socket.recv_from(&mut rx) => match received {
                 Ok((n, from)) => {
                     let data = rx.get(..n).unwrap_or(&rx[..]);
@@ -272,6 +285,7 @@ async fn run_batched<S: SessionStore>(
     shutdown: impl Future<Output = ()>,
     n: usize,
     mut reconfigure: Option<Reconfigure>,
+    mut monitor: Monitor,
 ) {
     use batch::{RecvBatch, SendBatch};
     use std::os::fd::AsRawFd;
@@ -285,11 +299,12 @@ async fn run_batched<S: SessionStore>(
     let mut alt_rx = vec![0u8; RECV_BUF];
     loop {
         let now = Instant::now();
+        monitor.turn(now, || engine.snapshot());
         if engine.poll_timeout().is_some_and(|d| d <= now) {
             engine.handle_timeout(now);
             flush(&socket, &mut engine, &mut tx, &mut buf).await;
         }
-        let deadline = next_wake(&engine);
+        let deadline = monitor.wake_by(next_wake(&engine), now);
         tokio::select! {
             biased;
             () = &mut shutdown => {
@@ -300,6 +315,7 @@ async fn run_batched<S: SessionStore>(
             config = next_config(&mut reconfigure) => {
                 engine.reconfigure(config);
             }
+            Some(request) = monitor.request() => monitor::answer(request, || engine.snapshot()),
             ready = socket.readable() => {
                 if let Err(e) = ready {
                     warn!("waiting for datagrams failed: {e}");

@@ -159,8 +159,14 @@ impl Server {
     /// Starts the binary with exactly `args` in `cwd` and waits (bounded) for `listening on`.
     /// The address logged is returned as is (it may be 0.0.0.0); `addr` is its loopback form.
     pub fn start_args(args: &[&str], cwd: &std::path::Path) -> Server {
+        Server::start_args_env(args, cwd, &[])
+    }
+
+    /// [`Server::start_args`] with extra environment variables.
+    pub fn start_args_env(args: &[&str], cwd: &std::path::Path, env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(BIN)
             .args(args)
+            .envs(env.iter().copied())
             .current_dir(cwd)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -182,7 +188,12 @@ impl Server {
             match rx.recv_timeout(left) {
                 Ok(line) => {
                     if let Some(rest) = line.split("listening on ").nth(1) {
-                        let addr = rest.split_whitespace().next().unwrap_or("").trim_start_matches("udp://");
+                        // (Ends at a space, or at the quote closing a JSON log line's message.)
+                        let addr = rest
+                            .split(|c: char| c.is_whitespace() || c == '"')
+                            .next()
+                            .unwrap_or("")
+                            .trim_start_matches("udp://");
                         break addr.parse().unwrap_or_else(|_| panic!("bad address in {line:?}"));
                     }
                 }
@@ -341,5 +352,6 @@ pub fn run_env(
 }
 
 pub mod godot_double;
+pub mod ops;
 pub mod player;
 pub mod terminal;

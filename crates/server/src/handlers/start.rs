@@ -36,6 +36,7 @@ impl<S: SessionStore> Engine<S> {
             return;
         }
         session.phase = Phase::Starting { rounds_sent: 0, since: now.into() };
+        self.counters.starting += 1;
         info!("session {name}: started by its host with {} players", session.players.len());
         let session_id = session.id;
         self.first_round(now, name, false);
@@ -77,6 +78,7 @@ impl<S: SessionStore> Engine<S> {
             }
         }
         session.phase = Phase::Starting { rounds_sent: 1, since };
+        self.counters.start.observe(now.saturating_duration_since(since.instant()));
         true
     }
 
