@@ -153,8 +153,9 @@ impl<S: SessionStore> Engine<S> {
         }
         self.housekeeping(now);
         let parsed = Request::parse(data);
-        // Credit an existing account, or a one-datagram one (promoted below for members).
-        self.outbox.budget.received(now, from, data.len(), false);
+        // Credit its account, or a one-datagram one (kept below if the sender joined).
+        self.outbox.budget.received(now, from, data.len());
+        let players_before = self.live_players;
         let request = match parsed {
             Ok(request) => request,
             Err(ParseError::UnknownType) => return,
@@ -178,10 +179,9 @@ impl<S: SessionStore> Engine<S> {
             Request::Ext { session, player, nat } => self.on_ext(now, from, session, player, nat),
             Request::Relay { session, player } => self.on_relay_request(now, from, session, player),
         }
-        // A member of the session it spoke about gets a budget account (if not tracked yet).
-        let name = request.session();
-        if self.store.get(name).is_some_and(|s| s.players.iter().any(|p| p.addr == from)) {
-            self.outbox.budget.promote(now, from);
+        // A player joined (`h:`/`c:` add one, from the sender): its IP's budget account counts it.
+        if self.live_players > players_before {
+            self.outbox.budget.joined(now, from);
         }
         self.outbox.budget.forget_transient();
         self.maybe_compact();
@@ -251,7 +251,8 @@ impl<S: SessionStore> Engine<S> {
         &self.store
     }
 
-    /// Addresses the anti-reflection budget tracks (bounded by `budget.max_tracked`).
+    /// Addresses the anti-reflection budget tracks: every member's IP, and at most
+    /// `budget.max_tracked` more whose last membership ended within the window.
     pub fn budget_tracked(&self) -> usize {
         self.outbox.budget.tracked()
     }
@@ -304,6 +305,12 @@ impl<S: SessionStore> Engine<S> {
         if per_ip.len() != self.per_ip.len() || per_ip.iter().any(|(ip, n)| self.per_ip.get(*ip) != *n) {
             return Err("per-IP session counts differ from the sessions".into());
         }
+        let mut members: std::collections::HashMap<std::net::IpAddr, u32> = Default::default();
+        let budgeted = self.store.sessions().flat_map(|s| s.players.iter()).map(|p| p.addr);
+        for addr in budgeted.filter(|a| self.outbox.budget.applies_to(*a)) {
+            *members.entry(addr.ip().to_canonical()).or_insert(0) += 1;
+        }
+        self.outbox.budget.check(&members)?;
         self.relay.check_invariants()?;
         let relay_timers = self.timers.count(|k| matches!(k, Kind::RelayCheck { .. }));
         // One per relay session, plus stale ones of sessions whose members left (dropped when
@@ -398,6 +405,7 @@ impl<S: SessionStore> Engine<S> {
         }
         let gone = session.remove_player(index);
         self.live_players = self.live_players.saturating_sub(1);
+        self.outbox.budget.left(gone.addr);
         // Its idle check was queued if it was the earliest: then the next earliest is queued now.
         let lifetime = self.config.session_lifetime;
         if session.is_open()
@@ -428,6 +436,9 @@ impl<S: SessionStore> Engine<S> {
     /// Removes session `name` from the store and from every count; returns it.
     pub(crate) fn take_session(&mut self, name: &str) -> Option<Session> {
         let session = self.store.remove(name)?;
+        for p in &session.players {
+            self.outbox.budget.left(p.addr);
+        }
         self.timers.note_stale(2);
         self.live_players = self.live_players.saturating_sub(session.players.len());
         self.per_ip.remove(session.creator_ip);

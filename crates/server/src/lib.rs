@@ -12,7 +12,8 @@
 //! - `timers`: node-local min-heap of deadlines, one entry per deadline, lazily invalidated.
 //! - `outbox`: node-local queue of datagrams to send, with pooled buffers; every datagram passes the
 //!   budget there.
-//! - [`budget`]: the anti-reflection budget (node-local, per IP, bounded).
+//! - [`budget`]: the anti-reflection budget (node-local, per IP, every member's IP, bounded);
+//!   `accounts`: its compact table.
 //! - [`relay`]: the relay's table (node-local): relayed sessions, tokens, caps, counters.
 //! - `limits`: per-IP token bucket and session counts, and the refusal log limiter.
 //! - [`escape`]: datagram bytes made safe for a log line.
@@ -20,6 +21,7 @@
 //!   the engine.
 #![deny(missing_docs)]
 
+mod accounts;
 pub mod budget;
 pub mod compact;
 pub mod config;

@@ -1,0 +1,213 @@
+//! The anti-reflection budget's table: one fixed-size [`Account`] per IP address (24 bytes, plus
+//! its key: 4 bytes for IPv4), kept in a dense `Vec` and found through a hash index of `u32`
+//! positions into it (5 bytes a bucket), so that a million addresses cost about 40 bytes each.
+//!
+//! An account holds, per time slot of the window, the slot's net credit: `factor × received −
+//! sent` in bytes. The bytes still allowed are the sum over the window's slots, which is exactly
+//! `factor × Σ received − Σ sent`: one signed counter per slot instead of two. Old slots roll off,
+//! credit and spending alike. Rules (who gets an account, when it goes) are the budget's
+//! ([`crate::budget`]).
+
+use hashbrown::HashTable;
+use std::hash::{BuildHasher, Hash, RandomState};
+
+/// Slots per window.
+pub(crate) const SLOTS: usize = 4;
+
+/// What the budget knows about one IP address.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Account {
+    /// Players, over all sessions, whose address has this IP; 0: it lingers (see the budget).
+    pub(crate) members: u32,
+    /// The slot number `net[slot % SLOTS]` belongs to.
+    slot: u32,
+    /// `factor × received − sent` per slot, in bytes.
+    net: [i32; SLOTS],
+}
+
+impl Account {
+    /// An empty account at slot `slot`.
+    pub(crate) fn new(slot: u32) -> Account {
+        Account { members: 0, slot, net: [0; SLOTS] }
+    }
+
+    /// Brings the account to slot `now`, clearing the slots that rolled off.
+    pub(crate) fn roll(&mut self, now: u32) {
+        if now <= self.slot {
+            return;
+        }
+        let gap = (now - self.slot).min(SLOTS as u32);
+        for s in 0..gap {
+            self.net[(self.slot.wrapping_add(1 + s) as usize) % SLOTS] = 0;
+        }
+        self.slot = now;
+    }
+
+    fn index(&self) -> usize {
+        self.slot as usize % SLOTS
+    }
+
+    /// Adds `n` bytes of credit (`factor ×` the bytes received) to the current slot; beyond the
+    /// counter's range the credit is cut (less is sent, never more).
+    pub(crate) fn credit(&mut self, n: u64) {
+        let i = self.index();
+        let n = i32::try_from(n).unwrap_or(i32::MAX);
+        self.net[i] = self.net[i].saturating_add(n);
+    }
+
+    /// Bytes still allowed over the window.
+    pub(crate) fn left(&self) -> u64 {
+        let sum: i64 = self.net.iter().map(|&n| i64::from(n)).sum();
+        u64::try_from(sum).unwrap_or(0)
+    }
+
+    /// Takes `n` bytes from the current slot if the window allows them and the counter can record
+    /// them; false (and nothing taken) otherwise.
+    pub(crate) fn debit(&mut self, n: u64) -> bool {
+        let i = self.index();
+        let Ok(n) = i32::try_from(n) else { return false };
+        if self.left() < n as u64 {
+            return false;
+        }
+        match self.net[i].checked_sub(n) {
+            Some(v) => {
+                self.net[i] = v;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Keyed<K> {
+    key: K,
+    account: Account,
+}
+
+/// Accounts by key (an IPv4 address as `u32`, an IPv6 one as `u128`): dense, exactly one entry per
+/// key, memory given back after a burst.
+#[derive(Debug)]
+pub(crate) struct Table<K> {
+    dense: Vec<Keyed<K>>,
+    index: HashTable<u32>,
+    hasher: RandomState,
+}
+
+impl<K> Default for Table<K> {
+    fn default() -> Table<K> {
+        Table { dense: Vec::new(), index: HashTable::new(), hasher: RandomState::new() }
+    }
+}
+
+impl<K: Copy + Eq + Hash> Table<K> {
+    fn find(&self, key: K) -> Option<usize> {
+        let hash = self.hasher.hash_one(key);
+        let dense = &self.dense;
+        self.index.find(hash, |&i| dense.get(i as usize).is_some_and(|e| e.key == key)).map(|&i| i as usize)
+    }
+
+    pub(crate) fn get(&self, key: K) -> Option<&Account> {
+        self.find(key).and_then(|i| self.dense.get(i)).map(|e| &e.account)
+    }
+
+    pub(crate) fn get_mut(&mut self, key: K) -> Option<&mut Account> {
+        self.find(key).and_then(|i| self.dense.get_mut(i)).map(|e| &mut e.account)
+    }
+
+    /// `key`'s account, made from `make` if it has none (`None` only if the table holds 2³²).
+    pub(crate) fn get_or_insert(&mut self, key: K, make: impl FnOnce() -> Account) -> Option<&mut Account> {
+        let i = match self.find(key) {
+            Some(i) => i,
+            None => {
+                let i = u32::try_from(self.dense.len()).ok()?;
+                let hash = self.hasher.hash_one(key);
+                self.dense.push(Keyed { key, account: make() });
+                let (dense, hasher) = (&self.dense, &self.hasher);
+                self.index
+                    .insert_unique(hash, i, |&j| dense.get(j as usize).map_or(0, |e| hasher.hash_one(e.key)));
+                i as usize
+            }
+        };
+        self.dense.get_mut(i).map(|e| &mut e.account)
+    }
+
+    /// Deletes `key`'s account and returns it.
+    pub(crate) fn remove(&mut self, key: K) -> Option<Account> {
+        let hash = self.hasher.hash_one(key);
+        let dense = &self.dense;
+        let entry =
+            self.index.find_entry(hash, |&i| dense.get(i as usize).is_some_and(|e| e.key == key)).ok()?;
+        let (i, _) = entry.remove();
+        let i = i as usize;
+        let last = self.dense.len().checked_sub(1)?;
+        let removed = self.dense.swap_remove(i);
+        if i != last {
+            // The last entry moved to `i`: point its index slot there.
+            if let Some(moved) = self.dense.get(i) {
+                let hash = self.hasher.hash_one(moved.key);
+                if let Some(slot) = self.index.find_mut(hash, |&j| j as usize == last) {
+                    *slot = i as u32;
+                }
+            }
+        }
+        if self.dense.capacity() > 64 && self.dense.len() < self.dense.capacity() / 4 {
+            self.dense.shrink_to(self.dense.len() * 2);
+            let (dense, hasher) = (&self.dense, &self.hasher);
+            self.index.shrink_to(self.dense.len() * 2, |&j| {
+                dense.get(j as usize).map_or(0, |e| hasher.hash_one(e.key))
+            });
+        }
+        Some(removed.account)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.dense.len()
+    }
+
+    /// Every (key, account).
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (K, &Account)> {
+        self.dense.iter().map(|e| (e.key, &e.account))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_account_is_24_bytes_and_nets_sum_over_the_window() {
+        assert_eq!(std::mem::size_of::<Account>(), 24);
+        assert_eq!(std::mem::size_of::<Keyed<u32>>(), 28);
+        let mut a = Account::new(0);
+        a.credit(30);
+        assert!(a.debit(20));
+        a.roll(1);
+        assert!(!a.debit(11));
+        assert!(a.debit(10));
+        a.roll(4);
+        a.credit(3);
+        assert_eq!(a.left(), 0, "slot 0's credit rolled off, slot 1's spending still counts");
+        a.roll(5);
+        a.credit(3);
+        assert_eq!(a.left(), 6, "slot 1's spending rolled off: slots 4 and 5 credit 3 each");
+    }
+
+    #[test]
+    fn table_keeps_one_entry_per_key_through_removals() {
+        let mut t: Table<u32> = Table::default();
+        for k in 0..1000u32 {
+            if let Some(a) = t.get_or_insert(k, || Account::new(k)) {
+                a.members = k;
+            }
+        }
+        for k in (0..1000u32).step_by(3) {
+            assert_eq!(t.remove(k).map(|a| a.members), Some(k));
+        }
+        assert_eq!(t.len(), 1000 - 334);
+        for k in 0..1000u32 {
+            assert_eq!(t.get(k).map(|a| a.members), (k % 3 != 0).then_some(k));
+        }
+        assert!(t.remove(3).is_none());
+    }
+}
