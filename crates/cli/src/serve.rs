@@ -89,8 +89,10 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 10, value_name = "S", value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub reflection_window_s: u64,
 
-    /// Most addresses the budget tracks at once; a new address beyond it gets at most
-    /// factor x its own datagram (fails closed).
+    /// Most addresses the budget keeps after they left their last session (each for one window,
+    /// so the errors that follow a leave are paid by its credit); beyond it an address that
+    /// leaves is forgotten at once (fails closed). Every member of a live session is always
+    /// tracked, up to --max-players.
     #[arg(long, default_value_t = 65_536, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub reflection_max_tracked: u64,
 
@@ -325,7 +327,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
         info!("anti-reflection budget off");
     } else {
         info!(
-            "anti-reflection budget {}x over {:?} ({} addresses at most{}), i: refresh {:?}",
+            "anti-reflection budget {}x over {:?} (every member's address and {} more after they leave{}), i: refresh {:?}",
             config.budget.factor,
             config.budget.window,
             config.budget.max_tracked,
