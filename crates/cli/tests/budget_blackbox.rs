@@ -4,8 +4,10 @@
 //! The reproduction of issue 16: `serve --reflection-loopback --reflection-max-tracked 100
 //! --create-rate 0 --max-sessions-per-ip 0`, 150 sessions of 2 whose 300 players each use their
 //! own source address (127.1.x.y for hosts, 127.2.x.y for guests; Linux accepts a bind to any
-//! 127/8 address). Before, 200 of 300 got `s:` and the other 100 never did; `max_tracked` now
-//! bounds only the accounts of addresses that left their sessions.
+//! 127/8 address). The issue saw 200 of 300 get `s:` within 8 s and the other 100 never; with
+//! this test's client, the untracked 100 got theirs only after the forced round (6 s) in reply
+//! to their own pings (the last 7.0 s after the first join). `max_tracked` now bounds only the
+//! accounts of addresses that left their sessions: every pair starts together, at once.
 
 mod support;
 use std::net::{Ipv4Addr, UdpSocket};
@@ -105,4 +107,17 @@ fn three_hundred_players_on_their_own_addresses_all_start_beyond_the_old_tracked
     );
     assert_eq!(started, players.len(), "every player starts");
     assert_eq!(within_8s, players.len(), "every player starts within 8 s");
+    // Without an account an address's start message waited for the forced round
+    // (--start-sync-max-ms, 6 s) and then for a ping of its own to pay for it: the last one came
+    // 7.0 s after the first join here. With every member accounted, both players of a session
+    // get it together, as soon as the host asks.
+    let last = waits.last().copied().unwrap_or_default();
+    assert!(last < Duration::from_secs(3), "the last start came {last:?} after the first join");
+    for pair in players.chunks(2) {
+        if let [a, b] = pair {
+            let (Some(x), Some(y)) = (a.started, b.started) else { continue };
+            let spread = if x > y { x - y } else { y - x };
+            assert!(spread <= Duration::from_millis(250), "{}: starts {spread:?} apart", a.session);
+        }
+    }
 }
