@@ -1,12 +1,15 @@
-//! The anti-reflection budget's table: one fixed-size [`Account`] per IP address (24 bytes, plus
+//! The anti-reflection budget's table: one fixed-size [`Account`] per IP address (16 bytes, plus
 //! its key: 4 bytes for IPv4), kept in a dense `Vec` and found through a hash index of `u32`
-//! positions into it (5 bytes a bucket), so that a million addresses cost about 40 bytes each.
+//! positions into it (5 bytes a bucket), so that a million addresses cost about 31 bytes each.
 //!
 //! An account holds, per time slot of the window, the slot's net credit: `factor × received −
 //! sent` in bytes. The bytes still allowed are the sum over the window's slots, which is exactly
 //! `factor × Σ received − Σ sent`: one signed counter per slot instead of two. Old slots roll off,
-//! credit and spending alike. Rules (who gets an account, when it goes) are the budget's
-//! ([`crate::budget`]).
+//! credit and spending alike. Counters are 24-bit (±8 MiB a slot: the credit of some 20,000
+//! pinging players behind one IP); credit beyond is cut and spending beyond refused, so the
+//! limits send less, never more. The slot number is kept as its low 16 bits; the budget rolls
+//! every account at least every [`ROLL_EVERY`] slots, so the difference is never ambiguous.
+//! Rules (who gets an account, when it goes) are the budget's ([`crate::budget`]).
 
 use hashbrown::HashTable;
 use std::hash::{BuildHasher, Hash, RandomState};
@@ -14,51 +17,73 @@ use std::hash::{BuildHasher, Hash, RandomState};
 /// Slots per window.
 pub(crate) const SLOTS: usize = 4;
 
-/// What the budget knows about one IP address.
+/// The range of a slot's 24-bit counter.
+const NET_MAX: i32 = (1 << 23) - 1;
+const NET_MIN: i32 = -(1 << 23);
+
+/// The budget rolls every account to the current slot at least this often (in slots), so that an
+/// account's 16-bit slot is never 2¹⁵ behind.
+pub(crate) const ROLL_EVERY: u32 = 1 << 12;
+
+/// What the budget knows about one IP address: 16 bytes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Account {
-    /// Players, over all sessions, whose address has this IP; 0: it lingers (see the budget).
-    pub(crate) members: u32,
-    /// The slot number `net[slot % SLOTS]` belongs to.
-    slot: u32,
-    /// `factor × received − sent` per slot, in bytes.
-    net: [i32; SLOTS],
+    /// Players, over all sessions, whose address has this IP, up to `u16::MAX` (the budget counts
+    /// the rest aside); 0: it lingers (see the budget).
+    pub(crate) members: u16,
+    /// The low 16 bits of the slot number `net[slot % SLOTS]` belongs to.
+    slot: u16,
+    /// `factor × received − sent` per slot, in bytes: 24-bit signed, little-endian.
+    net: [[u8; 3]; SLOTS],
+}
+
+fn get24(b: [u8; 3]) -> i32 {
+    // Sign-extend from bit 23.
+    (i32::from_le_bytes([b[0], b[1], b[2], 0]) << 8) >> 8
+}
+
+fn set24(v: i32) -> [u8; 3] {
+    let [a, b, c, _] = v.clamp(NET_MIN, NET_MAX).to_le_bytes();
+    [a, b, c]
 }
 
 impl Account {
     /// An empty account at slot `slot`.
     pub(crate) fn new(slot: u32) -> Account {
-        Account { members: 0, slot, net: [0; SLOTS] }
+        Account { members: 0, slot: slot as u16, net: [[0; 3]; SLOTS] }
     }
 
-    /// Brings the account to slot `now`, clearing the slots that rolled off.
+    /// Brings the account to slot `now` (less than 2¹⁵ slots after its own), clearing the slots
+    /// that rolled off.
     pub(crate) fn roll(&mut self, now: u32) {
-        if now <= self.slot {
+        let now = now as u16;
+        let gap = now.wrapping_sub(self.slot);
+        if gap == 0 || gap >= 1 << 15 {
+            // Now, or "before now" (a late event): nothing rolls.
             return;
         }
-        let gap = (now - self.slot).min(SLOTS as u32);
-        for s in 0..gap {
-            self.net[(self.slot.wrapping_add(1 + s) as usize) % SLOTS] = 0;
+        for s in 0..gap.min(SLOTS as u16) {
+            self.net[usize::from(self.slot.wrapping_add(1 + s)) % SLOTS] = [0; 3];
         }
         self.slot = now;
-    }
-
-    fn index(&self) -> usize {
-        self.slot as usize % SLOTS
     }
 
     /// Adds `n` bytes of credit (`factor ×` the bytes received) to the current slot; beyond the
     /// counter's range the credit is cut (less is sent, never more).
     pub(crate) fn credit(&mut self, n: u64) {
         let i = self.index();
-        let n = i32::try_from(n).unwrap_or(i32::MAX);
-        self.net[i] = self.net[i].saturating_add(n);
+        let n = i32::try_from(n).unwrap_or(NET_MAX);
+        self.net[i] = set24(get24(self.net[i]).saturating_add(n));
     }
 
-    /// Bytes still allowed over the window.
-    pub(crate) fn left(&self) -> u64 {
-        let sum: i64 = self.net.iter().map(|&n| i64::from(n)).sum();
-        u64::try_from(sum).unwrap_or(0)
+    /// Bytes still allowed over the window (negative: more was sent than the window still credits).
+    fn left(&self) -> i64 {
+        self.net.iter().map(|&n| i64::from(get24(n))).sum()
+    }
+
+    /// Whether `n` more bytes are allowed over the window.
+    pub(crate) fn allows(&self, n: u64) -> bool {
+        self.left() >= i64::try_from(n).unwrap_or(i64::MAX)
     }
 
     /// Takes `n` bytes from the current slot if the window allows them and the counter can record
@@ -66,16 +91,21 @@ impl Account {
     pub(crate) fn debit(&mut self, n: u64) -> bool {
         let i = self.index();
         let Ok(n) = i32::try_from(n) else { return false };
-        if self.left() < n as u64 {
+        let v = get24(self.net[i]) - n;
+        if !self.allows(n as u64) || v < NET_MIN {
             return false;
         }
-        match self.net[i].checked_sub(n) {
-            Some(v) => {
-                self.net[i] = v;
-                true
-            }
-            None => false,
-        }
+        self.net[i] = set24(v);
+        true
+    }
+
+    /// Empties the account at slot `now` (its memberships stay): every slot rolled off.
+    pub(crate) fn reset(&mut self, now: u32) {
+        *self = Account { members: self.members, ..Account::new(now) };
+    }
+
+    fn index(&self) -> usize {
+        usize::from(self.slot) % SLOTS
     }
 }
 
@@ -169,6 +199,11 @@ impl<K: Copy + Eq + Hash> Table<K> {
     pub(crate) fn iter(&self) -> impl Iterator<Item = (K, &Account)> {
         self.dense.iter().map(|e| (e.key, &e.account))
     }
+
+    /// Every account, to update.
+    pub(crate) fn accounts_mut(&mut self) -> impl Iterator<Item = &mut Account> {
+        self.dense.iter_mut().map(|e| &mut e.account)
+    }
 }
 
 #[cfg(test)]
@@ -176,9 +211,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_account_is_24_bytes_and_nets_sum_over_the_window() {
-        assert_eq!(std::mem::size_of::<Account>(), 24);
-        assert_eq!(std::mem::size_of::<Keyed<u32>>(), 28);
+    fn an_account_is_16_bytes_and_nets_sum_over_the_window() {
+        assert_eq!(std::mem::size_of::<Account>(), 16);
+        assert_eq!(std::mem::size_of::<Keyed<u32>>(), 20);
         let mut a = Account::new(0);
         a.credit(30);
         assert!(a.debit(20));
@@ -187,10 +222,23 @@ mod tests {
         assert!(a.debit(10));
         a.roll(4);
         a.credit(3);
-        assert_eq!(a.left(), 0, "slot 0's credit rolled off, slot 1's spending still counts");
+        assert!(!a.allows(1), "slot 0's credit rolled off, slot 1's spending still counts");
         a.roll(5);
         a.credit(3);
-        assert_eq!(a.left(), 6, "slot 1's spending rolled off: slots 4 and 5 credit 3 each");
+        assert!(a.allows(6) && !a.allows(7), "slot 1's spending rolled off: slots 4 and 5 credit 3 each");
+        // Any gap of SLOTS or more clears everything.
+        a.roll(5 + 100);
+        assert!(!a.allows(1));
+        // Credit beyond the counter is cut; spending beyond it refused.
+        a.credit(u64::MAX);
+        a.credit(u64::MAX);
+        assert!(a.allows(NET_MAX as u64) && !a.allows(NET_MAX as u64 + 1));
+        assert!(a.debit(NET_MAX as u64));
+        a.roll(106);
+        a.credit(100);
+        assert!(a.debit(100));
+        assert_eq!(get24(set24(-5)), -5);
+        assert_eq!(get24(set24(i32::MIN)), NET_MIN);
     }
 
     #[test]
@@ -198,15 +246,15 @@ mod tests {
         let mut t: Table<u32> = Table::default();
         for k in 0..1000u32 {
             if let Some(a) = t.get_or_insert(k, || Account::new(k)) {
-                a.members = k;
+                a.members = k as u16;
             }
         }
         for k in (0..1000u32).step_by(3) {
-            assert_eq!(t.remove(k).map(|a| a.members), Some(k));
+            assert_eq!(t.remove(k).map(|a| a.members), Some(k as u16));
         }
         assert_eq!(t.len(), 1000 - 334);
         for k in 0..1000u32 {
-            assert_eq!(t.get(k).map(|a| a.members), (k % 3 != 0).then_some(k));
+            assert_eq!(t.get(k).map(|a| a.members), (k % 3 != 0).then_some(k as u16));
         }
         assert!(t.remove(3).is_none());
     }

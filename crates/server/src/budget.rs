@@ -10,7 +10,7 @@
 //!   `SLOTS` time slots covering the window (a slot is `window / SLOTS`, at least 250 ms). A
 //!   datagram of `n` bytes may go to an address only if its credit summed over the window is at
 //!   least `n`. Old slots roll off, credit and spending alike. See [`crate::accounts`] for the
-//!   compact table (about 40 bytes an address at a million).
+//!   compact table (about 31 bytes an address at a million).
 //! - Keyed by IP, not ip:port: the victim of reflection is a host and its link. Players behind one
 //!   NAT pool their credit, which is the same ratio.
 //! - Who has an account: every IP that is the address of a player of a live session, always (a
@@ -26,7 +26,7 @@
 //!   reached through them (the kernel drops loopback sources arriving from outside).
 //! - `factor == 0` switches the budget off (the original's behaviour).
 
-use crate::accounts::{Account, Table, SLOTS};
+use crate::accounts::{Account, Table, ROLL_EVERY, SLOTS};
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -72,6 +72,10 @@ pub(crate) struct Budget {
     lingering: VecDeque<(IpAddr, u32)>,
     /// The latest slot seen (the engine's events come in time order).
     latest: u32,
+    /// The slot every account was last rolled to (see [`ROLL_EVERY`]).
+    rolled: u32,
+    /// Memberships beyond an account's `u16::MAX` (an IP with that many players), per IP.
+    overflow: HashMap<IpAddr, u32>,
     /// Datagrams held back (not sent) so far, for the logs and tests.
     withheld: u64,
 }
@@ -86,6 +90,8 @@ impl Budget {
             transient: None,
             lingering: VecDeque::new(),
             latest: 0,
+            rolled: 0,
+            overflow: HashMap::new(),
             withheld: 0,
         }
     }
@@ -161,7 +167,7 @@ impl Budget {
         let slot = self.slot(now);
         self.account(to.ip().to_canonical()).is_some_and(|a| {
             a.roll(slot);
-            a.left() >= n as u64
+            a.allows(n as u64)
         })
     }
 
@@ -202,7 +208,11 @@ impl Budget {
             IpAddr::V6(a) => self.v6.get_or_insert(u128::from(a), || start),
         };
         if let Some(a) = account {
-            a.members = a.members.saturating_add(1);
+            if a.members == u16::MAX {
+                *self.overflow.entry(ip).or_insert(0) += 1;
+            } else {
+                a.members += 1;
+            }
         }
     }
 
@@ -215,6 +225,13 @@ impl Budget {
         }
         let slot = self.latest;
         let ip = addr.ip().to_canonical();
+        if let Some(n) = self.overflow.get_mut(&ip) {
+            *n -= 1;
+            if *n == 0 {
+                self.overflow.remove(&ip);
+            }
+            return;
+        }
         let Some(a) = self.account(ip) else { return };
         a.members = a.members.saturating_sub(1);
         if a.members > 0 {
@@ -257,8 +274,24 @@ impl Budget {
     }
 
     /// Drops the accounts that have lingered a whole window. O(1) per account dropped.
+    /// Also rolls every account to the current slot once per [`ROLL_EVERY`] slots (hours), so
+    /// that their 16-bit slot numbers are never ambiguous. Called before every event's use of the
+    /// budget.
     pub(crate) fn maybe_sweep(&mut self, now: Instant) {
         let slot = self.slot(now);
+        if slot.saturating_sub(self.rolled) >= ROLL_EVERY {
+            // Every event since the last roll came within ROLL_EVERY slots of it (else it would
+            // have rolled): after 2^15 slots every account has expired.
+            let idle = slot - self.rolled >= 1 << 15;
+            for a in self.v4.accounts_mut().chain(self.v6.accounts_mut()) {
+                if idle {
+                    a.reset(slot);
+                } else {
+                    a.roll(slot);
+                }
+            }
+            self.rolled = slot;
+        }
         if self.lingering.is_empty() {
             return;
         }
@@ -285,7 +318,8 @@ impl Budget {
     /// and at most `max_tracked` accounts have none.
     pub(crate) fn check(&self, members: &HashMap<IpAddr, u32>) -> Result<(), String> {
         for (ip, &n) in members {
-            let has = self.get(*ip).map_or(0, |a| a.members);
+            let extra = self.overflow.get(ip).copied().unwrap_or(0);
+            let has = self.get(*ip).map_or(0, |a| u32::from(a.members)) + extra;
             if has != n {
                 return Err(format!("budget: {ip} has {n} players, its account counts {has}"));
             }
@@ -332,10 +366,10 @@ mod tests {
         let t0 = Instant::now();
         let mut b = Budget::new(cfg());
         assert!(!b.allows(t0, a(1), 1), "nothing received, nothing allowed");
-        join(&mut b, t0, a(1), 10);
-        assert!(b.spend(t0, a(1), 20));
-        assert!(!b.spend(t0, a(1), 11));
-        assert!(b.spend(t0, a(1), 10));
+        join(&mut b, t0, a(1), 12);
+        assert!(b.spend(t0, a(1), 24));
+        assert!(!b.spend(t0, a(1), 13));
+        assert!(b.spend(t0, a(1), 12));
         // Another port of the same IP shares the account.
         assert!(!b.spend(t0, SocketAddr::from(([10, 0, 0, 1], 9)), 1));
         assert_eq!(b.withheld(), 2);
@@ -345,12 +379,12 @@ mod tests {
     fn credit_and_spending_roll_off_after_the_window() {
         let t0 = Instant::now();
         let mut b = Budget::new(cfg());
-        join(&mut b, t0, a(1), 10);
-        assert!(b.spend(t0, a(1), 30));
+        join(&mut b, t0, a(1), 12);
+        assert!(b.spend(t0, a(1), 36));
         let later = t0 + Duration::from_secs(9);
         assert!(!b.allows(later, a(1), 1));
-        b.received(later, a(1), 1);
-        assert!(b.spend(later, a(1), 3), "old spending no longer counts");
+        b.received(later, a(1), 4);
+        assert!(b.spend(later, a(1), 12), "old spending no longer counts");
         // A member's account stays, whatever the time.
         b.maybe_sweep(t0 + Duration::from_secs(30));
         assert_eq!(b.tracked(), 1);
@@ -369,14 +403,14 @@ mod tests {
         let mut b = Budget::new(cfg());
         // Far more members than max_tracked (which only bounds the lingering accounts).
         for i in 0..200u8 {
-            join(&mut b, t0, a(i), 10);
+            join(&mut b, t0, a(i), 12);
         }
         assert_eq!(b.tracked(), 200);
-        assert!((0..200u8).all(|i| b.spend(t0, a(i), 30)));
+        assert!((0..200u8).all(|i| b.spend(t0, a(i), 36)));
         // Junk from a stranger only ever gets its own datagram's credit, once.
         let stranger = SocketAddr::from(([192, 0, 2, 1], 1));
-        b.received(t0, stranger, 10);
-        assert!(b.spend(t0, stranger, 30));
+        b.received(t0, stranger, 12);
+        assert!(b.spend(t0, stranger, 36));
         assert!(!b.spend(t0, stranger, 1));
         b.received(t0, a(1), 1);
         assert!(!b.allows(t0, stranger, 1), "its credit was for the reply to its datagram only");
@@ -391,6 +425,43 @@ mod tests {
         }
         assert_eq!(b.tracked(), 197);
         assert!(b.allows(t0, a(0), 0) && b.allows(t0, a(1), 0) && !b.allows(t0, a(2), 0));
+    }
+
+    #[test]
+    fn an_ip_with_more_players_than_a_u16_counts_them_all() {
+        let t0 = Instant::now();
+        let mut b = Budget::new(cfg());
+        for _ in 0..70_000 {
+            b.joined(t0, a(1));
+        }
+        for _ in 0..69_999 {
+            b.left(a(1));
+        }
+        assert_eq!(b.get(a(1).ip()).map(|a| a.members), Some(1));
+        b.left(a(1));
+        assert_eq!(b.get(a(1).ip()).map(|a| a.members), Some(0), "lingers");
+        assert!(b.overflow.is_empty());
+    }
+
+    #[test]
+    fn accounts_roll_through_hours_of_slots() {
+        let t0 = Instant::now();
+        let mut b = Budget::new(cfg());
+        b.maybe_sweep(t0);
+        join(&mut b, t0, a(1), 100);
+        let mut t = t0;
+        // 2 s slots: a ping every hour for 60 hours (past 2^16 slots), credit never carried over.
+        for _ in 0..60 {
+            t += Duration::from_secs(3600);
+            b.maybe_sweep(t);
+            assert!(!b.allows(t, a(1), 1), "old credit rolled off");
+            b.received(t, a(1), 10);
+            assert!(b.spend(t, a(1), 30) && !b.spend(t, a(1), 1));
+        }
+        // And after days without any event at all.
+        t += Duration::from_secs(5 * 86_400);
+        b.maybe_sweep(t);
+        assert!(!b.allows(t, a(1), 1));
     }
 
     #[test]
