@@ -306,7 +306,7 @@ impl<S: SessionStore> Engine<S> {
             return Err("per-IP session counts differ from the sessions".into());
         }
         let mut members: std::collections::HashMap<std::net::IpAddr, u32> = Default::default();
-        let budgeted = self.store.sessions().flat_map(|s| s.players.iter()).map(|p| p.addr);
+        let budgeted = self.store.sessions().flat_map(|s| s.players.iter()).map(|p| p.addr());
         for addr in budgeted.filter(|a| self.outbox.budget.applies_to(*a)) {
             *members.entry(addr.ip().to_canonical()).or_insert(0) += 1;
         }
@@ -405,7 +405,7 @@ impl<S: SessionStore> Engine<S> {
         }
         let gone = session.remove_player(index);
         self.live_players = self.live_players.saturating_sub(1);
-        self.outbox.budget.left(gone.addr);
+        self.outbox.budget.left(gone.addr());
         // Its idle check was queued if it was the earliest: then the next earliest is queued now.
         let lifetime = self.config.session_lifetime;
         if session.is_open()
@@ -414,7 +414,7 @@ impl<S: SessionStore> Engine<S> {
             self.timers.note_stale(1);
             Self::queue_session_check(&mut self.timers, lifetime, session);
         }
-        info!("session {name}: player {} ({}) {why}", gone.name, gone.addr);
+        info!("session {name}: player {} ({}) {why}", gone.name, gone.addr());
         if session.players.is_empty() {
             return self.delete_session(name, "it has no players left");
         }
@@ -437,7 +437,7 @@ impl<S: SessionStore> Engine<S> {
     pub(crate) fn take_session(&mut self, name: &str) -> Option<Session> {
         let session = self.store.remove(name)?;
         for p in &session.players {
-            self.outbox.budget.left(p.addr);
+            self.outbox.budget.left(p.addr());
         }
         self.timers.note_stale(2);
         self.live_players = self.live_players.saturating_sub(session.players.len());

@@ -2,7 +2,7 @@
 //! (see [`crate::store`]). Holds no timer and nothing to send; those are node-local. A few fields
 //! record what each player was last told (for the anti-reflection budget's choices).
 
-use crate::compact::{Name, NatDesc, SessionName, Tick};
+use crate::compact::{Addr, Name, NatDesc, SessionName, Tick};
 use rhp_proto::name::{PASSWORD_MAX, PLAYER_MAX};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -22,12 +22,14 @@ pub enum Phase {
     },
 }
 
-/// One player of a session: 88 bytes, nothing on the heap but the NAT descriptor of a player that
-/// sent one (its name is inline, its instants are [`Tick`]s).
+/// One player of a session: 72 bytes, nothing on the heap but the NAT descriptor of a player that
+/// sent one and an IPv6 address (its name is inline, its instants are [`Tick`]s, an IPv4 address
+/// takes 16 bytes instead of a `SocketAddr`'s 32).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Player {
-    /// The ip:port the server saw its join from; only requests from here count as this player's.
-    pub addr: SocketAddr,
+    /// The ip:port the server saw its join from; only requests from here count as this player's
+    /// ([`Player::addr`]).
+    addr: Addr,
     /// When it joined or last sent a valid ping.
     pub(crate) last_seen: Tick,
     /// When it was last sent an `i:` ([`Player::NEVER`] if never).
@@ -45,7 +47,7 @@ pub struct Player {
     pub info_stale: bool,
     /// Facts about it in one byte: [`Player::STARTED`] (it was sent a start message) and
     /// [`Player::RELAY`] (it asked for the relay, `r:`). One byte for both, since another `bool`
-    /// would grow the player from 88 to 96 bytes.
+    /// would grow the player by 8 bytes.
     flags: u8,
     /// The NAT descriptor it sent in `e:` (extension), if it did: only such players are sent `n:`.
     /// Boxed, so the players that never send one (the Godot plugin's) pay 8 bytes, not 16.
@@ -64,7 +66,7 @@ impl Player {
     pub fn new(name: &str, addr: SocketAddr, now: Instant) -> Player {
         let now = Tick::from(now);
         Player {
-            addr,
+            addr: Addr::from(addr),
             last_seen: now,
             info_sent: Player::NEVER,
             idle_at: now,
@@ -75,6 +77,16 @@ impl Player {
             flags: 0,
             nat: None,
         }
+    }
+
+    /// The ip:port the server saw its join from; only requests from here count as this player's.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr.get()
+    }
+
+    /// Whether `addr` is its address.
+    pub fn is_at(&self, addr: SocketAddr) -> bool {
+        self.addr.is(addr)
     }
 
     /// When it joined or last sent a valid ping.
@@ -170,7 +182,7 @@ impl Session {
 
     /// Whether `addr` is the host's address.
     pub fn is_host_addr(&self, addr: SocketAddr) -> bool {
-        self.host().is_some_and(|h| h.addr == addr)
+        self.host().is_some_and(|h| h.is_at(addr))
     }
 
     /// Index of the player called `name`.
@@ -180,7 +192,7 @@ impl Session {
 
     /// Index of the player called `name`, if `from` is its own address.
     pub fn position_from(&self, name: &str, from: SocketAddr) -> Option<usize> {
-        self.players.iter().position(|p| p.name == name && p.addr == from)
+        self.players.iter().position(|p| p.name == name && p.is_at(from))
     }
 
     /// Its earliest timer check while open: its players' idle checks and its own lifetime (due
@@ -212,10 +224,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_player_stays_88_bytes_with_its_flags() {
-        if std::mem::size_of::<SocketAddr>() == 32 {
-            assert_eq!(std::mem::size_of::<Player>(), 88);
-        }
+    fn a_player_stays_72_bytes_with_its_flags() {
+        assert_eq!(std::mem::size_of::<Player>(), 72);
         let mut p = Player::new("Alice", SocketAddr::from(([10, 0, 0, 1], 1)), Instant::now());
         assert!(!p.started() && !p.relay_wanted());
         p.set_relay_wanted();

@@ -20,7 +20,7 @@ impl<S: SessionStore> Engine<S> {
             self.outbox.error(now, from, ErrorCode::NonHostPlayer);
             return;
         }
-        self.outbox.error(now, session.players[index].addr, ErrorCode::KickedByHost);
+        self.outbox.error(now, session.players[index].addr(), ErrorCode::KickedByHost);
         self.remove_player(now, name, index, "was kicked by the host");
     }
 }
