@@ -202,8 +202,8 @@ impl<S: SessionStore> Engine<S> {
     /// call does nothing.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.housekeeping(now);
-        while let Some((at, kind)) = self.timers.pop_due(now) {
-            self.on_timer(now, at, kind);
+        while let Some((at, seq, kind)) = self.timers.pop_due(now) {
+            self.on_timer(now, at, seq, kind);
         }
         self.maybe_compact();
     }
@@ -358,7 +358,7 @@ impl<S: SessionStore> Engine<S> {
     /// Queues the open session's earliest check (the virtual entries stay in the session).
     pub(crate) fn queue_session_check(timers: &mut Timers, lifetime: Duration, session: &Session) {
         if let Some((at, seq)) = session.next_check(lifetime) {
-            let kind = Kind::SessionCheck { session: session.name, session_id: session.id, seq };
+            let kind = Kind::SessionCheck { session: session.name, session_id: session.id };
             timers.push_seq(at.instant(), seq, kind);
         }
     }
@@ -503,11 +503,11 @@ impl<S: SessionStore> Engine<S> {
         }
         let (store, relay) = (&self.store, &self.relay);
         let before = self.timers.len();
-        self.timers.compact(|kind| match kind {
-            Kind::SessionCheck { session, session_id, seq } => store.get(session).is_some_and(|s| {
+        self.timers.compact(|seq, kind| match kind {
+            Kind::SessionCheck { session, session_id } => store.get(session).is_some_and(|s| {
                 s.id == *session_id
                     && s.is_open()
-                    && (s.id == *seq || s.players.iter().any(|p| p.idle_seq == *seq))
+                    && (s.id == seq || s.players.iter().any(|p| p.idle_seq == seq))
             }),
             Kind::StartRound { session, session_id } => {
                 store.get(session).is_some_and(|s| s.id == *session_id)

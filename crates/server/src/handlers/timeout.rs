@@ -12,10 +12,10 @@ use std::time::Instant;
 use tracing::info;
 
 impl<S: SessionStore> Engine<S> {
-    /// Handles one fired entry, due at `at` (`at <= now`).
-    pub(crate) fn on_timer(&mut self, now: Instant, at: Instant, kind: Kind) {
+    /// Handles one fired entry, due at `at` (`at <= now`), whose sequence number is `seq`.
+    pub(crate) fn on_timer(&mut self, now: Instant, at: Instant, seq: u64, kind: Kind) {
         match kind {
-            Kind::SessionCheck { session, session_id, seq } => {
+            Kind::SessionCheck { session, session_id } => {
                 let live = if seq == session_id {
                     self.on_lifetime(now, &session, session_id)
                 } else {
