@@ -133,8 +133,9 @@ pub struct Session {
     pub id: u64,
     /// The session's name, its key in the store.
     pub name: SessionName,
-    /// The password joins must give, if any.
-    pub password: Option<Name<PASSWORD_MAX>>,
+    /// The password joins must give, if any. Boxed: most sessions have none, and 8 bytes instead
+    /// of 14 keep the session at 88 bytes.
+    pub password: Option<Box<Name<PASSWORD_MAX>>>,
     /// Most players.
     pub max_players: u8,
     /// When the host created it.
@@ -226,6 +227,7 @@ mod tests {
     #[test]
     fn a_player_stays_72_bytes_with_its_flags() {
         assert_eq!(std::mem::size_of::<Player>(), 72);
+        assert_eq!(std::mem::size_of::<Session>(), 88);
         let mut p = Player::new("Alice", SocketAddr::from(([10, 0, 0, 1], 1)), Instant::now());
         assert!(!p.started() && !p.relay_wanted());
         p.set_relay_wanted();

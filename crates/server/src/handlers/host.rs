@@ -57,7 +57,7 @@ impl<S: SessionStore> Engine<S> {
         let mut session = Session {
             id: 0,
             name: name.into(),
-            password: password.map(Name::new),
+            password: password.map(|p| Box::new(Name::new(p))),
             max_players,
             created: now.into(),
             creator_ip: ip,
