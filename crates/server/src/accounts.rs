@@ -1,6 +1,6 @@
 //! The anti-reflection budget's table: one fixed-size [`Account`] per IP address (16 bytes, plus
-//! its key: 4 bytes for IPv4), kept in a dense `Vec` and found through a hash index of `u32`
-//! positions into it (5 bytes a bucket), so that a million addresses cost about 31 bytes each.
+//! its key: 4 bytes for IPv4), kept in a dense `Vec` and found through an index of 4-byte slots
+//! sized to what it holds ([`crate::slots`]), so that a million addresses cost about 26 bytes each.
 //!
 //! An account holds, per time slot of the window, the slot's net credit: `factor × received −
 //! sent` in bytes. The bytes still allowed are the sum over the window's slots, which is exactly
@@ -11,7 +11,7 @@
 //! every account at least every [`ROLL_EVERY`] slots, so the difference is never ambiguous.
 //! Rules (who gets an account, when it goes) are the budget's ([`crate::budget`]).
 
-use hashbrown::HashTable;
+use crate::slots::{SlotIndex, MAX_LEN};
 use std::hash::{BuildHasher, Hash, RandomState};
 
 /// Slots per window.
@@ -116,77 +116,74 @@ struct Keyed<K> {
 }
 
 /// Accounts by key (an IPv4 address as `u32`, an IPv6 one as `u128`): dense, exactly one entry per
-/// key, memory given back after a burst.
+/// key, found through a [`SlotIndex`] (about 5 bytes an entry), memory given back after a burst.
+/// At most [`MAX_LEN`] (16.7 million) accounts.
 #[derive(Debug)]
 pub(crate) struct Table<K> {
     dense: Vec<Keyed<K>>,
-    index: HashTable<u32>,
+    index: SlotIndex,
     hasher: RandomState,
 }
 
 impl<K> Default for Table<K> {
     fn default() -> Table<K> {
-        Table { dense: Vec::new(), index: HashTable::new(), hasher: RandomState::new() }
+        Table { dense: Vec::new(), index: SlotIndex::default(), hasher: RandomState::new() }
     }
 }
 
 impl<K: Copy + Eq + Hash> Table<K> {
-    fn find(&self, key: K) -> Option<usize> {
-        let hash = self.hasher.hash_one(key);
+    fn find(&self, key: K) -> Option<(usize, u32)> {
         let dense = &self.dense;
-        self.index.find(hash, |&i| dense.get(i as usize).is_some_and(|e| e.key == key)).map(|&i| i as usize)
+        self.index.find(self.hasher.hash_one(key), |p| dense.get(p as usize).is_some_and(|e| e.key == key))
     }
 
     pub(crate) fn get(&self, key: K) -> Option<&Account> {
-        self.find(key).and_then(|i| self.dense.get(i)).map(|e| &e.account)
+        self.find(key).and_then(|(_, p)| self.dense.get(p as usize)).map(|e| &e.account)
     }
 
     pub(crate) fn get_mut(&mut self, key: K) -> Option<&mut Account> {
-        self.find(key).and_then(|i| self.dense.get_mut(i)).map(|e| &mut e.account)
+        self.find(key).and_then(|(_, p)| self.dense.get_mut(p as usize)).map(|e| &mut e.account)
     }
 
-    /// `key`'s account, made from `make` if it has none (`None` only if the table holds 2³²).
+    /// `key`'s account, made from `make` if it has none (`None` if the table is full).
     pub(crate) fn get_or_insert(&mut self, key: K, make: impl FnOnce() -> Account) -> Option<&mut Account> {
-        let i = match self.find(key) {
-            Some(i) => i,
+        let pos = match self.find(key) {
+            Some((_, p)) => p as usize,
             None => {
-                let i = u32::try_from(self.dense.len()).ok()?;
-                let hash = self.hasher.hash_one(key);
+                let pos = self.dense.len();
+                if pos >= MAX_LEN {
+                    return None;
+                }
                 self.dense.push(Keyed { key, account: make() });
                 let (dense, hasher) = (&self.dense, &self.hasher);
-                self.index
-                    .insert_unique(hash, i, |&j| dense.get(j as usize).map_or(0, |e| hasher.hash_one(e.key)));
-                i as usize
+                let hash_of = |p: u32| dense.get(p as usize).map_or(0, |e| hasher.hash_one(e.key));
+                self.index.insert(hasher.hash_one(key), pos as u32, hash_of);
+                pos
             }
         };
-        self.dense.get_mut(i).map(|e| &mut e.account)
+        self.dense.get_mut(pos).map(|e| &mut e.account)
     }
 
     /// Deletes `key`'s account and returns it.
     pub(crate) fn remove(&mut self, key: K) -> Option<Account> {
-        let hash = self.hasher.hash_one(key);
-        let dense = &self.dense;
-        let entry =
-            self.index.find_entry(hash, |&i| dense.get(i as usize).is_some_and(|e| e.key == key)).ok()?;
-        let (i, _) = entry.remove();
-        let i = i as usize;
+        let (slot, pos) = self.find(key)?;
+        {
+            let (dense, hasher) = (&self.dense, &self.hasher);
+            self.index.remove_at(slot, |p| dense.get(p as usize).map_or(0, |e| hasher.hash_one(e.key)));
+        }
         let last = self.dense.len().checked_sub(1)?;
-        let removed = self.dense.swap_remove(i);
-        if i != last {
-            // The last entry moved to `i`: point its index slot there.
-            if let Some(moved) = self.dense.get(i) {
-                let hash = self.hasher.hash_one(moved.key);
-                if let Some(slot) = self.index.find_mut(hash, |&j| j as usize == last) {
-                    *slot = i as u32;
+        let removed = self.dense.swap_remove(pos as usize);
+        if pos as usize != last {
+            // The last entry moved to `pos`: point its slot there.
+            if let Some(moved) = self.dense.get(pos as usize) {
+                let found = self.index.find(self.hasher.hash_one(moved.key), |p| p as usize == last);
+                if let Some((s, _)) = found {
+                    self.index.set_at(s, pos);
                 }
             }
         }
         if self.dense.capacity() > 64 && self.dense.len() < self.dense.capacity() / 4 {
             self.dense.shrink_to(self.dense.len() * 2);
-            let (dense, hasher) = (&self.dense, &self.hasher);
-            self.index.shrink_to(self.dense.len() * 2, |&j| {
-                dense.get(j as usize).map_or(0, |e| hasher.hash_one(e.key))
-            });
         }
         Some(removed.account)
     }

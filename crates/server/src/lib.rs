@@ -13,7 +13,7 @@
 //! - `outbox`: node-local queue of datagrams to send, with pooled buffers; every datagram passes the
 //!   budget there.
 //! - [`budget`]: the anti-reflection budget (node-local, per IP, every member's IP, bounded);
-//!   `accounts`: its compact table.
+//!   `accounts`: its compact table; `slots`: the hash index sized to what it holds.
 //! - [`relay`]: the relay's table (node-local): relayed sessions, tokens, caps, counters.
 //! - `limits`: per-IP token bucket and session counts, and the refusal log limiter.
 //! - [`escape`]: datagram bytes made safe for a log line.
@@ -33,6 +33,7 @@ mod outbox;
 pub mod relay;
 pub mod session;
 pub mod shell;
+mod slots;
 pub mod store;
 mod timers;
 

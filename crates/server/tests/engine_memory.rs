@@ -54,7 +54,7 @@ static GLOBAL: Counting = Counting;
 /// budget on) and the session and player caps raised so that every join is accepted.
 #[test]
 #[ignore = "a million players: run in release (scripts/test does)"]
-fn a_million_players_on_their_own_ips_cost_at_most_150_bytes_each_with_the_budget_on() {
+fn a_million_players_on_their_own_ips_cost_at_most_141_bytes_each_with_the_budget_on() {
     const PLAYERS: usize = 1_000_000;
     const PER_SESSION: usize = 4;
     let config = rhp_server::Config {
@@ -87,7 +87,7 @@ fn a_million_players_on_their_own_ips_cost_at_most_150_bytes_each_with_the_budge
     let per_player = heap as f64 / PLAYERS as f64;
     println!("{PLAYERS} players on their own IPs, budget on: {heap} heap bytes, {per_player:.1} per player");
     // Issue 16 asks for 128; this is where the engine is today (see the README's Performance).
-    assert!(per_player <= 150.0, "{per_player:.1} bytes per player");
+    assert!(per_player <= 141.0, "{per_player:.1} bytes per player");
 }
 
 fn client(i: u32, p: u32) -> SocketAddr {
