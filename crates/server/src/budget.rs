@@ -232,8 +232,13 @@ impl Budget {
             }
             return;
         }
-        let Some(a) = self.account(ip) else { return };
-        a.members = a.members.saturating_sub(1);
+        // Only a table account counts memberships (never the one-datagram one).
+        let found = match ip {
+            IpAddr::V4(a) => self.v4.get_mut(u32::from(a)),
+            IpAddr::V6(a) => self.v6.get_mut(u128::from(a)),
+        };
+        let Some(a) = found.filter(|a| a.members > 0) else { return };
+        a.members -= 1;
         if a.members > 0 {
             return;
         }
