@@ -300,7 +300,8 @@ fn check(engine: &Engine, config: &Config) {
     }
     assert!(engine.session_count() <= config.max_sessions);
     assert!(engine.player_count() <= config.max_players.max(1));
-    assert!(engine.budget_tracked() <= config.budget.max_tracked);
+    // Every member's IP, and at most max_tracked more that left within the window.
+    assert!(engine.budget_tracked() <= engine.player_count() + config.budget.max_tracked);
     let (rate, per_ip) = engine.limits_tracked();
     assert!(rate <= 8 && per_ip <= 8, "limits track {rate}/{per_ip} IPs of a pool of 6");
 }

@@ -72,6 +72,12 @@ pub struct RunArgs {
     /// The server binary (default: `rabid-hole-punch` next to this one).
     #[arg(long)]
     pub server_bin: Option<PathBuf>,
+    /// The old, not production-shaped mode: the players of a worker share one loopback address,
+    /// the server exempts loopback from the anti-reflection budget and lifts the per-IP caps. By
+    /// default every player has its own address (127.16.0.1 onwards) and the server runs with
+    /// `--reflection-loopback` and its default caps, as on the internet.
+    #[arg(long)]
+    pub shared_ips: bool,
 }
 
 /// A started target process.
@@ -194,6 +200,10 @@ pub(crate) struct TargetSpec<'a> {
     pub max_secs: u64,
     /// Nice value for the target (0: leave it).
     pub nice: i32,
+    /// The loader's players share a few loopback addresses (the old mode): the server exempts
+    /// loopback from the budget and lifts the per-IP caps. Otherwise every player has its own
+    /// address and the server budgets loopback (`--reflection-loopback`), default caps.
+    pub shared_ips: bool,
 }
 
 /// Starts a target as its own process on a free loopback port and waits until it answers.
@@ -212,8 +222,13 @@ pub(crate) fn spawn_target(spec: &TargetSpec) -> Result<Target, String> {
             let mut c = Command::new(&spec.server_bin);
             c.args(["serve", "--bind", "127.0.0.1", "--port", &port.to_string(), "--no-log-file"]);
             c.args(["--log-level", "warn", "--player-timeout-ms", "60000"]);
-            // The loader's players share a few loopback addresses: lift the per-IP caps.
-            c.args(["--create-rate", "0", "--max-sessions-per-ip", "0", "--max-players-per-ip", "0"]);
+            if spec.shared_ips {
+                // The loader's players share a few loopback addresses: lift the per-IP caps.
+                c.args(["--create-rate", "0", "--max-sessions-per-ip", "0", "--max-players-per-ip", "0"]);
+            } else {
+                // Production-shaped: one address per player, the budget applied to them.
+                c.arg("--reflection-loopback");
+            }
             c.args(&spec.server_flags);
             c
         }
@@ -272,6 +287,7 @@ impl RunArgs {
             server_flags: flags,
             max_secs: self.secs * 3 + self.storm_ms / 1000 + 120,
             nice: self.target_nice,
+            shared_ips: self.shared_ips,
         };
         spawn_target(&spec)
     }
@@ -297,6 +313,9 @@ impl RunArgs {
             ]);
             if echo {
                 cmd.arg("--echo");
+            }
+            if !self.shared_ips {
+                cmd.arg("--own-ips");
             }
             cmds.push(cmd);
         }
@@ -603,10 +622,14 @@ pub fn run(args: RunArgs) {
          fixed rate 1 ping / {} ms / player, loss timeout {} ms",
         args.per_session, args.secs, args.inflight, args.window, args.ping_interval_ms, args.loss_timeout_ms
     );
-    println!(
-        "server: {} (log level warn, player timeout 60 s, per-IP creation caps off)",
-        args.server_bin().display()
-    );
+    let shape = if args.shared_ips {
+        "--shared-ips: a loopback address per worker, loopback exempt from the budget, per-IP creation caps off"
+    } else {
+        "every player on its own loopback address (127.16.0.1 on), the budget applied (--reflection-loopback), \
+         default caps; with the budget a ping is answered i: only when the list changed or every 5 s, so \
+         unanswered pings are the server's choice, not losses"
+    };
+    println!("server: {} (log level warn, player timeout 60 s; {shape})", args.server_bin().display());
     for &players in &args.players {
         let runs: Vec<Vec<Row>> = (0..args.repeat.max(1)).map(|_| run_one(&args, players)).collect();
         let rows = if runs.len() == 1 { runs.into_iter().flatten().collect() } else { medians(&runs) };

@@ -43,6 +43,9 @@ enum Cmd {
         /// Players per session.
         #[arg(long, default_value_t = 4)]
         per_session: usize,
+        /// Only the default configuration (budget on), alone in the process: its RSS figure.
+        #[arg(long)]
+        budget_only: bool,
     },
     /// A start storm inside the engine alone: its CPU time per start message, without sockets.
     EngineStorm {
@@ -82,8 +85,8 @@ fn main() -> ExitCode {
             relay::run(args);
             Ok(())
         }
-        Cmd::Memory { players, per_session } => {
-            memory::run(players, per_session);
+        Cmd::Memory { players, per_session, budget_only } => {
+            memory::run(players, per_session, budget_only);
             Ok(())
         }
         Cmd::EngineStorm { players, per_session } => {

@@ -60,8 +60,14 @@ fn addr(i: usize) -> SocketAddr {
     SocketAddr::from(([10, (i >> 16) as u8, (i >> 8) as u8, i as u8], 10_000 + (i >> 24) as u16))
 }
 
+/// Time between two joins in [`fill`]: 20,000 joins a second, so that the rate limiter holds
+/// what it holds in production (the IPs that created within its last second), not a million
+/// entries made at one instant.
+const JOIN_GAP: Duration = Duration::from_micros(50);
+
 /// Creates `sessions` sessions of `per_session` players (10-character session names, 8-character
-/// player names) in a fresh engine and measures what it holds; the engine is dropped afterwards.
+/// player names), every player from its own IP, one join every [`JOIN_GAP`] of engine time, in a
+/// fresh engine and measures what it holds; the engine is dropped afterwards.
 pub fn fill(sessions: usize, per_session: usize, config: &Config) -> Fill {
     let config = config.clone();
     let me = std::process::id();
@@ -81,12 +87,13 @@ pub fn fill(sessions: usize, per_session: usize, config: &Config) -> Fill {
             } else {
                 msg.push_str(&format!("c:Room{s:06}:Player{k:02}"));
             }
-            engine.handle_datagram(t0, addr(n), msg.as_bytes());
+            engine.handle_datagram(t0 + JOIN_GAP * n as u32, addr(n), msg.as_bytes());
             n += 1;
             while engine.poll_transmit(&mut buf).is_some() {}
         }
     }
     let secs = t0.elapsed().as_secs_f64();
+    assert_eq!(engine.player_count(), n, "every join accepted");
     let heap = live() - heap0;
     let rss = procfs::status_bytes(me, "VmRSS").unwrap_or(0) as i64 - rss0;
     let players = engine.player_count();
@@ -97,8 +104,34 @@ pub fn fill(sessions: usize, per_session: usize, config: &Config) -> Fill {
 /// Prints bytes per session and per joined player for `players` players in sessions of
 /// `per_session`: the engine's state with the budget and the per-IP caps off (the original's
 /// behaviour, every join accepted), then the budget's own bounded per-address table on top.
-pub fn run(players: usize, per_session: usize) {
+pub fn run(players: usize, per_session: usize, budget_only: bool) {
     let per_session = per_session.max(1);
+    let mib = |b: i64| b as f64 / (1 << 20) as f64;
+    if budget_only {
+        // Alone in the process, so that its RSS growth is not memory freed by an earlier fill.
+        let sessions = players.div_ceil(per_session);
+        let guarded = Config { max_sessions: usize::MAX, max_players: usize::MAX, ..Config::default() };
+        let g = fill(sessions, per_session, &guarded);
+        println!(
+            "default config (budget on), {} players on {} IPs in sessions of {per_session}: {:.1} MiB heap, {:.1} bytes \
+             per player; RSS growth {:.1} MiB, {:.1} bytes per player",
+            g.players,
+            g.players,
+            mib(g.heap as i64),
+            g.heap as f64 / g.players.max(1) as f64,
+            mib(g.rss),
+            g.rss as f64 / g.players.max(1) as f64
+        );
+        println!(
+            "memory budget_on players={} heap_bytes={} per_player={:.1} rss_bytes={} rss_per_player={:.1}",
+            g.players,
+            g.heap,
+            g.heap as f64 / g.players.max(1) as f64,
+            g.rss,
+            g.rss as f64 / g.players.max(1) as f64
+        );
+        return;
+    }
     let sessions = players.div_ceil(per_session);
     let state = Config { max_sessions: usize::MAX, ..Config::original() };
     // Warm-up: the allocator's and the engine's fixed costs are not per player.
@@ -108,7 +141,6 @@ pub fn run(players: usize, per_session: usize) {
     let per_sess = hosts.heap as f64 / hosts.sessions.max(1) as f64;
     let joined = full.players.saturating_sub(hosts.players);
     let per_joined = if joined > 0 { (full.heap - hosts.heap) as f64 / joined as f64 } else { 0.0 };
-    let mib = |b: i64| b as f64 / (1 << 20) as f64;
     println!(
         "engine memory, {} players in {} sessions of {per_session} (budget and caps off)",
         full.players, sessions
@@ -134,24 +166,25 @@ pub fn run(players: usize, per_session: usize) {
         full.secs,
         full.players as f64 / full.secs
     );
-    // The default configuration adds the budget's and the limiter's per-address tables, bounded
-    // by max_tracked addresses: measure them at that bound.
+    // Production: the default configuration (budget on: an account for every member's IP; the
+    // per-IP session count; the rate limiter), caps raised so that every join is accepted.
     let guarded = Config { max_sessions: usize::MAX, max_players: usize::MAX, ..Config::default() };
-    let tracked = guarded.budget.max_tracked;
-    let g_sessions = tracked.div_ceil(per_session);
-    let g = fill(g_sessions, per_session, &guarded);
-    let o = fill(g_sessions, per_session, &state);
+    let g = fill(sessions, per_session, &guarded);
+    let per_player = g.heap as f64 / g.players.max(1) as f64;
     println!(
-        "  default config (budget on), {} players: {:.1} MiB heap, {:.1} bytes per player; the per-address tables \
-         add {:.1} MiB at their bound of {tracked} addresses",
+        "  default config (budget on), {} players on {} IPs: {:.1} MiB heap, {per_player:.1} bytes per player \
+         (the budget's accounts and the per-IP tables {:.1}); RSS growth {:.1} MiB, {:.1} bytes per player",
+        g.players,
         g.players,
         mib(g.heap as i64),
-        g.heap as f64 / g.players.max(1) as f64,
-        mib((g.heap - o.heap) as i64)
+        (g.heap - full.heap) as f64 / g.players.max(1) as f64,
+        mib(g.rss),
+        g.rss as f64 / g.players.max(1) as f64
     );
     println!(
-        "memory players={} sessions={sessions} heap_bytes={} per_session={per_sess:.1} per_joined={per_joined:.1} rss_bytes={}",
-        full.players, full.heap, full.rss
+        "memory players={} sessions={sessions} heap_bytes={} per_session={per_sess:.1} per_joined={per_joined:.1} rss_bytes={} \
+         budget_on_heap_bytes={} budget_on_per_player={per_player:.1} budget_on_rss_bytes={}",
+        full.players, full.heap, full.rss, g.heap, g.rss
     );
 }
 

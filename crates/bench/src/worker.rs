@@ -1,5 +1,6 @@
 //! One load-generating process: a slice of the sessions, one UDP socket per player (bound to its
-//! own loopback address, connected to the target), one thread on an epoll loop (mio). The
+//! own loopback address, or with --own-ips each player to an address of its own; connected to the
+//! target), one thread on an epoll loop (mio). The
 //! coordinator drives it with one command line per phase on stdin and reads one `result` line per
 //! phase from stdout.
 //!
@@ -22,9 +23,13 @@ pub struct WorkerArgs {
     #[arg(long)]
     pub target: SocketAddr,
     /// Local address its players' sockets bind to (one loopback address per worker, so that each
-    /// has the whole ephemeral port range).
+    /// has the whole ephemeral port range); unused with --own-ips.
     #[arg(long)]
     pub bind_ip: IpAddr,
+    /// Each player binds to its own loopback address, [`player_ip`] of its number over all
+    /// workers (Linux accepts a bind to any 127/8 address), as real players each have their own.
+    #[arg(long)]
+    pub own_ips: bool,
     /// First session number.
     #[arg(long)]
     pub first_session: u32,
@@ -43,6 +48,12 @@ pub struct WorkerArgs {
     /// The worker exits by itself after this long, whatever happens.
     #[arg(long, default_value_t = 900)]
     pub max_secs: u64,
+}
+
+/// Player `n`'s own loopback address (counting over all workers): 127.16.0.1 onwards, 2²⁰
+/// addresses before 127.32/11.
+pub fn player_ip(n: u32) -> IpAddr {
+    IpAddr::V4(std::net::Ipv4Addr::from(0x7f10_0001u32.wrapping_add(n)))
 }
 
 struct Player {
@@ -128,7 +139,8 @@ impl Worker {
         let mut players = Vec::new();
         for s in args.first_session..args.first_session + args.sessions {
             for k in 0..args.per_session {
-                let std_sock = std::net::UdpSocket::bind(SocketAddr::new(args.bind_ip, 0))?;
+                let ip = if args.own_ips { player_ip(s * args.per_session + k) } else { args.bind_ip };
+                let std_sock = std::net::UdpSocket::bind(SocketAddr::new(ip, 0))?;
                 std_sock.connect(args.target)?;
                 std_sock.set_nonblocking(true)?;
                 let port = std_sock.local_addr()?.port();

@@ -111,8 +111,10 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 10, value_name = "S", value_parser = clap::value_parser!(u64).range(1..=3600), help_heading = BUDGET)]
     pub reflection_window_s: u64,
 
-    /// Most addresses the budget keeps an account for. When the table is full, a new address gets
-    /// no account and at most N times its own datagram back (refused rather than trusted).
+    /// Most addresses the budget keeps after they left their last session (each for one window,
+    /// so the errors that follow a leave are paid by its credit); beyond it an address that
+    /// leaves is forgotten at once (it gets less, never more). Every member of a live session is always
+    /// tracked, up to --max-players.
     #[arg(long, default_value_t = 65_536, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), help_heading = BUDGET)]
     pub reflection_max_tracked: u64,
 
@@ -464,7 +466,7 @@ async fn serve(args: ServeArgs, reloader: Reloader, reconfigure: rhp_server::she
         info!("anti-reflection budget off");
     } else {
         info!(
-            "anti-reflection budget {}x over {:?} ({} addresses at most{}), i: refresh {:?}",
+            "anti-reflection budget {}x over {:?} (every member's address and {} more after they leave{}), i: refresh {:?}",
             config.budget.factor,
             config.budget.window,
             config.budget.max_tracked,

@@ -6,29 +6,30 @@
 //! send anyone at `factor` × what the spoofer sent (QUIC's rule for unvalidated addresses).
 //!
 //! How:
-//! - One [`Account`] per IP: bytes received and bytes sent in `SLOTS` time slots covering the
-//!   window (a slot is `window / SLOTS`). A datagram of `n` bytes may go to an address only if
-//!   `sent + n <= factor × received`, both summed over the window. Old slots roll off, credit and
-//!   spending alike.
+//! - One [`Account`] per IP: the net credit (`factor ×` bytes received − bytes sent) of each of
+//!   `SLOTS` time slots covering the window (a slot is `window / SLOTS`, at least 250 ms). A
+//!   datagram of `n` bytes may go to an address only if its credit summed over the window is at
+//!   least `n`. Old slots roll off, credit and spending alike. See [`crate::accounts`] for the
+//!   compact table (about 31 bytes an address at a million).
 //! - Keyed by IP, not ip:port: the victim of reflection is a host and its link. Players behind one
 //!   NAT pool their credit, which is the same ratio.
-//! - Bounded: at most `max_tracked` accounts. An account whose slots are all old is empty and is
-//!   dropped by a sweep (at most once per slot). An address gets an account only once it is a
-//!   member of a session (it created or joined one, or a request of a member came from it);
-//!   anything else, junk or spoofed requests about sessions it is not in, only credits an existing
-//!   account or a one-datagram account (its own datagram's credit, for the reply to that
-//!   datagram). When the table is full a new member is not tracked either. So every failure mode
-//!   sends less, never more ("fails closed").
+//! - Who has an account: every IP that is the address of a player of a live session, always (a
+//!   count of its memberships; bounded by the player cap, so every honest player's start message
+//!   can be paid by its own pings). When its last membership ends the account lingers one window
+//!   (the errors that follow a leave or a timeout are paid by its old credit) and is then dropped;
+//!   at most `max_tracked` accounts linger at once, beyond that one is dropped at once (its late
+//!   errors are not sent). Anything else, junk or spoofed requests about sessions the sender is
+//!   not in, only credits an existing account or a one-datagram account (its own datagram's
+//!   credit, for the reply to that datagram). So every failure mode sends less, never more
+//!   ("fails closed").
 //! - Loopback sources (127/8, ::1) are exempt unless `limit_loopback`: no third party can be
 //!   reached through them (the kernel drops loopback sources arriving from outside).
 //! - `factor == 0` switches the budget off (the original's behaviour).
 
-use std::collections::HashMap;
+use crate::accounts::{Account, Table, ROLL_EVERY, SLOTS};
+use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
-
-/// Slots per window.
-const SLOTS: usize = 4;
 
 /// Settings of the budget (a part of [`crate::Config`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +38,9 @@ pub struct BudgetConfig {
     pub factor: u32,
     /// How far back received and sent bytes count.
     pub window: Duration,
-    /// Most addresses tracked at once.
+    /// Most accounts kept for addresses that are no longer in any session (each for one window
+    /// after its last membership ended). The addresses of members are always tracked: they are
+    /// bounded by the player cap.
     pub max_tracked: usize,
     /// Budget loopback sources too (tests and local measurements); by default they are exempt.
     pub limit_loopback: bool,
@@ -54,58 +57,25 @@ impl Default for BudgetConfig {
     }
 }
 
-/// Bytes received and sent by one address, per slot.
-#[derive(Debug, Clone, Default)]
-struct Account {
-    /// The slot number (time since the epoch / slot length) `recv[slot % SLOTS]` belongs to.
-    slot: u64,
-    recv: [u64; SLOTS],
-    sent: [u64; SLOTS],
-}
-
-impl Account {
-    /// Brings the account to slot `now`, clearing the slots that rolled off.
-    fn roll(&mut self, now: u64) {
-        if now <= self.slot {
-            return;
-        }
-        let gap = (now - self.slot).min(SLOTS as u64);
-        for s in 0..gap {
-            let i = ((self.slot + 1 + s) % SLOTS as u64) as usize;
-            self.recv[i] = 0;
-            self.sent[i] = 0;
-        }
-        self.slot = now;
-    }
-
-    fn index(&self) -> usize {
-        (self.slot % SLOTS as u64) as usize
-    }
-
-    /// Bytes still allowed: `factor × received − sent` over the window.
-    fn left(&self, factor: u32) -> u64 {
-        let recv: u64 = self.recv.iter().sum();
-        let sent: u64 = self.sent.iter().sum();
-        (recv.saturating_mul(u64::from(factor))).saturating_sub(sent)
-    }
-
-    /// Whether every slot is older than the window at slot `now` (nothing counts any more).
-    fn is_expired(&self, now: u64) -> bool {
-        now >= self.slot + SLOTS as u64
-    }
-}
-
 /// The budget of every address the server talks to.
 #[derive(Debug)]
 pub(crate) struct Budget {
     config: BudgetConfig,
     /// The instant slot 0 starts at: the first `now` the budget saw.
     epoch: Option<Instant>,
-    accounts: HashMap<IpAddr, Account>,
-    /// The untracked sender of the datagram being handled (table full): its one-datagram credit.
+    v4: Table<u32>,
+    v6: Table<u128>,
+    /// The sender of the datagram being handled when it has no account: its one-datagram credit.
     transient: Option<(IpAddr, Account)>,
-    /// The slot of the last sweep.
-    swept: u64,
+    /// Accounts whose last membership ended, oldest first, with the slot it ended in. An account
+    /// may appear twice (it joined again and left again); every lingering account appears.
+    lingering: VecDeque<(IpAddr, u32)>,
+    /// The latest slot seen (the engine's events come in time order).
+    latest: u32,
+    /// The slot every account was last rolled to (see [`ROLL_EVERY`]).
+    rolled: u32,
+    /// Memberships beyond an account's `u16::MAX` (an IP with that many players), per IP.
+    overflow: HashMap<IpAddr, u32>,
     /// Datagrams held back (not sent) so far, for the logs and tests.
     withheld: u64,
     /// Bytes of the datagrams held back so far.
@@ -117,34 +87,48 @@ impl Budget {
         Budget {
             config,
             epoch: None,
-            accounts: HashMap::new(),
+            v4: Table::default(),
+            v6: Table::default(),
             transient: None,
-            swept: 0,
+            lingering: VecDeque::new(),
+            latest: 0,
+            rolled: 0,
+            overflow: HashMap::new(),
             withheld: 0,
             withheld_bytes: 0,
         }
     }
 
-    /// Takes new settings. A new window changes what a slot means, so the accounts start afresh
-    /// (a member's next datagram opens its account again); otherwise they are kept.
+    /// Takes new settings. A new window changes what a slot means, so the accounts' credit starts
+    /// afresh (their memberships stay: every member keeps its account); otherwise they are kept.
     pub(crate) fn reconfigure(&mut self, config: BudgetConfig) {
         if config.window != self.config.window {
-            self.accounts.clear();
+            for a in self.v4.accounts_mut().chain(self.v6.accounts_mut()) {
+                a.reset(0);
+            }
+            for entry in &mut self.lingering {
+                entry.1 = 0;
+            }
             self.transient = None;
             self.epoch = None;
-            self.swept = 0;
+            self.latest = 0;
+            self.rolled = 0;
         }
         self.config = config;
     }
 
     fn slot_len(&self) -> Duration {
-        (self.config.window / SLOTS as u32).max(Duration::from_millis(1))
+        (self.config.window / SLOTS as u32).max(Duration::from_millis(250))
     }
 
-    fn slot(&mut self, now: Instant) -> u64 {
+    /// The current slot number (2³² slots of at least 250 ms: 34 years), remembered as the
+    /// latest.
+    fn slot(&mut self, now: Instant) -> u32 {
         let epoch = *self.epoch.get_or_insert(now);
         let since = now.saturating_duration_since(epoch);
-        (since.as_nanos() / self.slot_len().as_nanos().max(1)) as u64
+        let slot = u32::try_from(since.as_nanos() / self.slot_len().as_nanos().max(1)).unwrap_or(u32::MAX);
+        self.latest = self.latest.max(slot);
+        slot
     }
 
     /// Whether datagrams to `addr` are budgeted at all.
@@ -156,28 +140,44 @@ impl Budget {
         self.config.limit_loopback || !ip.is_loopback()
     }
 
-    /// Counts `n` bytes received from `from`. `open` says whether the datagram may open an account
-    /// (a valid request); otherwise it only credits an existing one, or the one-datagram account.
-    pub(crate) fn received(&mut self, now: Instant, from: SocketAddr, n: usize, open: bool) {
+    fn get(&self, ip: IpAddr) -> Option<&Account> {
+        match ip {
+            IpAddr::V4(a) => self.v4.get(u32::from(a)),
+            IpAddr::V6(a) => self.v6.get(u128::from(a)),
+        }
+    }
+
+    /// `ip`'s account, or the one-datagram account if it is the sender being handled.
+    fn account(&mut self, ip: IpAddr) -> Option<&mut Account> {
+        let found = match ip {
+            IpAddr::V4(a) => self.v4.get_mut(u32::from(a)),
+            IpAddr::V6(a) => self.v6.get_mut(u128::from(a)),
+        };
+        if found.is_some() {
+            return found;
+        }
+        match &mut self.transient {
+            Some((t, a)) if *t == ip => Some(a),
+            _ => None,
+        }
+    }
+
+    /// Counts `n` bytes received from `from`: credits its account, or else a one-datagram account
+    /// (for the reply to this datagram only).
+    pub(crate) fn received(&mut self, now: Instant, from: SocketAddr, n: usize) {
         self.transient = None;
         if !self.applies_to(from) {
             return;
         }
         let slot = self.slot(now);
         let ip = from.ip().to_canonical();
-        if !self.accounts.contains_key(&ip) && open && self.accounts.len() >= self.config.max_tracked {
-            self.sweep(slot);
-        }
-        let tracked = self.accounts.contains_key(&ip);
-        let account = if tracked || (open && self.accounts.len() < self.config.max_tracked) {
-            self.accounts.entry(ip).or_insert_with(|| Account { slot, ..Account::default() })
-        } else {
-            let a = self.transient.insert((ip, Account { slot, ..Account::default() }));
-            &mut a.1
+        let credit = (n as u64).saturating_mul(u64::from(self.config.factor));
+        let account = match self.account(ip) {
+            Some(a) => a,
+            None => &mut self.transient.insert((ip, Account::new(slot))).1,
         };
         account.roll(slot);
-        let i = account.index();
-        account.recv[i] = account.recv[i].saturating_add(n as u64);
+        account.credit(credit);
     }
 
     /// Whether `n` more bytes may go to `to` now.
@@ -186,10 +186,9 @@ impl Budget {
             return true;
         }
         let slot = self.slot(now);
-        let factor = self.config.factor;
         self.account(to.ip().to_canonical()).is_some_and(|a| {
             a.roll(slot);
-            a.left(factor) >= n as u64
+            a.allows(n as u64)
         })
     }
 
@@ -198,52 +197,137 @@ impl Budget {
         if !self.applies_to(to) {
             return true;
         }
-        if !self.allows(now, to, n) {
+        let slot = self.slot(now);
+        let spent = self.account(to.ip().to_canonical()).is_some_and(|a| {
+            a.roll(slot);
+            a.debit(n as u64)
+        });
+        if !spent {
             self.withheld += 1;
             self.withheld_bytes += n as u64;
-            return false;
         }
-        if let Some(a) = self.account(to.ip().to_canonical()) {
-            let i = a.index();
-            a.sent[i] = a.sent[i].saturating_add(n as u64);
-        }
-        true
+        spent
     }
 
-    fn account(&mut self, ip: IpAddr) -> Option<&mut Account> {
-        if let Some(a) = self.accounts.get_mut(&ip) {
-            return Some(a);
-        }
-        match &mut self.transient {
-            Some((t, a)) if *t == ip => Some(a),
-            _ => None,
-        }
-    }
-
-    /// Drops accounts with nothing left in the window, at most once per slot (or when forced by a
-    /// full table, also at most once per slot).
-    pub(crate) fn maybe_sweep(&mut self, now: Instant) {
-        if self.accounts.is_empty() {
+    /// A player whose address is `addr` joined a session: its IP's account counts one more
+    /// membership (made now if it had none, from the sender's one-datagram credit if it is the
+    /// sender being handled).
+    pub(crate) fn joined(&mut self, now: Instant, addr: SocketAddr) {
+        if !self.applies_to(addr) {
             return;
         }
         let slot = self.slot(now);
-        self.sweep(slot);
+        let ip = addr.ip().to_canonical();
+        let start = match self.transient.take() {
+            Some((t, a)) if t == ip => a,
+            other => {
+                self.transient = other;
+                Account::new(slot)
+            }
+        };
+        let account = match ip {
+            IpAddr::V4(a) => self.v4.get_or_insert(u32::from(a), || start),
+            IpAddr::V6(a) => self.v6.get_or_insert(u128::from(a), || start),
+        };
+        if let Some(a) = account {
+            if a.members == u16::MAX {
+                *self.overflow.entry(ip).or_insert(0) += 1;
+            } else {
+                a.members += 1;
+            }
+        }
     }
 
-    fn sweep(&mut self, slot: u64) {
-        if slot <= self.swept && self.swept != 0 {
+    /// A player whose address is `addr` left its session (exit, kick, timeout, deletion): one
+    /// membership less; at none the account lingers one window (from the latest event's slot),
+    /// if fewer than `max_tracked` do.
+    pub(crate) fn left(&mut self, addr: SocketAddr) {
+        if !self.applies_to(addr) {
             return;
         }
-        self.swept = slot.max(1);
-        self.accounts.retain(|_, a| !a.is_expired(slot));
-        if self.accounts.capacity() > 64 && self.accounts.len() < self.accounts.capacity() / 4 {
-            self.accounts.shrink_to(self.accounts.len() * 2);
+        let slot = self.latest;
+        let ip = addr.ip().to_canonical();
+        if let Some(n) = self.overflow.get_mut(&ip) {
+            *n -= 1;
+            if *n == 0 {
+                self.overflow.remove(&ip);
+            }
+            return;
+        }
+        // Only a table account counts memberships (never the one-datagram one).
+        let found = match ip {
+            IpAddr::V4(a) => self.v4.get_mut(u32::from(a)),
+            IpAddr::V6(a) => self.v6.get_mut(u128::from(a)),
+        };
+        let Some(a) = found.filter(|a| a.members > 0) else { return };
+        a.members -= 1;
+        if a.members > 0 {
+            return;
+        }
+        if self.lingering.len() >= self.config.max_tracked {
+            self.expire(slot);
+        }
+        if self.lingering.len() >= self.config.max_tracked {
+            // Fails closed: what would still be due to it (a repeated error) is not sent.
+            self.remove(ip);
+        } else {
+            self.lingering.push_back((ip, slot));
         }
     }
 
-    /// Addresses tracked.
+    fn remove(&mut self, ip: IpAddr) {
+        match ip {
+            IpAddr::V4(a) => self.v4.remove(u32::from(a)),
+            IpAddr::V6(a) => self.v6.remove(u128::from(a)),
+        };
+    }
+
+    /// Drops the accounts that have lingered a whole window (and entries of accounts that joined
+    /// again).
+    fn expire(&mut self, slot: u32) {
+        while let Some(&(ip, since)) = self.lingering.front() {
+            let members = self.get(ip).map(|a| a.members);
+            if members == Some(0) && slot < since.saturating_add(SLOTS as u32) {
+                break;
+            }
+            self.lingering.pop_front();
+            if members == Some(0) {
+                self.remove(ip);
+            }
+        }
+        if self.lingering.capacity() > 64 && self.lingering.len() < self.lingering.capacity() / 4 {
+            self.lingering.shrink_to(self.lingering.len() * 2);
+        }
+    }
+
+    /// Drops the accounts that have lingered a whole window. O(1) per account dropped.
+    /// Also rolls every account to the current slot once per [`ROLL_EVERY`] slots (hours), so
+    /// that their 16-bit slot numbers are never ambiguous. Called before every event's use of the
+    /// budget.
+    pub(crate) fn maybe_sweep(&mut self, now: Instant) {
+        let slot = self.slot(now);
+        if slot.saturating_sub(self.rolled) >= ROLL_EVERY {
+            // Every event since the last roll came within ROLL_EVERY slots of it (else it would
+            // have rolled): after 2^15 slots every account has expired.
+            let idle = slot - self.rolled >= 1 << 15;
+            for a in self.v4.accounts_mut().chain(self.v6.accounts_mut()) {
+                if idle {
+                    a.reset(slot);
+                } else {
+                    a.roll(slot);
+                }
+            }
+            self.rolled = slot;
+        }
+        if self.lingering.is_empty() {
+            return;
+        }
+        self.expire(slot);
+    }
+
+    /// Addresses tracked: members' and lingering ones.
     pub(crate) fn tracked(&self) -> usize {
-        self.accounts.len()
+        self.v4.len() + self.v6.len()
     }
 
     /// Datagrams held back so far.
@@ -256,30 +340,37 @@ impl Budget {
         self.withheld_bytes
     }
 
-    /// Makes the untracked sender of the datagram being handled a tracked address (it is, or just
-    /// became, a member of a session), if the table has room. Until then its credit is the
-    /// one-datagram account, so spoofed requests that concern no session of theirs cannot fill the
-    /// table.
-    pub(crate) fn promote(&mut self, now: Instant, from: SocketAddr) {
-        let ip = from.ip().to_canonical();
-        if !matches!(&self.transient, Some((t, _)) if *t == ip) {
-            return;
-        }
-        if self.accounts.len() >= self.config.max_tracked {
-            let slot = self.slot(now);
-            self.sweep(slot);
-            if self.accounts.len() >= self.config.max_tracked {
-                return;
-            }
-        }
-        if let Some((ip, account)) = self.transient.take() {
-            self.accounts.insert(ip, account);
-        }
-    }
-
     /// Forgets the one-datagram account (the datagram it was for has been handled).
     pub(crate) fn forget_transient(&mut self) {
         self.transient = None;
+    }
+
+    /// Checks the accounts against the players: `members` is the number of players per IP
+    /// (budgeted addresses only). Every member IP has an account counting exactly its players,
+    /// and at most `max_tracked` accounts have none.
+    pub(crate) fn check(&self, members: &HashMap<IpAddr, u32>) -> Result<(), String> {
+        for (ip, &n) in members {
+            let extra = self.overflow.get(ip).copied().unwrap_or(0);
+            let has = self.get(*ip).map_or(0, |a| u32::from(a.members)) + extra;
+            if has != n {
+                return Err(format!("budget: {ip} has {n} players, its account counts {has}"));
+            }
+        }
+        let accounts = self.v4.iter().map(|(k, a)| (IpAddr::from(std::net::Ipv4Addr::from(k)), a));
+        let accounts =
+            accounts.chain(self.v6.iter().map(|(k, a)| (IpAddr::from(std::net::Ipv6Addr::from(k)), a)));
+        let mut idle = 0;
+        for (ip, a) in accounts {
+            if a.members == 0 {
+                idle += 1;
+            } else if !members.contains_key(&ip) {
+                return Err(format!("budget: {ip} counts {} players, it has none", a.members));
+            }
+        }
+        if idle > self.config.max_tracked || idle > self.lingering.len() {
+            return Err(format!("budget: {idle} lingering accounts, {} queued", self.lingering.len()));
+        }
+        Ok(())
     }
 }
 
@@ -295,15 +386,22 @@ mod tests {
         SocketAddr::from(([10, 0, 0, n], 4000))
     }
 
+    /// `n` bytes from `from`, which then joins a session (as `h:`/`c:` do).
+    fn join(b: &mut Budget, t: Instant, from: SocketAddr, n: usize) {
+        b.received(t, from, n);
+        b.joined(t, from);
+        b.forget_transient();
+    }
+
     #[test]
     fn three_times_what_was_received_then_nothing() {
         let t0 = Instant::now();
         let mut b = Budget::new(cfg());
         assert!(!b.allows(t0, a(1), 1), "nothing received, nothing allowed");
-        b.received(t0, a(1), 10, true);
-        assert!(b.spend(t0, a(1), 20));
-        assert!(!b.spend(t0, a(1), 11));
-        assert!(b.spend(t0, a(1), 10));
+        join(&mut b, t0, a(1), 12);
+        assert!(b.spend(t0, a(1), 24));
+        assert!(!b.spend(t0, a(1), 13));
+        assert!(b.spend(t0, a(1), 12));
         // Another port of the same IP shares the account.
         assert!(!b.spend(t0, SocketAddr::from(([10, 0, 0, 1], 9)), 1));
         assert_eq!(b.withheld(), 2);
@@ -313,33 +411,89 @@ mod tests {
     fn credit_and_spending_roll_off_after_the_window() {
         let t0 = Instant::now();
         let mut b = Budget::new(cfg());
-        b.received(t0, a(1), 10, true);
-        assert!(b.spend(t0, a(1), 30));
+        join(&mut b, t0, a(1), 12);
+        assert!(b.spend(t0, a(1), 36));
         let later = t0 + Duration::from_secs(9);
         assert!(!b.allows(later, a(1), 1));
-        b.received(later, a(1), 1, true);
-        assert!(b.spend(later, a(1), 3), "old spending no longer counts");
+        b.received(later, a(1), 4);
+        assert!(b.spend(later, a(1), 12), "old spending no longer counts");
+        // A member's account stays, whatever the time.
         b.maybe_sweep(t0 + Duration::from_secs(30));
+        assert_eq!(b.tracked(), 1);
+        // Its last membership ended: it lingers one window, then goes.
+        let end = t0 + Duration::from_secs(30);
+        b.left(a(1));
+        b.maybe_sweep(end + Duration::from_secs(7));
+        assert_eq!(b.tracked(), 1);
+        b.maybe_sweep(end + Duration::from_secs(8));
         assert_eq!(b.tracked(), 0);
     }
 
     #[test]
-    fn full_table_fails_closed() {
+    fn every_member_is_tracked_and_strangers_get_one_datagram() {
         let t0 = Instant::now();
         let mut b = Budget::new(cfg());
-        b.received(t0, a(1), 10, true);
-        b.received(t0, a(2), 10, true);
-        // Junk from an unknown source never opens an account.
-        b.received(t0, a(4), 10, false);
-        assert_eq!(b.tracked(), 2);
-        b.received(t0, a(3), 10, true);
-        assert_eq!(b.tracked(), 2);
-        // The untracked sender may get 3x its own datagram, once, and only until the next one.
-        assert!(b.spend(t0, a(3), 30));
-        assert!(!b.spend(t0, a(3), 1));
-        b.received(t0, a(1), 1, true);
-        assert!(!b.allows(t0, a(3), 1));
-        assert!(b.spend(t0, a(1), 33));
+        // Far more members than max_tracked (which only bounds the lingering accounts).
+        for i in 0..200u8 {
+            join(&mut b, t0, a(i), 12);
+        }
+        assert_eq!(b.tracked(), 200);
+        assert!((0..200u8).all(|i| b.spend(t0, a(i), 36)));
+        // Junk from a stranger only ever gets its own datagram's credit, once.
+        let stranger = SocketAddr::from(([192, 0, 2, 1], 1));
+        b.received(t0, stranger, 12);
+        assert!(b.spend(t0, stranger, 36));
+        assert!(!b.spend(t0, stranger, 1));
+        b.received(t0, a(1), 1);
+        assert!(!b.allows(t0, stranger, 1), "its credit was for the reply to its datagram only");
+        assert_eq!(b.tracked(), 200);
+        // Two memberships of one IP: the account stays until both ended.
+        b.joined(t0, a(7));
+        b.left(a(7));
+        assert_eq!(b.get(a(7).ip()).map(|a| a.members), Some(1));
+        // Leaving members: at most max_tracked (2) linger, the others go at once.
+        for i in 0..5u8 {
+            b.left(a(i));
+        }
+        assert_eq!(b.tracked(), 197);
+        assert!(b.allows(t0, a(0), 0) && b.allows(t0, a(1), 0) && !b.allows(t0, a(2), 0));
+    }
+
+    #[test]
+    fn an_ip_with_more_players_than_a_u16_counts_them_all() {
+        let t0 = Instant::now();
+        let mut b = Budget::new(cfg());
+        for _ in 0..70_000 {
+            b.joined(t0, a(1));
+        }
+        for _ in 0..69_999 {
+            b.left(a(1));
+        }
+        assert_eq!(b.get(a(1).ip()).map(|a| a.members), Some(1));
+        b.left(a(1));
+        assert_eq!(b.get(a(1).ip()).map(|a| a.members), Some(0), "lingers");
+        assert!(b.overflow.is_empty());
+    }
+
+    #[test]
+    fn accounts_roll_through_hours_of_slots() {
+        let t0 = Instant::now();
+        let mut b = Budget::new(cfg());
+        b.maybe_sweep(t0);
+        join(&mut b, t0, a(1), 100);
+        let mut t = t0;
+        // 2 s slots: a ping every hour for 60 hours (past 2^16 slots), credit never carried over.
+        for _ in 0..60 {
+            t += Duration::from_secs(3600);
+            b.maybe_sweep(t);
+            assert!(!b.allows(t, a(1), 1), "old credit rolled off");
+            b.received(t, a(1), 10);
+            assert!(b.spend(t, a(1), 30) && !b.spend(t, a(1), 1));
+        }
+        // And after days without any event at all.
+        t += Duration::from_secs(5 * 86_400);
+        b.maybe_sweep(t);
+        assert!(!b.allows(t, a(1), 1));
     }
 
     #[test]
@@ -348,6 +502,8 @@ mod tests {
         let lo = SocketAddr::from(([127, 0, 0, 1], 5));
         let mut b = Budget::new(cfg());
         assert!(b.spend(t0, lo, 1000));
+        b.joined(t0, lo);
+        assert_eq!(b.tracked(), 0);
         let mut b = Budget::new(BudgetConfig { limit_loopback: true, ..cfg() });
         assert!(!b.spend(t0, lo, 1));
         let mut b = Budget::new(BudgetConfig { factor: 0, ..cfg() });

@@ -109,6 +109,15 @@ impl Addr {
             Addr::V6(a) => SocketAddr::V6(**a),
         }
     }
+
+    /// Whether it is `other` (without building a `SocketAddr`).
+    pub fn is(&self, other: SocketAddr) -> bool {
+        match (self, other) {
+            (Addr::V4(a), SocketAddr::V4(b)) => *a == b,
+            (Addr::V6(a), SocketAddr::V6(b)) => **a == b,
+            _ => false,
+        }
+    }
 }
 
 impl From<SocketAddr> for Addr {

@@ -173,8 +173,9 @@ impl<S: SessionStore> Engine<S> {
         }
         self.housekeeping(now);
         let parsed = Request::parse(data);
-        // Credit an existing account, or a one-datagram one (promoted below for members).
-        self.outbox.budget.received(now, from, data.len(), false);
+        // Credit its account, or a one-datagram one (kept below if the sender joined).
+        self.outbox.budget.received(now, from, data.len());
+        let players_before = self.live_players;
         let request = match parsed {
             Ok(request) => request,
             Err(ParseError::UnknownType) => {
@@ -204,10 +205,9 @@ impl<S: SessionStore> Engine<S> {
             Request::Relay { session, player } => self.on_relay_request(now, from, session, player),
             Request::Unban { session, player } => self.on_unban(now, from, session, player),
         }
-        // A member of the session it spoke about gets a budget account (if not tracked yet).
-        let name = request.session();
-        if self.store.get(name).is_some_and(|s| s.players.iter().any(|p| p.addr == from)) {
-            self.outbox.budget.promote(now, from);
+        // A player joined (`h:`/`c:` add one, from the sender): its IP's budget account counts it.
+        if self.live_players > players_before {
+            self.outbox.budget.joined(now, from);
         }
         self.outbox.budget.forget_transient();
         self.maybe_compact();
@@ -228,8 +228,8 @@ impl<S: SessionStore> Engine<S> {
     /// call does nothing.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.housekeeping(now);
-        while let Some((at, kind)) = self.timers.pop_due(now) {
-            self.on_timer(now, at, kind);
+        while let Some((at, seq, kind)) = self.timers.pop_due(now) {
+            self.on_timer(now, at, seq, kind);
         }
         self.maybe_compact();
     }
@@ -277,7 +277,8 @@ impl<S: SessionStore> Engine<S> {
         &self.store
     }
 
-    /// Addresses the anti-reflection budget tracks (bounded by `budget.max_tracked`).
+    /// Addresses the anti-reflection budget tracks: every member's IP, and at most
+    /// `budget.max_tracked` more whose last membership ended within the window.
     pub fn budget_tracked(&self) -> usize {
         self.outbox.budget.tracked()
     }
@@ -337,7 +338,7 @@ impl<S: SessionStore> Engine<S> {
             }
             players += session.players.len();
             for p in session.players.iter() {
-                *players_per_ip.entry(ip_key(p.addr.ip())).or_insert(0) += 1;
+                *players_per_ip.entry(ip_key(p.addr().ip())).or_insert(0) += 1;
             }
             *per_ip.entry(session.creator_ip).or_insert(0) += 1;
         }
@@ -356,6 +357,12 @@ impl<S: SessionStore> Engine<S> {
         {
             return Err("per-IP player counts differ from the sessions".into());
         }
+        let mut members: std::collections::HashMap<std::net::IpAddr, u32> = Default::default();
+        let budgeted = self.store.sessions().flat_map(|s| s.players.iter()).map(|p| p.addr());
+        for addr in budgeted.filter(|a| self.outbox.budget.applies_to(*a)) {
+            *members.entry(addr.ip().to_canonical()).or_insert(0) += 1;
+        }
+        self.outbox.budget.check(&members)?;
         self.relay.check_invariants()?;
         let guard = self.guard.stats();
         if guard.networks_tracked > self.config.guard.max_tracked {
@@ -418,7 +425,7 @@ impl<S: SessionStore> Engine<S> {
     /// Queues the open session's earliest check (the virtual entries stay in the session).
     pub(crate) fn queue_session_check(timers: &mut Timers, lifetime: Duration, session: &Session) {
         if let Some((at, seq)) = session.next_check(lifetime) {
-            let kind = Kind::SessionCheck { session: session.name, session_id: session.id, seq };
+            let kind = Kind::SessionCheck { session: session.name, session_id: session.id };
             timers.push_seq(at.instant(), seq, kind);
         }
     }
@@ -465,7 +472,8 @@ impl<S: SessionStore> Engine<S> {
         }
         let gone = session.remove_player(index);
         self.live_players = self.live_players.saturating_sub(1);
-        self.players_per_ip.remove(ip_key(gone.addr.ip()));
+        self.players_per_ip.remove(ip_key(gone.addr().ip()));
+        self.outbox.budget.left(gone.addr());
         // Its idle check was queued if it was the earliest: then the next earliest is queued now.
         let lifetime = self.config.session_lifetime;
         if session.is_open()
@@ -474,7 +482,7 @@ impl<S: SessionStore> Engine<S> {
             self.timers.note_stale(1);
             Self::queue_session_check(&mut self.timers, lifetime, session);
         }
-        info!("session {name}: player {} ({}) {why}", gone.name, gone.addr);
+        info!("session {name}: player {} ({}) {why}", gone.name, gone.addr());
         if session.players.is_empty() {
             return self.delete_session(name, "it has no players left");
         }
@@ -499,11 +507,14 @@ impl<S: SessionStore> Engine<S> {
         if !session.is_open() {
             self.counters.starting = self.counters.starting.saturating_sub(1);
         }
+        for p in &session.players {
+            self.outbox.budget.left(p.addr());
+        }
         self.timers.note_stale(2);
         self.live_players = self.live_players.saturating_sub(session.players.len());
         self.per_ip.remove(session.creator_ip);
         for p in session.players.iter() {
-            self.players_per_ip.remove(ip_key(p.addr.ip()));
+            self.players_per_ip.remove(ip_key(p.addr().ip()));
         }
         self.relay.session_ended(session.id);
         self.guard.session_ended(session.id);
@@ -572,11 +583,11 @@ impl<S: SessionStore> Engine<S> {
         }
         let (store, relay) = (&self.store, &self.relay);
         let before = self.timers.len();
-        self.timers.compact(|kind| match kind {
-            Kind::SessionCheck { session, session_id, seq } => store.get(session).is_some_and(|s| {
+        self.timers.compact(|seq, kind| match kind {
+            Kind::SessionCheck { session, session_id } => store.get(session).is_some_and(|s| {
                 s.id == *session_id
                     && s.is_open()
-                    && (s.id == *seq || s.players.iter().any(|p| p.idle_seq == *seq))
+                    && (s.id == seq || s.players.iter().any(|p| p.idle_seq == seq))
             }),
             Kind::StartRound { session, session_id } => {
                 store.get(session).is_some_and(|s| s.id == *session_id)

@@ -14,7 +14,8 @@
 //! - `timers`: node-local min-heap of deadlines, one entry per deadline, lazily invalidated.
 //! - `outbox`: node-local queue of datagrams to send, with pooled buffers; every datagram passes the
 //!   budget there.
-//! - [`budget`]: the anti-reflection budget (node-local, per IP, bounded).
+//! - [`budget`]: the anti-reflection budget (node-local, per IP, every member's IP, bounded);
+//!   `accounts`: its compact table; `slots`: the hash index sized to what it holds.
 //! - [`relay`]: the relay's table (node-local): relayed sessions, tokens, caps, counters.
 //! - `limits`: per-IP token bucket and session counts, and the refusal log limiter.
 //! - `reconfigure`: new limits for a running engine ([`Engine::reconfigure`], SIGHUP), sessions kept.
@@ -26,6 +27,7 @@
 //!   the engine.
 #![deny(missing_docs)]
 
+mod accounts;
 pub mod bans;
 pub mod budget;
 pub mod compact;
@@ -42,6 +44,7 @@ pub mod relay;
 pub mod secret;
 pub mod session;
 pub mod shell;
+mod slots;
 pub mod stats;
 pub mod store;
 mod timers;

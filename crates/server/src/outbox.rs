@@ -132,7 +132,7 @@ impl Outbox {
         if p.nat.is_none() {
             return false;
         }
-        self.push_with(now, p.addr, |b| Self::render_nat(session, b))
+        self.push_with(now, p.addr(), |b| Self::render_nat(session, b))
     }
 
     /// Queues `error:<code>` to `to`.
@@ -146,7 +146,7 @@ impl Outbox {
 
     /// Queues the session's `i:` list to player `index`, and records that it has the list.
     pub(crate) fn info(&mut self, now: Instant, session: &mut Session, index: usize) -> bool {
-        let Some(to) = session.players.get(index).map(|p| p.addr) else { return false };
+        let Some(to) = session.players.get(index).map(|p| p.addr()) else { return false };
         let sent =
             self.push_with(now, to, |b| write_info(b, session.players.iter().map(|p| p.name.as_str())));
         if sent {
@@ -176,8 +176,8 @@ impl Outbox {
             .iter()
             .enumerate()
             .filter(|&(i, _)| i != index)
-            .map(|(_, p)| (p.name.as_str(), p.addr));
-        write_start(b, me.addr.port(), others)
+            .map(|(_, p)| (p.name.as_str(), p.addr()));
+        write_start(b, me.addr().port(), others)
     }
 
     /// Whether the budgets allow the start messages of every player `wanted` accepts, all of them
@@ -194,7 +194,7 @@ impl Outbox {
         let mut due: Vec<(SocketAddr, usize)> = Vec::new();
         let mut buf = self.pool.pop().unwrap_or_default();
         for (index, p) in session.players.iter().enumerate() {
-            if !wanted(index) || !self.budget.applies_to(p.addr) {
+            if !wanted(index) || !self.budget.applies_to(p.addr()) {
                 continue;
             }
             buf.clear();
@@ -203,10 +203,10 @@ impl Outbox {
             }
             Self::render_start(session, index, &mut buf);
             let len = buf.len() + extra(index);
-            let ip = p.addr.ip().to_canonical();
+            let ip = p.addr().ip().to_canonical();
             match due.iter_mut().find(|(a, _)| a.ip().to_canonical() == ip) {
                 Some((_, n)) => *n += len,
-                None => due.push((p.addr, len)),
+                None => due.push((p.addr(), len)),
             }
         }
         self.recycle(buf);
@@ -226,7 +226,7 @@ impl Outbox {
         relay: Option<Note<'_>>,
     ) -> bool {
         let Some(p) = session.players.get(index) else { return false };
-        let to = p.addr;
+        let to = p.addr();
         let sent = if p.nat.is_some() || relay.is_some() {
             self.notes_and_start(now, session, index, relay)
         } else {
@@ -250,7 +250,7 @@ impl Outbox {
         relay: Option<Note<'_>>,
     ) -> bool {
         let Some(p) = session.players.get(index) else { return false };
-        let to = p.addr;
+        let to = p.addr();
         let nat = p.nat.is_some().then(|| {
             let mut b = self.pool.pop().unwrap_or_default();
             b.clear();

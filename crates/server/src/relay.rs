@@ -356,17 +356,17 @@ impl RelayTable {
         let mut granted = Vec::with_capacity(asked.len());
         let mut refused = Vec::new();
         if self.sessions.len() >= self.config.max_sessions {
-            refused.extend(asked.iter().map(|p| (p.name, p.addr, Refusal::ServerRate)));
+            refused.extend(asked.iter().map(|p| (p.name, p.addr(), Refusal::ServerRate)));
         } else {
             // Per-IP counts with the grants of this session so far.
             let mut here: Vec<(IpAddr, usize)> = Vec::new();
             for p in &asked {
-                let ip = p.addr.ip().to_canonical();
+                let ip = p.addr().ip().to_canonical();
                 let pos = here.iter().position(|(i, _)| *i == ip);
                 let mine = pos.map_or(0, |k| here[k].1);
                 let cap = self.config.max_per_ip;
                 if cap > 0 && self.per_ip.get(ip) as usize + mine >= cap {
-                    refused.push((p.name, p.addr, Refusal::PerIp));
+                    refused.push((p.name, p.addr(), Refusal::PerIp));
                     continue;
                 }
                 match pos {
@@ -416,12 +416,12 @@ impl RelayTable {
     /// A fresh member `index` of relay session `id`: its token drawn and counted.
     fn member(&mut self, id: u64, index: usize, p: &Player, now: Instant) -> Member {
         let token = self.draw(id, index);
-        let counted_ip = p.addr.ip().to_canonical();
+        let counted_ip = p.addr().ip().to_canonical();
         self.tokens.insert(token, (id, index as u8));
         self.per_ip.add(counted_ip);
         Member {
             token,
-            addr: p.addr,
+            addr: p.addr(),
             counted_ip,
             last_heard: now,
             tat: None,
@@ -453,7 +453,7 @@ impl RelayTable {
         if starting.refused.iter().any(|(n, _)| *n == p.name) {
             return None;
         }
-        let ip = p.addr.ip().to_canonical();
+        let ip = p.addr().ip().to_canonical();
         let cap = self.config.max_per_ip;
         if cap > 0 && self.per_ip.get(ip) as usize >= cap {
             return None;

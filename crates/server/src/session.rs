@@ -3,7 +3,7 @@
 //! record what each player was last told (for the anti-reflection budget's choices).
 
 use crate::bans::Bans;
-use crate::compact::{Name, NatDesc, SessionName, Tick};
+use crate::compact::{Addr, Name, NatDesc, SessionName, Tick};
 use crate::secret::Password;
 use rhp_proto::name::PLAYER_MAX;
 use std::net::{IpAddr, SocketAddr};
@@ -24,12 +24,14 @@ pub enum Phase {
     },
 }
 
-/// One player of a session: 88 bytes, nothing on the heap but the NAT descriptor of a player that
-/// sent one (its name is inline, its instants are [`Tick`]s).
+/// One player of a session: 72 bytes, nothing on the heap but the NAT descriptor of a player that
+/// sent one and an IPv6 address (its name is inline, its instants are [`Tick`]s, an IPv4 address
+/// takes 16 bytes instead of a `SocketAddr`'s 32).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Player {
-    /// The ip:port the server saw its join from; only requests from here count as this player's.
-    pub addr: SocketAddr,
+    /// The ip:port the server saw its join from; only requests from here count as this player's
+    /// ([`Player::addr`]).
+    addr: Addr,
     /// When it joined or last sent a valid ping.
     pub(crate) last_seen: Tick,
     /// When it was last sent an `i:` ([`Player::NEVER`] if never).
@@ -47,7 +49,7 @@ pub struct Player {
     pub info_stale: bool,
     /// Facts about it in one byte: [`Player::STARTED`] (it was sent a start message) and
     /// [`Player::RELAY`] (it asked for the relay, `r:`). One byte for both, since another `bool`
-    /// would grow the player from 88 to 96 bytes.
+    /// would grow the player by 8 bytes.
     flags: u8,
     /// The NAT descriptor it sent in `e:` (extension), if it did: only such players are sent `n:`.
     /// Boxed, so the players that never send one (the Godot plugin's) pay 8 bytes, not 16.
@@ -66,7 +68,7 @@ impl Player {
     pub fn new(name: &str, addr: SocketAddr, now: Instant) -> Player {
         let now = Tick::from(now);
         Player {
-            addr,
+            addr: Addr::from(addr),
             last_seen: now,
             info_sent: Player::NEVER,
             idle_at: now,
@@ -77,6 +79,16 @@ impl Player {
             flags: 0,
             nat: None,
         }
+    }
+
+    /// The ip:port the server saw its join from; only requests from here count as this player's.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr.get()
+    }
+
+    /// Whether `addr` is its address.
+    pub fn is_at(&self, addr: SocketAddr) -> bool {
+        self.addr.is(addr)
     }
 
     /// When it joined or last sent a valid ping.
@@ -123,8 +135,9 @@ pub struct Session {
     pub id: u64,
     /// The session's name, its key in the store.
     pub name: SessionName,
-    /// The password joins must give, if any (compared in constant time, never printed).
-    pub password: Option<Password>,
+    /// The password joins must give, if any (compared in constant time, never printed). Boxed:
+    /// most sessions have none, and 8 bytes instead of 14 keep the session small.
+    pub password: Option<Box<Password>>,
     /// Most players.
     pub max_players: u8,
     /// When the host created it.
@@ -174,7 +187,7 @@ impl Session {
 
     /// Whether `addr` is the host's address.
     pub fn is_host_addr(&self, addr: SocketAddr) -> bool {
-        self.host().is_some_and(|h| h.addr == addr)
+        self.host().is_some_and(|h| h.is_at(addr))
     }
 
     /// Index of the player called `name`.
@@ -184,7 +197,7 @@ impl Session {
 
     /// Index of the player called `name`, if `from` is its own address.
     pub fn position_from(&self, name: &str, from: SocketAddr) -> Option<usize> {
-        self.players.iter().position(|p| p.name == name && p.addr == from)
+        self.players.iter().position(|p| p.name == name && p.is_at(from))
     }
 
     /// Its earliest timer check while open: its players' idle checks and its own lifetime (due
@@ -217,10 +230,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_player_stays_88_bytes_with_its_flags() {
-        if std::mem::size_of::<SocketAddr>() == 32 {
-            assert_eq!(std::mem::size_of::<Player>(), 88);
-        }
+    fn a_player_stays_72_bytes_with_its_flags() {
+        assert_eq!(std::mem::size_of::<Player>(), 72);
+        // 88 bytes, plus the 8-byte ban list of kicked players.
+        assert_eq!(std::mem::size_of::<Session>(), 96);
         let mut p = Player::new("Alice", SocketAddr::from(([10, 0, 0, 1], 1)), Instant::now());
         assert!(!p.started() && !p.relay_wanted());
         p.set_relay_wanted();

@@ -1,11 +1,96 @@
 //! Memory: after a churn of many sessions created, joined, started, kicked, exited and timed out,
 //! the engine holds no session, no player, no timer and no queued datagram, and along the way its
-//! timer queue stays within a constant factor of what is alive.
+//! timer queue stays within a constant factor of what is alive. And (ignored by default, run in
+//! release by `scripts/test`) what a million players cost with the budget on, each on its own IP,
+//! measured by a counting allocator.
 
 mod common;
 use common::*;
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Duration;
+
+/// Counts the live heap of the thread that asks (libtest's own threads allocate at times).
+struct Counting;
+
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+thread_local! {
+    static COUNTING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn counted(delta: isize) {
+    if COUNTING.try_with(|c| c.get()).unwrap_or(false) {
+        LIVE.fetch_add(delta, Ordering::Relaxed);
+    }
+}
+
+// SAFETY: every call is forwarded unchanged to `System`; only a counter is added.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        counted(layout.size() as isize);
+        // SAFETY: the caller's layout, unchanged.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        counted(-(layout.size() as isize));
+        // SAFETY: `ptr` came from `System` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        counted(new_size as isize - layout.size() as isize);
+        // SAFETY: as for `dealloc`; the new size is the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Heap bytes per player, engine and budget and per-IP tables together, for a million players in
+/// sessions of 4 (10-character session names, 8-character player names), each player on its own
+/// IP, one join every 50 µs of engine time (as `rhp-bench memory`), with the default config (the
+/// budget on) and the session and player caps raised so that every join is accepted.
+#[test]
+#[ignore = "a million players: run in release (scripts/test does)"]
+fn a_million_players_on_their_own_ips_cost_at_most_162_bytes_each_with_the_budget_on() {
+    const PLAYERS: usize = 1_000_000;
+    const PER_SESSION: usize = 4;
+    let config = rhp_server::Config {
+        max_sessions: usize::MAX,
+        max_players: usize::MAX,
+        ..rhp_server::Config::default()
+    };
+    let t0 = std::time::Instant::now();
+    let mut buf = Vec::with_capacity(2048);
+    let mut msg = String::with_capacity(64);
+    COUNTING.with(|c| c.set(true));
+    let before = LIVE.load(Ordering::Relaxed);
+    let mut engine = rhp_server::Engine::new(config);
+    for n in 0..PLAYERS {
+        let (s, k) = (n / PER_SESSION, n % PER_SESSION);
+        msg.clear();
+        if k == 0 {
+            msg.push_str(&format!("h:Room{s:06}:Player{k:02}:{PER_SESSION}"));
+        } else {
+            msg.push_str(&format!("c:Room{s:06}:Player{k:02}"));
+        }
+        let from = SocketAddr::from(([10, (n >> 16) as u8, (n >> 8) as u8, n as u8], 10_000));
+        engine.handle_datagram(t0 + Duration::from_micros(50) * n as u32, from, msg.as_bytes());
+        while engine.poll_transmit(&mut buf).is_some() {}
+    }
+    let heap = LIVE.load(Ordering::Relaxed) - before;
+    COUNTING.with(|c| c.set(false));
+    assert_eq!(engine.player_count(), PLAYERS, "every join accepted");
+    assert_eq!(engine.budget_tracked(), PLAYERS, "every member's IP has an account");
+    let per_player = heap as f64 / PLAYERS as f64;
+    println!("{PLAYERS} players on their own IPs, budget on: {heap} heap bytes, {per_player:.1} per player");
+    // Issue 16 asks for 128; this is where the engine is today (see the README's Performance):
+    // 140.4 with the budget's compact table, +19 for the per-IP live-player count behind
+    // --max-players-per-ip (its own table of 1M entries here) and +2 for the sessions' ban lists.
+    assert!(per_player <= 162.0, "{per_player:.1} bytes per player");
+}
 
 fn client(i: u32, p: u32) -> SocketAddr {
     SocketAddr::from(([10, (i >> 8) as u8, i as u8, p as u8], 20000 + p as u16))

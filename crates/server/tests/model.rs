@@ -362,7 +362,8 @@ impl Run {
             let Some(s) = rhp_server::SessionStore::get(self.engine.store(), name) else {
                 return Err(format!("session {name} missing"));
             };
-            let got: Vec<(&str, SocketAddr)> = s.players.iter().map(|p| (p.name.as_str(), p.addr)).collect();
+            let got: Vec<(&str, SocketAddr)> =
+                s.players.iter().map(|p| (p.name.as_str(), p.addr())).collect();
             let want: Vec<(&str, SocketAddr)> = m.players.iter().map(|p| (p.name.as_str(), p.addr)).collect();
             if got != want {
                 return Err(format!("session {name}: players {got:?}, model {want:?}"));

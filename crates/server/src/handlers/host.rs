@@ -79,7 +79,7 @@ impl<S: SessionStore> Engine<S> {
         let mut session = Session {
             id: 0,
             name: name.into(),
-            password: password.map(Password::new),
+            password: password.map(|p| Box::new(Password::new(p))),
             max_players,
             created: now.into(),
             creator_ip: ip,

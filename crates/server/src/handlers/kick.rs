@@ -23,7 +23,7 @@ impl<S: SessionStore> Engine<S> {
             self.outbox.error(now, from, ErrorCode::NonHostPlayer);
             return;
         }
-        let addr = session.players[index].addr;
+        let addr = session.players[index].addr();
         if index != 0 {
             session.bans.add(victim, addr);
             info!("session {name}: {victim} ({addr}) banned, {} bans", session.bans.len());

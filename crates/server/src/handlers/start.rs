@@ -20,7 +20,7 @@ impl<S: SessionStore> Engine<S> {
             // Already starting (the Godot plugin resends `s:` every 0.5 s): the rounds answer it.
             // With the budget on, a member's `s:` asks for its start message again, like a ping.
             if self.outbox.budget.applies_to(from) {
-                if let Some(index) = session.players.iter().position(|p| p.addr == from) {
+                if let Some(index) = session.players.iter().position(|p| p.is_at(from)) {
                     self.resend_start(now, name, index);
                 }
             }

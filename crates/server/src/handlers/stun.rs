@@ -14,7 +14,7 @@ impl<S: SessionStore> Engine<S> {
         self.housekeeping(now);
         // Like any datagram that is not a member's request: it credits an existing account, or a
         // one-datagram account that pays for the answer to this datagram only.
-        self.outbox.budget.received(now, from, data.len(), false);
+        self.outbox.budget.received(now, from, data.len());
         match parse_binding_request(data) {
             Ok(req) => {
                 let render = |b: &mut Vec<u8>| write_binding_response(&req, from, b);

@@ -12,10 +12,10 @@ use std::time::Instant;
 use tracing::info;
 
 impl<S: SessionStore> Engine<S> {
-    /// Handles one fired entry, due at `at` (`at <= now`).
-    pub(crate) fn on_timer(&mut self, now: Instant, at: Instant, kind: Kind) {
+    /// Handles one fired entry, due at `at` (`at <= now`), whose sequence number is `seq`.
+    pub(crate) fn on_timer(&mut self, now: Instant, at: Instant, seq: u64, kind: Kind) {
         match kind {
-            Kind::SessionCheck { session, session_id, seq } => {
+            Kind::SessionCheck { session, session_id } => {
                 let live = if seq == session_id {
                     self.on_lifetime(now, &session, session_id)
                 } else {
@@ -65,7 +65,7 @@ impl<S: SessionStore> Engine<S> {
             Self::queue_session_check(&mut self.timers, self.config.session_lifetime, session);
             return true;
         }
-        let addr = session.players[index].addr;
+        let addr = session.players[index].addr();
         self.send_error_repeated(now, addr, ErrorCode::PlayerTimeout);
         // The player's entry was this one: not stale, but remove_player counts it as if it were.
         self.timers.fired_stale();
@@ -84,7 +84,7 @@ impl<S: SessionStore> Engine<S> {
         self.timers.fired_stale();
         info!("session {name}: timed out after its lifetime, {} players told", session.players.len());
         for p in &session.players {
-            self.send_error_repeated(now, p.addr, ErrorCode::SessionTimeout);
+            self.send_error_repeated(now, p.addr(), ErrorCode::SessionTimeout);
         }
         info!("session {name}: deleted");
         true
