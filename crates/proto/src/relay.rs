@@ -25,6 +25,13 @@ use crate::ParseError;
 
 /// First byte of every relay frame.
 pub const MAGIC: u8 = 0xF5;
+
+/// What every other player's start message lists in place of the address of a player that asked
+/// for privacy (`q:`): TEST-NET-1 (RFC 5737, never routed) and the discard port. A Godot peer's
+/// greetings to it go nowhere; our clients recognise it and reach that player through the relay
+/// only.
+pub const PRIVATE_PLACEHOLDER: std::net::SocketAddr =
+    std::net::SocketAddr::V4(std::net::SocketAddrV4::new(std::net::Ipv4Addr::new(192, 0, 2, 1), 9));
 /// Client → server: data.
 pub const TO_DATA: u8 = 0x01;
 /// Client → server: bind / keepalive.

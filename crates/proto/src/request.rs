@@ -86,6 +86,16 @@ pub enum Request<'a> {
         /// Player name.
         player: &'a str,
     },
+    /// `q:S:P` (extension, only our clients send it): keep the player's address private. Checked
+    /// like a ping; implies the relay (`r:`). Every other player's start message lists it with
+    /// [`crate::relay::PRIVATE_PLACEHOLDER`] in place of its address, and it is left out of `n:`.
+    /// A server without the relay refuses it (`error:invalid_request`) and drops the player.
+    Private {
+        /// Session name.
+        session: &'a str,
+        /// Player name.
+        player: &'a str,
+    },
     /// `u:S:NAME` (extension, only our clients send it): the host lifts the ban a kick put on
     /// `NAME` (and on its network), so it may join again. Checked like `k:` (the host's address).
     Unban {
@@ -138,6 +148,7 @@ impl<'a> Request<'a> {
             "x" => two(n).map(|(session, player)| Request::Exit { session, player }),
             "r" => two(n).map(|(session, player)| Request::Relay { session, player }),
             "u" => two(n).map(|(session, player)| Request::Unban { session, player }),
+            "q" => two(n).map(|(session, player)| Request::Private { session, player }),
             "e" => {
                 if n != 3 || !is_nat_desc(fields[2]) {
                     return Err(ParseError::Invalid);
@@ -161,6 +172,7 @@ impl<'a> Request<'a> {
             | Request::Exit { session, .. }
             | Request::Ext { session, .. }
             | Request::Relay { session, .. }
+            | Request::Private { session, .. }
             | Request::Unban { session, .. } => session,
         }
     }
@@ -226,6 +238,7 @@ impl fmt::Display for Request<'_> {
             Request::Exit { session, player } => write!(f, "x:{session}:{player}"),
             Request::Ext { session, player, nat } => write!(f, "e:{session}:{player}:{nat}"),
             Request::Relay { session, player } => write!(f, "r:{session}:{player}"),
+            Request::Private { session, player } => write!(f, "q:{session}:{player}"),
             Request::Unban { session, player } => write!(f, "u:{session}:{player}"),
         }
     }
@@ -270,6 +283,7 @@ mod tests {
         assert_eq!(p("x:NiceRoom:Carol"), Ok(Request::Exit { session: "NiceRoom", player: "Carol" }));
         assert_eq!(p("r:NiceRoom:Carol"), Ok(Request::Relay { session: "NiceRoom", player: "Carol" }));
         assert_eq!(p("u:NiceRoom:Carol"), Ok(Request::Unban { session: "NiceRoom", player: "Carol" }));
+        assert_eq!(p("q:NiceRoom:Carol"), Ok(Request::Private { session: "NiceRoom", player: "Carol" }));
         assert_eq!(
             p("e:NiceRoom:Carol:cone+4"),
             Ok(Request::Ext { session: "NiceRoom", player: "Carol", nat: "cone+4" })
@@ -349,7 +363,7 @@ mod tests {
 
         #[test]
         fn valid_requests_round_trip(
-            kind in 0..10usize,
+            kind in 0..11usize,
             session in "[A-Za-z0-9]{1,10}",
             player in "[A-Za-z0-9]{1,12}",
             nat in "[a-z0-9+-]{1,14}",
@@ -367,6 +381,7 @@ mod tests {
                 6 => Request::Ext { session: &session, player: &player, nat: &nat },
                 7 => Request::Relay { session: &session, player: &player },
                 8 => Request::Unban { session: &session, player: &player },
+                9 => Request::Private { session: &session, player: &player },
                 _ => Request::Exit { session: &session, player: &player },
             };
             let bytes = req.to_bytes();

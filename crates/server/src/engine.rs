@@ -204,6 +204,7 @@ impl<S: SessionStore> Engine<S> {
             Request::Ext { session, player, nat } => self.on_ext(now, from, session, player, nat),
             Request::Relay { session, player } => self.on_relay_request(now, from, session, player),
             Request::Unban { session, player } => self.on_unban(now, from, session, player),
+            Request::Private { session, player } => self.on_private(now, from, session, player),
         }
         // A player joined (`h:`/`c:` add one, from the sender): its IP's budget account counts it.
         if self.live_players > players_before {

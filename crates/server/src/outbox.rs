@@ -121,7 +121,8 @@ impl Outbox {
     /// Renders the session's `n:` list: every player that sent a NAT descriptor, in join order.
     fn render_nat(session: &Session, b: &mut Vec<u8>) {
         let entries =
-            session.players.iter().filter_map(|p| p.nat.as_deref().map(|d| (p.name.as_str(), d.as_str())));
+            // A private player's descriptor may carry its port: never listed.
+            session.players.iter().filter(|p| !p.private()).filter_map(|p| p.nat.as_deref().map(|d| (p.name.as_str(), d.as_str())));
         write_nat(entries, b)
     }
 
@@ -176,7 +177,7 @@ impl Outbox {
             .iter()
             .enumerate()
             .filter(|&(i, _)| i != index)
-            .map(|(_, p)| (p.name.as_str(), p.addr()));
+            .map(|(_, p)| (p.name.as_str(), p.shown_addr()));
         write_start(b, me.addr().port(), others)
     }
 

@@ -63,6 +63,8 @@ impl Player {
     const STARTED: u8 = 1;
     /// Bit of `flags`: it asked for the relay.
     const RELAY: u8 = 2;
+    /// Bit of `flags`: its address is private (`q:`): peers see a placeholder.
+    const PRIVATE: u8 = 4;
 
     /// A player who joined at `now` from `addr` and was told nothing yet.
     pub fn new(name: &str, addr: SocketAddr, now: Instant) -> Player {
@@ -124,6 +126,25 @@ impl Player {
     /// Records that it asked for the relay.
     pub(crate) fn set_relay_wanted(&mut self) {
         self.flags |= Player::RELAY;
+    }
+
+    /// Whether it asked that its address be kept from the other players (`q:`).
+    pub fn private(&self) -> bool {
+        self.flags & Player::PRIVATE != 0
+    }
+
+    /// Records that its address is private.
+    pub(crate) fn set_private(&mut self) {
+        self.flags |= Player::PRIVATE;
+    }
+
+    /// The address the other players are told for it: its own, or the placeholder if private.
+    pub fn shown_addr(&self) -> SocketAddr {
+        if self.private() {
+            rhp_proto::relay::PRIVATE_PLACEHOLDER
+        } else {
+            self.addr()
+        }
     }
 }
 

@@ -11,9 +11,9 @@ use rhp_proto::{ErrorCode, Request};
 use std::time::Duration;
 
 /// Request kinds, as labels: the ten request types, then the malformed and unknown datagrams.
-pub const REQUEST_KINDS: [&str; 12] = [
+pub const REQUEST_KINDS: [&str; 13] = [
     "host", "connect", "ping", "start", "confirm", "kick", "exit", "nat", "relay", "unban", "invalid",
-    "unknown",
+    "unknown", "private",
 ];
 
 /// Index in [`REQUEST_KINDS`] of a datagram that did not parse.
@@ -61,6 +61,7 @@ pub(crate) fn request_kind(r: &Request<'_>) -> usize {
         Request::Ext { .. } => 7,
         Request::Relay { .. } => 8,
         Request::Unban { .. } => 9,
+        Request::Private { .. } => 12,
     }
 }
 
@@ -88,7 +89,7 @@ pub(crate) struct Counters {
     pub(crate) datagrams_in: u64,
     pub(crate) bytes_in: u64,
     /// Requests by [`REQUEST_KINDS`] index.
-    pub(crate) requests: [u64; 12],
+    pub(crate) requests: [u64; 13],
     /// Refusals by [`CAPS`] index.
     pub(crate) refusals: [u64; 5],
     /// STUN datagrams on the main and the alternate port.
@@ -166,7 +167,7 @@ pub struct Snapshot {
     /// Bytes of those datagrams.
     pub bytes_out: u64,
     /// Requests by kind, in the order of [`REQUEST_KINDS`].
-    pub requests: [u64; 12],
+    pub requests: [u64; 13],
     /// Error replies by code, in the order of [`ERROR_CODES`].
     pub errors: [u64; 17],
     /// Refusals by cap, in the order of [`CAPS`].

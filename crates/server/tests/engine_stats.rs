@@ -37,8 +37,8 @@ fn a_scripted_session_gives_exactly_the_expected_counts() {
     count("h:Other:Eve:2");
     h.ask(addr(9), "h:", "error:invalid_request");
     count("h:");
-    h.silent(addr(9), "q:Room:Eve");
-    count("q:Room:Eve");
+    h.silent(addr(9), "z:Room:Eve");
+    count("z:Room:Eve");
     h.engine.handle_datagram_on(h.now, Local::Alt, addr(9), &stun);
     let mut buf = Vec::new();
     assert!(h.engine.poll_transmit_alt(&mut buf).is_some(), "STUN answered on the alternate port");

@@ -21,6 +21,7 @@
 //! - [`stun`]: STUN Binding requests on the main and the alternate port.
 //! - [`relay`] `r` (extension): asks for the relay, checked like a ping, no answer in the lobby;
 //!   also the relay's frames and its timer.
+//! - [`private`] `q` (extension): keep my address private (implies the relay), checked like a ping.
 
 mod confirm;
 mod connect;
@@ -29,6 +30,7 @@ mod ext;
 mod host;
 mod kick;
 mod ping;
+mod private;
 mod relay;
 mod start;
 mod stun;
