@@ -200,10 +200,17 @@ fn run(session: String, player: String, role: Role, start_when: Option<u8>, comm
             return End::Failure.into();
         }
     };
+    let private = common.nat.config().private;
     let end = match runtime.block_on(play(session, player, role, start_when, common)) {
         Ok(end) => end,
         Err(e) => {
             eprintln!("error: {e}");
+            if private && matches!(e, ClientError::Server(ErrorCode::InvalidRequest)) {
+                eprintln!(
+                    "error: the server cannot keep our address private (it runs without the relay, or it \
+                     is not this project's server); nothing was sent to a peer"
+                );
+            }
             match e {
                 ClientError::InvalidConfig(_) => End::Usage,
                 _ => End::Failure,
@@ -442,6 +449,14 @@ impl Lobby {
             }
             Event::Done { connected, total, after_start } => {
                 println!("punch-done connected={connected}/{total} after_start_ms={}", ms(*after_start));
+            }
+            Event::PrivateUnreachable { peers } if !peers.is_empty() => {
+                eprintln!(
+                    "private: {} cannot reach us (not our clients with the relay; our address is kept \
+                     from them)",
+                    peers.join(", ")
+                );
+                println!("private-unreachable peers={}", peers.join(","));
             }
             other => late_line(other),
         }

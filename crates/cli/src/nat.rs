@@ -25,6 +25,11 @@ pub struct NatFlags {
     /// direct path when one opens).
     #[arg(long)]
     no_relay: bool,
+    /// Keep this machine's address from every peer (our server only): peers see a placeholder,
+    /// our clients reach us through the server's relay only, Godot peers cannot reach us (they
+    /// are named at the start). A server without the relay refuses it (error:invalid_request).
+    #[arg(long, conflicts_with = "no_relay")]
+    private: bool,
     /// The server's second STUN port (default: the server's port + 1).
     #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
     alt_port: Option<u16>,
@@ -51,6 +56,7 @@ impl NatFlags {
         NatConfig {
             classify: !self.no_nat,
             relay: !self.no_relay,
+            private: self.private,
             alt_port: self.alt_port,
             predict_window: self.predict_window,
             birthday: BirthdayConfig {

@@ -114,6 +114,12 @@ pub struct NatConfig {
     /// once, while direct paths are tried (on by default; a server that does not relay simply
     /// grants nothing).
     pub relay: bool,
+    /// Keep our address from every peer (our server only, `q:`): the server lists us to the
+    /// others at a placeholder, and we reach our clients through the relay only: no greeting, no
+    /// STUN-derived candidate, no datagram at all to a peer address. Godot peers cannot reach us
+    /// then (reported as [`Event::PrivateUnreachable`](crate::Event::PrivateUnreachable)). Needs
+    /// [`NatConfig::relay`]; off by default.
+    pub private: bool,
 }
 
 impl Default for NatConfig {
@@ -127,6 +133,7 @@ impl Default for NatConfig {
             birthday: BirthdayConfig::default(),
             start_wait: Duration::from_secs(2),
             relay: true,
+            private: false,
         }
     }
 }
@@ -218,6 +225,9 @@ impl Config {
     /// Checks names, password, max players and timers; the error says which field is wrong.
     pub fn validate(&self) -> Result<(), ClientError> {
         let bad = |what: String| Err(ClientError::InvalidConfig(what));
+        if self.nat.private && !self.nat.relay {
+            return bad("a private address needs the relay (private without relay)".to_owned());
+        }
         if !is_session_name(&self.session) {
             return bad(format!(
                 "session name {:?} must be 1 to 10 letters or digits (A-Z, a-z, 0-9)",

@@ -141,6 +141,8 @@ pub struct Engine {
     /// Relayed peers without a direct path: when our public address is next asked for (STUN),
     /// to tell them where to try.
     next_public: Option<Instant>,
+    /// Private: the peers that cannot reach us were reported ([`Event::PrivateUnreachable`]).
+    unreachable_reported: bool,
 }
 
 impl Engine {
@@ -148,11 +150,14 @@ impl Engine {
     pub fn new(config: Config, now: Instant) -> Result<Engine, ClientError> {
         config.validate()?;
         let mut out = Outbox::default();
+        if config.nat.private {
+            out.only_to = vec![config.server, config.nat.alt_addr(config.server)];
+        }
         let lobby = Rendezvous::new(config.clone(), now, &mut out);
         let mut rng = Rng::new(config.seed);
-        let classifier = config
-            .nat
-            .classify
+        // A private client classifies nothing: it never announces a descriptor (one may carry
+        // its port) and never tries a direct path.
+        let classifier = (config.nat.classify && !config.nat.private)
             .then(|| Classifier::new(config.server, PROBE_SOCKET, &config.nat, &mut rng, now, &mut out));
         Ok(Engine {
             config,
@@ -173,6 +178,7 @@ impl Engine {
             next_relay_ask: now,
             confirm_due: None,
             next_public: None,
+            unreachable_reported: false,
         })
     }
 
@@ -254,7 +260,12 @@ impl Engine {
     /// [`RETRY_EVERY`], told to them through the relay.
     fn relay_duties(&mut self, now: Instant) {
         if self.relay_asking(now) && now >= self.next_relay_ask {
-            let req = Request::Relay { session: &self.config.session, player: &self.config.player };
+            let (session, player) = (self.config.session.as_str(), self.config.player.as_str());
+            let req = if self.config.nat.private {
+                Request::Private { session, player }
+            } else {
+                Request::Relay { session, player }
+            };
             self.out.send(self.config.server, req.to_bytes());
             self.next_relay_ask = match self.phase {
                 Phase::Lobby(_) => now + self.config.timers.ping,
@@ -266,7 +277,9 @@ impl Engine {
             relay.handle_timeout(now, &mut self.out);
         }
         let Phase::Peers(p) = &self.phase else { return };
-        if p.relayed_only().is_empty() {
+        if self.config.nat.private {
+            // Our public address is what we keep: never told, never asked for.
+        } else if p.relayed_only().is_empty() {
             self.next_public = None;
         } else if self.next_public.is_none_or(|t| now >= t) {
             relay.refresh_public(&mut self.rng, &mut self.out);
@@ -279,7 +292,7 @@ impl Engine {
     /// grant (our `r:` may have been lost), a little longer while the server still sends start
     /// rounds (it then adds us to the relay late).
     fn relay_asking(&self, now: Instant) -> bool {
-        if !self.config.nat.relay || self.relay.is_some() {
+        if !(self.config.nat.relay || self.config.nat.private) || self.relay.is_some() {
             return false;
         }
         match &self.phase {
@@ -505,6 +518,8 @@ impl Engine {
     pub fn farewell(&self) -> Vec<Transmit> {
         let Phase::Peers(p) = &self.phase else { return Vec::new() };
         let (mut out, relayed) = p.farewell();
+        let only_to = &self.out.only_to;
+        out.retain(|t| crate::private::may_send(t.to, only_to));
         if let Some(relay) = &self.relay {
             for name in relayed {
                 if let Some(data) = relay.notice_frame(&name, LEAVE) {
@@ -520,7 +535,9 @@ impl Engine {
         let Phase::Peers(p) = &self.phase else {
             return Err(ClientError::UnknownPeer(peer.to_owned()));
         };
-        if let Some((via, to)) = p.peer_addr(peer) {
+        if let Some((via, to)) =
+            p.peer_addr(peer).filter(|(_, to)| crate::private::may_send(*to, &self.out.only_to))
+        {
             return Ok(Transmit { to, data: PeerMessage::Data(data).to_bytes(), via });
         }
         let relayed = p.is_relayed_only(peer).then_some(()).and(self.relay.as_ref());
@@ -607,6 +624,7 @@ impl Engine {
                     if self.confirm_due.is_some() {
                         self.release_confirm();
                     }
+                    self.report_unreachable();
                 }
             }
             if let (Some(r), Phase::Peers(_)) = (&mut self.relay, &self.phase) {
@@ -757,6 +775,7 @@ impl Engine {
                 if let Some(r) = &mut self.relay {
                     r.activate(now, &mut self.out);
                 }
+                self.report_unreachable();
                 let early: Vec<_> = self.early.drain(..).collect();
                 for (from, data) in early {
                     self.on_datagram(now, SocketId::MAIN, from, &data);
@@ -770,6 +789,24 @@ impl Engine {
         if self.confirm_due.take().is_some() {
             self.send_raw_confirm();
         }
+        self.report_unreachable();
+    }
+
+    /// Private, in the peer phase, our grant settled (it came, or we stopped waiting): once, the
+    /// peers that cannot reach us (not relay members; our address is kept from them).
+    fn report_unreachable(&mut self) {
+        if !self.config.nat.private || self.unreachable_reported || self.confirm_due.is_some() {
+            return;
+        }
+        let Phase::Peers(p) = &self.phase else { return };
+        let members: Vec<&str> = self.relay.as_ref().map(|r| r.member_names().collect()).unwrap_or_default();
+        let peers: Vec<String> =
+            p.peers().into_iter().map(|i| i.name).filter(|n| !members.contains(&n.as_str())).collect();
+        self.unreachable_reported = true;
+        if !peers.is_empty() {
+            tracing::warn!("private: {} cannot reach us (not our clients with the relay)", peers.join(", "));
+        }
+        self.out.event(Event::PrivateUnreachable { peers });
     }
 
     /// `y:S:P`: we have our start message (stops the server's start rounds to us).

@@ -94,6 +94,14 @@ pub enum Event {
     /// The server's relay refused one of our frames (a cap bit); its datagrams may be lost
     /// until the cap allows them again.
     RelayRefused(rhp_proto::relay::Refusal),
+    /// We are private ([`NatConfig::private`](crate::NatConfig::private)) and these peers
+    /// cannot reach us: they are not in the server's relay (Godot peers, or our clients without
+    /// the relay), and our address is kept from them. Once, in the peer phase, when our relay
+    /// grant is settled (empty when every peer can reach us).
+    PrivateUnreachable {
+        /// The peers, in the start message's order.
+        peers: Vec<String>,
+    },
     /// A peer did not connect before the peer deadline.
     Failed {
         /// The peer.

@@ -108,6 +108,7 @@ pub mod nat_kind;
 mod nat_probe;
 mod outbox;
 mod peer_state;
+mod private;
 mod punch;
 mod relay;
 mod rendezvous;
@@ -122,6 +123,8 @@ mod tests;
 mod tests_leave;
 #[cfg(test)]
 mod tests_nat;
+#[cfg(test)]
+mod tests_private;
 #[cfg(test)]
 mod tests_relay;
 #[cfg(test)]

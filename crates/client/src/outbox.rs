@@ -65,6 +65,11 @@ pub(crate) struct Outbox {
     pub(crate) sockets: VecDeque<SocketOp>,
     pub(crate) events: VecDeque<Event>,
     pub(crate) dropped: u64,
+    /// Set for a private client ([`crate::NatConfig::private`]): the only destinations allowed
+    /// (the server's addresses); anything else is withheld.
+    pub(crate) only_to: Vec<SocketAddr>,
+    /// Datagrams withheld: to a private peer's placeholder, or (private) to anyone but the server.
+    pub(crate) withheld: u64,
 }
 
 impl Outbox {
@@ -75,6 +80,10 @@ impl Outbox {
 
     /// Queue a datagram from socket `via`.
     pub(crate) fn send_via(&mut self, via: SocketId, to: SocketAddr, data: Vec<u8>) {
+        if !crate::private::may_send(to, &self.only_to) {
+            self.withheld += 1;
+            return;
+        }
         if self.transmits.len() < MAX_TRANSMITS {
             self.transmits.push_back(Transmit { to, data, via });
         } else {

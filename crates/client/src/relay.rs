@@ -137,6 +137,11 @@ impl Relay {
         })
     }
 
+    /// The members' names, in index order (us included).
+    pub(crate) fn member_names(&self) -> impl Iterator<Item = &str> {
+        self.members.iter().map(|m| m.name.as_str())
+    }
+
     /// The grant's token (a repeated grant with the same token is the same relay).
     pub(crate) fn token(&self) -> u64 {
         self.token

@@ -156,6 +156,15 @@ impl Rendezvous {
     fn send_due(&mut self, now: Instant, out: &mut Outbox) {
         let bytes = self.request().to_bytes();
         out.send(self.config.server, bytes);
+        if self.config.nat.private
+            && matches!(self.lobby, Lobby::Joining)
+            && self.config.role == crate::Role::Join
+        {
+            // Right behind our join, so the server knows before any start can list us (a `q:`
+            // that overtakes the join is answered `non_existent_player`, ignored while joining).
+            let (session, player) = (self.config.session.as_str(), self.config.player.as_str());
+            out.send(self.config.server, Request::Private { session, player }.to_bytes());
+        }
         self.next_send = now + self.interval();
     }
 
@@ -329,6 +338,10 @@ impl Rendezvous {
         let kick_answer = self.last_kick.is_some_and(|t| now < t + KICK_ANSWER_WINDOW)
             && matches!(code, ErrorCode::NonExistentPlayer | ErrorCode::NonHostPlayer);
         let start_refused = matches!(code, ErrorCode::NonHostPlayer | ErrorCode::OnlyOnePlayerInSession);
+        if !in_session && self.config.nat.private && code == ErrorCode::NonExistentPlayer {
+            // Our `q:` overtook our join (a join is never answered this).
+            return Step::Stay;
+        }
         if in_session && (kick_answer || start_refused) {
             if self.repeat == Repeat::Start && start_refused {
                 self.repeat = Repeat::Ping;
