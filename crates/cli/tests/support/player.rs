@@ -80,6 +80,11 @@ impl Player {
         Player::spawn(name, args)
     }
 
+    /// The binary with exactly `args` (e.g. `join` with a fixed `--bind`).
+    pub fn with_args(name: &str, args: &[&str]) -> Player {
+        Player::spawn(name, args.iter().map(|s| s.to_string()).collect())
+    }
+
     /// Waits (bounded) for the exit; `None` if it is still running (it keeps running; drop kills).
     pub fn wait(&mut self, within: Duration) -> Option<i32> {
         if self.status.is_some() {
