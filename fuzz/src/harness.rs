@@ -100,6 +100,8 @@ fn request(b: u8, c: u8) -> Vec<u8> {
         4 => format!("y:{s}:{p}"),
         5 => format!("k:{s}:{p}"),
         6 => format!("x:{s}:{p}"),
+        // The privacy extension on the same bit as unban: it is `r:` and more.
+        8 if c & 0x40 != 0 => format!("q:{s}:{p}"),
         8 => format!("r:{s}:{p}"),
         // The unban extension, on a bit of `c` the password does not use (kept beside `e:` so the
         // corpus's other choices still make the same requests).
