@@ -122,9 +122,16 @@ pub async fn run(mesh: &mut Mesh, s: Stream, early: Early) -> Result<(), ClientE
     let mut seq = 0u64;
     let mut next = start;
     let mut last_heard = start;
+    // The path each peer's stream took (a peer that finished first and left has none at the end).
+    let mut paths: BTreeMap<String, &'static str> = BTreeMap::new();
     loop {
         let now = Instant::now();
         if seq < total && now >= next {
+            for p in mesh.peers() {
+                if let Some(name) = path_name(p.path()) {
+                    paths.insert(p.name, name);
+                }
+            }
             let d = datagram(seq, s.bytes);
             for p in &peers {
                 // A peer whose path is gone for the moment loses this one, like UDP would.
@@ -153,11 +160,7 @@ pub async fn run(mesh: &mut Mesh, s: Stream, early: Early) -> Result<(), ClientE
         let mut r = got.remove(&p.name).unwrap_or_default();
         r.latencies_us.sort_unstable();
         let loss = 100.0 * (1.0 - r.count as f64 / total as f64);
-        let path = match p.path() {
-            Some(Path::Relay) => "relay",
-            Some(Path::Direct(..)) => "direct",
-            None => "none",
-        };
+        let path = path_name(p.path()).or_else(|| paths.get(&p.name).copied()).unwrap_or("none");
         println!(
             "stream peer={} sent={total} received={} loss_pct={loss:.1} p50_ms={:.1} p99_ms={:.1} path={path}",
             p.name,
@@ -167,6 +170,14 @@ pub async fn run(mesh: &mut Mesh, s: Stream, early: Early) -> Result<(), ClientE
         );
     }
     Ok(())
+}
+
+/// `relay` or `direct`; None without a path.
+fn path_name(path: Option<Path>) -> Option<&'static str> {
+    match path? {
+        Path::Relay => Some("relay"),
+        Path::Direct(..) => Some("direct"),
+    }
 }
 
 #[cfg(test)]
