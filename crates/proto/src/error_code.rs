@@ -60,6 +60,21 @@ impl ErrorCode {
         ErrorCode::PlayerTimeout,
     ];
 
+    /// Every code this server sends: the fourteen of [`ErrorCode::ALL`], then the three the caps
+    /// added.
+    pub const EVERY: [ErrorCode; 17] = {
+        let mut every = [ErrorCode::InvalidRequest; 17];
+        let mut i = 0;
+        while i < ErrorCode::ALL.len() {
+            every[i] = ErrorCode::ALL[i];
+            i += 1;
+        }
+        every[14] = ErrorCode::TooManyRequests;
+        every[15] = ErrorCode::TooManySessions;
+        every[16] = ErrorCode::ServerFull;
+        every
+    };
+
     /// The codes this server adds for its caps and rate limits (not in [`ErrorCode::ALL`]). A
     /// client that does not know them (the Godot plugin) fails with the text, which is the right
     /// outcome: the server refused.

@@ -22,25 +22,7 @@ pub(crate) const KIND_INVALID: usize = 10;
 pub(crate) const KIND_UNKNOWN: usize = 11;
 
 /// Every error code the server sends, in the order of [`Snapshot::errors`].
-pub const ERROR_CODES: [ErrorCode; 17] = [
-    ErrorCode::InvalidRequest,
-    ErrorCode::SessionExists,
-    ErrorCode::SessionNonExistent,
-    ErrorCode::PasswordMismatch,
-    ErrorCode::OnlyOnePlayerInSession,
-    ErrorCode::SessionFull,
-    ErrorCode::PlayerNameInUse,
-    ErrorCode::NonExistentPlayer,
-    ErrorCode::NonHostPlayer,
-    ErrorCode::KickedByHost,
-    ErrorCode::PlayerExitedSession,
-    ErrorCode::SessionNotStarted,
-    ErrorCode::SessionTimeout,
-    ErrorCode::PlayerTimeout,
-    ErrorCode::TooManyRequests,
-    ErrorCode::TooManySessions,
-    ErrorCode::ServerFull,
-];
+pub const ERROR_CODES: [ErrorCode; 17] = ErrorCode::EVERY;
 
 /// The caps of `h:`/`c:`, as labels, in the order of [`Snapshot::refusals`].
 pub const CAPS: [&str; 5] = ["create_rate", "sessions_per_ip", "sessions", "players", "players_per_ip"];
