@@ -6,11 +6,13 @@
 //! - relay frames (first byte 0xF5): only their kind and length are shown, never the token a
 //!   client's frame carries nor the payload players send each other.
 //!
+//! The relay's parsed frames and grants (`ToServer`, `Grant`) hide their tokens in `Debug` here too.
+//!
 //! Everything that logs a datagram (the server's DEBUG lines for every datagram in and out) goes
 //! through [`Redacted`], at every level. Formats without allocating.
 
 use crate::escape::Escaped;
-use crate::relay::MAGIC;
+use crate::relay::{Grant, ToServer, MAGIC};
 use std::fmt;
 
 /// What replaces a secret.
@@ -56,6 +58,27 @@ impl fmt::Display for Redacted<'_> {
             }
         }
         Ok(())
+    }
+}
+
+impl fmt::Debug for ToServer<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ToServer::Data { to, payload, .. } => f
+                .debug_struct("Data")
+                .field("token", &REDACTED)
+                .field("to", to)
+                .field("payload_len", &payload.len())
+                .finish(),
+            ToServer::Bind { .. } => f.debug_struct("Bind").field("token", &REDACTED).finish(),
+            ToServer::Leave { .. } => f.debug_struct("Leave").field("token", &REDACTED).finish(),
+        }
+    }
+}
+
+impl fmt::Debug for Grant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Grant").field("token", &REDACTED).field("members", &self.members).finish()
     }
 }
 

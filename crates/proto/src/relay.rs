@@ -126,22 +126,6 @@ pub enum ToServer<'a> {
     },
 }
 
-impl std::fmt::Debug for ToServer<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        use crate::redact::REDACTED;
-        match self {
-            ToServer::Data { to, payload, .. } => f
-                .debug_struct("Data")
-                .field("token", &REDACTED)
-                .field("to", to)
-                .field("payload_len", &payload.len())
-                .finish(),
-            ToServer::Bind { .. } => f.debug_struct("Bind").field("token", &REDACTED).finish(),
-            ToServer::Leave { .. } => f.debug_struct("Leave").field("token", &REDACTED).finish(),
-        }
-    }
-}
-
 /// A frame from the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FromServer<'a> {
@@ -233,22 +217,13 @@ fn token_of(t: &[u8]) -> Result<u64, ParseError> {
     Ok(u64::from_be_bytes(bytes))
 }
 
-/// A relay grant: `r:<token hex>:<name>...`. Its `Debug` hides the token.
+/// A relay grant: `r:<token hex>:<name>...`. Its `Debug` hides the token (see [`crate::redact`]).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Grant {
     /// The recipient's token.
     pub token: u64,
     /// The members, in index order (the recipient among them).
     pub members: Vec<String>,
-}
-
-impl std::fmt::Debug for Grant {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Grant")
-            .field("token", &crate::redact::REDACTED)
-            .field("members", &self.members)
-            .finish()
-    }
 }
 
 impl Grant {
