@@ -118,4 +118,21 @@ mod tests {
         assert_eq!(r(b""), "");
         assert_eq!(r(b"no colon"), "no colon");
     }
+
+    #[test]
+    fn parsed_frames_and_grants_hide_their_tokens_in_debug() {
+        let grant = Grant { token: 0x1234_5678_9abc_def0, members: vec!["Alice".into()] };
+        let shown = format!("{grant:?}");
+        assert!(shown.contains(REDACTED) && shown.contains("Alice"), "{shown}");
+        assert!(!shown.contains("1234") && !shown.contains("1311768467463790320"), "{shown}");
+        for frame in [
+            ToServer::Bind { token: 0x1234_5678_9abc_def0 },
+            ToServer::Leave { token: 0x1234_5678_9abc_def0 },
+            ToServer::Data { token: 0x1234_5678_9abc_def0, to: 1, payload: b"secret game data" },
+        ] {
+            let shown = format!("{frame:?}");
+            assert!(shown.contains(REDACTED), "{shown}");
+            assert!(!shown.contains("1311768467463790320") && !shown.contains("secret"), "{shown}");
+        }
+    }
 }
