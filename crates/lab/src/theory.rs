@@ -1,8 +1,8 @@
 //! What theory predicts for each scenario: whether its players connect, and by which direct
 //! method, for a client of a given capability ([`ClientModel`]). The matrix asserts these.
 
-use crate::matrix::{Access, Scenario};
 use crate::nat::{Filtering, Mapping, NatType, PortAlloc};
+use crate::scenario::{Access, Scenario};
 use std::fmt;
 
 /// How a player's connection to a peer was found, as the product prints it (`method=`).

@@ -24,6 +24,8 @@ pub const SERVER_ADDR: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);
 pub const SERVER_ADDR2: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 11);
 /// Third server address, in another documentation range (filtering probe: a never-contacted host).
 pub const SERVER_ADDR3: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
+/// Port of the rendezvous server (the product's `serve`) on [`SERVER_ADDR`].
+pub const RENDEZVOUS_PORT: u16 = 7000;
 /// Port of the lab's echo/classifier service on every server address.
 pub const ECHO_PORT: u16 = 3478;
 /// A second echo port on [`SERVER_ADDR`] (filtering probe: same host, other port).

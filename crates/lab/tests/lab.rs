@@ -2,11 +2,14 @@
 //! that cannot start fails; by hand without root each test skips with a one-line reason.
 
 use rhp_lab::impair::LinkCondition;
-use rhp_lab::matrix::{self, Access, Driver, RunConfig, Scenario};
+use rhp_lab::matrix;
 use rhp_lab::nat::{Filtering, Mapping, NatType, PortAlloc};
 use rhp_lab::netns;
 use rhp_lab::probe::Classification;
-use rhp_lab::topo::{Lab, RouterSpec, ECHO_PORT, SERVER_ADDR, SERVER_ADDR2};
+use rhp_lab::product_bin::find_product_bin;
+use rhp_lab::runner::{Driver, RunConfig};
+use rhp_lab::scenario::{self, Access, Scenario};
+use rhp_lab::topo::{Lab, RouterSpec, ECHO_PORT, RENDEZVOUS_PORT, SERVER_ADDR, SERVER_ADDR2};
 use std::net::{SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -210,7 +213,7 @@ fn probe_matrix_matches_theory() {
     if !lab_ready("probe_matrix_matches_theory") {
         return;
     }
-    let cells = matrix::standard_cells(true);
+    let cells = scenario::standard_cells(true);
     assert!(
         run_matrix(Driver::Probe, 1, &cells, "lab-probe-connectivity.md"),
         "probe matrix differs from theory"
@@ -225,7 +228,7 @@ fn product_matrix_matches_theory() {
     if !lab_ready("product_matrix_matches_theory") {
         return;
     }
-    let bin = match matrix::find_product_bin() {
+    let bin = match find_product_bin() {
         Ok(b) => b,
         Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => panic!("{e}"),
         Err(e) => {
@@ -234,7 +237,8 @@ fn product_matrix_matches_theory() {
         }
     };
     let t0 = Instant::now();
-    let ok = run_matrix(Driver::product(bin, 10), 20, &matrix::standard_cells(false), "lab-connectivity.md");
+    let ok =
+        run_matrix(Driver::product(bin, 10), 20, &scenario::standard_cells(false), "lab-connectivity.md");
     eprintln!("product matrix: {:.0} s", t0.elapsed().as_secs_f64());
     assert!(ok, "a matrix cell differs from the theory (see the report above)");
 }
@@ -247,7 +251,7 @@ fn product_classifies_every_nat_type() {
     if !lab_ready("product_classifies_every_nat_type") {
         return;
     }
-    let bin = match matrix::find_product_bin() {
+    let bin = match find_product_bin() {
         Ok(b) => b.to_string_lossy().into_owned(),
         Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => panic!("{e}"),
         Err(e) => return skip("product_classifies_every_nat_type", &e.to_string()),
@@ -275,7 +279,7 @@ fn product_classifies_every_nat_type() {
             (*a, lab.add_client(r).expect("client"))
         })
         .collect();
-    let server = format!("{SERVER_ADDR}:{}", matrix::RENDEZVOUS_PORT);
+    let server = format!("{SERVER_ADDR}:{}", RENDEZVOUS_PORT);
     start_product_server(&mut lab, &bin);
     for (access, c) in clients {
         let ns = &lab.client(c).expect("client").ns;
@@ -319,7 +323,7 @@ fn product_pair(
     b: NatType,
     cond: LinkCondition,
 ) -> Option<(Lab, String, [usize; 2], [usize; 2])> {
-    let bin = match matrix::find_product_bin() {
+    let bin = match find_product_bin() {
         Ok(b) => b.to_string_lossy().into_owned(),
         Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => panic!("{e}"),
         Err(e) => {
@@ -348,7 +352,7 @@ fn spawn_pair(
     session: &str,
     extra: &[&str],
 ) -> (rhp_lab::sh::Proc, rhp_lab::sh::Proc) {
-    let server = format!("{SERVER_ADDR}:{}", matrix::RENDEZVOUS_PORT);
+    let server = format!("{SERVER_ADDR}:{}", RENDEZVOUS_PORT);
     let common = |name: &str| -> Vec<String> {
         let mut v: Vec<String> =
             ["--server", &server, "--send", &format!("hello-from-{name}"), "--expect", "1"]

@@ -1,0 +1,106 @@
+//! Reading the product client's stdout: the `connected`/`upgraded` lines (each peer's final
+//! path, its `method=` and birthday `probes=`, when it went direct), and whether a player
+//! printed everything a successful script-mode run prints (`punch-done`, every peer's message).
+
+use crate::probe::fields;
+use crate::theory::Method;
+
+/// The strongest final method of a player's peers (each peer's last `connected` or `upgraded`
+/// line; `relay` above every direct one, so a pair left on the relay shows), and the most
+/// birthday probes it reported. The lab's probe client prints no `method=`: it punches plainly.
+pub fn methods_reported(stdout: &[String]) -> (Option<Method>, Option<u32>) {
+    let mut last: Vec<(&str, Option<Method>)> = Vec::new();
+    let mut probes = None;
+    for l in stdout.iter().filter(|l| l.starts_with("connected ") || l.starts_with("upgraded ")) {
+        let kv = fields(l);
+        let m = kv.get("method").map_or(Some(Method::Plain), |x| Method::parse(x));
+        let peer = kv.get("peer").copied().unwrap_or("");
+        match last.iter_mut().find(|(p, _)| *p == peer) {
+            Some(slot) => slot.1 = m,
+            None => last.push((peer, m)),
+        }
+        probes = probes.max(kv.get("probes").and_then(|x| x.parse::<u32>().ok()));
+    }
+    (last.into_iter().map(|(_, m)| m).max().flatten(), probes)
+}
+
+/// When a player's last peer got its final direct path (`after_start_ms` of each peer's last
+/// `connected`/`upgraded` line, the largest), if every peer ended on a direct path.
+pub fn direct_ms(stdout: &[String]) -> Option<u64> {
+    let mut last: Vec<(String, Option<Method>, Option<u64>)> = Vec::new();
+    for l in stdout.iter().filter(|l| l.starts_with("connected ") || l.starts_with("upgraded ")) {
+        let kv = fields(l);
+        let m = kv.get("method").map_or(Some(Method::Plain), |x| Method::parse(x));
+        let t = kv.get("after_start_ms").and_then(|x| x.parse().ok());
+        let peer = kv.get("peer").copied().unwrap_or("").to_string();
+        match last.iter_mut().find(|(p, _, _)| *p == peer) {
+            Some(slot) => (slot.1, slot.2) = (m, t),
+            None => last.push((peer, m, t)),
+        }
+    }
+    if last.is_empty() || last.iter().any(|(_, m, _)| *m == Some(Method::Relay)) {
+        return None;
+    }
+    last.iter().map(|(_, _, t)| *t).collect::<Option<Vec<u64>>>()?.into_iter().max()
+}
+
+/// Did player `me` of the session `players` print everything a successful script-mode run
+/// prints: `punch-done connected=k/k` with k = the other players, and a `<peer>: <text>` line
+/// from each of them?
+pub fn reported_success(stdout: &[String], players: &[&str], me: usize) -> bool {
+    let want = players.len().saturating_sub(1);
+    let punched = stdout.iter().any(|l| {
+        l.starts_with("punch-done")
+            && fields(l).get("connected").is_some_and(|c| *c == format!("{want}/{want}").as_str())
+    });
+    let heard_all = players
+        .iter()
+        .enumerate()
+        .filter(|(j, _)| *j != me)
+        .all(|(_, p)| stdout.iter().any(|l| l.starts_with(&format!("{p}: "))));
+    punched && heard_all
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn success_is_read_from_the_contract_lines() {
+        let out = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let good = out(&[
+            "connected peer=bob addr=1.2.3.4:5 after_start_ms=3",
+            "punch-done connected=1/1 after_start_ms=3",
+            "bob: hi",
+        ]);
+        assert!(reported_success(&good, &["alice", "bob"], 0));
+        assert!(!reported_success(&good[..2], &["alice", "bob"], 0), "no message from bob yet");
+        let partial = out(&["punch-done connected=1/2 after_start_ms=9", "bob: hi", "carol: hi"]);
+        assert!(!reported_success(&partial, &["alice", "bob", "carol"], 0));
+    }
+
+    #[test]
+    fn methods_and_probes_are_read_from_connected_lines() {
+        let out = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let easy = out(&[
+            "connected peer=bob addr=1.2.3.4:5 after_start_ms=3 method=plain",
+            "connected peer=carol addr=1.2.3.5:9 after_start_ms=300 method=birthday probes=211",
+            "punch-done connected=2/2 after_start_ms=300",
+        ]);
+        assert_eq!(methods_reported(&easy), (Some(Method::Birthday), Some(211)));
+        let probe_client = out(&["connected peer=bob addr=1.2.3.4:5 after_start_ms=3"]);
+        assert_eq!(methods_reported(&probe_client), (Some(Method::Plain), None));
+        assert_eq!(methods_reported(&out(&["failed peer=bob reason=no_reply"])), (None, None));
+        let upgraded = out(&[
+            "connected peer=bob addr=198.51.100.10:7000 after_start_ms=1 method=relay",
+            "connected peer=carol addr=198.51.100.10:7000 after_start_ms=1 method=relay",
+            "upgraded peer=bob addr=1.2.3.4:5 after_start_ms=300 method=birthday",
+        ]);
+        assert_eq!(methods_reported(&upgraded).0, Some(Method::Relay), "carol is still relayed");
+        assert_eq!(direct_ms(&upgraded), None);
+        assert_eq!(direct_ms(&[upgraded[0].clone(), upgraded[2].clone()]), Some(300));
+        assert_eq!(direct_ms(&easy), Some(300));
+        assert_eq!(methods_reported(&upgraded[..1]).0, Some(Method::Relay));
+        assert_eq!(methods_reported(&[upgraded[0].clone(), upgraded[2].clone()]).0, Some(Method::Birthday));
+    }
+}
