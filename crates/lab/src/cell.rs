@@ -4,7 +4,8 @@
 use crate::impair::LinkCondition;
 use crate::probe::PingStats;
 use crate::scenario::Scenario;
-use crate::theory::{self, ClientModel, Method};
+use crate::theory::{self, ClientModel};
+use rhp_client::Method;
 use std::time::Duration;
 
 /// One attempt.
@@ -84,14 +85,10 @@ impl CellResult {
         v
     }
 
-    /// The method most successful attempts used.
+    /// The method most successful attempts used (the strongest of those tied).
     pub fn dominant_method(&self) -> Option<Method> {
-        Method::ALL
-            .into_iter()
-            .map(|m| (self.attempts.iter().filter(|a| a.ok && a.method == Some(m)).count(), m))
-            .filter(|(n, _)| *n > 0)
-            .max_by_key(|(n, _)| *n)
-            .map(|(_, m)| m)
+        let used: Vec<Method> = self.attempts.iter().filter(|a| a.ok).filter_map(|a| a.method).collect();
+        used.iter().map(|m| (used.iter().filter(|x| *x == m).count(), *m)).max().map(|(_, m)| m)
     }
 
     /// How many successful attempts used each method, e.g. `birthday 19, plain 1`.

@@ -3,7 +3,12 @@
 //! printed everything a successful script-mode run prints (`punch-done`, every peer's message).
 
 use crate::probe::fields;
-use crate::theory::Method;
+use rhp_client::Method;
+
+/// The client's `method=` word read back ([`Method::name`]).
+pub fn parse_method(word: &str) -> Option<Method> {
+    [Method::Plain, Method::Predicted, Method::Birthday, Method::Relay].into_iter().find(|m| m.name() == word)
+}
 
 /// The strongest final method of a player's peers (each peer's last `connected` or `upgraded`
 /// line; `relay` above every direct one, so a pair left on the relay shows), and the most
@@ -13,7 +18,7 @@ pub fn methods_reported(stdout: &[String]) -> (Option<Method>, Option<u32>) {
     let mut probes = None;
     for l in stdout.iter().filter(|l| l.starts_with("connected ") || l.starts_with("upgraded ")) {
         let kv = fields(l);
-        let m = kv.get("method").map_or(Some(Method::Plain), |x| Method::parse(x));
+        let m = kv.get("method").map_or(Some(Method::Plain), |x| parse_method(x));
         let peer = kv.get("peer").copied().unwrap_or("");
         match last.iter_mut().find(|(p, _)| *p == peer) {
             Some(slot) => slot.1 = m,
@@ -30,7 +35,7 @@ pub fn direct_ms(stdout: &[String]) -> Option<u64> {
     let mut last: Vec<(String, Option<Method>, Option<u64>)> = Vec::new();
     for l in stdout.iter().filter(|l| l.starts_with("connected ") || l.starts_with("upgraded ")) {
         let kv = fields(l);
-        let m = kv.get("method").map_or(Some(Method::Plain), |x| Method::parse(x));
+        let m = kv.get("method").map_or(Some(Method::Plain), |x| parse_method(x));
         let t = kv.get("after_start_ms").and_then(|x| x.parse().ok());
         let peer = kv.get("peer").copied().unwrap_or("").to_string();
         match last.iter_mut().find(|(p, _, _)| *p == peer) {

@@ -3,46 +3,7 @@
 
 use crate::nat::{Filtering, Mapping, NatType, PortAlloc};
 use crate::scenario::{Access, Scenario};
-use std::fmt;
-
-/// How a player's connection to a peer was found, as the product prints it (`method=`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Method {
-    /// Greetings to the server-observed port (and its ±8 window).
-    Plain,
-    /// Greetings to the ports a sequential NAT will allocate next.
-    Predicted,
-    /// K sockets on the hard side, random probes from the easy side.
-    Birthday,
-    /// Through the rendezvous server's relay (the path a pair ends on when no direct one opens).
-    Relay,
-}
-
-impl Method {
-    /// Every method, weakest first.
-    pub const ALL: [Method; 4] = [Method::Plain, Method::Predicted, Method::Birthday, Method::Relay];
-
-    /// The token the product prints.
-    pub fn name(self) -> &'static str {
-        match self {
-            Method::Plain => "plain",
-            Method::Predicted => "predicted",
-            Method::Birthday => "birthday",
-            Method::Relay => "relay",
-        }
-    }
-
-    /// Parses [`Method::name`].
-    pub fn parse(s: &str) -> Option<Method> {
-        Method::ALL.into_iter().find(|m| m.name() == s)
-    }
-}
-
-impl fmt::Display for Method {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+use rhp_client::Method;
 
 /// What the client under test does that decides the open cells of the theory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
