@@ -4,9 +4,10 @@
 use crate::impair::LinkCondition;
 use crate::product_bin::find_product_bin;
 use crate::report;
-use crate::runner::{run_all, Driver, RunConfig};
+use crate::runner::{run_all, Product, RunConfig};
 use crate::scenario::{standard_cells, Scenario};
 use crate::sh::{self, LabError, Result};
+use crate::theory::CURRENT_CLIENT;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -17,9 +18,6 @@ pub struct MatrixArgs {
     /// Path of the rabid-hole-punch binary (default: found next to rhp-lab, or in target/debug).
     #[arg(long)]
     pub bin: Option<PathBuf>,
-    /// Run the lab's own probe client instead of the product (checks the lab itself).
-    #[arg(long)]
-    pub probe: bool,
     /// Attempts per cell expected to connect (the documented matrix uses 20).
     #[arg(long, default_value_t = 3)]
     pub attempts: usize,
@@ -55,7 +53,7 @@ pub fn run_and_report(
     out: Option<&Path>,
 ) -> Result<bool> {
     crate::netns::preflight().map_err(LabError::Check)?;
-    let model = cfg.driver.model();
+    let model = CURRENT_CLIENT;
     let t0 = Instant::now();
     let mut results = run_all(cfg, cells);
     // A cell that differs from the theory is run again, up to RERUNS times: a real change
@@ -86,13 +84,8 @@ pub fn run_and_report(
             Err(e) => lab_errors.push(format!("{} [{}]: {e}", sc.label(), c.label())),
         }
     }
-    let client = match &cfg.driver {
-        Driver::Probe => "the lab's probe client (`rhp-lab punch`)".to_string(),
-        Driver::Product { bin, .. } => {
-            let v = sh::run(&bin.to_string_lossy(), &["--version"]).unwrap_or_default();
-            format!("`{}`", v.trim())
-        }
-    };
+    let version = sh::run(&cfg.product.bin.to_string_lossy(), &["--version"]).unwrap_or_default();
+    let client = format!("`{}`", version.trim());
     let date = sh::run("date", &["-u", "+%Y-%m-%d %H:%M UTC"]).unwrap_or_default();
     let meta = format!(
         "Regenerate (root, Linux): `cargo build -p rabid-hole-punch -p rhp-lab && \
@@ -128,18 +121,13 @@ pub fn run_and_report(
 
 /// `rhp-lab matrix`.
 pub fn main(a: &MatrixArgs, helper: PathBuf) -> Result<bool> {
-    let driver = if a.probe {
-        Driver::Probe
-    } else {
-        let bin = match &a.bin {
-            Some(b) => b.clone(),
-            None => find_product_bin()?,
-        };
-        Driver::product(bin, a.peer_timeout_s)
+    let bin = match &a.bin {
+        Some(b) => b.clone(),
+        None => find_product_bin()?,
     };
     let cfg = RunConfig {
         helper,
-        driver,
+        product: Product::new(bin, a.peer_timeout_s),
         attempts: a.attempts,
         fail_attempts: a.fail_attempts,
         jobs: a.jobs,

@@ -12,13 +12,13 @@ pub fn parse_method(word: &str) -> Option<Method> {
 
 /// The strongest final method of a player's peers (each peer's last `connected` or `upgraded`
 /// line; `relay` above every direct one, so a pair left on the relay shows), and the most
-/// birthday probes it reported. The lab's probe client prints no `method=`: it punches plainly.
+/// birthday probes it reported. A line without a known `method=` word counts as no method.
 pub fn methods_reported(stdout: &[String]) -> (Option<Method>, Option<u32>) {
     let mut last: Vec<(&str, Option<Method>)> = Vec::new();
     let mut probes = None;
     for l in stdout.iter().filter(|l| l.starts_with("connected ") || l.starts_with("upgraded ")) {
         let kv = fields(l);
-        let m = kv.get("method").map_or(Some(Method::Plain), |x| parse_method(x));
+        let m = kv.get("method").and_then(|x| parse_method(x));
         let peer = kv.get("peer").copied().unwrap_or("");
         match last.iter_mut().find(|(p, _)| *p == peer) {
             Some(slot) => slot.1 = m,
@@ -35,7 +35,7 @@ pub fn direct_ms(stdout: &[String]) -> Option<u64> {
     let mut last: Vec<(String, Option<Method>, Option<u64>)> = Vec::new();
     for l in stdout.iter().filter(|l| l.starts_with("connected ") || l.starts_with("upgraded ")) {
         let kv = fields(l);
-        let m = kv.get("method").map_or(Some(Method::Plain), |x| parse_method(x));
+        let m = kv.get("method").and_then(|x| parse_method(x));
         let t = kv.get("after_start_ms").and_then(|x| x.parse().ok());
         let peer = kv.get("peer").copied().unwrap_or("").to_string();
         match last.iter_mut().find(|(p, _, _)| *p == peer) {
@@ -93,8 +93,8 @@ mod tests {
             "punch-done connected=2/2 after_start_ms=300",
         ]);
         assert_eq!(methods_reported(&easy), (Some(Method::Birthday), Some(211)));
-        let probe_client = out(&["connected peer=bob addr=1.2.3.4:5 after_start_ms=3"]);
-        assert_eq!(methods_reported(&probe_client), (Some(Method::Plain), None));
+        let no_method = out(&["connected peer=bob addr=1.2.3.4:5 after_start_ms=3"]);
+        assert_eq!(methods_reported(&no_method), (None, None));
         assert_eq!(methods_reported(&out(&["failed peer=bob reason=no_reply"])), (None, None));
         let upgraded = out(&[
             "connected peer=bob addr=198.51.100.10:7000 after_start_ms=1 method=relay",

@@ -9,7 +9,7 @@ use crate::output::{direct_ms, methods_reported, reported_success};
 use crate::probe::{fields, PingStats};
 use crate::scenario::{Access, Scenario};
 use crate::sh::{self, LabError, Proc, Result};
-use crate::theory::{self, ClientModel, CURRENT_CLIENT, PROBE_CLIENT};
+use crate::theory::{self, CURRENT_CLIENT};
 use crate::topo::{ClientId, Lab, RouterSpec, RENDEZVOUS_PORT, SERVER_ADDR};
 use rhp_client::Method;
 use std::fmt::Write as _;
@@ -19,23 +19,19 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Which client program the players run.
+/// The product the players and the server run: the real `rabid-hole-punch` binary (`serve`,
+/// `host`, `join`).
 #[derive(Clone, Debug)]
-pub enum Driver {
-    /// The lab's own probe rendezvous + punch client (validates the lab itself).
-    Probe,
-    /// The real `rabid-hole-punch` binary (`serve`, `host`, `join`).
-    Product {
-        /// Path of the binary.
-        bin: PathBuf,
-        /// Extra arguments for `host`/`join` (e.g. `--peer-timeout-s 6`).
-        client_args: Vec<String>,
-    },
+pub struct Product {
+    /// Path of the binary.
+    pub bin: PathBuf,
+    /// Extra arguments for `host`/`join` (e.g. `--peer-timeout-s 6`).
+    pub client_args: Vec<String>,
 }
 
-impl Driver {
+impl Product {
     /// The real binary, with the timeouts its `host --help` says it supports.
-    pub fn product(bin: PathBuf, peer_timeout_s: u64) -> Driver {
+    pub fn new(bin: PathBuf, peer_timeout_s: u64) -> Product {
         let help = sh::run(&bin.to_string_lossy(), &["host", "--help"]).unwrap_or_default();
         let mut client_args = Vec::new();
         // The peer phase is bounded tightly (failing cells end sooner); the app-data exchange
@@ -49,15 +45,12 @@ impl Driver {
                 client_args.push(peer_timeout_s.to_string());
             }
         }
-        Driver::Product { bin, client_args }
+        Product { bin, client_args }
     }
 
-    /// What the theory assumes of this client.
-    pub fn model(&self) -> ClientModel {
-        match self {
-            Driver::Probe => PROBE_CLIENT,
-            Driver::Product { .. } => CURRENT_CLIENT,
-        }
+    /// The binary's path as a program to spawn.
+    fn program(&self) -> String {
+        self.bin.to_string_lossy().into_owned()
     }
 }
 
@@ -66,8 +59,8 @@ impl Driver {
 pub struct RunConfig {
     /// The `rhp-lab` helper binary.
     pub helper: PathBuf,
-    /// Client program.
-    pub driver: Driver,
+    /// The binary under test.
+    pub product: Product,
     /// Attempts per cell expected to connect.
     pub attempts: usize,
     /// Attempts per cell expected to fail (each costs a whole peer timeout).
@@ -152,39 +145,26 @@ pub fn run_cell(cfg: &RunConfig, scenario: &Scenario, cond: LinkCondition) -> Re
         cond.check(m).map_err(|e| LabError::Check(format!("client {c} of {}: {e}", scenario.label())))?;
     }
     let server = SocketAddrV4::new(SERVER_ADDR, RENDEZVOUS_PORT).to_string();
-    let (prog, args): (String, Vec<String>) = match &cfg.driver {
-        Driver::Probe => (
-            cfg.helper.to_string_lossy().into_owned(),
-            vec!["rendezvous".into(), "--bind".into(), server.clone()],
-        ),
-        Driver::Product { bin, .. } => (
-            bin.to_string_lossy().into_owned(),
-            vec![
-                "serve".into(),
-                "--bind".into(),
-                SERVER_ADDR.to_string(),
-                "--port".into(),
-                RENDEZVOUS_PORT.to_string(),
-                "--no-log-file".into(),
-            ],
-        ),
-    };
-    let mut args = args;
-    if verbose() && matches!(cfg.driver, Driver::Product { .. }) {
+    let mut args: Vec<String> =
+        ["serve", "--bind", &SERVER_ADDR.to_string(), "--port", &RENDEZVOUS_PORT.to_string()]
+            .map(String::from)
+            .to_vec();
+    args.push("--no-log-file".into());
+    if verbose() {
         args.extend(["--log-level".into(), "debug".into()]);
     }
-    lab.spawn_in_server("server", &prog, &args)?
+    lab.spawn_in_server("server", &cfg.product.program(), &args)?
         .wait_for_line("listening on udp://", Duration::from_secs(10))?;
     let mut attempts = Vec::new();
     // Cells expected to fail (and the unasserted router race) cost a whole peer timeout per
     // attempt: they get fewer.
-    let n = match theory::expected(scenario, cfg.driver.model()) {
+    let n = match theory::expected(scenario, CURRENT_CLIENT) {
         Some(e) if e.connects => cfg.attempts,
         _ => cfg.fail_attempts.min(cfg.attempts),
     };
     // A pair that can connect directly may be on the relay first: the attempt waits until every
     // player reports a direct path to every peer (bounded by the attempt's timeout).
-    let wait_direct = theory::expected(scenario, cfg.driver.model())
+    let wait_direct = theory::expected(scenario, CURRENT_CLIENT)
         .is_some_and(|e| e.methods.iter().any(|m| *m != Method::Relay));
     for i in 0..n {
         lab.reset_nat_state()?;
@@ -204,33 +184,19 @@ pub fn run_cell(cfg: &RunConfig, scenario: &Scenario, cond: LinkCondition) -> Re
     })
 }
 
-fn player_args(
-    driver: &Driver,
-    session: &str,
-    idx: usize,
-    n: usize,
-    server: &str,
-) -> (Option<String>, Vec<String>) {
+/// The arguments of player `idx` of `n`: the host (`idx` 0) creates the session, the others
+/// join it; each sends one message and expects one from every other player.
+fn player_args(product: &Product, session: &str, idx: usize, n: usize, server: &str) -> Vec<String> {
     let name = PLAYERS[idx].to_string();
-    match driver {
-        Driver::Probe => (None, {
-            let v = ["punch", "--server", server, "--session", session, "--name", &name];
-            let mut v: Vec<String> = v.iter().map(|s| s.to_string()).collect();
-            v.extend(["--players".into(), n.to_string(), "--timeout-ms".into(), "3000".into()]);
-            v
-        }),
-        Driver::Product { bin, client_args } => {
-            let mut v: Vec<String> =
-                vec![if idx == 0 { "host" } else { "join" }.into(), session.into(), name.clone()];
-            if idx == 0 {
-                v.extend(["--max".into(), n.to_string(), "--start-when".into(), n.to_string()]);
-            }
-            v.extend(["--server".into(), server.into(), "--send".into(), format!("hello-from-{name}")]);
-            v.extend(["--expect".into(), (n - 1).to_string()]);
-            v.extend(client_args.iter().cloned());
-            (Some(bin.to_string_lossy().into_owned()), v)
-        }
+    let mut v: Vec<String> =
+        vec![if idx == 0 { "host" } else { "join" }.into(), session.into(), name.clone()];
+    if idx == 0 {
+        v.extend(["--max".into(), n.to_string(), "--start-when".into(), n.to_string()]);
     }
+    v.extend(["--server".into(), server.into(), "--send".into(), format!("hello-from-{name}")]);
+    v.extend(["--expect".into(), (n - 1).to_string()]);
+    v.extend(product.client_args.iter().cloned());
+    v
 }
 
 fn run_attempt(
@@ -245,8 +211,8 @@ fn run_attempt(
     let session = format!("m{i}n{nonce}");
     let mut procs: Vec<Proc> = Vec::new();
     for (idx, c) in clients.iter().enumerate() {
-        let (prog, args) = player_args(&cfg.driver, &session, idx, clients.len(), server);
-        let prog = prog.unwrap_or_else(|| cfg.helper.to_string_lossy().into_owned());
+        let args = player_args(&cfg.product, &session, idx, clients.len(), server);
+        let prog = cfg.product.program();
         let ns = &lab.client(*c)?.ns;
         let mut p = ns.spawn_in(PLAYERS[idx], &prog, &args, Some(lab.workdir()))?;
         if idx == 0 {
@@ -259,7 +225,6 @@ fn run_attempt(
     }
     let deadline = Instant::now() + cfg.attempt_timeout;
     let n = clients.len();
-    let product = matches!(cfg.driver, Driver::Product { .. });
     // Once a player has failed the attempt has failed: stop waiting for the others (1 s grace).
     // Once every player has printed its full success (all peers connected, every peer's
     // message received), the product's 2 s settle time is not waited for.
@@ -272,7 +237,7 @@ fn run_attempt(
             *c == Some(Some(0)) || (c.is_none() && reported_success(&p.stdout_lines(), &PLAYERS[..n], i))
         });
         let direct = || procs.iter().all(|p| methods_reported(&p.stdout_lines()).0 != Some(Method::Relay));
-        if product && all_reported && (!wait_direct || direct()) {
+        if all_reported && (!wait_direct || direct()) {
             break;
         }
         if codes.iter().any(|c| matches!(c, Some(code) if *code != Some(0))) {
@@ -304,7 +269,7 @@ fn run_attempt(
         let ms: Option<u64> = done.as_deref().and_then(|l| fields(l).get("after_start_ms")?.parse().ok());
         // Stopped by us once it had reported everything (143: it left on our SIGTERM).
         let stopped = f.code.is_none() || f.code == Some(STOPPED_CODE);
-        let killed_after_success = product && stopped && reported_success(&f.stdout, &PLAYERS[..n], idx);
+        let killed_after_success = stopped && reported_success(&f.stdout, &PLAYERS[..n], idx);
         if f.code != Some(0) && !killed_after_success {
             ok = false;
             let failed: Vec<&str> =

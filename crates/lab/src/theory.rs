@@ -22,8 +22,9 @@ pub struct ClientModel {
     pub relay: bool,
 }
 
-/// The lab's own probe client: plain punching, answers where datagrams come from.
-pub const PROBE_CLIENT: ClientModel = ClientModel {
+/// A client that only punches plainly (greetings to the server-observed endpoint) and answers
+/// where datagrams come from: the baseline the NAT-LAB-NOTES measured.
+pub const PLAIN_CLIENT: ClientModel = ClientModel {
     answers_source: true,
     survives_router_race: false,
     predicts: false,
@@ -237,7 +238,7 @@ mod tests {
 
     #[test]
     fn plain_punching_alone_fails_wherever_a_symmetric_side_meets_port_filtering() {
-        let m = PROBE_CLIENT;
+        let m = PLAIN_CLIENT;
         for h in [SYM, SEQ, PP] {
             assert!(pair(Access::Nat(FullCone), h, m).connects);
             assert!(pair(h, Access::Nat(RestrictedCone), m).connects);
@@ -245,7 +246,7 @@ mod tests {
                 assert!(!pair(c, h, m).connects, "{c:?} {h:?}");
             }
         }
-        let no_source = ClientModel { answers_source: false, ..PROBE_CLIENT };
+        let no_source = ClientModel { answers_source: false, ..PLAIN_CLIENT };
         assert!(!pair(Access::Nat(FullCone), SYM, no_source).connects);
     }
 

@@ -7,7 +7,7 @@ use rhp_lab::nat::{Filtering, Mapping, NatType, PortAlloc};
 use rhp_lab::netns;
 use rhp_lab::probe::Classification;
 use rhp_lab::product_bin::find_product_bin;
-use rhp_lab::runner::{Driver, RunConfig};
+use rhp_lab::runner::{Product, RunConfig};
 use rhp_lab::scenario::{self, Access, Scenario};
 use rhp_lab::topo::{Lab, RouterSpec, ECHO_PORT, RENDEZVOUS_PORT, SERVER_ADDR, SERVER_ADDR2};
 use std::net::{SocketAddr, SocketAddrV4};
@@ -190,10 +190,10 @@ fn stale_namespaces_are_swept() {
     assert!(list.contains(&live), "a live process's namespace was swept");
 }
 
-fn run_matrix(driver: Driver, attempts: usize, cells: &[(Scenario, LinkCondition)], out: &str) -> bool {
+fn run_matrix(product: Product, attempts: usize, cells: &[(Scenario, LinkCondition)], out: &str) -> bool {
     let cfg = RunConfig {
         helper: helper(),
-        driver,
+        product,
         attempts,
         fail_attempts: 3,
         // Labs mostly wait on timers and delay lines: 6 at once fit 2 cores.
@@ -204,20 +204,6 @@ fn run_matrix(driver: Driver, attempts: usize, cells: &[(Scenario, LinkCondition
     // The report also goes to cargo's scratch directory for integration tests.
     let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(out);
     matrix::run_and_report(&cfg, cells, Some(&target)).expect("matrix")
-}
-
-/// The lab's own probe client across every NAT pair (clean): checks the lab and the theory
-/// together, independently of the product.
-#[test]
-fn probe_matrix_matches_theory() {
-    if !lab_ready("probe_matrix_matches_theory") {
-        return;
-    }
-    let cells = scenario::standard_cells(true);
-    assert!(
-        run_matrix(Driver::Probe, 1, &cells, "lab-probe-connectivity.md"),
-        "probe matrix differs from theory"
-    );
 }
 
 /// The real `serve`/`host`/`join` across every NAT pair, clean and 10% loss + 50 ms, 20 attempts
@@ -237,8 +223,7 @@ fn product_matrix_matches_theory() {
         }
     };
     let t0 = Instant::now();
-    let ok =
-        run_matrix(Driver::product(bin, 10), 20, &scenario::standard_cells(false), "lab-connectivity.md");
+    let ok = run_matrix(Product::new(bin, 10), 20, &scenario::standard_cells(false), "lab-connectivity.md");
     eprintln!("product matrix: {:.0} s", t0.elapsed().as_secs_f64());
     assert!(ok, "a matrix cell differs from the theory (see the report above)");
 }

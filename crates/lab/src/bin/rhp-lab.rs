@@ -1,5 +1,5 @@
 //! `rhp-lab`: runs the NAT matrix (`rhp-lab matrix`), and is also the helper the lab starts
-//! inside its namespaces (echo, ping, classify, delay, rendezvous, punch).
+//! inside its namespaces (echo, ping, classify, delay).
 
 use clap::{Parser, Subcommand};
 use rhp_lab::{impair, matrix, probe};
@@ -51,29 +51,6 @@ enum Cmd {
         #[arg(long, default_value_t = 900)]
         max_s: u64,
     },
-    /// (helper) Minimal rendezvous server for the probe punch client.
-    Rendezvous {
-        #[arg(long)]
-        bind: SocketAddr,
-        #[arg(long, default_value_t = 900)]
-        max_s: u64,
-    },
-    /// (helper) Probe punch client (prints the product client's lines).
-    Punch {
-        #[arg(long)]
-        server: SocketAddr,
-        #[arg(long)]
-        session: String,
-        #[arg(long)]
-        name: String,
-        #[arg(long, default_value_t = 2)]
-        players: usize,
-        #[arg(long, default_value_t = 5000)]
-        timeout_ms: u64,
-        /// Answer only at the server-observed address (not where a peer's datagram came from).
-        #[arg(long)]
-        no_reply_to_source: bool,
-    },
 }
 
 fn main() -> ExitCode {
@@ -94,17 +71,6 @@ fn main() -> ExitCode {
         Cmd::Delay { queue, delay_ms, max_s } => {
             impair::run_delay_line(queue, Duration::from_millis(delay_ms), Duration::from_secs(max_s))
                 .map(|_| true)
-        }
-        Cmd::Rendezvous { bind, max_s } => probe::rendezvous(bind, Duration::from_secs(max_s)).map(|_| true),
-        Cmd::Punch { server, session, name, players, timeout_ms, no_reply_to_source } => {
-            probe::punch(&probe::PunchOpts {
-                server,
-                session,
-                name,
-                players,
-                timeout: Duration::from_millis(timeout_ms),
-                reply_to_source: !no_reply_to_source,
-            })
         }
     };
     match r {
