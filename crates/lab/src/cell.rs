@@ -1,6 +1,7 @@
 //! One cell's results: every attempt's outcome ([`Attempt`]), the cell ([`CellResult`]) with its
 //! statistics, and whether it matches what the theory expects.
 
+use crate::family::Family;
 use crate::impair::LinkCondition;
 use crate::probe::PingStats;
 use crate::scenario::Scenario;
@@ -35,6 +36,8 @@ pub struct CellResult {
     pub scenario: Scenario,
     /// The link condition.
     pub condition: LinkCondition,
+    /// The IP families of every player's network.
+    pub family: Family,
     /// Every attempt.
     pub attempts: Vec<Attempt>,
     /// Impairment check of each client (ping to the echo service).
@@ -158,6 +161,7 @@ mod tests {
         CellResult {
             scenario,
             condition: LinkCondition::CLEAN,
+            family: Family::V4,
             attempts,
             measured: Vec::new(),
             elapsed: Duration::ZERO,

@@ -5,6 +5,7 @@
 //! - [`sh`]: bounded command runs and the process guard (kill by PID on drop).
 //! - [`netns`]: namespace guard, stale sweep, preflight check.
 //! - [`nat`]: NAT behaviours as data and the nftables ruleset of each.
+//! - [`family`]: IPv4 only, IPv6 only, dual stack: what a player's network gives it.
 //! - [`topo`]: the [`topo::Lab`]: internet, server, routers, clients.
 //! - [`impair`]: loss (nft `numgen`) and delay (NFQUEUE delay line), and their measurement check.
 //! - [`probe`]: the lab's own UDP programs (echo, ping, classifier): they measure the lab.
@@ -20,6 +21,7 @@
 //! Needs root (or a private user namespace), `ip`, `nft`, `conntrack` and `iptables` (NFQUEUE).
 
 pub mod cell;
+pub mod family;
 pub mod impair;
 pub mod matrix;
 pub mod nat;

@@ -1,11 +1,11 @@
 //! `rhp-lab matrix`: its arguments, and the run itself: every cell through the runner, cells
 //! that differ from the theory run again, then the report (printed, and written if asked).
 
-use crate::impair::LinkCondition;
+use crate::family::Family;
 use crate::product_bin::find_product_bin;
 use crate::report;
 use crate::runner::{run_all, Product, RunConfig};
-use crate::scenario::{standard_cells, Scenario};
+use crate::scenario::{standard_cells, Cell};
 use crate::sh::{self, LabError, Result};
 use crate::theory::CURRENT_CLIENT;
 use std::fmt::Write as _;
@@ -37,6 +37,10 @@ pub struct MatrixArgs {
     /// Only scenarios whose label contains this text (e.g. "symmetric").
     #[arg(long)]
     pub only: Option<String>,
+    /// The players' networks: `ipv4` (the documented matrix), `dual-stack` (the product still
+    /// runs over IPv4), `ipv6` (refused until the product speaks IPv6).
+    #[arg(long, default_value = "ipv4", value_parser = parse_family)]
+    pub family: Family,
     /// Write the Markdown report here too (it is always printed).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -47,11 +51,7 @@ pub const RERUNS: usize = 3;
 
 /// Runs the matrix, prints (and writes) the report. Ok(false) when a cell differs from the
 /// theory or a lab failed.
-pub fn run_and_report(
-    cfg: &RunConfig,
-    cells: &[(Scenario, LinkCondition)],
-    out: Option<&Path>,
-) -> Result<bool> {
+pub fn run_and_report(cfg: &RunConfig, cells: &[Cell], out: Option<&Path>) -> Result<bool> {
     crate::netns::preflight().map_err(LabError::Check)?;
     let model = CURRENT_CLIENT;
     let t0 = Instant::now();
@@ -65,7 +65,7 @@ pub fn run_and_report(
         if differs.is_empty() {
             break;
         }
-        let again: Vec<(Scenario, LinkCondition)> = differs.iter().map(|i| cells[*i].clone()).collect();
+        let again: Vec<Cell> = differs.iter().map(|i| cells[*i].clone()).collect();
         eprintln!("[lab] {} cell(s) differ from the theory: running them again", again.len());
         for (i, r2) in differs.iter().zip(run_all(cfg, &again)) {
             match (&mut results[*i], r2) {
@@ -78,10 +78,10 @@ pub fn run_and_report(
     let elapsed = t0.elapsed();
     let mut ok_cells = Vec::new();
     let mut lab_errors = Vec::new();
-    for (r, (sc, c)) in results.into_iter().zip(cells) {
+    for (r, cell) in results.into_iter().zip(cells) {
         match r {
             Ok(r) => ok_cells.push(r),
-            Err(e) => lab_errors.push(format!("{} [{}]: {e}", sc.label(), c.label())),
+            Err(e) => lab_errors.push(format!("{} [{}]: {e}", cell.label(), cell.condition.label())),
         }
     }
     let version = sh::run(&cfg.product.bin.to_string_lossy(), &["--version"]).unwrap_or_default();
@@ -135,8 +135,16 @@ pub fn main(a: &MatrixArgs, helper: PathBuf) -> Result<bool> {
         check_pings: 100,
     };
     let mut cells = standard_cells(a.clean_only);
+    for c in &mut cells {
+        c.family = a.family;
+    }
     if let Some(only) = &a.only {
-        cells.retain(|(s, _)| s.label().contains(only.as_str()));
+        cells.retain(|c| c.label().contains(only.as_str()));
     }
     run_and_report(&cfg, &cells, a.out.as_deref())
+}
+
+fn parse_family(s: &str) -> std::result::Result<Family, String> {
+    let names: Vec<&str> = Family::ALL.iter().map(|f| f.name()).collect();
+    Family::parse(s).ok_or_else(|| format!("one of {}", names.join(", ")))
 }

@@ -156,6 +156,12 @@ pub struct RouterRules {
     pub hairpin: bool,
 }
 
+// IPv6 is not translated: a router that gives its LAN IPv6 forwards it, and the `lab_fw` table
+// is its stateful firewall, as home routers and carriers have: from the WAN only what belongs
+// to a flow an inside host opened (established, or related such as its ICMPv6 errors) gets in,
+// everything else is dropped. The same simultaneous greetings that open two NATs open two such
+// firewalls.
+
 /// Interface names inside a router namespace.
 pub const WAN_IF: &str = "wan";
 /// The LAN bridge of a router.
@@ -242,6 +248,8 @@ table inet lab_fw {{
   }}
   chain forward {{
     type filter hook forward priority filter; policy accept;
+    iifname "{WAN_IF}" meta nfproto ipv6 ct state established,related accept
+    iifname "{WAN_IF}" meta nfproto ipv6 drop
     iifname "{WAN_IF}" ct state new ct status dnat accept
     iifname "{WAN_IF}" ct state new drop
   }}
@@ -285,6 +293,10 @@ mod tests {
         assert!(rules(NatType::RestrictedCone).contains("@seen dnat"));
         assert!(!rules(NatType::PortRestrictedCone).contains("dnat ip to"));
         assert!(rules(NatType::PortRestrictedCone).contains("ct state new drop"));
+        let fw = rules(NatType::Symmetric);
+        let v6_in = fw.find("meta nfproto ipv6 ct state established,related accept").expect("v6 replies in");
+        let v6_drop = fw.find("meta nfproto ipv6 drop").expect("every other inbound v6 dropped");
+        assert!(v6_in < v6_drop, "{fw}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The lab's own small UDP programs, run inside namespaces through the `rhp-lab` helper binary:
-//! an echo/classifier service, a round-trip prober and a NAT classifier. They measure the lab
-//! (its links, its NATs); rendezvous and punching are only ever the product's.
+//! an echo/classifier service, a round-trip prober, a NAT classifier, and plain UDP greetings
+//! (for the firewall tests). They measure the lab (its links, its NATs, its firewalls);
+//! rendezvous and punching are only ever the product's.
 //!
 //! Every loop here is bounded by a deadline.
 
@@ -118,7 +119,7 @@ pub fn echo_service(binds: &[SocketAddr], max_life: Duration) -> Result<()> {
 
 /// Sends `count` pings `interval` apart and collects echoes until 600 ms after the last send.
 pub fn ping(server: SocketAddr, count: u32, interval: Duration) -> Result<PingStats> {
-    let sock = UdpSocket::bind("0.0.0.0:0")?;
+    let sock = UdpSocket::bind(any_port(server))?;
     let rx = sock.try_clone()?;
     rx.set_read_timeout(Some(Duration::from_millis(20)))?;
     let start = Instant::now();
@@ -153,6 +154,14 @@ pub fn ping(server: SocketAddr, count: u32, interval: Duration) -> Result<PingSt
         }
     }
     Ok(PingStats { sent: count, received: rtts_us.len() as u32, rtts_us })
+}
+
+/// The unspecified address of `to`'s family, any port.
+fn any_port(to: SocketAddr) -> SocketAddr {
+    match to {
+        SocketAddr::V4(_) => SocketAddr::from(([0, 0, 0, 0], 0)),
+        SocketAddr::V6(_) => SocketAddr::from(([0u16; 8], 0)),
+    }
 }
 
 /// Sends `req` to `to` (up to 5 times, 300 ms apart) until a reply starting with `want` arrives.
@@ -267,4 +276,73 @@ pub fn classify(s1: SocketAddr, s2: SocketAddr) -> Result<Classification> {
 
 fn bad(what: &str) -> LabError {
     LabError::Check(format!("malformed `{what}` reply"))
+}
+
+/// What [`greet`] heard: each source and how many datagrams came from it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Heard(pub Vec<(SocketAddr, u32)>);
+
+impl Heard {
+    /// Datagrams from `from`.
+    pub fn from(&self, from: SocketAddr) -> u32 {
+        self.0.iter().find(|(a, _)| *a == from).map_or(0, |(_, n)| *n)
+    }
+
+    /// One line: `heard from=a,b counts=n,m`.
+    pub fn render(&self) -> String {
+        let from: Vec<String> = self.0.iter().map(|(a, _)| a.to_string()).collect();
+        let counts: Vec<String> = self.0.iter().map(|(_, n)| n.to_string()).collect();
+        format!("heard from={} counts={}", from.join(","), counts.join(","))
+    }
+
+    /// Parses [`Heard::render`]'s line (anywhere in `out`).
+    pub fn parse(out: &str) -> Option<Heard> {
+        let line = out.lines().find(|l| l.starts_with("heard "))?;
+        let f = fields(line);
+        let list = |k: &str| -> Vec<&str> {
+            f.get(k).map_or(Vec::new(), |s| s.split(',').filter(|x| !x.is_empty()).collect())
+        };
+        let from = list("from");
+        let counts = list("counts");
+        if from.len() != counts.len() {
+            return None;
+        }
+        let pairs = from.iter().zip(&counts).map(|(a, n)| Some((a.parse().ok()?, n.parse().ok()?)));
+        Some(Heard(pairs.collect::<Option<Vec<_>>>()?))
+    }
+}
+
+/// Plain UDP greetings, for the firewall tests: binds `bind`, prints `ready`, sends `greet <i>`
+/// to every peer `count` times `interval` apart while listening, then listens `linger` more;
+/// returns every source heard from (a greeting is not answered).
+pub fn greet(
+    bind: SocketAddr,
+    peers: &[SocketAddr],
+    count: u32,
+    interval: Duration,
+    linger: Duration,
+) -> Result<Heard> {
+    let sock = UdpSocket::bind(bind)?;
+    sock.set_read_timeout(Some(Duration::from_millis(5)))?;
+    println!("ready");
+    let start = Instant::now();
+    let end = start + interval * count + linger;
+    let mut heard: Vec<(SocketAddr, u32)> = Vec::new();
+    let mut sent = 0;
+    let mut buf = [0u8; 1500];
+    while Instant::now() < end {
+        if sent < count && Instant::now() >= start + interval * sent {
+            for p in peers {
+                sock.send_to(format!("greet {sent}").as_bytes(), p)?;
+            }
+            sent += 1;
+        }
+        if let Ok((_, from)) = sock.recv_from(&mut buf) {
+            match heard.iter_mut().find(|(a, _)| *a == from) {
+                Some((_, n)) => *n += 1,
+                None => heard.push((from, 1)),
+            }
+        }
+    }
+    Ok(Heard(heard))
 }

@@ -3,11 +3,12 @@
 //! several labs at once.
 
 use crate::cell::{Attempt, CellResult};
+use crate::family::Family;
 use crate::impair::LinkCondition;
 use crate::nat::NatType;
 use crate::output::{direct_ms, methods_reported, reported_success};
 use crate::probe::{fields, PingStats};
-use crate::scenario::{Access, Scenario};
+use crate::scenario::{Access, Cell, Scenario};
 use crate::sh::{self, LabError, Proc, Result};
 use crate::theory::{self, CURRENT_CLIENT};
 use crate::topo::{ClientId, Lab, RouterSpec, RENDEZVOUS_PORT, SERVER_ADDR};
@@ -73,20 +74,23 @@ pub struct RunConfig {
     pub check_pings: u32,
 }
 
-fn client_behind(lab: &mut Lab, a: Access) -> Result<ClientId> {
+/// A home router of type `t` giving its LAN `family`.
+fn home(t: NatType, family: Family) -> RouterSpec {
+    RouterSpec { family, ..RouterSpec::home(t) }
+}
+
+fn client_behind(lab: &mut Lab, a: Access, family: Family) -> Result<ClientId> {
     let r = match a {
-        Access::Nat(t) => lab.add_router(RouterSpec::home(t))?,
+        Access::Nat(t) => lab.add_router(home(t, family))?,
         Access::DoubleNat => {
             let carrier = lab.add_router(RouterSpec {
-                nat: NatType::PortRestrictedCone,
-                upstream: None,
                 carrier: true,
-                wan_firewall: true,
                 hairpin: false,
+                ..home(NatType::PortRestrictedCone, family)
             })?;
             lab.add_router(RouterSpec {
                 upstream: Some(carrier),
-                ..RouterSpec::home(NatType::PortRestrictedCone)
+                ..home(NatType::PortRestrictedCone, family)
             })?
         }
     };
@@ -106,21 +110,29 @@ const STOPPED_CODE: i32 = 143;
 /// What the host prints (stderr) once the server has created its session.
 const SESSION_CREATED: &str = "in the session";
 
-/// Builds the lab for `scenario` under `cond`, checks the impairment, starts the rendezvous
-/// server and runs `cfg.attempts` sessions; the lab is torn down when this returns.
-pub fn run_cell(cfg: &RunConfig, scenario: &Scenario, cond: LinkCondition) -> Result<CellResult> {
+/// Builds the lab for the cell (its scenario over its family), checks the impairment, starts the
+/// rendezvous server and runs `cfg.attempts` sessions; the lab is torn down when this returns.
+/// The product speaks IPv4 only so far (issue 18): in a dual-stack cell it runs over IPv4, and an
+/// IPv6-only cell is refused.
+pub fn run_cell(cfg: &RunConfig, cell: &Cell) -> Result<CellResult> {
+    let (scenario, cond, family) = (&cell.scenario, cell.condition, cell.family);
+    if !family.has_v4() {
+        return Err(LabError::Check(format!("{}: the product has no IPv6 yet (issue 18)", cell.label())));
+    }
     let t0 = Instant::now();
     let mut lab = Lab::new(&cfg.helper)?;
     lab.start_echo()?;
     let clients: Vec<ClientId> = match scenario {
-        Scenario::Pair(a, b) => vec![client_behind(&mut lab, *a)?, client_behind(&mut lab, *b)?],
+        Scenario::Pair(a, b) => {
+            vec![client_behind(&mut lab, *a, family)?, client_behind(&mut lab, *b, family)?]
+        }
         Scenario::SameNat(t) => {
-            let r = lab.add_router(RouterSpec::home(*t))?;
+            let r = lab.add_router(home(*t, family))?;
             vec![lab.add_client(r)?, lab.add_client(r)?]
         }
-        Scenario::Group(v) => v.iter().map(|a| client_behind(&mut lab, *a)).collect::<Result<_>>()?,
+        Scenario::Group(v) => v.iter().map(|a| client_behind(&mut lab, *a, family)).collect::<Result<_>>()?,
         Scenario::RouterRace => {
-            let spec = RouterSpec { wan_firewall: false, ..RouterSpec::home(NatType::PortRestrictedCone) };
+            let spec = RouterSpec { wan_firewall: false, ..home(NatType::PortRestrictedCone, family) };
             let a = lab.add_router(spec.clone())?;
             let b = lab.add_router(spec)?;
             vec![lab.add_client(a)?, lab.add_client(b)?]
@@ -172,11 +184,12 @@ pub fn run_cell(cfg: &RunConfig, scenario: &Scenario, cond: LinkCondition) -> Re
     }
     if verbose() {
         let log = lab.server_log().join("\n");
-        eprintln!("[lab] server log of {} [{}]:\n{log}", scenario.label(), cond.label());
+        eprintln!("[lab] server log of {} [{}]:\n{log}", cell.label(), cond.label());
     }
     Ok(CellResult {
         scenario: scenario.clone(),
         condition: cond,
+        family,
         attempts,
         measured,
         elapsed: t0.elapsed(),
@@ -289,16 +302,17 @@ fn run_attempt(
     Ok(Attempt { ok, connect_ms: if ok { connect_ms } else { None }, method, probes, direct_ms, detail, log })
 }
 
-/// Runs every (scenario, condition) with `cfg.jobs` labs at once. Progress goes to stderr.
-pub fn run_all(cfg: &RunConfig, cells: &[(Scenario, LinkCondition)]) -> Vec<Result<CellResult>> {
+/// Runs every cell with `cfg.jobs` labs at once. Progress goes to stderr.
+pub fn run_all(cfg: &RunConfig, cells: &[Cell]) -> Vec<Result<CellResult>> {
     let next = AtomicUsize::new(0);
     let out: Mutex<Vec<Option<Result<CellResult>>>> = Mutex::new((0..cells.len()).map(|_| None).collect());
     std::thread::scope(|s| {
         for _ in 0..cfg.jobs.max(1) {
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
-                let Some((sc, cond)) = cells.get(i) else { break };
-                let r = run_cell(cfg, sc, *cond);
+                let Some(cell) = cells.get(i) else { break };
+                let r = run_cell(cfg, cell);
+                let (sc, cond) = (cell, cell.condition);
                 match &r {
                     Ok(c) => eprintln!(
                         "[lab] {:<45} {:<32} {}/{} {} ({:.1} s)",

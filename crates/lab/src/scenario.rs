@@ -1,7 +1,9 @@
 //! The scenario model: how a player reaches the internet ([`Access`]), what one matrix entry
-//! puts in a lab ([`Scenario`]), and the standard list of cells (scenario × link condition).
-//! Theory, runner and report all read this; it reads only the NAT data and link conditions.
+//! puts in a lab ([`Scenario`]), one cell of the matrix ([`Cell`]: a scenario under a link
+//! condition over an IP family), and the standard cells. Theory, runner and report all read
+//! this; it reads only the NAT data, the families and the link conditions.
 
+use crate::family::Family;
 use crate::impair::LinkCondition;
 use crate::nat::{Filtering, Mapping, NatType};
 
@@ -117,11 +119,38 @@ pub fn scenarios() -> Vec<Scenario> {
     v
 }
 
-/// The standard cells: every scenario under clean and 10% loss + 50 ms.
-pub fn standard_cells(clean_only: bool) -> Vec<(Scenario, LinkCondition)> {
+/// One cell of the matrix: a scenario, the condition of every player's link, and the IP
+/// families every player's network gives it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Cell {
+    /// What the lab holds.
+    pub scenario: Scenario,
+    /// Loss and delay on each client's link.
+    pub condition: LinkCondition,
+    /// IPv4 only (NAT), IPv6 only (firewall), or both, for every player.
+    pub family: Family,
+}
+
+impl Cell {
+    /// An IPv4-only cell (the lab as it was before IPv6).
+    pub fn v4(scenario: Scenario, condition: LinkCondition) -> Cell {
+        Cell { scenario, condition, family: Family::V4 }
+    }
+
+    /// Human label: the scenario's, with the family when it is not IPv4 only.
+    pub fn label(&self) -> String {
+        match self.family {
+            Family::V4 => self.scenario.label(),
+            f => format!("{} [{f}]", self.scenario.label()),
+        }
+    }
+}
+
+/// The standard cells: every scenario under clean and 10% loss + 50 ms, IPv4 only.
+pub fn standard_cells(clean_only: bool) -> Vec<Cell> {
     let conds: &[LinkCondition] =
         if clean_only { &[LinkCondition::CLEAN] } else { &[LinkCondition::CLEAN, LinkCondition::LOSSY] };
-    conds.iter().flat_map(|c| scenarios().into_iter().map(move |s| (s, *c))).collect()
+    conds.iter().flat_map(|c| scenarios().into_iter().map(move |s| Cell::v4(s, *c))).collect()
 }
 
 #[cfg(test)]
@@ -136,5 +165,18 @@ mod tests {
         assert!(s.contains(&Scenario::SameNat(PortRestrictedCone)));
         assert!(s.iter().any(|x| matches!(x, Scenario::Group(v) if v.len() == 4)));
         assert!(s.contains(&Scenario::RouterRace));
+    }
+
+    #[test]
+    fn standard_cells_are_ipv4_only_and_a_family_shows_in_the_label() {
+        let cells = standard_cells(false);
+        assert_eq!(cells.len(), 2 * scenarios().len());
+        assert!(cells.iter().all(|c| c.family == Family::V4 && c.label() == c.scenario.label()));
+        let dual = Cell { family: Family::Dual, ..cells[0].clone() };
+        assert_eq!(dual.label(), format!("{} [dual-stack]", cells[0].scenario.label()));
+        for f in Family::ALL {
+            assert_eq!(Family::parse(f.name()), Some(f));
+            assert_eq!((f.has_v4(), f.has_v6()), (f != Family::V6, f != Family::V4));
+        }
     }
 }

@@ -1,5 +1,5 @@
 //! `rhp-lab`: runs the NAT matrix (`rhp-lab matrix`), and is also the helper the lab starts
-//! inside its namespaces (echo, ping, classify, delay).
+//! inside its namespaces (echo, ping, classify, greet, delay).
 
 use clap::{Parser, Subcommand};
 use rhp_lab::{impair, matrix, probe};
@@ -42,6 +42,19 @@ enum Cmd {
         #[arg(long)]
         s2: SocketAddr,
     },
+    /// (helper) Plain UDP greetings to peers; prints who was heard.
+    Greet {
+        #[arg(long)]
+        bind: SocketAddr,
+        #[arg(long)]
+        peer: Vec<SocketAddr>,
+        #[arg(long, default_value_t = 10)]
+        count: u32,
+        #[arg(long, default_value_t = 50)]
+        interval_ms: u64,
+        #[arg(long, default_value_t = 500)]
+        linger_ms: u64,
+    },
     /// (helper) NFQUEUE delay line.
     Delay {
         #[arg(long, default_value_t = 0)]
@@ -68,6 +81,13 @@ fn main() -> ExitCode {
             println!("{}", c.render());
             true
         }),
+        Cmd::Greet { bind, peer, count, interval_ms, linger_ms } => {
+            let every = Duration::from_millis(interval_ms);
+            probe::greet(bind, &peer, count, every, Duration::from_millis(linger_ms)).map(|h| {
+                println!("{}", h.render());
+                true
+            })
+        }
         Cmd::Delay { queue, delay_ms, max_s } => {
             impair::run_delay_line(queue, Duration::from_millis(delay_ms), Duration::from_secs(max_s))
                 .map(|_| true)
