@@ -152,31 +152,3 @@ pub fn standard_cells(clean_only: bool) -> Vec<Cell> {
         if clean_only { &[LinkCondition::CLEAN] } else { &[LinkCondition::CLEAN, LinkCondition::LOSSY] };
     conds.iter().flat_map(|c| scenarios().into_iter().map(move |s| Cell::v4(s, *c))).collect()
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use NatType::*;
-
-    #[test]
-    fn scenario_list_covers_every_unordered_pair() {
-        let s = scenarios();
-        assert_eq!(s.iter().filter(|x| matches!(x, Scenario::Pair(..))).count(), 36);
-        assert!(s.contains(&Scenario::SameNat(PortRestrictedCone)));
-        assert!(s.iter().any(|x| matches!(x, Scenario::Group(v) if v.len() == 4)));
-        assert!(s.contains(&Scenario::RouterRace));
-    }
-
-    #[test]
-    fn standard_cells_are_ipv4_only_and_a_family_shows_in_the_label() {
-        let cells = standard_cells(false);
-        assert_eq!(cells.len(), 2 * scenarios().len());
-        assert!(cells.iter().all(|c| c.family == Family::V4 && c.label() == c.scenario.label()));
-        let dual = Cell { family: Family::Dual, ..cells[0].clone() };
-        assert_eq!(dual.label(), format!("{} [dual-stack]", cells[0].scenario.label()));
-        for f in Family::ALL {
-            assert_eq!(Family::parse(f.name()), Some(f));
-            assert_eq!((f.has_v4(), f.has_v6()), (f != Family::V6, f != Family::V4));
-        }
-    }
-}
