@@ -8,7 +8,7 @@
 //! - [`family`]: IPv4 only, IPv6 only, dual stack: what a player's network gives it.
 //! - [`topo`]: the [`topo::Lab`]: internet, server, routers, clients.
 //! - [`impair`]: loss (nft `numgen`) and delay (NFQUEUE delay line), and their measurement check.
-//! - [`probe`]: the lab's own UDP programs (echo, ping, classifier): they measure the lab.
+//! - [`probe`]: the lab's own UDP programs (echo, ping, classifier, greetings): they measure the lab.
 //! - [`scenario`]: the scenario model: access types, scenarios, the standard cells.
 //! - [`theory`]: what each scenario should do for a client of given capabilities.
 //! - [`cell`]: one cell's attempts and whether they match the theory.
