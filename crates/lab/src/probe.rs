@@ -1,7 +1,7 @@
 //! The lab's own small UDP programs, run inside namespaces through the `rhp-lab` helper binary:
-//! an echo/classifier service, a round-trip prober, a NAT classifier, and a minimal
-//! rendezvous + punch pair that prints the same lines as the product client (so the matrix
-//! machinery can be validated before, and independently of, the real binaries).
+//! an echo/classifier service, a round-trip prober, a NAT classifier, and plain UDP greetings
+//! (for the firewall tests). They measure the lab (its links, its NATs, its firewalls);
+//! rendezvous and punching are only ever the product's.
 //!
 //! Every loop here is bounded by a deadline.
 
@@ -119,7 +119,7 @@ pub fn echo_service(binds: &[SocketAddr], max_life: Duration) -> Result<()> {
 
 /// Sends `count` pings `interval` apart and collects echoes until 600 ms after the last send.
 pub fn ping(server: SocketAddr, count: u32, interval: Duration) -> Result<PingStats> {
-    let sock = UdpSocket::bind("0.0.0.0:0")?;
+    let sock = UdpSocket::bind(any_port(server))?;
     let rx = sock.try_clone()?;
     rx.set_read_timeout(Some(Duration::from_millis(20)))?;
     let start = Instant::now();
@@ -154,6 +154,14 @@ pub fn ping(server: SocketAddr, count: u32, interval: Duration) -> Result<PingSt
         }
     }
     Ok(PingStats { sent: count, received: rtts_us.len() as u32, rtts_us })
+}
+
+/// The unspecified address of `to`'s family, any port.
+fn any_port(to: SocketAddr) -> SocketAddr {
+    match to {
+        SocketAddr::V4(_) => SocketAddr::from(([0, 0, 0, 0], 0)),
+        SocketAddr::V6(_) => SocketAddr::from(([0u16; 8], 0)),
+    }
 }
 
 /// Sends `req` to `to` (up to 5 times, 300 ms apart) until a reply starting with `want` arrives.
@@ -270,144 +278,71 @@ fn bad(what: &str) -> LabError {
     LabError::Check(format!("malformed `{what}` reply"))
 }
 
-/// Minimal rendezvous: `reg <session> <name> <players>` is answered `wait`, or, once the session
-/// has `players` members, `go name=ip:port;…` (every member, as observed).
-pub fn rendezvous(bind: SocketAddr, max_life: Duration) -> Result<()> {
+/// What [`greet`] heard: each source and how many datagrams came from it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Heard(pub Vec<(SocketAddr, u32)>);
+
+impl Heard {
+    /// Datagrams from `from`.
+    pub fn from(&self, from: SocketAddr) -> u32 {
+        self.0.iter().find(|(a, _)| *a == from).map_or(0, |(_, n)| *n)
+    }
+
+    /// One line: `heard from=a,b counts=n,m`.
+    pub fn render(&self) -> String {
+        let from: Vec<String> = self.0.iter().map(|(a, _)| a.to_string()).collect();
+        let counts: Vec<String> = self.0.iter().map(|(_, n)| n.to_string()).collect();
+        format!("heard from={} counts={}", from.join(","), counts.join(","))
+    }
+
+    /// Parses [`Heard::render`]'s line (anywhere in `out`).
+    pub fn parse(out: &str) -> Option<Heard> {
+        let line = out.lines().find(|l| l.starts_with("heard "))?;
+        let f = fields(line);
+        let list = |k: &str| -> Vec<&str> {
+            f.get(k).map_or(Vec::new(), |s| s.split(',').filter(|x| !x.is_empty()).collect())
+        };
+        let from = list("from");
+        let counts = list("counts");
+        if from.len() != counts.len() {
+            return None;
+        }
+        let pairs = from.iter().zip(&counts).map(|(a, n)| Some((a.parse().ok()?, n.parse().ok()?)));
+        Some(Heard(pairs.collect::<Option<Vec<_>>>()?))
+    }
+}
+
+/// Plain UDP greetings, for the firewall tests: binds `bind`, prints `ready`, sends `greet <i>`
+/// to every peer `count` times `interval` apart while listening, then listens `linger` more;
+/// returns every source heard from (a greeting is not answered).
+pub fn greet(
+    bind: SocketAddr,
+    peers: &[SocketAddr],
+    count: u32,
+    interval: Duration,
+    linger: Duration,
+) -> Result<Heard> {
     let sock = UdpSocket::bind(bind)?;
-    sock.set_read_timeout(Some(Duration::from_millis(200)))?;
-    eprintln!("listening on udp://{bind}");
-    let end = Instant::now() + max_life;
-    let mut sessions: HashMap<String, Vec<(String, SocketAddr)>> = HashMap::new();
+    sock.set_read_timeout(Some(Duration::from_millis(5)))?;
+    println!("ready");
+    let start = Instant::now();
+    let end = start + interval * count + linger;
+    let mut heard: Vec<(SocketAddr, u32)> = Vec::new();
+    let mut sent = 0;
     let mut buf = [0u8; 1500];
     while Instant::now() < end {
-        let Ok((n, from)) = sock.recv_from(&mut buf) else { continue };
-        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-        let w: Vec<&str> = text.split_whitespace().collect();
-        let [_, session, name, players] = w[..] else { continue };
-        if w[0] != "reg" || sessions.len() > 10_000 {
-            continue;
-        }
-        let Ok(players) = players.parse::<usize>() else { continue };
-        let members = sessions.entry(session.to_string()).or_default();
-        let full = members.len() >= players;
-        match members.iter_mut().find(|(m, _)| m == name) {
-            Some(m) => m.1 = from,
-            None if !full => members.push((name.to_string(), from)),
-            None => continue,
-        }
-        let reply = if members.len() >= players {
-            let list: Vec<String> = members.iter().map(|(m, a)| format!("{m}={a}")).collect();
-            format!("go {}", list.join(";"))
-        } else {
-            "wait".to_string()
-        };
-        let _ = sock.send_to(reply.as_bytes(), from);
-    }
-    Ok(())
-}
-
-/// Options of the probe punch client.
-#[derive(Clone, Debug)]
-pub struct PunchOpts {
-    /// Rendezvous server.
-    pub server: SocketAddr,
-    /// Session name.
-    pub session: String,
-    /// Own name.
-    pub name: String,
-    /// Players in the session (self included).
-    pub players: usize,
-    /// Give up on unconnected peers this long after the start.
-    pub timeout: Duration,
-    /// Answer a peer at the address its datagram came from (peer-reflexive), not only at the
-    /// server-observed one.
-    pub reply_to_source: bool,
-}
-
-/// Probe punch client: registers, then sends `hi <name>` to every peer's observed address every
-/// 50 ms; a `hi` is answered `ack` (to its source if `reply_to_source`). A peer counts as
-/// connected when a datagram from it arrived. Prints the product client's lines; returns whether
-/// all peers connected.
-pub fn punch(o: &PunchOpts) -> Result<bool> {
-    let sock = UdpSocket::bind("0.0.0.0:0")?;
-    sock.set_read_timeout(Some(Duration::from_millis(10)))?;
-    let mut buf = [0u8; 1500];
-    // Rendezvous phase (bounded: 10 s).
-    let reg = format!("reg {} {} {}", o.session, o.name, o.players);
-    let reg_end = Instant::now() + Duration::from_secs(10);
-    let mut last = Instant::now() - Duration::from_secs(1);
-    let mut peers: Vec<(String, SocketAddr)> = Vec::new();
-    let mut registered = false;
-    while peers.is_empty() {
-        if Instant::now() > reg_end {
-            return Err(LabError::Check("rendezvous timed out".into()));
-        }
-        if last.elapsed() >= Duration::from_millis(200) {
-            sock.send_to(reg.as_bytes(), o.server)?;
-            last = Instant::now();
-        }
-        if let Ok((n, from)) = sock.recv_from(&mut buf) {
-            let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-            if from == o.server && !registered {
-                registered = true;
-                eprintln!("in the session {}", o.session);
+        if sent < count && Instant::now() >= start + interval * sent {
+            for p in peers {
+                sock.send_to(format!("greet {sent}").as_bytes(), p)?;
             }
-            if let (true, Some(list)) = (from == o.server, text.strip_prefix("go ")) {
-                peers = list
-                    .split(';')
-                    .filter_map(|e| e.split_once('='))
-                    .filter(|(m, _)| *m != o.name)
-                    .filter_map(|(m, a)| Some((m.to_string(), a.parse().ok()?)))
-                    .collect();
+            sent += 1;
+        }
+        if let Ok((_, from)) = sock.recv_from(&mut buf) {
+            match heard.iter_mut().find(|(a, _)| *a == from) {
+                Some((_, n)) => *n += 1,
+                None => heard.push((from, 1)),
             }
         }
     }
-    let start = Instant::now();
-    let ms = |t: Instant| t.saturating_duration_since(start).as_millis();
-    let mut connected: HashMap<String, SocketAddr> = HashMap::new();
-    let mut all_done: Option<Instant> = None;
-    let hi = format!("hi {}", o.name);
-    let ack = format!("ack {}", o.name);
-    let mut last_send = start - Duration::from_secs(1);
-    while start.elapsed() < o.timeout {
-        if all_done.is_some_and(|t| t.elapsed() > Duration::from_millis(500)) {
-            break;
-        }
-        if last_send.elapsed() >= Duration::from_millis(50) {
-            for (m, a) in &peers {
-                let _ = sock.send_to(hi.as_bytes(), *a);
-                if let Some(b) = connected.get(m).filter(|b| *b != a) {
-                    let _ = sock.send_to(hi.as_bytes(), *b);
-                }
-            }
-            last_send = Instant::now();
-        }
-        let Ok((n, from)) = sock.recv_from(&mut buf) else { continue };
-        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-        let Some((kind, who)) = text.split_once(' ') else { continue };
-        // A peer may show up from another port (symmetric NAT: peer-reflexive), never from
-        // another address than the one the server saw.
-        let Some((_, observed)) = peers.iter().find(|(m, a)| m == who && a.ip() == from.ip()) else {
-            continue;
-        };
-        if kind == "hi" {
-            let to = if o.reply_to_source { from } else { *observed };
-            let _ = sock.send_to(ack.as_bytes(), to);
-        }
-        if (kind == "hi" || kind == "ack") && !connected.contains_key(who) {
-            connected.insert(who.to_string(), from);
-            println!("connected peer={who} addr={from} after_start_ms={}", ms(Instant::now()));
-            if connected.len() == peers.len() {
-                all_done = Some(Instant::now());
-            }
-        }
-    }
-    for (m, _) in &peers {
-        if !connected.contains_key(m) {
-            println!("failed peer={m} reason=timeout");
-        }
-    }
-    let done_ms = all_done.map(ms).unwrap_or_else(|| ms(Instant::now()));
-    println!("punch-done connected={}/{} after_start_ms={done_ms}", connected.len(), peers.len());
-    Ok(connected.len() == peers.len())
+    Ok(Heard(heard))
 }

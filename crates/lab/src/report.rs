@@ -2,10 +2,11 @@
 //! detail of every cell with a destination-dependent side (success rate, median / p95 time, share
 //! within 5 s, methods, birthday probes), the theory, and the problems.
 
+use crate::cell::CellResult;
 use crate::impair::LinkCondition;
-use crate::matrix::{Access, CellResult, Scenario};
 use crate::nat::{Mapping, NatType};
-use crate::theory::{self, ClientModel, Method};
+use crate::scenario::{Access, Scenario};
+use crate::theory::{self, ClientModel};
 use std::fmt::Write as _;
 
 /// Every cell whose outcome differs from the theory, as one line each.
@@ -212,22 +213,4 @@ pub fn report(results: &[CellResult], m: ClientModel, meta: &str) -> String {
     }
     s.push_str(theory::THEORY);
     s
-}
-
-/// `method` counts of a set of attempts, e.g. `birthday 19, plain 1`.
-pub fn method_counts(methods: impl Iterator<Item = Method>) -> String {
-    let mut counts: Vec<(Method, usize)> = Vec::new();
-    for x in methods {
-        match counts.iter_mut().find(|(y, _)| *y == x) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((x, 1)),
-        }
-    }
-    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    let v: Vec<String> = counts.iter().map(|(x, n)| format!("{x} {n}")).collect();
-    if v.is_empty() {
-        "—".into()
-    } else {
-        v.join(", ")
-    }
 }

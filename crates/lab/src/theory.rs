@@ -1,48 +1,9 @@
 //! What theory predicts for each scenario: whether its players connect, and by which direct
 //! method, for a client of a given capability ([`ClientModel`]). The matrix asserts these.
 
-use crate::matrix::{Access, Scenario};
 use crate::nat::{Filtering, Mapping, NatType, PortAlloc};
-use std::fmt;
-
-/// How a player's connection to a peer was found, as the product prints it (`method=`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Method {
-    /// Greetings to the server-observed port (and its ±8 window).
-    Plain,
-    /// Greetings to the ports a sequential NAT will allocate next.
-    Predicted,
-    /// K sockets on the hard side, random probes from the easy side.
-    Birthday,
-    /// Through the rendezvous server's relay (the path a pair ends on when no direct one opens).
-    Relay,
-}
-
-impl Method {
-    /// Every method, weakest first.
-    pub const ALL: [Method; 4] = [Method::Plain, Method::Predicted, Method::Birthday, Method::Relay];
-
-    /// The token the product prints.
-    pub fn name(self) -> &'static str {
-        match self {
-            Method::Plain => "plain",
-            Method::Predicted => "predicted",
-            Method::Birthday => "birthday",
-            Method::Relay => "relay",
-        }
-    }
-
-    /// Parses [`Method::name`].
-    pub fn parse(s: &str) -> Option<Method> {
-        Method::ALL.into_iter().find(|m| m.name() == s)
-    }
-}
-
-impl fmt::Display for Method {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+use crate::scenario::{Access, Scenario};
+use rhp_client::Method;
 
 /// What the client under test does that decides the open cells of the theory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,8 +22,9 @@ pub struct ClientModel {
     pub relay: bool,
 }
 
-/// The lab's own probe client: plain punching, answers where datagrams come from.
-pub const PROBE_CLIENT: ClientModel = ClientModel {
+/// A client that only punches plainly (greetings to the server-observed endpoint) and answers
+/// where datagrams come from: the baseline the NAT-LAB-NOTES measured.
+pub const PLAIN_CLIENT: ClientModel = ClientModel {
     answers_source: true,
     survives_router_race: false,
     predicts: false,
@@ -239,73 +201,3 @@ pub const THEORY: &str = "## Why these outcomes
 - Router race (home routers without the WAN firewall): a punch that arrives before the local client's own first packet is recorded by conntrack as a flow to the router itself; the client's packet then leaves from a new port that the peer filters out. The current client does not recover; the cell is shown but not asserted because the race is occasionally won.
 
 ";
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use NatType::*;
-
-    const SYM: Access = Access::Nat(Symmetric);
-    const SEQ: Access = Access::Nat(SymmetricSequential);
-    const PP: Access = Access::Nat(SymmetricPreserving);
-
-    #[test]
-    fn the_product_connects_every_pair_directly_with_at_most_one_hard_side_and_the_rest_by_relay() {
-        let m = CURRENT_CLIENT;
-        let direct_only = ClientModel { relay: false, ..CURRENT_CLIENT };
-        for a in Access::ALL {
-            for b in Access::ALL {
-                let e = pair(a, b, m);
-                let easy_sides = [a, b].iter().filter(|x| hardness(**x) == Hardness::Easy).count();
-                assert!(e.connects, "{a:?} {b:?}: every pair connects");
-                assert_eq!(e.methods.contains(&Method::Relay), easy_sides == 0, "{a:?} {b:?}");
-                assert_eq!(pair(a, b, direct_only).connects, easy_sides >= 1, "{a:?} {b:?}");
-                assert_eq!(e, pair(b, a, m), "symmetric in its arguments");
-            }
-        }
-        let pr = Access::Nat(PortRestrictedCone);
-        assert_eq!(pair(pr, SYM, m).methods, [Method::Birthday]);
-        assert_eq!(pair(Access::DoubleNat, PP, m).methods, [Method::Birthday]);
-        assert_eq!(pair(pr, SEQ, m).methods, [Method::Plain, Method::Predicted]);
-        assert_eq!(pair(Access::Nat(FullCone), SEQ, m).methods, [Method::Plain, Method::Predicted]);
-        assert_eq!(pair(Access::Nat(FullCone), SYM, m).methods, [Method::Plain, Method::Birthday]);
-        assert_eq!(pair(pr, pr, m).methods, [Method::Plain]);
-        assert_eq!(pair(SEQ, SEQ, m).methods, [Method::Predicted, Method::Relay]);
-        assert_eq!(pair(SYM, PP, m).methods, [Method::Relay]);
-    }
-
-    #[test]
-    fn plain_punching_alone_fails_wherever_a_symmetric_side_meets_port_filtering() {
-        let m = PROBE_CLIENT;
-        for h in [SYM, SEQ, PP] {
-            assert!(pair(Access::Nat(FullCone), h, m).connects);
-            assert!(pair(h, Access::Nat(RestrictedCone), m).connects);
-            for c in [Access::Nat(PortRestrictedCone), Access::Nat(PortShiftCone), Access::DoubleNat, SYM] {
-                assert!(!pair(c, h, m).connects, "{c:?} {h:?}");
-            }
-        }
-        let no_source = ClientModel { answers_source: false, ..PROBE_CLIENT };
-        assert!(!pair(Access::Nat(FullCone), SYM, no_source).connects);
-    }
-
-    #[test]
-    fn hardness_follows_the_port_allocation() {
-        assert_eq!(hardness(SYM), Hardness::Random);
-        assert_eq!(hardness(PP), Hardness::Random);
-        assert_eq!(hardness(SEQ), Hardness::Predictable);
-        assert_eq!(hardness(Access::DoubleNat), Hardness::Easy);
-        assert!(is_hard(SYM) && !is_hard(SEQ));
-    }
-
-    #[test]
-    fn a_group_needs_every_pair_and_collects_their_methods() {
-        let g = Scenario::Group(vec![Access::Nat(PortRestrictedCone), SYM, Access::Nat(FullCone)]);
-        let e = expected(&g, CURRENT_CLIENT).expect("asserted");
-        assert!(e.connects);
-        assert!(e.methods.contains(&Method::Birthday) && e.methods.contains(&Method::Plain));
-        let direct_only = ClientModel { relay: false, ..CURRENT_CLIENT };
-        assert!(!expected(&Scenario::Group(vec![SYM, PP]), direct_only).expect("asserted").connects);
-        assert!(expected(&Scenario::Group(vec![SYM, PP]), CURRENT_CLIENT).expect("asserted").connects);
-        assert_eq!(expected(&Scenario::RouterRace, CURRENT_CLIENT), None);
-    }
-}

@@ -2,19 +2,26 @@
 //! addresses, NAT routers (each a namespace with a WAN veth and a LAN bridge), clients behind them.
 //!
 //! ```text
-//!  server 198.51.100.10/.11, 192.0.2.10
+//!  server 198.51.100.10/.11, 192.0.2.10, 2001:db8::10
 //!     |
 //!  internet ── r1 wan 203.0.113.6/30 ── [lan 10.1.0.1/24] ── client 10.1.0.2
 //!           ── r2 wan 203.0.113.10/30 ─ [lan 100.64.2.1/24] ── r3 wan 100.64.2.2 ── [lan 10.3.0.1/24] ── client
 //! ```
+//! IPv6 (documentation prefix `2001:db8::/32`, no NAT): the server segment is 2001:db8::/64;
+//! a router k on the internet has its WAN in 2001:db8:ffff:k::/64 and is routed 2001:db8:k::/48,
+//! its LAN is 2001:db8:k::/64; a router j behind it gets 2001:db8:k:j::/64. A router gives its
+//! LAN IPv6 only if its [`Family`] says so, and forwards it through its stateful firewall
+//! (see [`crate::nat::RouterRules`]). The internet and the server always have both families.
+//!
 //! Everything is created inside namespaces the lab owns; nothing is added to the host's namespace.
 
+use crate::family::Family;
 use crate::impair::LinkCondition;
 use crate::nat::{NatType, RouterRules, LAN_IF, WAN_IF};
 use crate::netns::{self, Netns};
 use crate::probe::PingStats;
 use crate::sh::{LabError, Proc, Result};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -24,6 +31,13 @@ pub const SERVER_ADDR: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);
 pub const SERVER_ADDR2: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 11);
 /// Third server address, in another documentation range (filtering probe: a never-contacted host).
 pub const SERVER_ADDR3: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
+/// The server's IPv6 address.
+pub const SERVER_ADDR6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x10);
+/// The internet router's address on the server segment (the server's IPv6 gateway).
+const INET_ADDR6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+
+/// Port of the rendezvous server (the product's `serve`) on [`SERVER_ADDR`].
+pub const RENDEZVOUS_PORT: u16 = 7000;
 /// Port of the lab's echo/classifier service on every server address.
 pub const ECHO_PORT: u16 = 3478;
 /// A second echo port on [`SERVER_ADDR`] (filtering probe: same host, other port).
@@ -50,12 +64,21 @@ pub struct RouterSpec {
     pub wan_firewall: bool,
     /// NAT loopback for peers behind the same router.
     pub hairpin: bool,
+    /// What the router gives its LAN: IPv4 behind its NAT, IPv6 behind its firewall, or both.
+    pub family: Family,
 }
 
 impl RouterSpec {
     /// A home router of type `nat` on the internet, firewall on, hairpin on.
     pub fn home(nat: NatType) -> RouterSpec {
-        RouterSpec { nat, upstream: None, carrier: false, wan_firewall: true, hairpin: true }
+        RouterSpec {
+            nat,
+            upstream: None,
+            carrier: false,
+            wan_firewall: true,
+            hairpin: true,
+            family: Family::V4,
+        }
     }
 }
 
@@ -67,6 +90,8 @@ pub struct Router {
     pub spec: RouterSpec,
     /// Public (WAN) address.
     pub wan_addr: Ipv4Addr,
+    /// The LAN's IPv6 /64 (its first four groups), if the router gives IPv6.
+    pub lan6: Option<[u16; 4]>,
     lan_base: [u8; 3],
     next_host: u8,
     lan_loss: bool,
@@ -96,14 +121,22 @@ impl Router {
         self.next_host += 1;
         Ok(Ipv4Addr::new(a, b, c, self.next_host))
     }
+
+    /// Host `h` of the LAN's IPv6 /64 (1 is the router), if the router gives IPv6.
+    fn lan6_addr(&self, h: u8) -> Option<Ipv6Addr> {
+        let [a, b, c, d] = self.lan6?;
+        Some(Ipv6Addr::new(a, b, c, d, 0, 0, 0, h.into()))
+    }
 }
 
 /// A client host behind a router.
 pub struct Client {
     /// Its namespace.
     pub ns: Netns,
-    /// Its LAN address.
-    pub addr: Ipv4Addr,
+    /// Its LAN IPv4 address (`None`: an IPv6-only network).
+    pub addr: Option<Ipv4Addr>,
+    /// Its global IPv6 address (`None`: an IPv4-only network).
+    pub addr6: Option<Ipv6Addr>,
     /// The router it sits behind.
     pub router: RouterId,
     delay: Option<Proc>,
@@ -131,8 +164,8 @@ impl Lab {
     pub fn new(helper: &Path) -> Result<Lab> {
         netns::sweep_stale()?;
         let prefix = netns::unique_prefix();
-        let inet = Netns::create(&format!("{prefix}inet"))?;
-        let server = Netns::create(&format!("{prefix}srv"))?;
+        let inet = namespace(&format!("{prefix}inet"))?;
+        let server = namespace(&format!("{prefix}srv"))?;
         let workdir = std::env::temp_dir().join(prefix.trim_end_matches('-'));
         std::fs::create_dir_all(&workdir)?;
         let lab = Lab {
@@ -154,6 +187,10 @@ impl Lab {
         }
         lab.server.ip(&["addr", "add", &format!("{SERVER_ADDR3}/24"), "dev", "eth0"])?;
         lab.server.ip(&["route", "add", "default", "via", "198.51.100.1"])?;
+        lab.inet.sysctl("net.ipv6.conf.all.forwarding", "1")?;
+        lab.inet.ip(&["-6", "addr", "add", &format!("{INET_ADDR6}/64"), "dev", "srv"])?;
+        lab.server.ip(&["-6", "addr", "add", &format!("{SERVER_ADDR6}/64"), "dev", "eth0"])?;
+        lab.server.ip(&["-6", "route", "add", "default", "via", &INET_ADDR6.to_string()])?;
         Ok(lab)
     }
 
@@ -174,7 +211,7 @@ impl Lab {
             return Err(LabError::Check("too many routers".into()));
         }
         let kb = k as u8;
-        let ns = Netns::create(&format!("{}r{k}", self.prefix))?;
+        let ns = namespace(&format!("{}r{k}", self.prefix))?;
         ns.sysctl("net.ipv4.ip_forward", "1")?;
         let wan_addr = match spec.upstream {
             None => {
@@ -210,8 +247,46 @@ impl Lab {
         ns.ip(&["addr", "add", &format!("{a}.{b}.{c}.1/24"), "dev", LAN_IF])?;
         let rules = Router::rules(&spec, wan_addr, lan_base);
         ns.nft(&rules.ruleset())?;
-        self.routers.push(Router { ns, spec, wan_addr, lan_base, next_host: 1, lan_loss: false });
+        let lan6 = if spec.family.has_v6() { Some(self.route_v6(&ns, &spec, k)?) } else { None };
+        self.routers.push(Router { ns, spec, wan_addr, lan6, lan_base, next_host: 1, lan_loss: false });
         Ok(k - 1)
+    }
+
+    /// IPv6 for router `k` (already linked, its LAN bridge up): forwarding on, its WAN address
+    /// and default route, the route to its LAN in the router above it, its LAN's /64 on the
+    /// bridge. Returns the LAN's /64.
+    fn route_v6(&mut self, ns: &Netns, spec: &RouterSpec, k: usize) -> Result<[u16; 4]> {
+        let k16 = k as u16;
+        ns.sysctl("net.ipv6.conf.all.forwarding", "1")?;
+        let lan6 = match spec.upstream {
+            None => {
+                let link = [0x2001, 0xdb8, 0xffff, k16];
+                let (gw, wan) = (v6(link, 1), v6(link, 2));
+                self.inet.ip(&["-6", "addr", "add", &format!("{gw}/64"), "dev", &format!("r{k}")])?;
+                ns.ip(&["-6", "addr", "add", &format!("{wan}/64"), "dev", WAN_IF])?;
+                ns.ip(&["-6", "route", "add", "default", "via", &gw.to_string()])?;
+                let routed = format!("2001:db8:{k16:x}::/48");
+                self.inet.ip(&["-6", "route", "add", &routed, "via", &wan.to_string()])?;
+                [0x2001, 0xdb8, k16, 0]
+            }
+            Some(u) => {
+                let up = self.routers.get_mut(u).ok_or_else(|| LabError::Check(format!("no router {u}")))?;
+                let up_lan =
+                    up.lan6.ok_or_else(|| LabError::Check(format!("router {u} above has no IPv6")))?;
+                // The WAN's host number is the one its IPv4 address got on the LAN above.
+                let wan =
+                    up.lan6_addr(up.next_host).ok_or_else(|| LabError::Check("no IPv6 above".into()))?;
+                let gw = v6(up_lan, 1);
+                ns.ip(&["-6", "addr", "add", &format!("{wan}/64"), "dev", WAN_IF])?;
+                ns.ip(&["-6", "route", "add", "default", "via", &gw.to_string()])?;
+                let lan6 = [up_lan[0], up_lan[1], up_lan[2], k16];
+                let routed = format!("{}/64", v6(lan6, 0));
+                up.ns.ip(&["-6", "route", "add", &routed, "via", &wan.to_string()])?;
+                lan6
+            }
+        };
+        ns.ip(&["-6", "addr", "add", &format!("{}/64", v6(lan6, 1)), "dev", LAN_IF])?;
+        Ok(lan6)
     }
 
     /// Changes a router's NAT behaviour mid-run (as a carrier or a user reconfiguring it would):
@@ -230,15 +305,23 @@ impl Lab {
     /// Adds a client host on the LAN of `router`.
     pub fn add_client(&mut self, router: RouterId) -> Result<ClientId> {
         let n = self.clients.len() + 1;
-        let ns = Netns::create(&format!("{}c{n}", self.prefix))?;
+        let ns = namespace(&format!("{}c{n}", self.prefix))?;
         let r = self.routers.get_mut(router).ok_or_else(|| LabError::Check(format!("no router {router}")))?;
         let addr = r.next_lan_addr()?;
         let port = format!("c{n}");
         veth(&r.ns, &port, &ns, CLIENT_IF)?;
         r.ns.ip(&["link", "set", &port, "master", LAN_IF])?;
-        ns.ip(&["addr", "add", &format!("{addr}/24"), "dev", "eth0"])?;
-        ns.ip(&["route", "add", "default", "via", &r.lan_gw().to_string()])?;
-        self.clients.push(Client { ns, addr, router, delay: None });
+        let family = r.spec.family;
+        if family.has_v4() {
+            ns.ip(&["addr", "add", &format!("{addr}/24"), "dev", CLIENT_IF])?;
+            ns.ip(&["route", "add", "default", "via", &r.lan_gw().to_string()])?;
+        }
+        let addr6 = r.lan6_addr(r.next_host);
+        if let (Some(a6), Some(gw6)) = (addr6, r.lan6_addr(1)) {
+            ns.ip(&["-6", "addr", "add", &format!("{a6}/64"), "dev", CLIENT_IF])?;
+            ns.ip(&["-6", "route", "add", "default", "via", &gw6.to_string()])?;
+        }
+        self.clients.push(Client { ns, addr: family.has_v4().then_some(addr), addr6, router, delay: None });
         Ok(n - 1)
     }
 
@@ -294,7 +377,9 @@ impl Lab {
             SocketAddrV4::new(SERVER_ADDR, ECHO_PORT2),
             SocketAddrV4::new(SERVER_ADDR2, ECHO_PORT),
             SocketAddrV4::new(SERVER_ADDR3, ECHO_PORT),
-        ];
+        ]
+        .map(SocketAddr::V4);
+        let binds = binds.into_iter().chain([SocketAddr::new(SERVER_ADDR6.into(), ECHO_PORT)]);
         let mut args = vec!["echo".to_string(), "--max-s".into(), "900".into()];
         for b in binds {
             args.push("--bind".into());
@@ -326,10 +411,21 @@ impl Lab {
 
     /// Round trip probe from `client` to the echo service: `count` datagrams, `interval_ms` apart.
     pub fn ping(&self, client: ClientId, count: u32, interval_ms: u64) -> Result<PingStats> {
+        self.ping_to(client, SocketAddrV4::new(SERVER_ADDR, ECHO_PORT).into(), count, interval_ms)
+    }
+
+    /// Like [`Lab::ping`] to any echo address (e.g. the server's IPv6 one).
+    pub fn ping_to(
+        &self,
+        client: ClientId,
+        echo: SocketAddr,
+        count: u32,
+        interval_ms: u64,
+    ) -> Result<PingStats> {
         let args: Vec<String> = vec![
             "ping".into(),
             "--server".into(),
-            SocketAddrV4::new(SERVER_ADDR, ECHO_PORT).to_string(),
+            echo.to_string(),
             "--count".into(),
             count.to_string(),
             "--interval-ms".into(),
@@ -367,6 +463,23 @@ impl Drop for Lab {
         }
         let _ = std::fs::remove_dir_all(&self.workdir);
     }
+}
+
+/// A namespace of the lab. Without duplicate address detection on its interfaces (no
+/// address of the lab is ever duplicated): an IPv6 address, link-local ones included, is usable
+/// at once, instead of staying tentative for seconds (unbindable, and neighbour discovery
+/// waiting on it).
+fn namespace(name: &str) -> Result<Netns> {
+    let ns = Netns::create(name)?;
+    ns.sysctl("net.ipv6.conf.all.accept_dad", "0")?;
+    ns.sysctl("net.ipv6.conf.default.accept_dad", "0")?;
+    Ok(ns)
+}
+
+/// Host `h` of an IPv6 /64 given by its first four groups.
+fn v6(net: [u16; 4], h: u16) -> Ipv6Addr {
+    let [a, b, c, d] = net;
+    Ipv6Addr::new(a, b, c, d, 0, 0, 0, h)
 }
 
 /// A veth pair created directly inside two namespaces (nothing appears in the host namespace).

@@ -9,7 +9,6 @@
 //! Needs root and nft; in CI (`CI=true`) a namespace that cannot be made is a failure, by hand
 //! each test skips.
 
-use rhp_lab::matrix;
 use rhp_lab::netns::{self, Netns};
 use std::time::Duration;
 
@@ -28,7 +27,7 @@ fn ready(test: &str) -> bool {
 
 /// A fresh namespace with the real server on 127.0.0.1:7000, and the binary's path.
 fn with_server(tag: &str) -> (Netns, rhp_lab::sh::Proc, String) {
-    let bin = matrix::find_product_bin().expect("the rabid-hole-punch binary");
+    let bin = rhp_lab::product_bin::find_product_bin().expect("the rabid-hole-punch binary");
     let bin = bin.to_string_lossy().into_owned();
     let ns = Netns::create(&format!("{}{tag}", netns::unique_prefix())).expect("namespace");
     let mut server = ns

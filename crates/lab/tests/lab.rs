@@ -1,12 +1,16 @@
 //! NAT lab tests. They need root, `ip netns`, nft, conntrack and iptables. In CI (`CI=true`) a lab
 //! that cannot start fails; by hand without root each test skips with a one-line reason.
 
+use rhp_lab::family::Family;
 use rhp_lab::impair::LinkCondition;
-use rhp_lab::matrix::{self, Access, Driver, RunConfig, Scenario};
+use rhp_lab::matrix;
 use rhp_lab::nat::{Filtering, Mapping, NatType, PortAlloc};
 use rhp_lab::netns;
-use rhp_lab::probe::Classification;
-use rhp_lab::topo::{Lab, RouterSpec, ECHO_PORT, SERVER_ADDR, SERVER_ADDR2};
+use rhp_lab::probe::{Classification, Heard};
+use rhp_lab::product_bin::find_product_bin;
+use rhp_lab::runner::{Product, RunConfig};
+use rhp_lab::scenario::{self, Access, Cell};
+use rhp_lab::topo::{Lab, RouterSpec, ECHO_PORT, RENDEZVOUS_PORT, SERVER_ADDR, SERVER_ADDR2, SERVER_ADDR6};
 use std::net::{SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -187,10 +191,78 @@ fn stale_namespaces_are_swept() {
     assert!(list.contains(&live), "a live process's namespace was swept");
 }
 
-fn run_matrix(driver: Driver, attempts: usize, cells: &[(Scenario, LinkCondition)], out: &str) -> bool {
+/// IPv6 through routers that give their LANs both families (one client behind a home router,
+/// the other behind a home router behind a carrier's): a client's own flow to the server is
+/// answered; a datagram the server sends unasked to a client is dropped by the client's router
+/// (its stateful firewall); the two clients greeting each other at the same time hear each other
+/// both ways, as with NATs. IPv4 keeps working.
+#[test]
+fn ipv6_firewalls_drop_the_unsolicited_and_pass_simultaneous_greetings() {
+    if !lab_ready("ipv6_firewalls_drop_the_unsolicited_and_pass_simultaneous_greetings") {
+        return;
+    }
+    let mut lab = Lab::new(&helper()).expect("lab");
+    lab.start_echo().expect("echo");
+    let dual = RouterSpec { family: Family::Dual, ..RouterSpec::home(NatType::Symmetric) };
+    let ra = lab.add_router(dual.clone()).expect("router");
+    // b sits behind a home router behind a carrier's: two firewalls on its side.
+    let carrier = lab.add_router(RouterSpec { carrier: true, ..dual.clone() }).expect("carrier");
+    let rb = lab.add_router(RouterSpec { upstream: Some(carrier), ..dual }).expect("router");
+    let (a, b) = (lab.add_client(ra).expect("client"), lab.add_client(rb).expect("client"));
+    let a6 = lab.client(a).expect("a").addr6.expect("a has IPv6");
+    let b6 = lab.client(b).expect("b").addr6.expect("b has IPv6");
+    let echo6 = SocketAddr::new(SERVER_ADDR6.into(), ECHO_PORT);
+    // The path both ways: each client's own flow is answered, over IPv6 and over IPv4.
+    for c in [a, b] {
+        let p6 = lab.ping_to(c, echo6, 20, 10).expect("ping over IPv6");
+        let p4 = lab.ping(c, 20, 10).expect("ping over IPv4");
+        assert!(p6.received >= 18 && p4.received >= 18, "client {c}: {p6:?} {p4:?}");
+    }
+    let greet = |port: u16, peers: &[SocketAddr], count: u32, linger_ms: u32| -> Vec<String> {
+        let mut v: Vec<String> = vec!["greet".into(), "--bind".into(), format!("[::]:{port}")];
+        for p in peers {
+            v.extend(["--peer".into(), p.to_string()]);
+        }
+        v.extend(["--count".into(), count.to_string(), "--interval-ms".into(), "50".into()]);
+        v.extend(["--linger-ms".into(), linger_ms.to_string()]);
+        v
+    };
+    let helper = helper().to_string_lossy().into_owned();
+    let heard = |p: rhp_lab::sh::Proc| {
+        let f = p.finish(Duration::from_secs(10));
+        assert_eq!(f.code, Some(0), "{:?}", f.stderr);
+        Heard::parse(&f.stdout.join("\n")).expect("heard line")
+    };
+    // Unsolicited: the server greets a's port 4000 ten times; a listens and never sends.
+    let a_sock = SocketAddr::new(a6.into(), 4000);
+    let mut listener =
+        lab.client(a).expect("a").ns.spawn("listen", &helper, &greet(4000, &[], 0, 1500)).expect("a");
+    listener.wait_for_line("ready", Duration::from_secs(5)).expect("a listens");
+    let sender = lab.server.spawn("unasked", &helper, &greet(5000, &[a_sock], 10, 0)).expect("server");
+    let sent = heard(sender);
+    let got = heard(listener);
+    assert_eq!(
+        got,
+        Heard::default(),
+        "nothing unasked gets through a's firewall (the server heard {sent:?})"
+    );
+    // Simultaneous: a and b greet each other 20 times, starting together.
+    let b_sock = SocketAddr::new(b6.into(), 4001);
+    let a_sock = SocketAddr::new(a6.into(), 4001);
+    let pa =
+        lab.client(a).expect("a").ns.spawn("greet-a", &helper, &greet(4001, &[b_sock], 20, 500)).expect("a");
+    let pb =
+        lab.client(b).expect("b").ns.spawn("greet-b", &helper, &greet(4001, &[a_sock], 20, 500)).expect("b");
+    let (ha, hb) = (heard(pa), heard(pb));
+    eprintln!("a heard {ha:?}; b heard {hb:?}");
+    assert!(ha.from(b_sock) > 0, "a hears b through both firewalls: {ha:?}");
+    assert!(hb.from(a_sock) > 0, "b hears a through both firewalls: {hb:?}");
+}
+
+fn run_matrix(product: Product, attempts: usize, cells: &[Cell], out: &str) -> bool {
     let cfg = RunConfig {
         helper: helper(),
-        driver,
+        product,
         attempts,
         fail_attempts: 3,
         // Labs mostly wait on timers and delay lines: 6 at once fit 2 cores.
@@ -203,20 +275,6 @@ fn run_matrix(driver: Driver, attempts: usize, cells: &[(Scenario, LinkCondition
     matrix::run_and_report(&cfg, cells, Some(&target)).expect("matrix")
 }
 
-/// The lab's own probe client across every NAT pair (clean): checks the lab and the theory
-/// together, independently of the product.
-#[test]
-fn probe_matrix_matches_theory() {
-    if !lab_ready("probe_matrix_matches_theory") {
-        return;
-    }
-    let cells = matrix::standard_cells(true);
-    assert!(
-        run_matrix(Driver::Probe, 1, &cells, "lab-probe-connectivity.md"),
-        "probe matrix differs from theory"
-    );
-}
-
 /// The real `serve`/`host`/`join` across every NAT pair, clean and 10% loss + 50 ms, 20 attempts
 /// per cell expected to connect (3 per cell expected to fail): every cell must match the theory
 /// for the current client, method included (plain, predicted, birthday), with at least 19 of 20.
@@ -225,7 +283,7 @@ fn product_matrix_matches_theory() {
     if !lab_ready("product_matrix_matches_theory") {
         return;
     }
-    let bin = match matrix::find_product_bin() {
+    let bin = match find_product_bin() {
         Ok(b) => b,
         Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => panic!("{e}"),
         Err(e) => {
@@ -234,7 +292,7 @@ fn product_matrix_matches_theory() {
         }
     };
     let t0 = Instant::now();
-    let ok = run_matrix(Driver::product(bin, 10), 20, &matrix::standard_cells(false), "lab-connectivity.md");
+    let ok = run_matrix(Product::new(bin, 10), 20, &scenario::standard_cells(false), "lab-connectivity.md");
     eprintln!("product matrix: {:.0} s", t0.elapsed().as_secs_f64());
     assert!(ok, "a matrix cell differs from the theory (see the report above)");
 }
@@ -247,7 +305,7 @@ fn product_classifies_every_nat_type() {
     if !lab_ready("product_classifies_every_nat_type") {
         return;
     }
-    let bin = match matrix::find_product_bin() {
+    let bin = match find_product_bin() {
         Ok(b) => b.to_string_lossy().into_owned(),
         Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => panic!("{e}"),
         Err(e) => return skip("product_classifies_every_nat_type", &e.to_string()),
@@ -275,7 +333,7 @@ fn product_classifies_every_nat_type() {
             (*a, lab.add_client(r).expect("client"))
         })
         .collect();
-    let server = format!("{SERVER_ADDR}:{}", matrix::RENDEZVOUS_PORT);
+    let server = format!("{SERVER_ADDR}:{}", RENDEZVOUS_PORT);
     start_product_server(&mut lab, &bin);
     for (access, c) in clients {
         let ns = &lab.client(c).expect("client").ns;
@@ -319,7 +377,7 @@ fn product_pair(
     b: NatType,
     cond: LinkCondition,
 ) -> Option<(Lab, String, [usize; 2], [usize; 2])> {
-    let bin = match matrix::find_product_bin() {
+    let bin = match find_product_bin() {
         Ok(b) => b.to_string_lossy().into_owned(),
         Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => panic!("{e}"),
         Err(e) => {
@@ -348,7 +406,7 @@ fn spawn_pair(
     session: &str,
     extra: &[&str],
 ) -> (rhp_lab::sh::Proc, rhp_lab::sh::Proc) {
-    let server = format!("{SERVER_ADDR}:{}", matrix::RENDEZVOUS_PORT);
+    let server = format!("{SERVER_ADDR}:{}", RENDEZVOUS_PORT);
     let common = |name: &str| -> Vec<String> {
         let mut v: Vec<String> =
             ["--server", &server, "--send", &format!("hello-from-{name}"), "--expect", "1"]

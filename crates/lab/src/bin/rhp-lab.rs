@@ -1,5 +1,5 @@
 //! `rhp-lab`: runs the NAT matrix (`rhp-lab matrix`), and is also the helper the lab starts
-//! inside its namespaces (echo, ping, classify, delay, rendezvous, punch).
+//! inside its namespaces (echo, ping, classify, greet, delay).
 
 use clap::{Parser, Subcommand};
 use rhp_lab::{impair, matrix, probe};
@@ -42,6 +42,19 @@ enum Cmd {
         #[arg(long)]
         s2: SocketAddr,
     },
+    /// (helper) Plain UDP greetings to peers; prints who was heard.
+    Greet {
+        #[arg(long)]
+        bind: SocketAddr,
+        #[arg(long)]
+        peer: Vec<SocketAddr>,
+        #[arg(long, default_value_t = 10)]
+        count: u32,
+        #[arg(long, default_value_t = 50)]
+        interval_ms: u64,
+        #[arg(long, default_value_t = 500)]
+        linger_ms: u64,
+    },
     /// (helper) NFQUEUE delay line.
     Delay {
         #[arg(long, default_value_t = 0)]
@@ -50,29 +63,6 @@ enum Cmd {
         delay_ms: u64,
         #[arg(long, default_value_t = 900)]
         max_s: u64,
-    },
-    /// (helper) Minimal rendezvous server for the probe punch client.
-    Rendezvous {
-        #[arg(long)]
-        bind: SocketAddr,
-        #[arg(long, default_value_t = 900)]
-        max_s: u64,
-    },
-    /// (helper) Probe punch client (prints the product client's lines).
-    Punch {
-        #[arg(long)]
-        server: SocketAddr,
-        #[arg(long)]
-        session: String,
-        #[arg(long)]
-        name: String,
-        #[arg(long, default_value_t = 2)]
-        players: usize,
-        #[arg(long, default_value_t = 5000)]
-        timeout_ms: u64,
-        /// Answer only at the server-observed address (not where a peer's datagram came from).
-        #[arg(long)]
-        no_reply_to_source: bool,
     },
 }
 
@@ -91,20 +81,16 @@ fn main() -> ExitCode {
             println!("{}", c.render());
             true
         }),
+        Cmd::Greet { bind, peer, count, interval_ms, linger_ms } => {
+            let every = Duration::from_millis(interval_ms);
+            probe::greet(bind, &peer, count, every, Duration::from_millis(linger_ms)).map(|h| {
+                println!("{}", h.render());
+                true
+            })
+        }
         Cmd::Delay { queue, delay_ms, max_s } => {
             impair::run_delay_line(queue, Duration::from_millis(delay_ms), Duration::from_secs(max_s))
                 .map(|_| true)
-        }
-        Cmd::Rendezvous { bind, max_s } => probe::rendezvous(bind, Duration::from_secs(max_s)).map(|_| true),
-        Cmd::Punch { server, session, name, players, timeout_ms, no_reply_to_source } => {
-            probe::punch(&probe::PunchOpts {
-                server,
-                session,
-                name,
-                players,
-                timeout: Duration::from_millis(timeout_ms),
-                reply_to_source: !no_reply_to_source,
-            })
         }
     };
     match r {

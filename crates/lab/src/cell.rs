@@ -1,0 +1,139 @@
+//! One cell's results: every attempt's outcome ([`Attempt`]), the cell ([`CellResult`]) with its
+//! statistics, and whether it matches what the theory expects.
+
+use crate::family::Family;
+use crate::impair::LinkCondition;
+use crate::probe::PingStats;
+use crate::scenario::Scenario;
+use crate::theory::{self, ClientModel};
+use rhp_client::Method;
+use std::time::Duration;
+
+/// One attempt.
+#[derive(Clone, Debug)]
+pub struct Attempt {
+    /// Every player exited 0 (exchanged data with every peer).
+    pub ok: bool,
+    /// Time from the start until the last player was connected (max over players' `punch-done`).
+    pub connect_ms: Option<u64>,
+    /// The strongest method any player reported in its `connected` lines.
+    pub method: Option<Method>,
+    /// Birthday probes the easy side had sent when it connected (`probes=`), if it reported any.
+    pub probes: Option<u32>,
+    /// Time from the start until every player had a direct path to every peer (None: some
+    /// pair stayed on the relay, or the attempt failed).
+    pub direct_ms: Option<u64>,
+    /// Why it failed (exit codes, `failed` lines), empty on success.
+    pub detail: String,
+    /// Every player's stdout, prefixed with its name (for `RHP_LAB_VERBOSE=1`).
+    pub log: Vec<String>,
+}
+
+/// The result of one scenario under one condition.
+#[derive(Clone, Debug)]
+pub struct CellResult {
+    /// The scenario.
+    pub scenario: Scenario,
+    /// The link condition.
+    pub condition: LinkCondition,
+    /// The IP families of every player's network.
+    pub family: Family,
+    /// Every attempt.
+    pub attempts: Vec<Attempt>,
+    /// Impairment check of each client (ping to the echo service).
+    pub measured: Vec<PingStats>,
+    /// Wall time of the whole cell, lab build included.
+    pub elapsed: Duration,
+    /// Attempts of the last rerun, made when the runs before differed from the theory: the cell
+    /// counts as matching only if this run matches (it is then reported as flaky).
+    pub rerun: Vec<Attempt>,
+}
+
+impl CellResult {
+    /// The attempts that decide the outcome: the rerun's if there was one.
+    pub fn deciding(&self) -> &[Attempt] {
+        if self.rerun.is_empty() {
+            &self.attempts
+        } else {
+            &self.rerun
+        }
+    }
+
+    /// Successful attempts of the first run.
+    pub fn successes(&self) -> usize {
+        self.attempts.iter().filter(|a| a.ok).count()
+    }
+
+    /// The `p`-th percentile (nearest rank) of the successful attempts' time to connect.
+    pub fn percentile_ms(&self, p: usize) -> Option<u64> {
+        let mut v: Vec<u64> = self.attempts.iter().filter(|a| a.ok).filter_map(|a| a.connect_ms).collect();
+        v.sort_unstable();
+        let rank = (v.len() * p).div_ceil(100).max(1);
+        v.get(rank - 1).copied()
+    }
+
+    /// The `p`-th percentile (nearest rank) of the time until every pair had a direct path,
+    /// over the attempts that ended all-direct.
+    pub fn direct_percentile_ms(&self, p: usize) -> Option<u64> {
+        let mut v: Vec<u64> = self.attempts.iter().filter_map(|a| a.direct_ms).collect();
+        v.sort_unstable();
+        let rank = (v.len() * p).div_ceil(100).max(1);
+        v.get(rank - 1).copied()
+    }
+
+    /// Birthday probes of the successful attempts that reported them, sorted.
+    pub fn probes(&self) -> Vec<u32> {
+        let mut v: Vec<u32> = self.attempts.iter().filter(|a| a.ok).filter_map(|a| a.probes).collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// The method most successful attempts used (the strongest of those tied).
+    pub fn dominant_method(&self) -> Option<Method> {
+        let used: Vec<Method> = self.attempts.iter().filter(|a| a.ok).filter_map(|a| a.method).collect();
+        used.iter().map(|m| (used.iter().filter(|x| *x == m).count(), *m)).max().map(|(_, m)| m)
+    }
+
+    /// How many successful attempts used each method, e.g. `birthday 19, plain 1`.
+    pub fn method_summary(&self) -> String {
+        method_counts(self.attempts.iter().filter(|a| a.ok).filter_map(|a| a.method))
+    }
+
+    /// Does the observed outcome match the theory for client `m`? `None`: not asserted.
+    ///
+    /// Expected to connect: at least 95% of the deciding attempts connect by a method the theory
+    /// expects (19 of 20: the direct methods for a pair that can connect directly; the odd one
+    /// may have ended on the relay, or on a path no one expects, such as a random port landing in
+    /// the ±8 window). With a client that falls back to the relay, every attempt must connect.
+    /// Expected to fail: none connects.
+    pub fn matches(&self, m: ClientModel) -> Option<bool> {
+        let want = theory::expected(&self.scenario, m)?;
+        let d = self.deciding();
+        let ok = d.iter().filter(|a| a.ok).count();
+        if !want.connects {
+            return Some(ok == 0);
+        }
+        let by_expected =
+            d.iter().filter(|a| a.ok && a.method.is_some_and(|x| want.methods.contains(&x))).count();
+        let all_connect = !m.relay || ok == d.len();
+        Some(by_expected * 100 >= d.len() * 95 && all_connect)
+    }
+}
+
+/// `method` counts of a set of attempts, e.g. `birthday 19, plain 1`.
+pub fn method_counts(methods: impl Iterator<Item = Method>) -> String {
+    let mut counts: Vec<(Method, usize)> = Vec::new();
+    for x in methods {
+        match counts.iter_mut().find(|(y, _)| *y == x) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((x, 1)),
+        }
+    }
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let v: Vec<String> = counts.iter().map(|(x, n)| format!("{x} {n}")).collect();
+    if v.is_empty() {
+        "—".into()
+    } else {
+        v.join(", ")
+    }
+}
