@@ -1,18 +1,18 @@
 //! The sans-IO engine: datagrams and time in, datagrams and a wake-up deadline out. It owns no
 //! socket, never reads the clock and never sleeps; every `now` comes from the caller.
 //!
-//! # Driving it (what the shell does, and what tests do with a fake clock)
-//! 1. Feed an event: [`Engine::handle_datagram`] for each datagram received (on the alternate STUN
-//!    socket: [`Engine::handle_datagram_on`] with [`Local::Alt`]), or
-//!    [`Engine::handle_timeout`] when the deadline from [`Engine::poll_timeout`] has passed.
-//!    Calling `handle_timeout` early or twice is harmless: only due timers fire.
-//! 2. Drain [`Engine::poll_transmit`] until it returns `None`, sending each datagram from the main
-//!    socket, and [`Engine::poll_transmit_alt`] for the alternate socket's.
+//! # Driving it (the [`rhp_io`] contract: what the shell does, and what tests do with a fake clock)
+//! 1. Feed an input: [`Engine::handle_input`] (or directly [`Engine::handle_datagram`] with the
+//!    socket it came on, [`SocketId::MAIN`] or [`ALT`], and [`Engine::handle_timeout`] when the
+//!    deadline from [`Engine::poll_timeout`] has passed). An early or repeated timeout is harmless:
+//!    only due timers fire.
+//! 2. Drain [`Engine::poll_transmit`] until it returns `false`, sending each [`Transmit`] from the
+//!    socket it names.
 //!
 //! STUN Binding requests (told apart by their header, see [`rhp_proto::stun`]) are answered on
-//! both sockets, through the same budget; Rabid requests only on the main one. Relay frames (first
-//! byte 0xF5, see [`rhp_proto::relay`]) are told apart first, on the main socket only, and go to
-//! the relay (see [`crate::relay`]).
+//! both sockets, from the socket they came on, through the same budget; Rabid requests only on the
+//! main one. Relay frames (first byte 0xF5, see [`rhp_proto::relay`]) are told apart first, on the
+//! main socket only, and go to the relay (see [`crate::relay`]).
 //! 3. Sleep until [`Engine::poll_timeout`] (or the next datagram) and go to 1.
 //!
 //! `poll_transmit` swaps the datagram into the caller's buffer, and the engine reuses the buffers
@@ -44,6 +44,7 @@ use crate::session::Session;
 use crate::stats::{self, Counters};
 use crate::store::{MemoryStore, SessionStore};
 use crate::timers::{Kind, Timers};
+use rhp_io::{Input, SocketId, Transmit};
 use rhp_proto::relay::is_frame;
 use rhp_proto::stun::is_stun;
 use rhp_proto::{ErrorCode, ParseError, Request};
@@ -51,31 +52,9 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tracing::{debug, info, warn};
 
-/// The local socket a datagram arrived on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Local {
-    /// The main port: the Rabid protocol and STUN.
-    Main,
-    /// The alternate port (`--alt-port`): STUN only, answered from that socket, so a client can
-    /// compare the mappings its NAT gives towards two destinations.
-    Alt,
-}
-
-/// One event for [`Engine::handle_input`], for callers that prefer a single entry point.
-#[derive(Debug, Clone, Copy)]
-pub enum Input<'a> {
-    /// A datagram arrived at `now` from `from`.
-    Datagram {
-        /// When it arrived.
-        now: Instant,
-        /// Its source address.
-        from: SocketAddr,
-        /// Its bytes.
-        data: &'a [u8],
-    },
-    /// Time has reached this instant.
-    Timeout(Instant),
-}
+/// The server's alternate STUN port (`--alt-port`): STUN Binding requests only, answered from
+/// that socket, so a client can compare the mappings its NAT gives towards two destinations.
+pub const ALT: SocketId = SocketId(1);
 
 /// The rendezvous server's session engine.
 #[derive(Debug)]
@@ -133,44 +112,44 @@ impl<S: SessionStore> Engine<S> {
         &self.config
     }
 
-    /// Feeds one event; same as calling [`Engine::handle_datagram`] or [`Engine::handle_timeout`].
+    /// Feeds one input (the one entry of the [`rhp_io`] contract): a datagram goes to
+    /// [`Engine::handle_datagram`], a timeout to [`Engine::handle_timeout`]. The server asks for no
+    /// socket and connects none, so `Opened` and `Unreachable` are ignored.
     pub fn handle_input(&mut self, input: Input<'_>) {
         match input {
-            Input::Datagram { now, from, data } => self.handle_datagram(now, from, data),
+            Input::Datagram { now, via, from, data } => self.handle_datagram(now, via, from, data),
             Input::Timeout(now) => self.handle_timeout(now),
+            Input::Opened { .. } | Input::Unreachable { .. } => {}
         }
     }
 
-    /// Handles one datagram received on `local` at `now` from `from`. On [`Local::Alt`] only STUN
-    /// Binding requests are answered (from the alternate socket); anything else there is dropped.
-    pub fn handle_datagram_on(&mut self, now: Instant, local: Local, from: SocketAddr, data: &[u8]) {
-        match local {
-            Local::Main => self.handle_datagram(now, from, data),
-            Local::Alt => {
-                self.counters.datagrams_in += 1;
-                self.counters.bytes_in += data.len() as u64;
-                if is_stun(data) {
-                    self.counters.stun[1] += 1;
-                    self.on_stun(now, local, from, data)
-                }
-            }
-        }
-    }
-
-    /// Handles one datagram received at `now` from `from` on the main socket. Never panics,
-    /// whatever the bytes: relay frames go to the relay, STUN Binding requests are answered, other
-    /// STUN messages dropped, malformed requests are answered `error:invalid_request`, unknown
-    /// types are ignored.
-    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
+    /// Handles one datagram received at `now` from `from` on local socket `via`. Never panics,
+    /// whatever the bytes. On [`SocketId::MAIN`]: relay frames go to the relay, STUN Binding
+    /// requests are answered, other STUN messages dropped, malformed requests are answered
+    /// `error:invalid_request`, unknown types are ignored. On any other socket ([`ALT`]) only STUN
+    /// Binding requests are answered (from that socket); anything else there is dropped.
+    pub fn handle_datagram(&mut self, now: Instant, via: SocketId, from: SocketAddr, data: &[u8]) {
         self.counters.datagrams_in += 1;
         self.counters.bytes_in += data.len() as u64;
+        if via != SocketId::MAIN {
+            if is_stun(data) {
+                self.counters.stun[1] += 1;
+                self.on_stun(now, via, from, data)
+            }
+            return;
+        }
         if is_frame(data) {
             return self.on_relay_frame(now, from, data);
         }
         if is_stun(data) {
             self.counters.stun[0] += 1;
-            return self.on_stun(now, Local::Main, from, data);
+            return self.on_stun(now, via, from, data);
         }
+        self.on_request(now, from, data);
+    }
+
+    /// A datagram on the main socket that is neither a relay frame nor STUN: a Rabid request.
+    fn on_request(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
         self.housekeeping(now);
         let parsed = Request::parse(data);
         // Credit its account, or a one-datagram one (kept below if the sender joined).
@@ -235,16 +214,12 @@ impl<S: SessionStore> Engine<S> {
         self.maybe_compact();
     }
 
-    /// Moves the next datagram to send into `buf` (replacing its contents) and returns where to
-    /// send it; `None` when nothing is queued. Call until `None` after every `handle_*`.
-    pub fn poll_transmit(&mut self, buf: &mut Vec<u8>) -> Option<SocketAddr> {
-        self.outbox.pop(buf)
-    }
-
-    /// [`Engine::poll_transmit`] for the alternate socket: the answers to STUN requests that
-    /// arrived there, to be sent from there.
-    pub fn poll_transmit_alt(&mut self, buf: &mut Vec<u8>) -> Option<SocketAddr> {
-        self.outbox.pop_alt(buf)
+    /// Moves the next datagram to send into `out` (its payload buffer is swapped, not copied: the
+    /// engine keeps the old one for reuse) and sets where to send it and from which socket (a reply
+    /// leaves from the socket its request came in on). Returns `false`, leaving `out` as it was,
+    /// when nothing is queued. Call until `false` after every input (the drain rule).
+    pub fn poll_transmit(&mut self, out: &mut Transmit) -> bool {
+        self.outbox.pop(out)
     }
 
     /// When [`Engine::handle_timeout`] must next be called; `None` when no timer is armed. Ask

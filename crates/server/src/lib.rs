@@ -50,10 +50,11 @@ pub mod store;
 mod timers;
 
 pub use config::Config;
-pub use engine::{Engine, Input, Local};
+pub use engine::{Engine, ALT};
 pub use escape::{Escaped, Redacted};
 pub use guard::{GuardConfig, GuardStats};
 pub use relay::{RelayConfig, RelayStats};
+pub use rhp_io::{Input, SocketId, Transmit};
 pub use session::{Phase, Player, Session};
 pub use stats::Snapshot;
 pub use store::{IterSessions, MemoryStore, SessionStore};

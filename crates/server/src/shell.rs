@@ -22,10 +22,11 @@
 pub mod batch;
 pub mod monitor;
 
-use crate::engine::{Engine, Local};
+use crate::engine::{Engine, ALT};
 use crate::escape::Redacted;
 use crate::store::SessionStore;
 use monitor::Monitor;
+use rhp_io::{SocketId, Transmit};
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -161,32 +162,31 @@ async fn recv_alt(alt: Option<&UdpSocket>, buf: &mut [u8]) -> io::Result<(usize,
     }
 }
 
-/// Hands one datagram from the alternate socket to the engine and sends its answers from there.
+/// Hands one datagram from the alternate socket to the engine (its answers leave from there).
 async fn on_alt<S: SessionStore>(
-    alt: Option<&UdpSocket>,
     engine: &mut Engine<S>,
     received: io::Result<(usize, SocketAddr)>,
     rx: &[u8],
-    tx: &mut Vec<u8>,
 ) {
     match received {
         Ok((n, from)) => {
             let data = rx.get(..n).unwrap_or(rx);
             log_in(from, data);
-            engine.handle_datagram_on(Instant::now(), Local::Alt, from, data);
+            engine.handle_datagram(Instant::now(), ALT, from, data);
         }
         Err(e) => {
             warn!("receive on the alternate port failed: {e}");
             tokio::time::sleep(RECV_ERROR_PAUSE).await;
         }
     }
-    while let Some(to) = engine.poll_transmit_alt(tx) {
-        log_out(to, tx);
-        if let Some(socket) = alt {
-            if let Err(e) = socket.send_to(tx, to).await {
-                warn!("send to {to} from the alternate port failed: {e}");
-            }
-        }
+}
+
+/// Sends one transmit from the socket it names; a failed send is logged and skipped.
+async fn send_one(socket: &UdpSocket, alt: Option<&UdpSocket>, tx: &Transmit) {
+    let socket = if tx.via == SocketId::MAIN { Some(socket) } else { alt };
+    let Some(socket) = socket else { return };
+    if let Err(e) = socket.send_to(&tx.data, tx.to).await {
+        warn!("send to {} from {} failed: {e}", tx.to, tx.via);
     }
 }
 
@@ -202,7 +202,7 @@ async fn run_single<S: SessionStore>(
     tokio::pin!(shutdown);
     let mut alt_rx = vec![0u8; RECV_BUF];
     let mut rx = vec![0u8; RECV_BUF + 1];
-    let mut tx: Vec<u8> = Vec::with_capacity(RECV_BUF);
+    let mut tx = Transmit::empty();
     loop {
         // Fire due timers first: under a steady stream of datagrams the receive branch is always
         // ready, and the timers must not starve behind it.
@@ -210,7 +210,7 @@ async fn run_single<S: SessionStore>(
         monitor.turn(now, || engine.snapshot());
         if engine.poll_timeout().is_some_and(|d| d <= now) {
             engine.handle_timeout(now);
-            send_all(&socket, &mut engine, &mut tx).await;
+            send_all(&socket, alt.as_ref(), &mut engine, &mut tx).await;
         }
         let deadline = monitor.wake_by(next_wake(&engine), now);
         tokio::select! {
@@ -229,7 +229,7 @@ async fn run_single<S: SessionStore>(
                     let data = rx.get(..n).unwrap_or(&rx[..]);
                     log_in(from, data);
                     if !truncated_frame(data) {
-                        engine.handle_datagram(Instant::now(), from, data);
+                        engine.handle_datagram(Instant::now(), SocketId::MAIN, from, data);
                     }
                 }
                 Err(e) => {
@@ -238,13 +238,13 @@ async fn run_single<S: SessionStore>(
                 }
             },
             received = recv_alt(alt.as_ref(), &mut alt_rx) => {
-                on_alt(alt.as_ref(), &mut engine, received, &alt_rx, &mut tx).await;
+                on_alt(&mut engine, received, &alt_rx).await;
             }
             () = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)) => {
                 engine.handle_timeout(Instant::now());
             }
         }
-        send_all(&socket, &mut engine, &mut tx).await;
+        send_all(&socket, alt.as_ref(), &mut engine, &mut tx).await;
     }
 }
 
@@ -266,12 +266,15 @@ fn log_out(to: SocketAddr, data: &[u8]) {
 }
 
 /// Sends every datagram the engine has queued; a failed send is logged and skipped.
-async fn send_all<S: SessionStore>(socket: &UdpSocket, engine: &mut Engine<S>, tx: &mut Vec<u8>) {
-    while let Some(to) = engine.poll_transmit(tx) {
-        log_out(to, tx);
-        if let Err(e) = socket.send_to(tx, to).await {
-            warn!("send to {to} failed: {e}");
-        }
+async fn send_all<S: SessionStore>(
+    socket: &UdpSocket,
+    alt: Option<&UdpSocket>,
+    engine: &mut Engine<S>,
+    tx: &mut Transmit,
+) {
+    while engine.poll_transmit(tx) {
+        log_out(tx.to, &tx.data);
+        send_one(socket, alt, tx).await;
     }
 }
 
@@ -295,14 +298,14 @@ async fn run_batched<S: SessionStore>(
     let fd = socket.as_raw_fd();
     let mut rx = RecvBatch::new(n, RECV_BUF + 1);
     let mut tx = SendBatch::new(n, SEND_SLOT);
-    let mut buf: Vec<u8> = Vec::with_capacity(RECV_BUF);
+    let mut buf = Transmit::empty();
     let mut alt_rx = vec![0u8; RECV_BUF];
     loop {
         let now = Instant::now();
         monitor.turn(now, || engine.snapshot());
         if engine.poll_timeout().is_some_and(|d| d <= now) {
             engine.handle_timeout(now);
-            flush(&socket, &mut engine, &mut tx, &mut buf).await;
+            flush(&socket, alt.as_ref(), &mut engine, &mut tx, &mut buf).await;
         }
         let deadline = monitor.wake_by(next_wake(&engine), now);
         tokio::select! {
@@ -349,24 +352,24 @@ async fn run_batched<S: SessionStore>(
                         if let Some((data, Some(from))) = rx.get(i) {
                             log_in(from, data);
                             if !truncated_frame(data) {
-                                engine.handle_datagram(now, from, data);
+                                engine.handle_datagram(now, SocketId::MAIN, from, data);
                             }
                         }
                     }
-                    flush(&socket, &mut engine, &mut tx, &mut buf).await;
+                    flush(&socket, alt.as_ref(), &mut engine, &mut tx, &mut buf).await;
                     if got < rx.capacity() {
                         break;
                     }
                 }
             }
             received = recv_alt(alt.as_ref(), &mut alt_rx) => {
-                on_alt(alt.as_ref(), &mut engine, received, &alt_rx, &mut buf).await;
+                on_alt(&mut engine, received, &alt_rx).await;
             }
             () = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)) => {
                 engine.handle_timeout(Instant::now());
             }
         }
-        flush(&socket, &mut engine, &mut tx, &mut buf).await;
+        flush(&socket, alt.as_ref(), &mut engine, &mut tx, &mut buf).await;
     }
 }
 
@@ -374,18 +377,19 @@ async fn run_batched<S: SessionStore>(
 #[cfg(target_os = "linux")]
 async fn flush<S: SessionStore>(
     socket: &UdpSocket,
+    alt: Option<&UdpSocket>,
     engine: &mut Engine<S>,
     tx: &mut batch::SendBatch,
-    buf: &mut Vec<u8>,
+    buf: &mut Transmit,
 ) {
     loop {
         while !tx.is_full() {
-            let Some(to) = engine.poll_transmit(buf) else { break };
-            log_out(to, buf);
-            if !tx.push(Some(to), buf) {
-                if let Err(e) = socket.send_to(buf, to).await {
-                    warn!("send to {to} failed: {e}");
-                }
+            if !engine.poll_transmit(buf) {
+                break;
+            }
+            log_out(buf.to, &buf.data);
+            if buf.via != SocketId::MAIN || !tx.push(Some(buf.to), &buf.data) {
+                send_one(socket, alt, buf).await;
             }
         }
         if tx.is_empty() {
