@@ -37,6 +37,7 @@ pub mod escape;
 pub mod guard;
 mod handlers;
 mod limits;
+mod lobby;
 pub mod netkey;
 mod outbox;
 mod reconfigure;

@@ -32,7 +32,9 @@ pub(crate) struct Outbox {
     /// (from which local socket, to, bytes).
     queue: VecDeque<(SocketId, SocketAddr, Vec<u8>)>,
     pool: Vec<Vec<u8>>,
-    pub(crate) budget: Budget,
+    /// Reached only through the outbox: its spending here, its accounts through the methods of
+    /// the "Budget accounts" block below.
+    budget: Budget,
     /// Datagrams and bytes handed out, error replies by code.
     counters: OutCounters,
 }
@@ -285,6 +287,49 @@ impl Outbox {
         out.to = to;
         self.recycle(data);
         true
+    }
+
+    // Budget accounts: everything the engine does to the budget passes here.
+
+    /// Whether the budget limits what `addr` is sent (not for loopback unless configured).
+    pub(crate) fn budgeted(&self, addr: SocketAddr) -> bool {
+        self.budget.applies_to(addr)
+    }
+
+    /// `from` sent `n` bytes: credits its account, or a one-datagram one (see
+    /// [`Outbox::forget_transient`]).
+    pub(crate) fn credit(&mut self, now: Instant, from: SocketAddr, n: usize) {
+        self.budget.received(now, from, n)
+    }
+
+    /// A player joined from `addr`: its IP's account counts it (and is kept while it is a member).
+    pub(crate) fn joined(&mut self, now: Instant, addr: SocketAddr) {
+        self.budget.joined(now, addr)
+    }
+
+    /// A player at `addr` left.
+    pub(crate) fn left(&mut self, addr: SocketAddr) {
+        self.budget.left(addr)
+    }
+
+    /// Drops the one-datagram accounts of non-members (the answer to that datagram is queued).
+    pub(crate) fn forget_transient(&mut self) {
+        self.budget.forget_transient()
+    }
+
+    /// Sweeps the budget's table (at most once per its period).
+    pub(crate) fn sweep_budget(&mut self, now: Instant) {
+        self.budget.maybe_sweep(now)
+    }
+
+    /// New budget settings (see [`crate::Engine::reconfigure`]).
+    pub(crate) fn reconfigure_budget(&mut self, config: crate::budget::BudgetConfig) {
+        self.budget.reconfigure(config)
+    }
+
+    /// The budget, to read its counters and check it.
+    pub(crate) fn budget(&self) -> &Budget {
+        &self.budget
     }
 
     /// Datagrams and bytes handed out so far, error replies by code.

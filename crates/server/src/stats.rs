@@ -181,11 +181,11 @@ impl<S: SessionStore> Engine<S> {
     pub fn snapshot(&self) -> Snapshot {
         let c = &self.counters;
         let out = self.outbox.counters();
-        let sessions = self.store.session_count();
+        let sessions = self.lobby.session_count();
         Snapshot {
             sessions_open: sessions.saturating_sub(c.starting),
             sessions_starting: c.starting,
-            players: self.live_players,
+            players: self.lobby.live_players(),
             datagrams_in: c.datagrams_in,
             bytes_in: c.bytes_in,
             datagrams_out: out.datagrams,
@@ -194,11 +194,11 @@ impl<S: SessionStore> Engine<S> {
             errors: out.errors,
             refusals: c.refusals,
             stun: c.stun,
-            budget_held_back: self.outbox.budget.withheld(),
-            budget_held_back_bytes: self.outbox.budget.withheld_bytes(),
-            budget_tracked: self.outbox.budget.tracked(),
+            budget_held_back: self.outbox.budget().withheld(),
+            budget_held_back_bytes: self.outbox.budget().withheld_bytes(),
+            budget_tracked: self.outbox.budget().tracked(),
             rate_tracked: self.rate.tracked(),
-            per_ip_tracked: self.per_ip.len(),
+            per_ip_tracked: self.lobby.creators_tracked(),
             timers: self.timers.len(),
             relay: self.relay.stats(),
             start: c.start.clone(),

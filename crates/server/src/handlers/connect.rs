@@ -2,7 +2,8 @@
 //! `kicked_by_host` ([`crate::bans`]); a guess at a password passes the guard ([`crate::guard`])
 //! before it is checked, or is refused `too_many_requests` unchecked.
 
-use crate::engine::Engine;
+use super::shared::arm_player_idle;
+use super::Cx;
 use crate::guard::Admit;
 use crate::limits::{ip_key, Refusal};
 use crate::session::Player;
@@ -12,7 +13,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 use tracing::info;
 
-impl<S: SessionStore> Engine<S> {
+impl<S: SessionStore> Cx<'_, S> {
     pub(crate) fn on_connect(
         &mut self,
         now: Instant,
@@ -21,8 +22,8 @@ impl<S: SessionStore> Engine<S> {
         player: &str,
         password: Option<&str>,
     ) {
-        let Some(session) = self.store.get_mut(name) else {
-            self.outbox.error(now, from, ErrorCode::SessionNonExistent);
+        let Some(session) = self.lobby.get_mut(name) else {
+            self.out.error(now, from, ErrorCode::SessionNonExistent);
             return;
         };
         if !session.is_open() {
@@ -31,15 +32,15 @@ impl<S: SessionStore> Engine<S> {
             // round of start messages waits for this (see `first_round`).
             let index = session.position_from(player, from);
             match index {
-                Some(index) if self.outbox.budget.applies_to(from) => {
+                Some(index) if self.out.budgeted(from) => {
                     if session.players[index].info_sent().is_none() {
-                        self.outbox.info(now, session, index);
+                        self.out.info(now, session, index);
                     } else {
                         self.resend_start(now, name, index);
                     }
                 }
                 _ => {
-                    self.outbox.error(now, from, ErrorCode::SessionNonExistent);
+                    self.out.error(now, from, ErrorCode::SessionNonExistent);
                 }
             }
             return;
@@ -48,7 +49,7 @@ impl<S: SessionStore> Engine<S> {
         let member = session.position_from(player, from).is_some();
         if !member && session.bans.refuses(player, from) {
             self.guard.banned();
-            self.outbox.error(now, from, ErrorCode::KickedByHost);
+            self.out.error(now, from, ErrorCode::KickedByHost);
             return;
         }
         // A guess at the password is checked only if the guard admits it, decided before the
@@ -57,7 +58,7 @@ impl<S: SessionStore> Engine<S> {
         let ip = from.ip();
         if guarded && self.guard.admit(now, session.id, ip) == Admit::Refuse {
             self.guard.maybe_log(now, session.id, name, from);
-            self.outbox.error(now, from, ErrorCode::TooManyRequests);
+            self.out.error(now, from, ErrorCode::TooManyRequests);
             return;
         }
         if !session.password_matches(password) {
@@ -65,26 +66,26 @@ impl<S: SessionStore> Engine<S> {
                 self.guard.failed(now, session.id, ip);
                 self.guard.maybe_log(now, session.id, name, from);
             }
-            self.outbox.error(now, from, ErrorCode::PasswordMismatch);
+            self.out.error(now, from, ErrorCode::PasswordMismatch);
             return;
         }
         // Fix 1: a member's retransmit is answered `i:` even when the session is full.
         if let Some(index) = session.position_from(player, from) {
-            self.outbox.info(now, session, index);
+            self.out.info(now, session, index);
             return;
         }
         if session.is_full() {
-            self.outbox.error(now, from, ErrorCode::SessionFull);
+            self.out.error(now, from, ErrorCode::SessionFull);
             return;
         }
         if session.position(player).is_some() {
-            self.outbox.error(now, from, ErrorCode::PlayerNameInUse);
+            self.out.error(now, from, ErrorCode::PlayerNameInUse);
             return;
         }
         // Caps: this request would create a player.
-        if self.live_players >= self.config.max_players {
-            let detail =
-                format!("session {name}: {player} not joined, already {} players", self.live_players);
+        let live = self.lobby.live_players();
+        if live >= self.config.max_players {
+            let detail = format!("session {name}: {player} not joined, already {live} players");
             return self.refuse(now, from, Refusal::TooManyPlayers, ErrorCode::ServerFull, &detail);
         }
         let ip = ip_key(from.ip());
@@ -95,18 +96,15 @@ impl<S: SessionStore> Engine<S> {
             let detail = format!("session {name}: {player} not joined, too many creations from this IP");
             return self.refuse(now, from, Refusal::RateLimited, ErrorCode::TooManyRequests, &detail);
         }
-        let Some(session) = self.store.get_mut(name) else { return };
-        session.push_player(Player::new(player, from, now));
-        self.live_players += 1;
-        self.players_per_ip.add(ip);
+        let Some(session) = self.lobby.add_player(name, Player::new(player, from, now)) else { return };
         info!(
             "session {name}: {player} ({from}) joined, {} of {}",
             session.players.len(),
             session.max_players
         );
-        self.outbox.info_to_all(now, session);
+        self.out.info_to_all(now, session);
         let index = session.players.len() - 1;
         let (lifetime, at) = (self.config.session_lifetime, now + self.config.player_timeout);
-        Self::arm_player_idle(&mut self.timers, lifetime, at, session, index);
+        arm_player_idle(self.timers, lifetime, at, session, index);
     }
 }
