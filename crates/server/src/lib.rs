@@ -48,6 +48,8 @@ pub mod shell;
 mod slots;
 pub mod stats;
 pub mod store;
+#[cfg(test)]
+mod tests;
 mod timers;
 
 pub use config::Config;
