@@ -42,7 +42,7 @@ use crate::limits::{ip_key, LogLimiter, RateLimiter};
 use crate::lobby::Lobby;
 use crate::outbox::Outbox;
 use crate::relay::{RelayStats, RelayTable};
-use crate::stats::{self, Counters};
+use crate::stats::{self, Counters, Snapshot};
 use crate::store::{MemoryStore, SessionStore};
 use crate::timers::{Kind, Timers};
 use rhp_io::{Input, SocketId, Transmit};
@@ -241,6 +241,35 @@ impl<S: SessionStore> Engine<S> {
     /// again after every `handle_*`.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.timers.next_deadline()
+    }
+
+    /// Everything countable at this moment. O(1): no session is visited.
+    pub fn snapshot(&self) -> Snapshot {
+        let c = &self.counters;
+        let out = self.outbox.counters();
+        let sessions = self.lobby.session_count();
+        Snapshot {
+            sessions_open: sessions.saturating_sub(c.starting),
+            sessions_starting: c.starting,
+            players: self.lobby.live_players(),
+            datagrams_in: c.datagrams_in,
+            bytes_in: c.bytes_in,
+            datagrams_out: out.datagrams,
+            bytes_out: out.bytes,
+            requests: c.requests,
+            errors: out.errors,
+            refusals: c.refusals,
+            stun: c.stun,
+            budget_held_back: self.outbox.budget().withheld(),
+            budget_held_back_bytes: self.outbox.budget().withheld_bytes(),
+            budget_tracked: self.outbox.budget().tracked(),
+            rate_tracked: self.rate.tracked(),
+            per_ip_tracked: self.lobby.creators_tracked(),
+            timers: self.timers.len(),
+            relay: self.relay.stats(),
+            start: c.start.clone(),
+            guard: self.guard_stats(),
+        }
     }
 
     /// Sessions held.

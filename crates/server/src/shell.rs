@@ -29,6 +29,7 @@ mod single;
 
 use crate::engine::Engine;
 use crate::store::SessionStore;
+pub use driver::Reconfigure;
 use driver::Sockets;
 use monitor::Monitor;
 use std::future::Future;
@@ -92,10 +93,6 @@ pub async fn run_with_alt<S: SessionStore>(
 ) {
     run_serving(socket, alt, engine, shutdown, options, None, Monitor::none()).await
 }
-
-/// New engine configurations for a running shell (the CLI sends one per SIGHUP); each is given to
-/// [`Engine::reconfigure`] between two datagrams, so no session or player is lost.
-pub type Reconfigure = tokio::sync::mpsc::UnboundedReceiver<crate::Config>;
 
 /// [`run_with_alt`], taking new configurations from `reconfigure` while it runs, and with a
 /// [`Monitor`]: the loop records a heartbeat, feeds the monitor's watchdog and answers its

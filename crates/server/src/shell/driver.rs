@@ -8,7 +8,6 @@
 //! main one, and every transmit leaves from the socket it names ([`Sockets::send`]).
 
 use super::monitor::{self, Monitor};
-use super::Reconfigure;
 use crate::engine::{Engine, ALT};
 use crate::escape::Redacted;
 use crate::store::SessionStore;
@@ -28,6 +27,10 @@ pub(super) const RECV_BUF: usize = 2048;
 
 /// How long to back off after a failed receive, so a persistent socket error cannot spin the CPU.
 pub(super) const RECV_ERROR_PAUSE: Duration = Duration::from_millis(10);
+
+/// New engine configurations for a running shell (the CLI sends one per SIGHUP); each is given to
+/// [`Engine::reconfigure`] between two datagrams, so no session or player is lost.
+pub type Reconfigure = tokio::sync::mpsc::UnboundedReceiver<crate::Config>;
 
 /// The server's sockets: the main one and the optional alternate STUN one ([`ALT`]).
 #[derive(Debug)]
