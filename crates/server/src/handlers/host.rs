@@ -8,7 +8,7 @@ use crate::secret::Password;
 use crate::session::{Phase, Player, Session};
 use crate::store::SessionStore;
 use rhp_proto::ErrorCode;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 use tracing::info;
 
@@ -33,32 +33,9 @@ impl<S: SessionStore> Cx<'_, S> {
         }
         // Caps: this request would create a session and a player.
         let ip = ip_key(from.ip());
-        if self.lobby.session_count() >= self.config.max_sessions {
-            let detail = format!("session {name} not created, already {} sessions", self.config.max_sessions);
-            return self.refuse(now, from, Refusal::TooManySessions, ErrorCode::TooManySessions, &detail);
-        }
-        let per_ip = self.config.max_sessions_per_ip;
-        if per_ip > 0 && self.lobby.sessions_from(ip) as usize >= per_ip {
-            let detail = format!("session {name} not created, {ip} has {per_ip} sessions already");
-            return self.refuse(
-                now,
-                from,
-                Refusal::TooManySessionsForIp,
-                ErrorCode::TooManySessions,
-                &detail,
-            );
-        }
-        let live = self.lobby.live_players();
-        if live >= self.config.max_players {
-            let detail = format!("session {name} not created, already {live} players");
-            return self.refuse(now, from, Refusal::TooManyPlayers, ErrorCode::ServerFull, &detail);
-        }
-        if !self.player_allowed(now, from, ip, || format!("session {name} not created")) {
+        let what = || format!("session {name} not created");
+        if !self.admit_session(now, from, ip, what) || !self.admit_player(now, from, ip, what) {
             return;
-        }
-        if !self.rate.take(now, ip) {
-            let detail = format!("session {name} not created, too many creations from this IP");
-            return self.refuse(now, from, Refusal::RateLimited, ErrorCode::TooManyRequests, &detail);
         }
         let mut session = Session {
             id: 0,
@@ -81,5 +58,31 @@ impl<S: SessionStore> Cx<'_, S> {
         session.id = self.timers.next_seq();
         queue_session_check(self.timers, self.config.session_lifetime, &session);
         self.lobby.insert(session);
+    }
+}
+
+impl<S: SessionStore> Cx<'_, S> {
+    /// Whether one more session may be created ([`crate::Config::max_sessions`], and
+    /// [`crate::Config::max_sessions_per_ip`] from `ip`); refuses `from` if not.
+    fn admit_session(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        ip: IpAddr,
+        what: impl Fn() -> String,
+    ) -> bool {
+        let max = self.config.max_sessions;
+        if self.lobby.session_count() >= max {
+            let detail = format!("{}, already {max} sessions", what());
+            self.refuse(now, from, Refusal::TooManySessions, ErrorCode::TooManySessions, &detail);
+            return false;
+        }
+        let per_ip = self.config.max_sessions_per_ip;
+        if per_ip > 0 && self.lobby.sessions_from(ip) as usize >= per_ip {
+            let detail = format!("{}, {ip} has {per_ip} sessions already", what());
+            self.refuse(now, from, Refusal::TooManySessionsForIp, ErrorCode::TooManySessions, &detail);
+            return false;
+        }
+        true
     }
 }

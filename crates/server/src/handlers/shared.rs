@@ -123,19 +123,32 @@ impl<S: SessionStore> Cx<'_, S> {
         Some(session)
     }
 
-    /// Whether `ip` may have one more live player ([`crate::Config::max_players_per_ip`]);
-    /// refuses `from` if not.
-    pub(crate) fn player_allowed(
+    /// Whether one more live player may come from `ip` (a new session's host or a joining
+    /// player), by the caps in order: [`crate::Config::max_players`],
+    /// [`crate::Config::max_players_per_ip`], the creation rate per IP. Refuses `from` if not;
+    /// `what` says what was not done, for the log.
+    pub(crate) fn admit_player(
         &mut self,
         now: Instant,
         from: SocketAddr,
         ip: IpAddr,
-        what: impl FnOnce() -> String,
+        what: impl Fn() -> String,
     ) -> bool {
+        let live = self.lobby.live_players();
+        if live >= self.config.max_players {
+            let detail = format!("{}, already {live} players", what());
+            self.refuse(now, from, Refusal::TooManyPlayers, ErrorCode::ServerFull, &detail);
+            return false;
+        }
         let cap = self.config.max_players_per_ip;
         if cap > 0 && self.lobby.players_from(ip) as usize >= cap {
             let detail = format!("{}, {ip} has {cap} players already", what());
             self.refuse(now, from, Refusal::TooManyPlayersForIp, ErrorCode::TooManyRequests, &detail);
+            return false;
+        }
+        if !self.rate.take(now, ip) {
+            let detail = format!("{}, too many creations from this IP", what());
+            self.refuse(now, from, Refusal::RateLimited, ErrorCode::TooManyRequests, &detail);
             return false;
         }
         true
