@@ -60,21 +60,23 @@ pub const ALT: SocketId = SocketId(1);
 /// The rendezvous server's session engine.
 #[derive(Debug)]
 pub struct Engine<S: SessionStore = MemoryStore> {
+    // The parts `reconfigure.rs` changes are crate-visible; the rest is the engine's own. Handlers
+    // reach the parts through `Cx`, never the engine.
     pub(crate) config: Config,
     /// The sessions, and how many players and sessions each source has.
-    pub(crate) lobby: Lobby<S>,
-    pub(crate) timers: Timers,
+    lobby: Lobby<S>,
+    timers: Timers,
     pub(crate) outbox: Outbox,
     pub(crate) rate: RateLimiter,
     pub(crate) log_limit: LogLimiter,
     /// The relay's sessions, tokens and counters (node-local).
     pub(crate) relay: RelayTable,
     /// How many password guesses are checked (node-local, bounded).
-    pub(crate) guard: Guard,
+    guard: Guard,
     /// Whether the periodic stats timer is armed.
     stats_armed: bool,
     /// Counters for the metrics (see [`crate::stats`]).
-    pub(crate) counters: Counters,
+    counters: Counters,
 }
 
 impl Engine<MemoryStore> {
