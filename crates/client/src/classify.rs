@@ -16,8 +16,9 @@
 
 use crate::config::NatConfig;
 use crate::nat_kind::NatKind;
-use crate::outbox::{Outbox, SocketId};
+use crate::outbox::Outbox;
 use crate::rng::Rng;
+use rhp_io::SocketId;
 use rhp_proto::stun;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

@@ -8,16 +8,16 @@
 //! exit, kick, unban) → `run` returns the [`Mesh`] when the peer phase is over.
 
 use crate::config::Config;
-use crate::engine::{Engine, Input, Output};
+use crate::engine::{Engine, Output};
 use crate::error::ClientError;
 use crate::events::Event;
 use crate::mesh::Mesh;
-use crate::outbox::{SocketId, Transmit};
+use crate::sockets::WATCH;
+use rhp_io::{Input, SocketId, Transmit};
 use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
@@ -152,7 +152,7 @@ fn os_seed() -> u64 {
     h.finish()
 }
 
-/// The [`SocketId::WATCH`] socket: any local port, connected to the server (where the kernel
+/// The [`WATCH`] socket: any local port, connected to the server (where the kernel
 /// reports an ICMP "port unreachable"). None if it cannot be had: the run goes on without it.
 fn watch_socket(server: SocketAddr) -> Option<Watch> {
     let any = match server {
@@ -188,12 +188,11 @@ struct SendFailures {
     since: Instant,
 }
 
-/// An extra socket: the socket, a std handle of it for immediate non-blocking sends (tokio's
-/// `try_send_to` reports WouldBlock on a socket the reactor has not yet seen writable, which
-/// is every fresh one), and the task reading it.
+/// An extra socket: a std handle of it for immediate non-blocking sends (tokio's `try_send_to`
+/// reports WouldBlock on a socket the reactor has not yet seen writable, which is every fresh
+/// one), and the task reading it (which holds the tokio socket).
 #[derive(Debug)]
 struct Extra {
-    socket: Arc<UdpSocket>,
     sender: std::net::UdpSocket,
     reader: JoinHandle<()>,
 }
@@ -218,7 +217,7 @@ pub(crate) struct Pump {
     deadline: Instant,
     buf: Vec<u8>,
     recv_errors: u32,
-    /// The lobby's [`SocketId::WATCH`] socket (gone in the [`Mesh`]).
+    /// The lobby's [`WATCH`] socket (gone in the [`Mesh`]).
     pub(crate) watch: Option<Watch>,
     failures: SendFailures,
 }
@@ -283,7 +282,7 @@ impl Pump {
     pub(crate) fn flush(&mut self) {
         loop {
             match self.engine.poll_output() {
-                Output::Transmit(t) if t.via == SocketId::WATCH => self.send_watch(&t),
+                Output::Transmit(t) if t.via == WATCH => self.send_watch(&t),
                 Output::Transmit(t) if t.via != SocketId::MAIN => self.send_extra(&t),
                 Output::Transmit(t) => {
                     if self.pending.len() < PENDING_CAPACITY {
@@ -328,10 +327,9 @@ impl Pump {
             .and_then(|s| Ok((s.try_clone()?, UdpSocket::from_std(s)?)));
         let local_port = match bound {
             Ok((sender, socket)) => {
-                let socket = Arc::new(socket);
                 let port = socket.local_addr().ok().map(|a| a.port());
-                let reader = tokio::spawn(read_extra(id, Arc::clone(&socket), self.extra_tx.clone()));
-                self.extras.insert(id, Extra { socket, sender, reader });
+                let reader = tokio::spawn(read_extra(id, socket, self.extra_tx.clone()));
+                self.extras.insert(id, Extra { sender, reader });
                 port
             }
             Err(e) => {
@@ -354,16 +352,20 @@ impl Pump {
         }
     }
 
-    /// Sends one datagram now from the socket it names.
-    pub(crate) async fn send_now(&self, t: &Transmit) -> io::Result<()> {
-        if t.via == SocketId::MAIN {
-            self.socket.send_to(&t.data, t.to).await.map(|_| ())
-        } else {
-            match self.extras.get(&t.via) {
-                Some(x) => x.socket.send_to(&t.data, t.to).await.map(|_| ()),
-                None => Err(io::Error::new(io::ErrorKind::NotConnected, "the peer's socket is closed")),
-            }
+    /// True when socket `id` is open (the main one always is).
+    pub(crate) fn has_socket(&self, id: SocketId) -> bool {
+        id == SocketId::MAIN || self.extras.contains_key(&id)
+    }
+
+    /// Drains the engine (as [`Pump::flush`]) and waits until every datagram it queued for the
+    /// main socket has been handed to the kernel (or failed).
+    pub(crate) async fn flush_out(&mut self) -> Result<(), ClientError> {
+        self.flush();
+        while !self.pending.is_empty() {
+            self.socket.writable().await?;
+            self.send_pending();
         }
+        Ok(())
     }
 
     fn send_pending(&mut self) {
@@ -407,7 +409,7 @@ impl Pump {
                 let now = Instant::now();
                 let server = self.engine.config().server;
                 match r {
-                    Ok(data) => self.engine.handle_input(Input::Datagram { now, via: SocketId::WATCH, from: server, data: &data }),
+                    Ok(data) => self.engine.handle_input(Input::Datagram { now, via: WATCH, from: server, data: &data }),
                     Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
                         self.engine.handle_input(Input::Unreachable { now, to: server });
                     }
@@ -461,7 +463,7 @@ async fn recv_command(commands: Option<&mut mpsc::Receiver<Command>>) -> Option<
 
 /// Reads one extra socket into the engine's channel until the socket is closed (the task is
 /// aborted) or fails for good.
-async fn read_extra(id: SocketId, socket: Arc<UdpSocket>, tx: mpsc::Sender<(SocketId, SocketAddr, Vec<u8>)>) {
+async fn read_extra(id: SocketId, socket: UdpSocket, tx: mpsc::Sender<(SocketId, SocketAddr, Vec<u8>)>) {
     let mut buf = vec![0u8; RECV_BUF];
     let mut errors = 0u32;
     loop {

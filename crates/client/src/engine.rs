@@ -23,11 +23,13 @@ use crate::error::ClientError;
 use crate::events::LeaveReason;
 use crate::events::{Event, PeerInfo};
 use crate::nat_kind::NatKind;
-use crate::outbox::{Outbox, SocketId, SocketOp, Transmit};
+use crate::outbox::{Outbox, SocketOp};
 use crate::punch::{Punch, PunchNat, PunchState, RETRY_EVERY};
 use crate::relay::{Relay, RelayIn, ALIVE, LEAVE};
 use crate::rendezvous::{Rendezvous, Step};
 use crate::rng::Rng;
+use crate::sockets::{FIRST_HARD, PROBE, WATCH};
+use rhp_io::{Input, SocketId, Transmit};
 use rhp_proto::{ErrorCode, PeerMessage, Reply, Request};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -46,47 +48,6 @@ const LATE_RELAY_ASK: Duration = Duration::from_millis(200);
 /// (or until the grant): while it has not come, every start round of the server carries our grant
 /// again, so a grant lost on a lossy link gets up to eight more chances besides the asks.
 const LATE_RELAY_ASKS_FOR: Duration = Duration::from_millis(800);
-
-/// The probe socket of the NAT classification.
-const PROBE_SOCKET: SocketId = SocketId(1);
-/// The birthday path's hard-side sockets are numbered from here.
-const FIRST_HARD_SOCKET: u32 = 16;
-
-/// Something that happened to the engine.
-#[derive(Debug, Clone, Copy)]
-pub enum Input<'a> {
-    /// A datagram arrived.
-    Datagram {
-        /// When it arrived.
-        now: Instant,
-        /// The socket it arrived on.
-        via: SocketId,
-        /// Its source address.
-        from: SocketAddr,
-        /// Its payload.
-        data: &'a [u8],
-    },
-    /// The driver bound a socket: the main one at the start, or one asked for with
-    /// [`Output::Open`] (`local_port` None: it could not).
-    Opened {
-        /// When.
-        now: Instant,
-        /// Which.
-        id: SocketId,
-        /// Its local port.
-        local_port: Option<u16>,
-    },
-    /// Time passed (at least to the last [`Output::Timeout`]).
-    Timeout(Instant),
-    /// The kernel reported that nothing listens at `to` (an ICMP "port unreachable", seen on
-    /// [`SocketId::WATCH`], the socket the driver connected to the server).
-    Unreachable {
-        /// When.
-        now: Instant,
-        /// The address nothing listens at.
-        to: SocketAddr,
-    },
-}
 
 /// What the engine wants done.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,7 +119,7 @@ impl Engine {
         // A private client classifies nothing: it never announces a descriptor (one may carry
         // its port) and never tries a direct path.
         let classifier = (config.nat.classify && !config.nat.private)
-            .then(|| Classifier::new(config.server, PROBE_SOCKET, &config.nat, &mut rng, now, &mut out));
+            .then(|| Classifier::new(config.server, PROBE, &config.nat, &mut rng, now, &mut out));
         Ok(Engine {
             config,
             phase: Phase::Lobby(lobby),
@@ -530,7 +491,33 @@ impl Engine {
         out
     }
 
-    /// A datagram carrying `data` to connected peer `peer` (as `d:<data>`).
+    /// Queues `data` for connected peer `peer`: as `d:<data>` on its direct path, else through
+    /// the server's relay. It leaves through [`Engine::poll_output`] like every other datagram;
+    /// the answer is the socket it leaves from. An unknown or unreachable peer is an error.
+    pub fn send(&mut self, peer: &str, data: &[u8]) -> Result<SocketId, ClientError> {
+        let t = self.data_to(peer, data)?;
+        let via = t.via;
+        self.out.send_via(t.via, t.to, t.data);
+        Ok(via)
+    }
+
+    /// Queues [`Engine::farewell`]'s datagrams (one round of them) for [`Engine::poll_output`].
+    pub fn send_farewell(&mut self) {
+        for t in self.farewell() {
+            self.out.send_via(t.via, t.to, t.data);
+        }
+    }
+
+    /// Gives the server's relay back ([`Engine::leave_relay`]) and queues the datagram twice (the
+    /// second copy is ignored by the server) for [`Engine::poll_output`].
+    pub fn send_leave_relay(&mut self) {
+        if let Some(t) = self.leave_relay() {
+            self.out.send_via(t.via, t.to, t.data.clone());
+            self.out.send_via(t.via, t.to, t.data);
+        }
+    }
+
+    /// The datagram [`Engine::send`] queues for `peer` (as `d:<data>`), without queuing it.
     pub fn data_to(&self, peer: &str, data: &[u8]) -> Result<Transmit, ClientError> {
         let Phase::Peers(p) = &self.phase else {
             return Err(ClientError::UnknownPeer(peer.to_owned()));
@@ -548,7 +535,7 @@ impl Engine {
 
     fn on_datagram(&mut self, now: Instant, via: SocketId, from: SocketAddr, data: &[u8]) {
         self.last_now = now;
-        if via == SocketId::WATCH {
+        if via == WATCH {
             // The watch's STUN answer: the server is there; nothing else in it matters.
             if let Phase::Lobby(r) = &mut self.phase {
                 r.heard(now);
@@ -763,7 +750,7 @@ impl Engine {
                     predict_window: self.config.nat.predict_window,
                     birthday: self.config.nat.birthday,
                     rng: Rng::new(self.rng.next_u64()),
-                    first_socket: FIRST_HARD_SOCKET,
+                    first_socket: FIRST_HARD,
                 };
                 let lobby = match &self.phase {
                     Phase::Lobby(r) => r.players().to_vec(),

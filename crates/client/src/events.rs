@@ -3,8 +3,8 @@
 //! and application data.
 
 use crate::classify::NatReport;
-use crate::outbox::SocketId;
 use crate::strategy::Method;
+use rhp_io::SocketId;
 use rhp_proto::{ErrorCode, PeerAddr};
 use std::net::SocketAddr;
 use std::time::Duration;

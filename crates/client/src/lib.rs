@@ -113,6 +113,7 @@ mod punch;
 mod relay;
 mod rendezvous;
 mod rng;
+mod sockets;
 pub mod strategy;
 
 #[cfg(test)]
@@ -133,12 +134,13 @@ mod tests_watch;
 pub use classify::NatReport;
 pub use config::{BirthdayConfig, Config, NatConfig, Role, Timers};
 pub use driver::{Client, Control};
-pub use engine::{Engine, Input, Output};
+pub use engine::{Engine, Output};
 pub use error::ClientError;
 pub use events::{Event, FailReason, LeaveReason, Path, PeerInfo, PeerStatus};
 pub use mesh::Mesh;
 pub use nat_kind::NatKind;
 pub use nat_probe::probe_nat;
-pub use outbox::{SocketId, Transmit};
 pub use peer_state::{candidate_ports, PORT_WINDOW};
+pub use rhp_io::{Input, SocketId, Transmit};
+pub use sockets::WATCH;
 pub use strategy::Method;
