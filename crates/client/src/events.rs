@@ -2,7 +2,7 @@
 //! connected or failed, the end of the peer phase, peers that leave or fall silent, a new host,
 //! and application data.
 
-use crate::classify::NatReport;
+use crate::nat_report::NatReport;
 use crate::strategy::Method;
 use rhp_io::SocketId;
 use rhp_proto::{ErrorCode, PeerAddr};

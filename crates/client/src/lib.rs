@@ -99,6 +99,7 @@
 pub mod birthday;
 pub mod classify;
 pub mod config;
+mod control;
 pub mod driver;
 pub mod engine;
 pub mod error;
@@ -106,9 +107,11 @@ pub mod events;
 pub mod mesh;
 pub mod nat_kind;
 mod nat_probe;
+mod nat_report;
 mod outbox;
 mod peer_state;
 mod private;
+mod pump;
 mod punch;
 mod relay;
 mod rendezvous;
@@ -131,7 +134,6 @@ mod tests_relay;
 #[cfg(test)]
 mod tests_watch;
 
-pub use classify::NatReport;
 pub use config::{BirthdayConfig, Config, NatConfig, Role, Timers};
 pub use driver::{Client, Control};
 pub use engine::{Engine, Output};
@@ -140,6 +142,7 @@ pub use events::{Event, FailReason, LeaveReason, Path, PeerInfo, PeerStatus};
 pub use mesh::Mesh;
 pub use nat_kind::NatKind;
 pub use nat_probe::probe_nat;
+pub use nat_report::NatReport;
 pub use peer_state::{candidate_ports, PORT_WINDOW};
 pub use rhp_io::{Input, SocketId, Transmit};
 pub use sockets::WATCH;

@@ -5,9 +5,9 @@
 //! peer-phase messages (a peer whose last `c:` was lost still finishes; a Godot client still gets
 //! the host's `s:<n>`), and reports late connections as events.
 
-use crate::driver::Pump;
 use crate::error::ClientError;
 use crate::events::PeerInfo;
+use crate::pump::Pump;
 use crate::Engine;
 use std::io;
 use std::net::SocketAddr;
