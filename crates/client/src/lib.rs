@@ -97,6 +97,7 @@
 #![deny(missing_docs)]
 
 pub mod birthday;
+mod classification;
 pub mod classify;
 pub mod config;
 mod control;
@@ -104,6 +105,7 @@ pub mod driver;
 pub mod engine;
 pub mod error;
 pub mod events;
+mod lobby;
 pub mod mesh;
 pub mod nat_kind;
 mod nat_probe;
@@ -114,6 +116,7 @@ mod private;
 mod pump;
 mod punch;
 mod relay;
+mod relay_agent;
 mod rendezvous;
 mod rng;
 mod sockets;

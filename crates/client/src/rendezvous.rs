@@ -299,11 +299,11 @@ impl Rendezvous {
                 self.on_info(now, players, out);
                 Step::Stay
             }
-            // The engine sends our `y:` (it may wait for the relay's grant first).
+            // The lobby sends our `y:` (it may wait for the relay's grant first).
             Reply::Start { own_port, peers } => Step::Started { own_port, peers, is_host: self.is_host },
             Reply::Error(code) => self.on_error(now, code, out),
             Reply::OtherError(text) => Step::Failed(ClientError::UnknownServerError(text)),
-            // The e:/n: extension: the engine reads n: before the lobby sees it.
+            // The e:/n: extension: the lobby reads n: before this.
             Reply::Nat(_) => Step::Stay,
         }
     }
