@@ -1,6 +1,6 @@
 //! The tokio driver: binds the main `UdpSocket` for the whole run (the port the server observes
 //! is the port the peers must reach) and the lobby's watch socket, builds the [`Engine`], and
-//! runs the [`Pump`](crate::pump) (sockets, clock, drain) until the peer phase is over.
+//! runs the `pump` (sockets, clock, drain) until the peer phase is over.
 //!
 //! Use: [`Client::bind`] → spawn [`Client::run`] → read events, call [`Control`] methods (start,
 //! exit, kick, unban) → `run` returns the [`Mesh`] when the peer phase is over.
