@@ -21,9 +21,7 @@ fn drain_all(e: &mut Engine) -> (Vec<Transmit>, Vec<Event>, Instant) {
 }
 
 fn watch_sends(ts: &[Transmit]) -> usize {
-    ts.iter()
-        .filter(|t| t.via == SocketId::WATCH && t.to == SERVER && rhp_proto::stun::is_stun(&t.data))
-        .count()
+    ts.iter().filter(|t| t.via == crate::WATCH && t.to == SERVER && rhp_proto::stun::is_stun(&t.data)).count()
 }
 
 fn unreachable(e: &mut Engine, now: Instant) -> Option<Result<(), ClientError>> {
