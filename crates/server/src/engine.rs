@@ -415,10 +415,10 @@ impl<S: SessionStore> Engine<S> {
         index: usize,
     ) {
         let seq = timers.next_seq();
+        let at = session.deadline(at);
         let Some(p) = session.players.get_mut(index) else { return };
-        p.idle_at = at.into();
-        p.idle_seq = seq;
-        if session.next_check(lifetime) == Some((at.into(), seq)) {
+        p.set_idle(at, seq);
+        if session.next_check(lifetime) == Some((session.at(at), seq)) {
             Self::queue_session_check(timers, lifetime, session);
         }
     }
@@ -427,7 +427,7 @@ impl<S: SessionStore> Engine<S> {
     pub(crate) fn queue_session_check(timers: &mut Timers, lifetime: Duration, session: &Session) {
         if let Some((at, seq)) = session.next_check(lifetime) {
             let kind = Kind::SessionCheck { session: session.name, session_id: session.id };
-            timers.push_seq(at.instant(), seq, kind);
+            timers.push_seq(at, seq, kind);
         }
     }
 
@@ -478,7 +478,9 @@ impl<S: SessionStore> Engine<S> {
         // Its idle check was queued if it was the earliest: then the next earliest is queued now.
         let lifetime = self.config.session_lifetime;
         if session.is_open()
-            && session.next_check(lifetime).is_some_and(|m| (gone.idle_at, gone.idle_seq) < m)
+            && session
+                .next_check(lifetime)
+                .is_some_and(|m| (session.at(gone.idle_at), session.idle_seq(&gone)) < m)
         {
             self.timers.note_stale(1);
             Self::queue_session_check(&mut self.timers, lifetime, session);
@@ -588,7 +590,7 @@ impl<S: SessionStore> Engine<S> {
             Kind::SessionCheck { session, session_id } => store.get(session).is_some_and(|s| {
                 s.id == *session_id
                     && s.is_open()
-                    && (s.id == seq || s.players.iter().any(|p| p.idle_seq == seq))
+                    && (s.id == seq || s.players.iter().any(|p| p.idle_is(seq)))
             }),
             Kind::StartRound { session, session_id } => {
                 store.get(session).is_some_and(|s| s.id == *session_id)

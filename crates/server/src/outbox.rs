@@ -151,9 +151,10 @@ impl Outbox {
         let sent =
             self.push_with(now, to, |b| write_info(b, session.players.iter().map(|p| p.name.as_str())));
         if sent {
+            let stamp = session.stamp(now);
             if let Some(p) = session.players.get_mut(index) {
                 p.info_stale = false;
-                p.set_info_sent(now);
+                p.set_info_sent(stamp);
             }
         }
         sent

@@ -96,7 +96,8 @@ impl<S: SessionStore> Engine<S> {
             return self.refuse(now, from, Refusal::RateLimited, ErrorCode::TooManyRequests, &detail);
         }
         let Some(session) = self.store.get_mut(name) else { return };
-        session.push_player(Player::new(player, from, now));
+        let joined = session.stamp(now);
+        session.push_player(Player::new(player, from, joined));
         self.live_players += 1;
         self.players_per_ip.add(ip);
         info!(

@@ -1,6 +1,7 @@
 //! `h:S:P:MAX[:PASS]`: create a session, or answer the host's retransmit.
 
 use crate::bans::Bans;
+use crate::compact::Stamp;
 use crate::engine::Engine;
 use crate::limits::{ip_key, Refusal};
 use crate::secret::Password;
@@ -81,19 +82,18 @@ impl<S: SessionStore> Engine<S> {
             name: name.into(),
             password: password.map(|p| Box::new(Password::new(p))),
             max_players,
-            created: now.into(),
+            created: now,
             creator_ip: ip,
             phase: Phase::Open,
-            players: Box::new([Player::new(player, from, now)]),
+            players: Box::new([Player::new(player, from, Stamp::ZERO)]),
             bans: Bans::default(),
         };
         info!("session {name}: created by {player} ({from}), max {max_players} players");
         self.outbox.info(now, &mut session, 0);
         // The host's idle check, then the session's lifetime check (its id), in that order of
         // sequence numbers; the earliest is queued.
-        let p = &mut session.players[0];
-        p.idle_at = (now + self.config.player_timeout).into();
-        p.idle_seq = self.timers.next_seq();
+        let at = session.deadline(now + self.config.player_timeout);
+        session.players[0].set_idle(at, self.timers.next_seq());
         session.id = self.timers.next_seq();
         Self::queue_session_check(&mut self.timers, self.config.session_lifetime, &session);
         self.store.insert(session);
