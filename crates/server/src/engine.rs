@@ -37,7 +37,8 @@
 use crate::budget::Budget;
 use crate::config::Config;
 use crate::guard::{Guard, GuardStats};
-use crate::limits::{ip_key, LogLimiter, PerIpCount, RateLimiter, Refusal};
+use crate::limits::{LogLimiter, PerIpCount, RateLimiter, Refusal};
+use crate::netkey::NetKey;
 use crate::outbox::Outbox;
 use crate::relay::{RelayStats, RelayTable};
 use crate::session::Session;
@@ -88,8 +89,6 @@ pub struct Engine<S: SessionStore = MemoryStore> {
     pub(crate) live_players: usize,
     pub(crate) rate: RateLimiter,
     pub(crate) per_ip: PerIpCount,
-    /// Live players per source IP (see [`crate::limits::ip_key`]).
-    pub(crate) players_per_ip: PerIpCount,
     pub(crate) log_limit: LogLimiter,
     /// The relay's sessions, tokens and counters (node-local).
     pub(crate) relay: RelayTable,
@@ -122,7 +121,6 @@ impl<S: SessionStore> Engine<S> {
             timers: Timers::default(),
             live_players: 0,
             per_ip: PerIpCount::default(),
-            players_per_ip: PerIpCount::default(),
             stats_armed: false,
             counters: Counters::default(),
         }
@@ -308,8 +306,8 @@ impl<S: SessionStore> Engine<S> {
     /// Live sessions created from `ip` and live players behind it (counted per source as the caps
     /// count it: an IPv4 address or an IPv6 /64).
     pub fn per_ip_counts(&self, ip: std::net::IpAddr) -> (u32, u32) {
-        let key = ip_key(ip);
-        (self.per_ip.get(key), self.players_per_ip.get(key))
+        let net = NetKey::of(ip);
+        (self.per_ip.get(net.addr()), self.outbox.budget.players(net))
     }
 
     /// Checks the engine's invariants; the error says which one broke. For tests and fuzzing:
@@ -324,7 +322,7 @@ impl<S: SessionStore> Engine<S> {
     {
         let mut players = 0;
         let mut per_ip: std::collections::HashMap<std::net::IpAddr, u32> = Default::default();
-        let mut players_per_ip: std::collections::HashMap<std::net::IpAddr, u32> = Default::default();
+        let mut players_per_ip: std::collections::HashMap<NetKey, u32> = Default::default();
         for session in self.store.sessions() {
             if session.players.is_empty() {
                 return Err(format!("session {} has no player", session.name));
@@ -339,7 +337,7 @@ impl<S: SessionStore> Engine<S> {
             }
             players += session.players.len();
             for p in session.players.iter() {
-                *players_per_ip.entry(ip_key(p.addr().ip())).or_insert(0) += 1;
+                *players_per_ip.entry(NetKey::of(p.addr().ip())).or_insert(0) += 1;
             }
             *per_ip.entry(session.creator_ip).or_insert(0) += 1;
         }
@@ -353,8 +351,8 @@ impl<S: SessionStore> Engine<S> {
         if per_ip.len() != self.per_ip.len() || per_ip.iter().any(|(ip, n)| self.per_ip.get(*ip) != *n) {
             return Err("per-IP session counts differ from the sessions".into());
         }
-        if players_per_ip.len() != self.players_per_ip.len()
-            || players_per_ip.iter().any(|(ip, n)| self.players_per_ip.get(*ip) != *n)
+        if players_per_ip.iter().any(|(net, n)| self.outbox.budget.players(*net) != *n)
+            || players_per_ip.values().sum::<u32>() != self.outbox.budget.players_total()
         {
             return Err("per-IP player counts differ from the sessions".into());
         }
@@ -473,7 +471,6 @@ impl<S: SessionStore> Engine<S> {
         }
         let gone = session.remove_player(index);
         self.live_players = self.live_players.saturating_sub(1);
-        self.players_per_ip.remove(ip_key(gone.addr().ip()));
         self.outbox.budget.left(gone.addr());
         // Its idle check was queued if it was the earliest: then the next earliest is queued now.
         let lifetime = self.config.session_lifetime;
@@ -516,9 +513,6 @@ impl<S: SessionStore> Engine<S> {
         self.timers.note_stale(2);
         self.live_players = self.live_players.saturating_sub(session.players.len());
         self.per_ip.remove(session.creator_ip);
-        for p in session.players.iter() {
-            self.players_per_ip.remove(ip_key(p.addr().ip()));
-        }
         self.relay.session_ended(session.id);
         self.guard.session_ended(session.id);
         Some(session)

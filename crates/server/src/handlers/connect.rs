@@ -4,7 +4,8 @@
 
 use crate::engine::Engine;
 use crate::guard::Admit;
-use crate::limits::{ip_key, Refusal};
+use crate::limits::Refusal;
+use crate::netkey::NetKey;
 use crate::session::Player;
 use crate::store::SessionStore;
 use rhp_proto::ErrorCode;
@@ -87,11 +88,11 @@ impl<S: SessionStore> Engine<S> {
                 format!("session {name}: {player} not joined, already {} players", self.live_players);
             return self.refuse(now, from, Refusal::TooManyPlayers, ErrorCode::ServerFull, &detail);
         }
-        let ip = ip_key(from.ip());
-        if !self.player_allowed(now, from, ip, || format!("session {name}: {player} not joined")) {
+        let net = NetKey::of(from.ip());
+        if !self.player_allowed(now, from, net, || format!("session {name}: {player} not joined")) {
             return;
         }
-        if !self.rate.take(now, ip) {
+        if !self.rate.take(now, net.addr()) {
             let detail = format!("session {name}: {player} not joined, too many creations from this IP");
             return self.refuse(now, from, Refusal::RateLimited, ErrorCode::TooManyRequests, &detail);
         }
@@ -99,7 +100,6 @@ impl<S: SessionStore> Engine<S> {
         let joined = session.stamp(now);
         session.push_player(Player::new(player, from, joined));
         self.live_players += 1;
-        self.players_per_ip.add(ip);
         info!(
             "session {name}: {player} ({from}) joined, {} of {}",
             session.players.len(),

@@ -3,12 +3,13 @@
 use crate::bans::Bans;
 use crate::compact::Stamp;
 use crate::engine::Engine;
-use crate::limits::{ip_key, Refusal};
+use crate::limits::Refusal;
+use crate::netkey::NetKey;
 use crate::secret::Password;
 use crate::session::{Phase, Player, Session};
 use crate::store::SessionStore;
 use rhp_proto::ErrorCode;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Instant;
 use tracing::info;
 
@@ -19,12 +20,12 @@ impl<S: SessionStore> Engine<S> {
         &mut self,
         now: Instant,
         from: SocketAddr,
-        ip: IpAddr,
+        net: NetKey,
         what: impl FnOnce() -> String,
     ) -> bool {
         let cap = self.config.max_players_per_ip;
-        if cap > 0 && self.players_per_ip.get(ip) as usize >= cap {
-            let detail = format!("{}, {ip} has {cap} players already", what());
+        if cap > 0 && self.outbox.budget.players(net) as usize >= cap {
+            let detail = format!("{}, {} has {cap} players already", what(), net.addr());
             self.refuse(now, from, Refusal::TooManyPlayersForIp, ErrorCode::TooManyRequests, &detail);
             return false;
         }
@@ -50,7 +51,8 @@ impl<S: SessionStore> Engine<S> {
             return;
         }
         // Caps: this request would create a session and a player.
-        let ip = ip_key(from.ip());
+        let net = NetKey::of(from.ip());
+        let ip = net.addr();
         if self.store.session_count() >= self.config.max_sessions {
             let detail = format!("session {name} not created, already {} sessions", self.config.max_sessions);
             return self.refuse(now, from, Refusal::TooManySessions, ErrorCode::TooManySessions, &detail);
@@ -70,7 +72,7 @@ impl<S: SessionStore> Engine<S> {
             let detail = format!("session {name} not created, already {} players", self.live_players);
             return self.refuse(now, from, Refusal::TooManyPlayers, ErrorCode::ServerFull, &detail);
         }
-        if !self.player_allowed(now, from, ip, || format!("session {name} not created")) {
+        if !self.player_allowed(now, from, net, || format!("session {name} not created")) {
             return;
         }
         if !self.rate.take(now, ip) {
@@ -99,6 +101,5 @@ impl<S: SessionStore> Engine<S> {
         self.store.insert(session);
         self.live_players += 1;
         self.per_ip.add(ip);
-        self.players_per_ip.add(ip);
     }
 }
