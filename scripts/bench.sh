@@ -2,9 +2,9 @@
 # Issue #10 benchmarks (not run by CI): every command stops by itself and prints its figures.
 # The machine has 2 cores and may be shared: read the ratios to the floors measured in the same run.
 #   scripts/bench.sh            all of it (~16 minutes)
-#   scripts/bench.sh load       throughput, CPU per request, latency at 1k and 10k players (~6 min)
+#   scripts/bench.sh load       throughput, CPU per request, latency at 1k, 10k and 100k players (~9 min)
 #   scripts/bench.sh storm      start storms at 10k and 100k players (~3 min)
-#   scripts/bench.sh relay      the relay (issue #9) against the echo floors, 200 and 1,200-byte payloads (~4 min)
+#   scripts/bench.sh relay      the relay (issue #9) against the echo floors, 200 and 1,200-byte payloads (~8 min)
 #   scripts/bench.sh memory     engine bytes per player, 1M players (~10 s)
 #   scripts/bench.sh micro      criterion micro-benchmarks (~2 min)
 set -euo pipefail
@@ -23,6 +23,8 @@ SINGLE="single=--io-batch 1 --recv-buffer 0 --send-buffer 0"
 if [[ $what == all || $what == load ]]; then
   echo "== load: closed loop, fixed rate (2 pings/s/player), small storm"
   "$B" run --players 1000,10000 --secs 3 --repeat 3 --targets naive,batch,rhp,single --variant "$SINGLE"
+  echo "== 100,000 players: closed loop and 2 pings/s/player (200k requests/s offered)"
+  "$B" run --players 100000 --secs 3 --targets naive,batch,rhp --phases closed,rate
   echo "== the same, the old exempt shape (shared addresses, no budget on loopback)"
   "$B" run --players 1000,10000 --secs 3 --repeat 3 --targets naive,batch,rhp --shared-ips
 fi
@@ -39,7 +41,10 @@ if [[ $what == all || $what == storm ]]; then
 fi
 if [[ $what == all || $what == relay ]]; then
   echo "== relay: 200 pairs (a session of 2 each, both relayed), closed loop and 60 frames/s per player"
+  echo "   every player on its own loopback address, the budget applied to the set-up"
   "$B" relay --pairs 200 --sizes 200,1200 --secs 4 --repeat 3 --targets naive,batch,rhp
+  echo "== the same, the old exempt shape (two shared addresses, loopback exempt, no per-IP relay cap)"
+  "$B" relay --pairs 200 --sizes 200,1200 --secs 4 --repeat 3 --targets naive,batch,rhp --shared-ips
 fi
 if [[ $what == all || $what == memory ]]; then
   echo "== engine memory"

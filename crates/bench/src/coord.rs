@@ -557,10 +557,11 @@ fn print_row(players: u32, row: &Row) {
     if let Some(s) = &row.storm {
         let pct = |n: u64| if s.players > 0 { 100.0 * n as f64 / s.players as f64 } else { 0.0 };
         println!(
-            "{players:>7} {t:<8} storm   {:.2}% got s: ({:.2}% within 1 s); time to s: p50 {} p99 {} max {} ms; \
-             {} y: sent; bad s: {}; errors {}; server drops {}; server cpu {:.0} ms",
+            "{players:>7} {t:<8} storm   {:.2}% got s: ({:.2}% within 1 s, {:.2}% within 3 s); time to s: p50 {} p99 {} \
+             max {} ms; {} y: sent; bad s: {}; errors {}; server drops {}; server cpu {:.0} ms",
             pct(s.got),
             pct(s.hist.count_at_most(1_000_000)),
+            pct(s.hist.count_at_most(3_000_000)),
             ms(s.hist.quantile(0.5)),
             ms(s.hist.quantile(0.99)),
             ms(s.hist.max),

@@ -173,7 +173,8 @@ pub fn run(players: usize, per_session: usize, budget_only: bool) {
     let per_player = g.heap as f64 / g.players.max(1) as f64;
     println!(
         "  default config (budget on), {} players on {} IPs: {:.1} MiB heap, {per_player:.1} bytes per player \
-         (the budget's accounts and the per-IP tables {:.1}); RSS growth {:.1} MiB, {:.1} bytes per player",
+         ({:+.1} over the budget off, where the per-IP player count is a table of its own instead of \
+         the accounts' membership counts); RSS growth {:.1} MiB, {:.1} bytes per player",
         g.players,
         g.players,
         mib(g.heap as i64),

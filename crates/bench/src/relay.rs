@@ -15,21 +15,23 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-/// The server's relay caps for the benchmark: far above what the loader can send (per player and
-/// per IP, since the loader's players share two addresses), no server-wide cap, no idle drop
-/// during the run. (`--relay-rate 0` would turn the relay off.)
-pub const RELAY_FLAGS: [&str; 10] = [
+/// The server's relay caps for the benchmark: far above what the loader can send per player, no
+/// server-wide cap, no idle drop during the run (`--relay-rate 0` would turn the relay off). The
+/// per-IP cap stays at its default unless the players share addresses (`--shared-ips`: then
+/// [`SHARED_FLAGS`] lift it).
+pub const RELAY_FLAGS: [&str; 8] = [
     "--relay-rate",
     "1000000000",
     "--relay-burst",
     "1000000000",
     "--relay-server-rate",
     "0",
-    "--relay-max-per-ip",
-    "0",
     "--relay-idle-s",
     "3600",
 ];
+
+/// With `--shared-ips`: the loader's players share two addresses, so no per-IP relay cap.
+pub const SHARED_FLAGS: [&str; 2] = ["--relay-max-per-ip", "0"];
 
 /// Flags of `rhp-bench relay`.
 #[derive(Debug, Clone, clap::Args)]
@@ -78,6 +80,12 @@ pub struct RelayArgs {
     /// More server flags, after the relay caps (e.g. `--io-batch 1`).
     #[arg(long, allow_hyphen_values = true)]
     pub server_flags: Option<String>,
+    /// The old shape: the players of a worker share one loopback address, loopback is exempt
+    /// from the budget and the per-IP caps are lifted. By default every player binds its own
+    /// loopback address and the server budgets loopback (`--reflection-loopback`, default per-IP
+    /// caps), as on the internet; the echo floors see the same addresses.
+    #[arg(long)]
+    pub shared_ips: bool,
 }
 
 /// Figures of one phase of one target at one size.
@@ -158,6 +166,9 @@ impl RelayArgs {
             other => return Err(format!("unknown target {other} (naive, batch, rhp)")),
         };
         let mut flags: Vec<String> = RELAY_FLAGS.iter().map(|s| s.to_string()).collect();
+        if self.shared_ips {
+            flags.extend(SHARED_FLAGS.iter().map(|s| s.to_string()));
+        }
         flags.extend(self.server_flags.iter().flat_map(|f| f.split_whitespace().map(String::from)));
         let phases = (self.sizes.len() * self.phases.len()) as u64;
         let spec = TargetSpec {
@@ -166,8 +177,8 @@ impl RelayArgs {
             server_flags: flags,
             max_secs: phases * (self.secs + 5) + 120,
             nice: self.target_nice,
-            // Relay frames are outside the budget; its set-up keeps the measured shape.
-            shared_ips: true,
+            // Relay frames are outside the budget; the set-up (h:, c:, r:, s:) is budgeted.
+            shared_ips: self.shared_ips,
         };
         let target = spawn_target(&spec)?;
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
@@ -184,6 +195,9 @@ impl RelayArgs {
                 c.args(["--max-secs", &spec.max_secs.to_string()]);
                 if relay {
                     c.arg("--relay");
+                }
+                if !self.shared_ips {
+                    c.arg("--own-ips");
                 }
                 c
             })
@@ -289,7 +303,17 @@ pub fn run(args: RelayArgs) {
         args.pps,
         args.loss_timeout_ms
     );
-    println!("server: {} {}", args.server_bin().display(), RELAY_FLAGS.join(" "));
+    let shape = if args.shared_ips {
+        format!(
+            "the players of a worker on one address, loopback exempt from the budget, {}",
+            SHARED_FLAGS.join(" ")
+        )
+    } else {
+        "every player on its own loopback address (127.16.0.1 on), the budget applied (--reflection-loopback), \
+         default per-IP caps"
+            .to_string()
+    };
+    println!("server: {} {}; {shape}", args.server_bin().display(), RELAY_FLAGS.join(" "));
     let mut results = Results::new();
     for _ in 0..args.repeat.max(1) {
         for name in &args.targets {

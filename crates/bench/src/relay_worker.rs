@@ -32,9 +32,13 @@ pub struct RelayWorkerArgs {
     /// The target (server or echo).
     #[arg(long)]
     pub target: SocketAddr,
-    /// Local address its sockets bind to.
+    /// Local address its sockets bind to (unless `--own-ips`).
     #[arg(long)]
     pub bind_ip: IpAddr,
+    /// Every player binds its own loopback address (pair k's players: `127.16.0.1 + 2k` and the
+    /// next), as players behind their own routers are seen on the internet.
+    #[arg(long)]
+    pub own_ips: bool,
     /// First pair number (pairs are numbered over all workers; pair k's session is `R<k>`).
     #[arg(long)]
     pub first_pair: u32,
@@ -198,7 +202,12 @@ impl Worker {
         let mut pairs = Vec::new();
         for k in args.first_pair..args.first_pair + args.pairs {
             let side = |slot: usize| -> io::Result<Side> {
-                let std_sock = std::net::UdpSocket::bind(SocketAddr::new(args.bind_ip, 0))?;
+                let ip = if args.own_ips {
+                    crate::worker::player_ip(k * 2 + slot as u32 % 2)
+                } else {
+                    args.bind_ip
+                };
+                let std_sock = std::net::UdpSocket::bind(SocketAddr::new(ip, 0))?;
                 std_sock.connect(args.target)?;
                 std_sock.set_nonblocking(true)?;
                 let mut sock = mio::net::UdpSocket::from_std(std_sock);

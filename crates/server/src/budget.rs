@@ -25,8 +25,16 @@
 //! - Loopback sources (127/8, ::1) are exempt unless `limit_loopback`: no third party can be
 //!   reached through them (the kernel drops loopback sources arriving from outside).
 //! - `factor == 0` switches the budget off (the original's behaviour).
+//!
+//! The memberships are also what `--max-players-per-ip` caps: [`Budget::players`] gives the live
+//! players behind a network (an IPv4 address, an IPv6 /64: [`NetKey`]). For a budgeted IPv4
+//! address that is its account's count, so a million players on their own addresses pay for one
+//! table, not two; the players the accounts do not count (IPv6, whose /64 holds many accounts;
+//! exempt addresses; an account the full table could not make) are counted aside, per network.
 
 use crate::accounts::{Account, Table, ROLL_EVERY, SLOTS};
+use crate::limits::PerIpCount;
+use crate::netkey::NetKey;
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -76,6 +84,8 @@ pub(crate) struct Budget {
     rolled: u32,
     /// Memberships beyond an account's `u16::MAX` (an IP with that many players), per IP.
     overflow: HashMap<IpAddr, u32>,
+    /// Players not counted by an IPv4 account, per network ([`NetKey::addr`]).
+    aside: PerIpCount,
     /// Datagrams held back (not sent) so far, for the logs and tests.
     withheld: u64,
     /// Bytes of the datagrams held back so far.
@@ -94,6 +104,7 @@ impl Budget {
             latest: 0,
             rolled: 0,
             overflow: HashMap::new(),
+            aside: PerIpCount::default(),
             withheld: 0,
             withheld_bytes: 0,
         }
@@ -209,12 +220,36 @@ impl Budget {
         spent
     }
 
+    /// Live players behind network `net`, over all sessions.
+    pub(crate) fn players(&self, net: NetKey) -> u32 {
+        let aside = self.aside.get(net.addr());
+        let NetKey::V4(a) = net else { return aside };
+        let ip = IpAddr::from(std::net::Ipv4Addr::from(a));
+        let counted = self.v4.get(a).map_or(0, |a| u32::from(a.members));
+        aside + counted + self.overflow.get(&ip).copied().unwrap_or(0)
+    }
+
+    /// Live players over all networks (for the engine's checks).
+    pub(crate) fn players_total(&self) -> u32 {
+        let counted = self.v4.iter().map(|(_, a)| u32::from(a.members)).sum::<u32>();
+        let over = self.overflow.iter().filter(|(ip, _)| ip.is_ipv4()).map(|(_, n)| n).sum::<u32>();
+        counted + over + self.aside.total()
+    }
+
     /// A player whose address is `addr` joined a session: its IP's account counts one more
     /// membership (made now if it had none, from the sender's one-datagram credit if it is the
-    /// sender being handled).
+    /// sender being handled). Players no IPv4 account counts are counted aside.
     pub(crate) fn joined(&mut self, now: Instant, addr: SocketAddr) {
+        if !self.join_account(now, addr) {
+            self.aside.add(NetKey::of(addr.ip()).addr());
+        }
+    }
+
+    /// Counts the membership in `addr`'s account; whether that is where its network's players
+    /// are counted (an IPv4 account).
+    fn join_account(&mut self, now: Instant, addr: SocketAddr) -> bool {
         if !self.applies_to(addr) {
-            return;
+            return false;
         }
         let slot = self.slot(now);
         let ip = addr.ip().to_canonical();
@@ -229,40 +264,54 @@ impl Budget {
             IpAddr::V4(a) => self.v4.get_or_insert(u32::from(a), || start),
             IpAddr::V6(a) => self.v6.get_or_insert(u128::from(a), || start),
         };
-        if let Some(a) = account {
-            if a.members == u16::MAX {
-                *self.overflow.entry(ip).or_insert(0) += 1;
-            } else {
-                a.members += 1;
-            }
+        let Some(a) = account else { return false };
+        if a.members == u16::MAX {
+            *self.overflow.entry(ip).or_insert(0) += 1;
+        } else {
+            a.members += 1;
         }
+        ip.is_ipv4()
     }
 
     /// A player whose address is `addr` left its session (exit, kick, timeout, deletion): one
     /// membership less; at none the account lingers one window (from the latest event's slot),
-    /// if fewer than `max_tracked` do.
+    /// if fewer than `max_tracked` do. The player leaves the count of its network's players where it
+    /// was counted (after a reconfiguration that budgets or exempts its address, wherever it is
+    /// counted: the total stays exact).
     pub(crate) fn left(&mut self, addr: SocketAddr) {
-        if !self.applies_to(addr) {
-            return;
-        }
-        let slot = self.latest;
         let ip = addr.ip().to_canonical();
+        let net = NetKey::of(ip).addr();
+        let aside_first = !(self.applies_to(addr) && ip.is_ipv4());
+        if aside_first && self.aside.get(net) > 0 {
+            self.aside.remove(net);
+            if ip.is_ipv4() {
+                return;
+            }
+        }
+        if !self.leave_account(ip) && !aside_first {
+            self.aside.remove(net);
+        }
+    }
+
+    /// One membership less in `ip`'s account; false if it counted none.
+    fn leave_account(&mut self, ip: IpAddr) -> bool {
+        let slot = self.latest;
         if let Some(n) = self.overflow.get_mut(&ip) {
             *n -= 1;
             if *n == 0 {
                 self.overflow.remove(&ip);
             }
-            return;
+            return true;
         }
         // Only a table account counts memberships (never the one-datagram one).
         let found = match ip {
             IpAddr::V4(a) => self.v4.get_mut(u32::from(a)),
             IpAddr::V6(a) => self.v6.get_mut(u128::from(a)),
         };
-        let Some(a) = found.filter(|a| a.members > 0) else { return };
+        let Some(a) = found.filter(|a| a.members > 0) else { return false };
         a.members -= 1;
         if a.members > 0 {
-            return;
+            return true;
         }
         if self.lingering.len() >= self.config.max_tracked {
             self.expire(slot);
@@ -273,6 +322,7 @@ impl Budget {
         } else {
             self.lingering.push_back((ip, slot));
         }
+        true
     }
 
     fn remove(&mut self, ip: IpAddr) {
@@ -494,6 +544,40 @@ mod tests {
         t += Duration::from_secs(5 * 86_400);
         b.maybe_sweep(t);
         assert!(!b.allows(t, a(1), 1));
+    }
+
+    #[test]
+    fn players_per_network_are_counted_once_whatever_the_address() {
+        let t0 = Instant::now();
+        let mut b = Budget::new(cfg());
+        let net = |a: SocketAddr| NetKey::of(a.ip());
+        let v6 = |s: &str| SocketAddr::new(s.parse().unwrap(), 7);
+        let lo = SocketAddr::from(([127, 0, 0, 1], 5));
+        // Budgeted IPv4: its account's count, nothing aside.
+        b.joined(t0, a(1));
+        b.joined(t0, a(1));
+        assert_eq!((b.players(net(a(1))), b.aside.len()), (2, 0));
+        // IPv6: one account per address, one count per /64.
+        b.joined(t0, v6("2001:db8::1"));
+        b.joined(t0, v6("2001:db8::2"));
+        assert_eq!(b.players(net(v6("2001:db8::99"))), 2);
+        // Exempt loopback: counted aside, no account.
+        b.joined(t0, lo);
+        assert_eq!((b.players(net(lo)), b.tracked()), (1, 3));
+        assert_eq!(b.players_total(), 5);
+        // After a reconfiguration that budgets loopback, its player still leaves the count.
+        b.reconfigure(BudgetConfig { limit_loopback: true, ..cfg() });
+        b.left(lo);
+        b.left(v6("2001:db8::2"));
+        b.left(a(1));
+        assert_eq!((b.players(net(lo)), b.players(net(v6("2001:db8::1"))), b.players(net(a(1)))), (0, 1, 1));
+        assert_eq!(b.players_total(), 2);
+        // Off: everything aside.
+        let mut off = Budget::new(BudgetConfig { factor: 0, ..cfg() });
+        off.joined(t0, a(2));
+        assert_eq!((off.players(net(a(2))), off.tracked()), (1, 0));
+        off.left(a(2));
+        assert_eq!(off.players_total(), 0);
     }
 
     #[test]

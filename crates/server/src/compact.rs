@@ -1,10 +1,11 @@
-//! Compact forms of what every player and session holds: names inline (no heap) and instants as
-//! signed nanoseconds from a process-wide epoch (8 bytes instead of 16, converted back exactly).
+//! Compact forms of what every player and session holds: names inline (no heap), instants as
+//! signed nanoseconds from an epoch their owner holds ([`Tick`], 8 bytes instead of 16, converted
+//! back exactly) or as milliseconds after a session's creation ([`Stamp`], 4 bytes). No clock is
+//! read and nothing is process-wide: the instants are the ones the engine was handed.
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// A name of at most `N` bytes, stored inline. Names reach the engine validated by the protocol
@@ -136,40 +137,76 @@ impl std::str::FromStr for Addr {
     }
 }
 
-/// The instant every [`Tick`] counts from: the first one converted in this process.
-static EPOCH: OnceLock<Instant> = OnceLock::new();
+/// The instant a [`Tick`] counts from: one its owner was handed (the first deadline a timer queue
+/// was given), so that no clock is read and two engines never share one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Epoch(Instant);
 
-/// An [`Instant`] as signed nanoseconds from the process's epoch: exact both ways within ±292
-/// years of it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Tick(i64);
+impl Epoch {
+    /// Ticks counted from `origin`.
+    pub fn new(origin: Instant) -> Epoch {
+        Epoch(origin)
+    }
 
-impl Tick {
-    /// Below every instant converted.
-    pub const MIN: Tick = Tick(i64::MIN);
-
-    /// `t`, exactly.
-    pub fn from_instant(t: Instant) -> Tick {
-        let epoch = *EPOCH.get_or_init(|| t);
+    /// `t` as a tick, exactly (within ±292 years of the epoch).
+    pub fn tick(self, t: Instant) -> Tick {
         let ns = |d: Duration| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
-        match t.checked_duration_since(epoch) {
+        match t.checked_duration_since(self.0) {
             Some(d) => Tick(ns(d)),
-            None => Tick(-ns(epoch.duration_since(t))),
+            None => Tick(-ns(self.0.duration_since(t))),
         }
     }
 
-    /// The instant it stands for.
-    pub fn instant(self) -> Instant {
-        let epoch = *EPOCH.get_or_init(Instant::now);
-        let d = Duration::from_nanos(self.0.unsigned_abs());
-        let t = if self.0 >= 0 { epoch.checked_add(d) } else { epoch.checked_sub(d) };
-        t.unwrap_or(epoch)
+    /// The instant `t` stands for.
+    pub fn instant(self, t: Tick) -> Instant {
+        let d = Duration::from_nanos(t.0.unsigned_abs());
+        let at = if t.0 >= 0 { self.0.checked_add(d) } else { self.0.checked_sub(d) };
+        at.unwrap_or(self.0)
     }
 }
 
-impl From<Instant> for Tick {
-    fn from(t: Instant) -> Tick {
-        Tick::from_instant(t)
+/// An [`Instant`] as signed nanoseconds from an [`Epoch`]: 8 bytes instead of 16, converted back
+/// exactly by the same epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Tick(i64);
+
+/// An instant as whole milliseconds after an origin (a session's creation), in 4 bytes: what a
+/// player records (when it was last seen, last sent a list, when its idle check is due). Up to
+/// 49.7 days after the origin; later instants saturate at [`Stamp::LAST`] (a session's lifetime is
+/// far shorter). [`Stamp::NEVER`] is above every instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Stamp(u32);
+
+impl Stamp {
+    /// The origin itself.
+    pub const ZERO: Stamp = Stamp(0);
+    /// The latest instant a stamp holds.
+    pub const LAST: Stamp = Stamp(u32::MAX - 1);
+    /// Not an instant: "never".
+    pub const NEVER: Stamp = Stamp(u32::MAX);
+
+    fn ms(origin: Instant, t: Instant) -> (u128, bool) {
+        let d = t.saturating_duration_since(origin);
+        (d.as_millis(), d.subsec_nanos() % 1_000_000 != 0)
+    }
+
+    /// `t`, rounded down to the millisecond (an instant before `origin` is `origin`).
+    pub fn floor(origin: Instant, t: Instant) -> Stamp {
+        let (ms, _) = Stamp::ms(origin, t);
+        Stamp(u32::try_from(ms).unwrap_or(u32::MAX).min(Stamp::LAST.0))
+    }
+
+    /// `t`, rounded up to the millisecond (for deadlines: never before `t`, unless beyond
+    /// [`Stamp::LAST`]).
+    pub fn ceil(origin: Instant, t: Instant) -> Stamp {
+        let (ms, part) = Stamp::ms(origin, t);
+        let ms = ms + u128::from(part);
+        Stamp(u32::try_from(ms).unwrap_or(u32::MAX).min(Stamp::LAST.0))
+    }
+
+    /// The instant it stands for (for [`Stamp::NEVER`]: the last one).
+    pub fn at(self, origin: Instant) -> Instant {
+        origin + Duration::from_millis(u64::from(self.0.min(Stamp::LAST.0)))
     }
 }
 
@@ -180,14 +217,72 @@ mod tests {
     #[test]
     fn ticks_convert_back_exactly() {
         let t = Instant::now();
+        let e = Epoch::new(t + Duration::from_secs(5));
         for d in [0, 1, 999, 1_000_000_007, 86_400_000_000_000u64] {
             let later = t + Duration::from_nanos(d);
-            assert_eq!(Tick::from(later).instant(), later);
+            assert_eq!(e.instant(e.tick(later)), later);
             if let Some(earlier) = t.checked_sub(Duration::from_nanos(d)) {
-                assert_eq!(Tick::from(earlier).instant(), earlier);
-                assert!(Tick::from(earlier) <= Tick::from(later));
+                assert_eq!(e.instant(e.tick(earlier)), earlier);
+                assert!(e.tick(earlier) <= e.tick(later));
             }
         }
+    }
+
+    #[test]
+    fn stamps_round_to_the_millisecond_and_saturate() {
+        let o = Instant::now();
+        let ms = Duration::from_millis;
+        assert_eq!(Stamp::floor(o, o + ms(7)).at(o), o + ms(7));
+        assert_eq!(Stamp::ceil(o, o + ms(7)).at(o), o + ms(7));
+        let t = o + Duration::from_micros(7_400);
+        assert_eq!(Stamp::floor(o, t).at(o), o + ms(7));
+        assert_eq!(Stamp::ceil(o, t).at(o), o + ms(8));
+        assert_eq!(Stamp::floor(o, o.checked_sub(ms(5)).unwrap_or(o)), Stamp::ZERO);
+        let far = o + Duration::from_secs(60 * 86_400);
+        assert_eq!((Stamp::floor(o, far), Stamp::ceil(o, far)), (Stamp::LAST, Stamp::LAST));
+        assert!(Stamp::LAST < Stamp::NEVER && Stamp::ZERO < Stamp::LAST);
+        assert_eq!(std::mem::size_of::<Stamp>(), 4);
+    }
+
+    /// The engine reads no clock and keeps no process-wide state: outside the shell (which owns the
+    /// sockets and the clock), no source file of this crate, tests aside, reads `Instant::now`
+    /// or `SystemTime::now`, or holds a `static` that lives at run time (`OnceLock`, atomics,
+    /// `thread_local!`, `static mut`). Two engines in one process never share an epoch.
+    #[test]
+    fn the_engine_reads_no_clock_and_holds_no_process_wide_state() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = vec![src.clone()];
+        let mut checked = 0;
+        let mut found = Vec::new();
+        while let Some(path) = files.pop() {
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if name == "shell" || name == "shell.rs" || name == "tests" {
+                continue;
+            }
+            if path.is_dir() {
+                files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+                continue;
+            }
+            if path.extension().and_then(|e| e.to_str()) != Some("rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            // Unit tests (the last module of a file) may use the clock.
+            let code = text.split("#[cfg(test)]").next().unwrap_or("");
+            // Comments may name the clock (lib.rs says where the shell reads it); code may not.
+            let code: String =
+                code.lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n");
+            for bad in
+                ["Instant::now", "SystemTime::now", "OnceLock", "thread_local!", "static mut", "Atomic"]
+            {
+                if code.contains(bad) {
+                    found.push(format!("{}: {bad}", path.display()));
+                }
+            }
+            checked += 1;
+        }
+        assert!(checked > 20, "only {checked} files read");
+        assert!(found.is_empty(), "{found:#?}");
     }
 
     #[test]

@@ -38,8 +38,9 @@ use crate::budget::Budget;
 use crate::config::Config;
 use crate::guard::{Guard, GuardStats};
 use crate::handlers::Cx;
-use crate::limits::{ip_key, LogLimiter, RateLimiter};
+use crate::limits::{LogLimiter, RateLimiter};
 use crate::lobby::Lobby;
+use crate::netkey::NetKey;
 use crate::outbox::Outbox;
 use crate::relay::{RelayStats, RelayTable};
 use crate::stats::{self, Counters, Snapshot};
@@ -329,8 +330,8 @@ impl<S: SessionStore> Engine<S> {
     /// Live sessions created from `ip` and live players behind it (counted per source as the caps
     /// count it: an IPv4 address or an IPv6 /64).
     pub fn per_ip_counts(&self, ip: std::net::IpAddr) -> (u32, u32) {
-        let key = ip_key(ip);
-        (self.lobby.sessions_from(key), self.lobby.players_from(key))
+        let net = NetKey::of(ip);
+        (self.lobby.sessions_from(net), self.outbox.players_from(net))
     }
 
     /// Checks the engine's invariants; the error says which one broke. For tests and fuzzing:
@@ -345,6 +346,16 @@ impl<S: SessionStore> Engine<S> {
     {
         self.lobby.check()?;
         let store = self.lobby.store();
+        // The live players per source network are the budget's memberships: they match the sessions.
+        let mut players_per_net: std::collections::HashMap<NetKey, u32> = Default::default();
+        for p in store.sessions().flat_map(|s| s.players.iter()) {
+            *players_per_net.entry(NetKey::of(p.addr().ip())).or_insert(0) += 1;
+        }
+        if players_per_net.iter().any(|(net, n)| self.outbox.players_from(*net) != *n)
+            || players_per_net.values().sum::<u32>() != self.outbox.budget().players_total()
+        {
+            return Err("per-IP player counts differ from the sessions".into());
+        }
         let mut members: std::collections::HashMap<std::net::IpAddr, u32> = Default::default();
         let budgeted = store.sessions().flat_map(|s| s.players.iter()).map(|p| p.addr());
         for addr in budgeted.filter(|a| self.outbox.budgeted(*a)) {
@@ -446,7 +457,7 @@ impl<S: SessionStore> Engine<S> {
             Kind::SessionCheck { session, session_id } => store.get(session).is_some_and(|s| {
                 s.id == *session_id
                     && s.is_open()
-                    && (s.id == seq || s.players.iter().any(|p| p.idle_seq == seq))
+                    && (s.id == seq || s.players.iter().any(|p| p.idle_is(seq)))
             }),
             Kind::StartRound { session, session_id } => {
                 store.get(session).is_some_and(|s| s.id == *session_id)

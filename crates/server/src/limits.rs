@@ -5,22 +5,14 @@
 //!   per IP) on requests that create state (a session by `h:`, a player by `c:`). `rate` tokens a
 //!   second, at most `burst` saved up. An IP whose bucket is full again holds nothing and its entry
 //!   is dropped by a sweep. When the table is full a new IP is refused (fails closed) after a sweep.
-//! - [`PerIpCount`]: live sessions per creator IP, live players per IP.
-//! - [`ip_key`]: what counts as one source (an IPv4 address, an IPv6 /64).
+//! - [`PerIpCount`]: live sessions per creator network, relayed members per IP; keyed by
+//!   [`crate::netkey::NetKey::addr`] where a network counts as one source (an IPv4 address, an
+//!   IPv6 /64).
 //! - [`LogLimiter`]: at most one log line per source and kind per interval.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 use std::time::{Duration, Instant};
-
-/// The key the caps count a source under: its IPv4 address, or its IPv6 /64 (one host or home
-/// network gets a whole /64, so per-address caps would not hold for IPv6).
-pub(crate) fn ip_key(ip: IpAddr) -> IpAddr {
-    match ip.to_canonical() {
-        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
-        v4 => v4,
-    }
-}
 
 /// Most IPs a [`RateLimiter`] or [`LogLimiter`] tracks at once.
 pub(crate) const MAX_TRACKED_IPS: usize = 65_536;
@@ -87,7 +79,7 @@ impl RateLimiter {
     }
 }
 
-/// How many live sessions each IP created.
+/// A live count per IP (or per network, keyed by [`crate::netkey::NetKey::addr`]).
 #[derive(Debug, Default)]
 pub(crate) struct PerIpCount {
     /// IPv4 addresses as u32 keys: 8 bytes a slot instead of 24.
@@ -133,7 +125,12 @@ impl PerIpCount {
         }
     }
 
-    /// IPs with at least one live session.
+    /// The counts summed.
+    pub(crate) fn total(&self) -> u32 {
+        self.v4.values().chain(self.v6.values()).sum()
+    }
+
+    /// IPs counted.
     pub(crate) fn len(&self) -> usize {
         self.v4.len() + self.v6.len()
     }

@@ -1,10 +1,12 @@
 //! The session store with the counts kept beside it: live players over all sessions, and live
-//! sessions and players per source IP (what the caps check in O(1)). Handlers reach sessions only
+//! sessions per creator network (what the caps check in O(1); the live players per source network
+//! are the budget's membership counts, see `Outbox::players_from`). Handlers reach sessions only
 //! through a [`Lobby`], whose changes (a session in, a player in or out, a session out) keep the
 //! counts right in one place; what else such a change means (budget accounts, timers, lists sent)
 //! is the shared steps' (see `handlers::shared`).
 
-use crate::limits::{ip_key, PerIpCount};
+use crate::limits::PerIpCount;
+use crate::netkey::NetKey;
 use crate::session::{Player, Session};
 use crate::store::SessionStore;
 use std::net::IpAddr;
@@ -15,15 +17,13 @@ pub(crate) struct Lobby<S> {
     store: S,
     /// Players over all sessions.
     live_players: usize,
-    /// Live sessions per creator IP (see [`ip_key`]).
+    /// Live sessions per creator network (keyed by [`NetKey::addr`]).
     per_ip: PerIpCount,
-    /// Live players per source IP (see [`ip_key`]).
-    players_per_ip: PerIpCount,
 }
 
 impl<S: SessionStore> Lobby<S> {
     pub(crate) fn new(store: S) -> Lobby<S> {
-        Lobby { store, live_players: 0, per_ip: PerIpCount::default(), players_per_ip: PerIpCount::default() }
+        Lobby { store, live_players: 0, per_ip: PerIpCount::default() }
     }
 
     /// The store (read-only).
@@ -48,14 +48,9 @@ impl<S: SessionStore> Lobby<S> {
         self.live_players
     }
 
-    /// Live sessions created from `key` (an [`ip_key`]).
-    pub(crate) fn sessions_from(&self, key: IpAddr) -> u32 {
-        self.per_ip.get(key)
-    }
-
-    /// Live players behind `key` (an [`ip_key`]).
-    pub(crate) fn players_from(&self, key: IpAddr) -> u32 {
-        self.players_per_ip.get(key)
+    /// Live sessions created from `net`.
+    pub(crate) fn sessions_from(&self, net: NetKey) -> u32 {
+        self.per_ip.get(net.addr())
     }
 
     /// Creator IPs with a live session.
@@ -66,10 +61,7 @@ impl<S: SessionStore> Lobby<S> {
     /// Stores a new session (its players, the host alone, counted).
     pub(crate) fn insert(&mut self, session: Session) {
         self.per_ip.add(session.creator_ip);
-        for p in session.players.iter() {
-            self.live_players += 1;
-            self.players_per_ip.add(ip_key(p.addr().ip()));
-        }
+        self.live_players += session.players.len();
         self.store.insert(session);
     }
 
@@ -77,7 +69,6 @@ impl<S: SessionStore> Lobby<S> {
     pub(crate) fn add_player(&mut self, name: &str, player: Player) -> Option<&mut Session> {
         let session = self.store.get_mut(name)?;
         self.live_players += 1;
-        self.players_per_ip.add(ip_key(player.addr().ip()));
         session.push_player(player);
         Some(session)
     }
@@ -88,7 +79,6 @@ impl<S: SessionStore> Lobby<S> {
         let session = self.store.get_mut(name).filter(|s| index < s.players.len())?;
         let gone = session.remove_player(index);
         self.live_players = self.live_players.saturating_sub(1);
-        self.players_per_ip.remove(ip_key(gone.addr().ip()));
         Some((gone, session))
     }
 
@@ -97,9 +87,6 @@ impl<S: SessionStore> Lobby<S> {
         let session = self.store.remove(name)?;
         self.live_players = self.live_players.saturating_sub(session.players.len());
         self.per_ip.remove(session.creator_ip);
-        for p in session.players.iter() {
-            self.players_per_ip.remove(ip_key(p.addr().ip()));
-        }
         Some(session)
     }
 
@@ -111,7 +98,6 @@ impl<S: SessionStore> Lobby<S> {
     {
         let mut players = 0;
         let mut per_ip: std::collections::HashMap<IpAddr, u32> = Default::default();
-        let mut players_per_ip: std::collections::HashMap<IpAddr, u32> = Default::default();
         for session in self.store.sessions() {
             if session.players.is_empty() {
                 return Err(format!("session {} has no player", session.name));
@@ -125,9 +111,6 @@ impl<S: SessionStore> Lobby<S> {
                 }
             }
             players += session.players.len();
-            for p in session.players.iter() {
-                *players_per_ip.entry(ip_key(p.addr().ip())).or_insert(0) += 1;
-            }
             *per_ip.entry(session.creator_ip).or_insert(0) += 1;
         }
         if players != self.live_players || players != self.store.player_count() {
@@ -139,11 +122,6 @@ impl<S: SessionStore> Lobby<S> {
         }
         if per_ip.len() != self.per_ip.len() || per_ip.iter().any(|(ip, n)| self.per_ip.get(*ip) != *n) {
             return Err("per-IP session counts differ from the sessions".into());
-        }
-        if players_per_ip.len() != self.players_per_ip.len()
-            || players_per_ip.iter().any(|(ip, n)| self.players_per_ip.get(*ip) != *n)
-        {
-            return Err("per-IP player counts differ from the sessions".into());
         }
         Ok(())
     }

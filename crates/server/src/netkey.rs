@@ -1,8 +1,9 @@
 //! The part of a source address that stands for one subscriber: an IPv4 address, or the /64
 //! prefix of an IPv6 one (a host picks any address in its /64 at will, so a limit or a ban on a
 //! single IPv6 address would be one address away from useless). IPv4-mapped IPv6 counts as IPv4.
+//! What every per-source cap, ban and count keys by (the caps' tables hold it as [`NetKey::addr`]).
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// One subscriber's network, as a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -21,6 +22,15 @@ impl NetKey {
             IpAddr::V6(a) => NetKey::V6((u128::from(a) >> 64) as u64),
         }
     }
+
+    /// The network as an address: the IPv4 address, or the /64's first address (its interface
+    /// bits zero). One address per key, so tables keyed by `IpAddr` count per network.
+    pub fn addr(self) -> IpAddr {
+        match self {
+            NetKey::V4(a) => IpAddr::V4(Ipv4Addr::from(a)),
+            NetKey::V6(p) => IpAddr::V6(Ipv6Addr::from(u128::from(p) << 64)),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -35,5 +45,9 @@ mod tests {
         assert_ne!(k("192.0.2.1"), k("192.0.2.2"));
         assert_eq!(k("2001:db8:1:2::1"), k("2001:db8:1:2:ffff::9"));
         assert_ne!(k("2001:db8:1:2::1"), k("2001:db8:1:3::1"));
+        let a = |s: &str| k(s).addr().to_string();
+        assert_eq!(a("::ffff:192.0.2.1"), "192.0.2.1");
+        assert_eq!(a("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2::");
+        assert_eq!(NetKey::of(k("2001:db8:1:2::9").addr()), k("2001:db8:1:2::1"));
     }
 }

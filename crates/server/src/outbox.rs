@@ -134,9 +134,10 @@ impl Outbox {
         let sent =
             self.push_with(now, to, |b| write_info(b, session.players.iter().map(|p| p.name.as_str())));
         if sent {
+            let stamp = session.stamp(now);
             if let Some(p) = session.players.get_mut(index) {
                 p.info_stale = false;
-                p.set_info_sent(now);
+                p.set_info_sent(stamp);
             }
         }
         sent
@@ -290,6 +291,12 @@ impl Outbox {
     }
 
     // Budget accounts: everything the engine does to the budget passes here.
+
+    /// The live players behind `net`: its budget account's memberships (one count, not a second
+    /// table per address; see [`crate::budget`]).
+    pub(crate) fn players_from(&self, net: crate::netkey::NetKey) -> u32 {
+        self.budget.players(net)
+    }
 
     /// Whether the budget limits what `addr` is sent (not for loopback unless configured).
     pub(crate) fn budgeted(&self, addr: SocketAddr) -> bool {

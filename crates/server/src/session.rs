@@ -3,7 +3,7 @@
 //! record what each player was last told (for the anti-reflection budget's choices).
 
 use crate::bans::Bans;
-use crate::compact::{Addr, Name, NatDesc, SessionName, Tick};
+use crate::compact::{Addr, Name, NatDesc, SessionName, Stamp};
 use crate::secret::Password;
 use rhp_proto::name::PLAYER_MAX;
 use std::net::{IpAddr, SocketAddr};
@@ -17,30 +17,34 @@ pub enum Phase {
     /// The host started it: start messages are being sent; it is deleted after the last round.
     Starting {
         /// Rounds of start messages sent so far (1 right after the `s:`, unless the budget held
-        /// the first round back: then 0 until it goes out).
-        rounds_sent: u32,
-        /// When the host's `s:` arrived.
-        since: Tick,
+        /// the first round back: then 0 until it goes out). 16 bits: the session stays 96 bytes;
+        /// more rounds than that count as that many.
+        rounds_sent: u16,
+        /// When the host's `s:` arrived (see [`Session::at`]).
+        since: Stamp,
     },
 }
 
-/// One player of a session: 72 bytes, nothing on the heap but the NAT descriptor of a player that
-/// sent one and an IPv6 address (its name is inline, its instants are [`Tick`]s, an IPv4 address
-/// takes 16 bytes instead of a `SocketAddr`'s 32).
+/// One player of a session: 56 bytes, nothing on the heap but the NAT descriptor of a player that
+/// sent one and an IPv6 address (its name is inline, its instants are 4-byte [`Stamp`]s after its
+/// session's creation, its timer sequence number 32-bit, an IPv4 address takes 16 bytes instead of
+/// a `SocketAddr`'s 32).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Player {
     /// The ip:port the server saw its join from; only requests from here count as this player's
     /// ([`Player::addr`]).
     addr: Addr,
-    /// When it joined or last sent a valid ping.
-    pub(crate) last_seen: Tick,
-    /// When it was last sent an `i:` ([`Player::NEVER`] if never).
-    pub(crate) info_sent: Tick,
-    /// When its idle check is due (its virtual timer entry, see [`crate::timers`]).
-    pub(crate) idle_at: Tick,
-    /// The timer sequence number of that check (orders checks due at the same instant; unique
-    /// while the player is in its session, so a stale queued check never hits it).
-    pub(crate) idle_seq: u64,
+    /// When it joined or last sent a valid ping (rounded down to the millisecond).
+    pub(crate) last_seen: Stamp,
+    /// When it was last sent an `i:` ([`Stamp::NEVER`] if never).
+    info_sent: Stamp,
+    /// When its idle check is due (its virtual timer entry, see [`crate::timers`]; rounded up).
+    pub(crate) idle_at: Stamp,
+    /// The low 32 bits of the timer sequence number of that check (orders checks due at the same
+    /// instant; the whole number is its session's id plus less than 2³² — see
+    /// [`Session::idle_seq`]. A stale queued check that matched it by its low bits would only
+    /// check the player's deadline once more.)
+    pub(crate) idle_seq: u32,
     /// The player's name (validated alphanumeric, so safe in messages and logs).
     pub name: Name<PLAYER_MAX>,
     /// It sent `y:`: no more start messages to it.
@@ -57,8 +61,6 @@ pub struct Player {
 }
 
 impl Player {
-    /// `info_sent` of a player never sent an `i:`.
-    const NEVER: Tick = Tick::MIN;
     /// Bit of `flags`: it was sent a start message.
     const STARTED: u8 = 1;
     /// Bit of `flags`: it asked for the relay.
@@ -66,13 +68,13 @@ impl Player {
     /// Bit of `flags`: its address is private (`q:`): peers see a placeholder.
     const PRIVATE: u8 = 4;
 
-    /// A player who joined at `now` from `addr` and was told nothing yet.
-    pub fn new(name: &str, addr: SocketAddr, now: Instant) -> Player {
-        let now = Tick::from(now);
+    /// A player who joined at `now` (a stamp of its session, see [`Session::stamp`]) from `addr`
+    /// and was told nothing yet.
+    pub fn new(name: &str, addr: SocketAddr, now: Stamp) -> Player {
         Player {
             addr: Addr::from(addr),
             last_seen: now,
-            info_sent: Player::NEVER,
+            info_sent: Stamp::NEVER,
             idle_at: now,
             idle_seq: 0,
             name: Name::new(name),
@@ -93,19 +95,25 @@ impl Player {
         self.addr.is(addr)
     }
 
-    /// When it joined or last sent a valid ping.
-    pub fn last_seen(&self) -> Instant {
-        self.last_seen.instant()
+    /// When it was last sent an `i:`, if ever (a stamp of its session, see [`Session::at`]).
+    pub fn info_sent(&self) -> Option<Stamp> {
+        (self.info_sent != Stamp::NEVER).then_some(self.info_sent)
     }
 
-    /// When it was last sent an `i:`, if ever.
-    pub fn info_sent(&self) -> Option<Instant> {
-        (self.info_sent != Player::NEVER).then(|| self.info_sent.instant())
+    /// Records that it was sent an `i:` at `now` (a stamp of its session).
+    pub(crate) fn set_info_sent(&mut self, now: Stamp) {
+        self.info_sent = now;
     }
 
-    /// Records that it was sent an `i:` at `now`.
-    pub(crate) fn set_info_sent(&mut self, now: Instant) {
-        self.info_sent = Tick::from(now);
+    /// Whether `seq` is the sequence number of its idle check (compared by its low 32 bits).
+    pub(crate) fn idle_is(&self, seq: u64) -> bool {
+        self.idle_seq == seq as u32
+    }
+
+    /// Arms its idle check: due at `at` (a stamp of its session), sequence number `seq`.
+    pub(crate) fn set_idle(&mut self, at: Stamp, seq: u64) {
+        self.idle_at = at;
+        self.idle_seq = seq as u32;
     }
 
     /// Whether it was sent a start message (at least once).
@@ -161,8 +169,8 @@ pub struct Session {
     pub password: Option<Box<Password>>,
     /// Most players.
     pub max_players: u8,
-    /// When the host created it.
-    pub(crate) created: Tick,
+    /// When the host created it: the origin of its players' [`Stamp`]s.
+    pub(crate) created: Instant,
     /// The IP that created it (for the per-IP session cap).
     pub creator_ip: IpAddr,
     /// Open or starting.
@@ -177,7 +185,44 @@ pub struct Session {
 impl Session {
     /// When the host created it.
     pub fn created(&self) -> Instant {
-        self.created.instant()
+        self.created
+    }
+
+    /// `t` as a stamp of this session (rounded down to the millisecond): for what happened.
+    pub fn stamp(&self, t: Instant) -> Stamp {
+        Stamp::floor(self.created, t)
+    }
+
+    /// `t` as a stamp of this session rounded up to the millisecond: for deadlines, so that a
+    /// check due at the stamp never comes before `t`.
+    pub fn deadline(&self, t: Instant) -> Stamp {
+        Stamp::ceil(self.created, t)
+    }
+
+    /// The instant a stamp of this session stands for.
+    pub fn at(&self, s: Stamp) -> Instant {
+        s.at(self.created)
+    }
+
+    /// When player `index` joined or last sent a valid ping.
+    pub fn last_seen(&self, index: usize) -> Option<Instant> {
+        self.players.get(index).map(|p| self.at(p.last_seen))
+    }
+
+    /// Records that player `index` sent a valid ping (or joined again) at `now`.
+    pub(crate) fn seen(&mut self, index: usize, now: Instant) {
+        let now = self.stamp(now);
+        if let Some(p) = self.players.get_mut(index) {
+            p.last_seen = now;
+        }
+    }
+
+    /// The whole timer sequence number of `p`'s idle check, from its low 32 bits: within 2³¹ of
+    /// its session's id (taken right after its host's first check; a session would have to live
+    /// through two billion timer entries for this to wrap).
+    pub(crate) fn idle_seq(&self, p: &Player) -> u64 {
+        let offset = p.idle_seq.wrapping_sub(self.id as u32) as i32;
+        self.id.wrapping_add_signed(i64::from(offset))
     }
 
     /// Adds `player` last (exact growth: most sessions hold far fewer than 12 players).
@@ -224,9 +269,9 @@ impl Session {
     /// Its earliest timer check while open: its players' idle checks and its own lifetime (due
     /// `lifetime` after its creation, its sequence number being the session's id), as (when,
     /// sequence number).
-    pub(crate) fn next_check(&self, lifetime: Duration) -> Option<(Tick, u64)> {
-        let idle = self.players.iter().map(|p| (p.idle_at, p.idle_seq)).min();
-        let end = (Tick::from(self.created.instant() + lifetime), self.id);
+    pub(crate) fn next_check(&self, lifetime: Duration) -> Option<(Instant, u64)> {
+        let idle = self.players.iter().map(|p| (self.at(p.idle_at), self.idle_seq(p))).min();
+        let end = (self.created + lifetime, self.id);
         Some(idle.map_or(end, |i| i.min(end)))
     }
 
@@ -251,11 +296,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_player_stays_72_bytes_with_its_flags() {
-        assert_eq!(std::mem::size_of::<Player>(), 72);
+    fn a_player_stays_56_bytes_with_its_flags() {
+        assert_eq!(std::mem::size_of::<Player>(), 56);
         // 88 bytes, plus the 8-byte ban list of kicked players.
         assert_eq!(std::mem::size_of::<Session>(), 96);
-        let mut p = Player::new("Alice", SocketAddr::from(([10, 0, 0, 1], 1)), Instant::now());
+        let mut p = Player::new("Alice", SocketAddr::from(([10, 0, 0, 1], 1)), Stamp::ZERO);
         assert!(!p.started() && !p.relay_wanted());
         p.set_relay_wanted();
         assert!(!p.started() && p.relay_wanted());

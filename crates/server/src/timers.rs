@@ -11,7 +11,7 @@
 //! removals could have left as many stale entries as live ones, which bounds the heap at about
 //! twice the live entries.
 
-use crate::compact::{Addr, SessionName, Tick};
+use crate::compact::{Addr, Epoch, SessionName, Tick};
 use rhp_proto::ErrorCode;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -67,6 +67,8 @@ impl Eq for Entry {}
 #[derive(Debug, Default)]
 pub(crate) struct Timers {
     heap: BinaryHeap<Entry>,
+    /// What the entries' ticks count from: the first deadline pushed (no clock is read).
+    epoch: Option<Epoch>,
     seq: u64,
     /// Entries that removals may have made stale since the last compaction (an upper bound).
     maybe_stale: usize,
@@ -76,7 +78,8 @@ impl Timers {
     /// Arms a timer at `at`.
     pub(crate) fn push(&mut self, at: Instant, kind: Kind) {
         self.seq = self.seq.wrapping_add(1);
-        self.heap.push(Entry { at: at.into(), seq: self.seq, kind });
+        let at = self.tick(at);
+        self.heap.push(Entry { at, seq: self.seq, kind });
     }
 
     /// Takes the sequence number the next pushed entry would get, for a virtual entry kept
@@ -88,22 +91,30 @@ impl Timers {
 
     /// Queues a virtual entry taken with [`Timers::next_seq`], ordered as if pushed then.
     pub(crate) fn push_seq(&mut self, at: Instant, seq: u64, kind: Kind) {
-        self.heap.push(Entry { at: at.into(), seq, kind });
+        let at = self.tick(at);
+        self.heap.push(Entry { at, seq, kind });
+    }
+
+    /// `at` as a tick of this queue's epoch (fixed by the first deadline pushed).
+    fn tick(&mut self, at: Instant) -> Tick {
+        self.epoch.get_or_insert(Epoch::new(at)).tick(at)
     }
 
     /// The earliest deadline, if any.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        self.heap.peek().map(|e| e.at.instant())
+        let epoch = self.epoch?;
+        self.heap.peek().map(|e| epoch.instant(e.at))
     }
 
     /// Removes and returns the earliest entry (its deadline, sequence number and kind) if it is
     /// due at `now`.
     pub(crate) fn pop_due(&mut self, now: Instant) -> Option<(Instant, u64, Kind)> {
-        if self.heap.peek()?.at > Tick::from(now) {
+        let epoch = self.epoch?;
+        if self.heap.peek()?.at > epoch.tick(now) {
             return None;
         }
         let e = self.heap.pop()?;
-        Some((e.at.instant(), e.seq, e.kind))
+        Some((epoch.instant(e.at), e.seq, e.kind))
     }
 
     /// A popped entry turned out stale (its player or session was gone): one stale entry fewer.

@@ -5,7 +5,7 @@
 use super::shared::arm_player_idle;
 use super::Cx;
 use crate::guard::{Admit, Guard};
-use crate::limits::ip_key;
+use crate::netkey::NetKey;
 use crate::outbox::Outbox;
 use crate::session::{Player, Session};
 use crate::store::SessionStore;
@@ -47,11 +47,15 @@ impl<S: SessionStore> Cx<'_, S> {
             return;
         }
         // Caps: this request would create a player.
-        let ip = ip_key(from.ip());
-        if !self.admit_player(now, from, ip, || format!("session {name}: {player} not joined")) {
+        let net = NetKey::of(from.ip());
+        if !self.admit_player(now, from, net, || format!("session {name}: {player} not joined")) {
             return;
         }
-        let Some(session) = self.lobby.add_player(name, Player::new(player, from, now)) else { return };
+        let joined = match self.lobby.get(name) {
+            Some(session) => session.stamp(now),
+            None => return,
+        };
+        let Some(session) = self.lobby.add_player(name, Player::new(player, from, joined)) else { return };
         info!(
             "session {name}: {player} ({from}) joined, {} of {}",
             session.players.len(),

@@ -25,7 +25,7 @@ impl<S: SessionStore> Cx<'_, S> {
             // Like a ping in a starting session: its start message again (with `n:` before it).
             return self.resend_start(now, name, index);
         }
-        p.last_seen = now.into();
+        session.seen(index, now);
         self.out.nat(now, session, index);
         if changed {
             for other in 0..session.players.len() {

@@ -3,12 +3,14 @@
 use super::shared::queue_session_check;
 use super::Cx;
 use crate::bans::Bans;
-use crate::limits::{ip_key, Refusal};
+use crate::compact::Stamp;
+use crate::limits::Refusal;
+use crate::netkey::NetKey;
 use crate::secret::Password;
 use crate::session::{Phase, Player, Session};
 use crate::store::SessionStore;
 use rhp_proto::ErrorCode;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Instant;
 use tracing::info;
 
@@ -32,9 +34,9 @@ impl<S: SessionStore> Cx<'_, S> {
             return;
         }
         // Caps: this request would create a session and a player.
-        let ip = ip_key(from.ip());
+        let net = NetKey::of(from.ip());
         let what = || format!("session {name} not created");
-        if !self.admit_session(now, from, ip, what) || !self.admit_player(now, from, ip, what) {
+        if !self.admit_session(now, from, net, what) || !self.admit_player(now, from, net, what) {
             return;
         }
         let mut session = Session {
@@ -42,19 +44,18 @@ impl<S: SessionStore> Cx<'_, S> {
             name: name.into(),
             password: password.map(|p| Box::new(Password::new(p))),
             max_players,
-            created: now.into(),
-            creator_ip: ip,
+            created: now,
+            creator_ip: net.addr(),
             phase: Phase::Open,
-            players: Box::new([Player::new(player, from, now)]),
+            players: Box::new([Player::new(player, from, Stamp::ZERO)]),
             bans: Bans::default(),
         };
         info!("session {name}: created by {player} ({from}), max {max_players} players");
         self.out.info(now, &mut session, 0);
         // The host's idle check, then the session's lifetime check (its id), in that order of
         // sequence numbers; the earliest is queued.
-        let p = &mut session.players[0];
-        p.idle_at = (now + self.config.player_timeout).into();
-        p.idle_seq = self.timers.next_seq();
+        let at = session.deadline(now + self.config.player_timeout);
+        session.players[0].set_idle(at, self.timers.next_seq());
         session.id = self.timers.next_seq();
         queue_session_check(self.timers, self.config.session_lifetime, &session);
         self.lobby.insert(session);
@@ -63,12 +64,12 @@ impl<S: SessionStore> Cx<'_, S> {
 
 impl<S: SessionStore> Cx<'_, S> {
     /// Whether one more session may be created ([`crate::Config::max_sessions`], and
-    /// [`crate::Config::max_sessions_per_ip`] from `ip`); refuses `from` if not.
+    /// [`crate::Config::max_sessions_per_ip`] from `net`); refuses `from` if not.
     fn admit_session(
         &mut self,
         now: Instant,
         from: SocketAddr,
-        ip: IpAddr,
+        net: NetKey,
         what: impl Fn() -> String,
     ) -> bool {
         let max = self.config.max_sessions;
@@ -78,8 +79,8 @@ impl<S: SessionStore> Cx<'_, S> {
             return false;
         }
         let per_ip = self.config.max_sessions_per_ip;
-        if per_ip > 0 && self.lobby.sessions_from(ip) as usize >= per_ip {
-            let detail = format!("{}, {ip} has {per_ip} sessions already", what());
+        if per_ip > 0 && self.lobby.sessions_from(net) as usize >= per_ip {
+            let detail = format!("{}, {} has {per_ip} sessions already", what(), net.addr());
             self.refuse(now, from, Refusal::TooManySessionsForIp, ErrorCode::TooManySessions, &detail);
             return false;
         }

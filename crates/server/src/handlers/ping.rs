@@ -16,13 +16,13 @@ impl<S: SessionStore> Cx<'_, S> {
             return self.resend_start(now, name, index);
         }
         // Only the store changes: the player's timer is re-armed when it fires (no heap push here).
-        let p = &mut session.players[index];
-        p.last_seen = now.into();
+        session.seen(index, now);
+        let p = &session.players[index];
         // With the budget on, the list goes out only when it changed or is due a refresh: a ping is
         // far smaller than a long list, and the clients need no answer to every ping.
         let due = !self.out.budgeted(from)
             || p.info_stale
-            || p.info_sent().is_none_or(|t| now >= t + self.config.info_refresh);
+            || p.info_sent().is_none_or(|t| now >= session.at(t) + self.config.info_refresh);
         if due {
             self.out.info(now, session, index);
         }

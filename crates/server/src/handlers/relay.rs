@@ -50,10 +50,9 @@ impl<S: SessionStore> Cx<'_, S> {
             }
             return;
         }
-        let p = &mut session.players[index];
-        p.last_seen = now.into();
+        session.seen(index, now);
         if self.relay.config.is_on() {
-            p.set_relay_wanted();
+            session.players[index].set_relay_wanted();
         }
     }
 

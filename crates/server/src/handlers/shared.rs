@@ -5,12 +5,13 @@
 use super::Cx;
 use crate::limits::Refusal;
 use crate::lobby::Lobby;
+use crate::netkey::NetKey;
 use crate::outbox::Outbox;
 use crate::session::Session;
 use crate::store::SessionStore;
 use crate::timers::{Kind, Timers};
 use rhp_proto::ErrorCode;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tracing::{info, warn};
 
@@ -48,10 +49,10 @@ pub(crate) fn arm_player_idle(
     index: usize,
 ) {
     let seq = timers.next_seq();
+    let at = session.deadline(at);
     let Some(p) = session.players.get_mut(index) else { return };
-    p.idle_at = at.into();
-    p.idle_seq = seq;
-    if session.next_check(lifetime) == Some((at.into(), seq)) {
+    p.set_idle(at, seq);
+    if session.next_check(lifetime) == Some((session.at(at), seq)) {
         queue_session_check(timers, lifetime, session);
     }
 }
@@ -60,7 +61,7 @@ pub(crate) fn arm_player_idle(
 pub(crate) fn queue_session_check(timers: &mut Timers, lifetime: Duration, session: &Session) {
     if let Some((at, seq)) = session.next_check(lifetime) {
         let kind = Kind::SessionCheck { session: session.name, session_id: session.id };
-        timers.push_seq(at.instant(), seq, kind);
+        timers.push_seq(at, seq, kind);
     }
 }
 
@@ -84,7 +85,9 @@ impl<S: SessionStore> Cx<'_, S> {
         // Its idle check was queued if it was the earliest: then the next earliest is queued now.
         let lifetime = self.config.session_lifetime;
         if session.is_open()
-            && session.next_check(lifetime).is_some_and(|m| (gone.idle_at, gone.idle_seq) < m)
+            && session
+                .next_check(lifetime)
+                .is_some_and(|m| (session.at(gone.idle_at), session.idle_seq(&gone)) < m)
         {
             self.timers.note_stale(1);
             queue_session_check(self.timers, lifetime, session);
@@ -123,7 +126,7 @@ impl<S: SessionStore> Cx<'_, S> {
         Some(session)
     }
 
-    /// Whether one more live player may come from `ip` (a new session's host or a joining
+    /// Whether one more live player may come from `net` (a new session's host or a joining
     /// player), by the caps in order: [`crate::Config::max_players`],
     /// [`crate::Config::max_players_per_ip`], the creation rate per IP. Refuses `from` if not;
     /// `what` says what was not done, for the log.
@@ -131,7 +134,7 @@ impl<S: SessionStore> Cx<'_, S> {
         &mut self,
         now: Instant,
         from: SocketAddr,
-        ip: IpAddr,
+        net: NetKey,
         what: impl Fn() -> String,
     ) -> bool {
         let live = self.lobby.live_players();
@@ -141,12 +144,13 @@ impl<S: SessionStore> Cx<'_, S> {
             return false;
         }
         let cap = self.config.max_players_per_ip;
-        if cap > 0 && self.lobby.players_from(ip) as usize >= cap {
-            let detail = format!("{}, {ip} has {cap} players already", what());
+        // The live players behind `net` are its budget account's memberships (see `crate::budget`).
+        if cap > 0 && self.out.players_from(net) as usize >= cap {
+            let detail = format!("{}, {} has {cap} players already", what(), net.addr());
             self.refuse(now, from, Refusal::TooManyPlayersForIp, ErrorCode::TooManyRequests, &detail);
             return false;
         }
-        if !self.rate.take(now, ip) {
+        if !self.rate.take(now, net.addr()) {
             let detail = format!("{}, too many creations from this IP", what());
             self.refuse(now, from, Refusal::RateLimited, ErrorCode::TooManyRequests, &detail);
             return false;

@@ -35,7 +35,7 @@ impl<S: SessionStore> Cx<'_, S> {
             self.out.error(now, from, ErrorCode::OnlyOnePlayerInSession);
             return;
         }
-        session.phase = Phase::Starting { rounds_sent: 0, since: now.into() };
+        session.phase = Phase::Starting { rounds_sent: 0, since: session.stamp(now) };
         self.counters.starting += 1;
         info!("session {name}: started by its host with {} players", session.players.len());
         let session_id = session.id;
@@ -78,7 +78,7 @@ impl<S: SessionStore> Cx<'_, S> {
             }
         }
         session.phase = Phase::Starting { rounds_sent: 1, since };
-        self.counters.start.observe(now.saturating_duration_since(since.instant()));
+        self.counters.start.observe(now.saturating_duration_since(session.at(since)));
         true
     }
 

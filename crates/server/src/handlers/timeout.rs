@@ -54,15 +54,16 @@ impl<S: SessionStore> Cx<'_, S> {
             // deletion counts this entry as stale.)
             return true;
         }
-        let Some(index) = session.players.iter().position(|p| p.idle_seq == seq) else { return false };
-        let deadline = session.players[index].last_seen() + self.config.player_timeout;
-        if deadline > now {
+        let Some(index) = session.players.iter().position(|p| p.idle_is(seq)) else { return false };
+        let deadline = session.at(session.players[index].last_seen) + self.config.player_timeout;
+        // Its check is armed at the deadline rounded up to the millisecond, which is after `now`
+        // (unless the session outlived its stamps, 49 days: then it times out).
+        let at = session.deadline(deadline);
+        if deadline > now && session.at(at) > now {
             // It pinged since the check was armed: moved to the new deadline, and the session's
             // earliest check (this one or another player's) queued.
             let new_seq = self.timers.next_seq();
-            let p = &mut session.players[index];
-            p.idle_at = deadline.into();
-            p.idle_seq = new_seq;
+            session.players[index].set_idle(at, new_seq);
             // The session's name is reused: a warm engine allocates nothing here.
             queue_session_check(self.timers, self.config.session_lifetime, session);
             return true;
@@ -100,15 +101,15 @@ impl<S: SessionStore> Cx<'_, S> {
         let next = Kind::StartRound { session: name, session_id };
         if rounds_sent == 0 {
             // The first round is held until every player's budget allows it; not for ever.
-            let force = at >= since.instant() + self.config.start_sync_max;
+            let force = at >= session.at(since) + self.config.start_sync_max;
             self.first_round(now, &name, force);
             self.timers.push(at + self.config.start_interval, next);
             return true;
         }
-        if rounds_sent >= rounds {
+        if u32::from(rounds_sent) >= rounds.min(u32::from(u16::MAX)) {
             // Every player got its start message at least once (or confirmed), or it is too late.
             let all_told = session.players.iter().all(|p| p.confirmed || p.started());
-            if all_told || at >= since.instant() + self.config.start_hold {
+            if all_told || at >= session.at(since) + self.config.start_hold {
                 self.delete_session(&name, "its start messages are sent");
                 // This entry was the session's own: the deletion counted it as stale.
                 self.timers.fired_stale();
@@ -117,7 +118,7 @@ impl<S: SessionStore> Cx<'_, S> {
             self.timers.push(at + self.config.start_interval, next);
             return true;
         }
-        session.phase = Phase::Starting { rounds_sent: rounds_sent + 1, since };
+        session.phase = Phase::Starting { rounds_sent: rounds_sent.saturating_add(1), since };
         for index in 0..session.players.len() {
             if !session.players[index].confirmed {
                 let note = self.relay.note(session.id, &session.players[index].name);
