@@ -38,7 +38,9 @@ pub struct ServeArgs {
     pub port: u16,
 
     /// Address to listen on: 0.0.0.0 for every IPv4 interface (like the original), 127.0.0.1 for
-    /// this machine only.
+    /// this machine only, :: for both families (one dual-stack socket: IPv4 and IPv6 players; on a
+    /// machine without IPv6 it falls back to 0.0.0.0 with a warning), ::1 or another IPv6 address
+    /// for IPv6 on that address only. The alternate STUN port listens on the same address.
     #[arg(long, default_value = "0.0.0.0", value_name = "ADDR", help_heading = SOCKET)]
     pub bind: IpAddr,
 
