@@ -39,8 +39,8 @@ pub enum ErrorCode {
     TooManySessions,
     /// Not in the original: the session started, but this player shares no address family with
     /// the peers it would have to reach (e.g. it talks to the server over IPv6 and the others are
-    /// Godot peers, which only take IPv4). Sent only to our clients (they sent `e:`); a Godot peer
-    /// gets [`ErrorCode::SessionNonExistent`] in that case.
+    /// Godot peers, which only take IPv4). Sent only to our clients (they sent `e:`, `r:` or
+    /// `q:`); a Godot peer gets [`ErrorCode::SessionNonExistent`] in that case.
     NoCommonFamily,
     /// Not in the original: the server holds as many players as it may.
     ServerFull,
@@ -87,7 +87,7 @@ impl ErrorCode {
     pub const LIMITS: [ErrorCode; 3] =
         [ErrorCode::TooManyRequests, ErrorCode::TooManySessions, ErrorCode::ServerFull];
 
-    /// The codes only clients that sent `e:` (ours) are ever sent.
+    /// The codes only our clients (they sent `e:`, `r:` or `q:`) are ever sent.
     pub const EXTENSION: [ErrorCode; 1] = [ErrorCode::NoCommonFamily];
 
     /// The code as written on the wire, after `error:`.
@@ -171,7 +171,7 @@ impl ErrorCode {
             }
             ErrorCode::ServerFull => "the server holds as many players as it may",
             ErrorCode::NoCommonFamily => {
-                "the session started, but no peer in it can be reached in this player's address family (IPv4/IPv6)"
+                "the session started, but no peer in it is reachable in our address family (IPv4/IPv6)"
             }
         }
     }

@@ -1,15 +1,17 @@
 //! Which other players a player's start message lists, by address family (IPv4 or IPv6, as the
-//! server saw each player) and by whether the player showed it is ours (sent `e:`).
+//! server saw each player) and by whether the player showed it is ours: it sent `e:`, or `r:` /
+//! `q:` to a relaying server (the Godot plugin sends none of them; our client sends `r:` from its
+//! first ping, `e:` once its NAT is classified).
 //!
 //! The server sees one address per player, in one family. The rule, symmetric so that two players
 //! either both know each other or neither does:
 //! - two of our players always see each other: an IPv6 address is written in brackets
 //!   (`Name:[2001:db8::1]:port`), which our parser reads; between families the relay (which
 //!   listens on both, on by default in our client) carries them until a direct path is found;
-//! - otherwise (at least one of the two is a Godot peer, or one of ours that has not sent `e:`
-//!   yet) they see each other only if both are on IPv4. The Godot plugin splits `s:` on `:`, so
-//!   IPv6 text would break its parser; and it has no relay, so a peer it cannot be told about is
-//!   one it cannot reach. Such a peer is left out of its list: the Godot peer greets and confirms
+//! - otherwise (at least one of the two is a Godot peer, or one of ours that has not shown it by
+//!   the start) they see each other only if both are on IPv4. The Godot plugin splits `s:` on
+//!   `:`, so IPv6 text would break its parser; and it has no relay, so a peer it cannot be told
+//!   about is one it cannot reach. Such a peer is left out of its list: the Godot peer greets and confirms
 //!   only the peers it was given, as if the left-out one were not in the session (a Godot host
 //!   finishes without it: a missing `y:` is no error for the plugin), and the left-out player does
 //!   not list it either, so it never sends it a greeting or `c:` under an unknown name (which would
@@ -29,9 +31,10 @@ fn on_v4(p: &Player) -> bool {
     p.addr().ip().to_canonical().is_ipv4()
 }
 
-/// Whether `p` showed it is ours (sent `e:`): only such a player may be sent IPv6 text.
+/// Whether `p` showed it is ours (sent `e:`, or `r:`/`q:` that the relay took): only such a
+/// player may be sent IPv6 text.
 pub(crate) fn ours(p: &Player) -> bool {
-    p.nat.is_some()
+    p.nat.is_some() || p.relay_wanted() || p.private()
 }
 
 /// Whether `receiver`'s start message lists `peer` (and, symmetrically, `peer`'s lists `receiver`).

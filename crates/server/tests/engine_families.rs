@@ -1,14 +1,15 @@
 //! Address families in start messages, on a fake clock: over random sessions mixing IPv4 and IPv6
-//! players, Godot peers (no `e:`) and ours (`e:`), no IPv6 text ever reaches a player that did not
-//! send `e:`, every `s:` parses back, each player lists exactly the peers it shares a family with
-//! (or, both ours, every peer), symmetrically; and a player that cannot be bridged to its peers
-//! gets the closest error instead of a malformed `s:` (`session_non_existent` for a Godot peer,
-//! `no_common_family` for ours).
+//! players, Godot peers (no `e:`, no `r:`) and ours (`e:`, or only `r:` to the relaying server),
+//! no IPv6 text ever reaches a player that sent neither, every `s:` parses back, each player lists
+//! exactly the peers it shares a family with (or, both ours, every peer), symmetrically; and a
+//! player that cannot be bridged to its peers gets the closest error instead of a malformed `s:`
+//! (`session_non_existent` for a Godot peer, `no_common_family` for ours).
 
 mod common;
 use common::*;
 use proptest::prelude::*;
 use rhp_proto::{ErrorCode, Reply};
+use rhp_server::{Config, RelayConfig};
 use std::net::{Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
@@ -22,17 +23,21 @@ fn at(i: usize, v6: bool) -> SocketAddr {
     }
 }
 
-/// Runs a session of players `(v6, ours)` (host first) through its start rounds; returns everything
-/// the engine sent.
-fn run(players: &[(bool, bool)]) -> Vec<Sent> {
-    let mut h = H::new();
+/// Runs a session of players `(v6, ours)` (host first) through its start rounds, on a relaying
+/// server; ours send `e:`, or `r:` alone where `relay_only(i)`. Returns everything the engine sent.
+fn run_with(players: &[(bool, bool)], relay_only: impl Fn(usize) -> bool) -> Vec<Sent> {
+    let mut h = H::with(Config {
+        relay: RelayConfig { enabled: true, ..RelayConfig::default() },
+        ..Config::original()
+    });
     let addr = |i: usize| at(i, players[i].0);
     let mut out = h.send_bytes(addr(0), b"h:Room:P0:12");
     for i in 1..players.len() {
         out.extend(h.send_bytes(addr(i), format!("c:Room:P{i}").as_bytes()));
     }
     for i in (0..players.len()).filter(|&i| players[i].1) {
-        out.extend(h.send_bytes(addr(i), format!("e:Room:P{i}:cone").as_bytes()));
+        let ask = if relay_only(i) { format!("r:Room:P{i}") } else { format!("e:Room:P{i}:cone") };
+        out.extend(h.send_bytes(addr(i), ask.as_bytes()));
     }
     for i in 0..players.len() {
         out.extend(h.send_bytes(addr(i), format!("p:Room:P{i}").as_bytes()));
@@ -40,6 +45,10 @@ fn run(players: &[(bool, bool)]) -> Vec<Sent> {
     out.extend(h.send_bytes(addr(0), b"s:Room:P0"));
     out.extend(h.advance(Duration::from_secs(2)));
     out
+}
+
+fn run(players: &[(bool, bool)]) -> Vec<Sent> {
+    run_with(players, |_| false)
 }
 
 /// Whether `a` sees `b`, by the rule the server documents (crates/server/src/visibility.rs).
@@ -107,8 +116,9 @@ proptest! {
     #[test]
     fn no_ipv6_text_to_godot_peers_and_every_start_parses(
         players in proptest::collection::vec((any::<bool>(), any::<bool>()), 2..7),
+        relay_only in any::<u8>(),
     ) {
-        let out = run(&players);
+        let out = run_with(&players, |i| relay_only & (1 << i) != 0);
         check(&players, &out);
     }
 }
