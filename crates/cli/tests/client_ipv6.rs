@@ -104,3 +104,31 @@ fn an_ipv6_host_of_ours_and_an_ipv4_godot_client_fail_with_clear_errors() {
     assert_ne!(six.wait(WAIT), Some(0), "{}", six.dump());
     assert!(six.dump().contains("error:no_common_family"), "{}", six.dump());
 }
+
+#[test]
+fn an_ipv4_and_an_ipv6_client_of_ours_connect_through_the_relay() {
+    // The server knows one address per player; between families no direct path exists yet, and
+    // the relay (which listens on both) carries the pair.
+    let Some((_server, v4, v6)) = dual_stack_server() else { return };
+    let script = ["--send", "hi", "--expect", "1"];
+    let mut host = Player::host(v4, "CrossS", "Four", 2, &script);
+    assert!(host.wait_stderr("in the session", Duration::from_secs(10)), "{}", host.dump());
+    let mut join = Player::join(v6, "CrossS", "Six", &script);
+    for (p, peer) in [(&mut host, "Six"), (&mut join, "Four")] {
+        assert_eq!(p.wait(WAIT), Some(0), "{}", p.dump());
+        let connected = p.line_fields("connected").unwrap_or_else(|| panic!("{}", p.dump()));
+        assert_eq!(connected[0].1, peer, "{}", p.dump());
+        assert!(connected.iter().any(|(k, v)| k == "method" && v == "relay"), "{}", p.dump());
+        assert!(p.stdout().iter().any(|l| l.ends_with(": hi")), "{}", p.dump());
+    }
+}
+
+#[test]
+fn an_ipv4_bind_for_an_ipv6_server_is_refused_at_once() {
+    let Some((_server, _v4, v6)) = dual_stack_server() else { return };
+    let server = v6.to_string();
+    let mut p =
+        Player::with_args("Six", &["join", "BadS", "Six", "--server", &server, "--bind", "127.0.0.1:0"]);
+    assert_ne!(p.wait(Duration::from_secs(10)), Some(0), "{}", p.dump());
+    assert!(p.dump().contains("is IPv4 and the server [::1]:"), "{}", p.dump());
+}

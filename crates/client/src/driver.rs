@@ -14,7 +14,7 @@ use crate::mesh::Mesh;
 use crate::pump::{watch_socket, Pump};
 use rhp_io::{Input, SocketId};
 use std::io;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Instant;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
@@ -42,18 +42,7 @@ impl Client {
         bind: Option<SocketAddr>,
     ) -> Result<(Client, Control, mpsc::Receiver<Event>), ClientError> {
         config.validate()?;
-        if let Some(b) = bind.filter(|b| b.is_ipv4() && config.server.is_ipv6()) {
-            // An IPv4 socket cannot send a datagram to an IPv6 server: say so now rather than
-            // "the server did not answer" later.
-            return Err(ClientError::InvalidConfig(format!(
-                "the local address {b} is IPv4 and the server {} is IPv6: bind an IPv6 address (or none)",
-                config.server
-            )));
-        }
-        let bind = bind.unwrap_or(match config.server {
-            SocketAddr::V4(_) => SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
-            SocketAddr::V6(_) => SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0)),
-        });
+        let bind = crate::family::local(bind, config.server)?;
         let socket = UdpSocket::bind(bind).await?;
         let watch = watch_socket(config.server);
         let mut config = config;
