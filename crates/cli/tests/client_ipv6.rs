@@ -132,3 +132,29 @@ fn an_ipv4_bind_for_an_ipv6_server_is_refused_at_once() {
     assert_ne!(p.wait(Duration::from_secs(10)), Some(0), "{}", p.dump());
     assert!(p.dump().contains("is IPv4 and the server [::1]:"), "{}", p.dump());
 }
+
+#[test]
+fn a_client_on_a_dual_stack_socket_talks_ipv4_as_plain_ipv4() {
+    // `--bind [::]:0` with an IPv4 server: the server and the IPv4 peer answer from IPv4-mapped
+    // addresses, which the client reads as plain IPv4 (else it would not recognise its server).
+    let Some((_server, v4, _v6)) = dual_stack_server() else { return };
+    let server = v4.to_string();
+    let script = ["--send", "hi", "--expect", "1"];
+    let mut host = Player::with_args(
+        "Dual",
+        &[
+            "host", "DualS", "Dual", "--max", "2", "--server", &server, "--bind", "[::]:0", "--send", "hi",
+            "--expect", "1",
+        ],
+    );
+    assert!(host.wait_stderr("in the session", Duration::from_secs(10)), "{}", host.dump());
+    let mut join = Player::join(v4, "DualS", "Four", &script);
+    for (p, peer) in [(&mut host, "Four"), (&mut join, "Dual")] {
+        assert_eq!(p.wait(WAIT), Some(0), "{}", p.dump());
+        assert!(
+            p.stdout().iter().any(|l| l.starts_with(&format!("connected peer={peer} addr=127.0.0.1:"))),
+            "{}",
+            p.dump()
+        );
+    }
+}

@@ -59,12 +59,12 @@ pub async fn probe_nat(
         tokio::select! {
             r = main.recv_from(&mut buf_a) => {
                 if let Ok((n, from)) = r {
-                    c.handle_datagram(SocketId::MAIN, from, buf_a.get(..n).unwrap_or(&[]), &mut out);
+                    c.handle_datagram(SocketId::MAIN, crate::family::canonical(from), buf_a.get(..n).unwrap_or(&[]), &mut out);
                 }
             }
             r = async { match &probe { Some(s) => s.recv_from(&mut buf_b).await, None => std::future::pending().await } } => {
                 if let Ok((n, from)) = r {
-                    c.handle_datagram(crate::sockets::PROBE, from, buf_b.get(..n).unwrap_or(&[]), &mut out);
+                    c.handle_datagram(crate::sockets::PROBE, crate::family::canonical(from), buf_b.get(..n).unwrap_or(&[]), &mut out);
                 }
             }
             () = tokio::time::sleep_until(deadline) => c.handle_timeout(Instant::now(), &mut out),
