@@ -158,3 +158,35 @@ fn a_client_on_a_dual_stack_socket_talks_ipv4_as_plain_ipv4() {
         );
     }
 }
+
+#[test]
+fn nat_probes_both_ports_of_a_dual_stack_server_in_either_family() {
+    // The alternate STUN port follows --bind: on `::` it answers IPv4 and IPv6. `nat` binds in the
+    // server's family by default.
+    if UdpSocket::bind("[::1]:0").is_err() {
+        eprintln!("no IPv6 loopback here: test skipped");
+        return;
+    }
+    let port = (0..20)
+        .map(|_| support::free_udp_port())
+        .find(|p| UdpSocket::bind(("::", p + 1)).is_ok() && UdpSocket::bind(("::", *p)).is_ok())
+        .expect("two free ports in a row");
+    let port_text = port.to_string();
+    let _server = Server::start_args(
+        &["serve", "--bind", "::", "--port", &port_text, "--no-log-file"],
+        &std::env::temp_dir(),
+    );
+    for server in [format!("[::1]:{port}"), format!("127.0.0.1:{port}")] {
+        let out = std::process::Command::new(support::BIN)
+            .args(["nat", "--server", &server, "--verbose"])
+            .output()
+            .expect("run nat");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(out.status.code(), Some(0), "{server}: {text}{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            text.lines().any(|l| l.starts_with("no NAT: the server sees this machine's own")),
+            "{server}: {text}"
+        );
+        assert!(text.lines().any(|l| l.starts_with("nat mapping=independent")), "{server}: {text}");
+    }
+}
