@@ -161,8 +161,8 @@ fn a_client_on_a_dual_stack_socket_talks_ipv4_as_plain_ipv4() {
 
 #[test]
 fn nat_probes_both_ports_of_a_dual_stack_server_in_either_family() {
-    // The alternate STUN port follows --bind: on `::` it answers IPv4 and IPv6. `nat` binds in the
-    // server's family by default.
+    // The alternate STUN port follows --bind: on `::` (here given as the list `0.0.0.0,::`) it
+    // answers IPv4 and IPv6. `nat` binds in the server's family by default.
     if UdpSocket::bind("[::1]:0").is_err() {
         eprintln!("no IPv6 loopback here: test skipped");
         return;
@@ -173,7 +173,7 @@ fn nat_probes_both_ports_of_a_dual_stack_server_in_either_family() {
         .expect("two free ports in a row");
     let port_text = port.to_string();
     let _server = Server::start_args(
-        &["serve", "--bind", "::", "--port", &port_text, "--no-log-file"],
+        &["serve", "--bind", "0.0.0.0,::", "--port", &port_text, "--no-log-file"],
         &std::env::temp_dir(),
     );
     for server in [format!("[::1]:{port}"), format!("127.0.0.1:{port}")] {
