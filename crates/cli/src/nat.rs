@@ -80,9 +80,9 @@ pub struct NatArgs {
     /// The server's second STUN port (default: the server's port + 1).
     #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
     alt_port: Option<u16>,
-    /// Local address to probe from.
-    #[arg(long, default_value = "0.0.0.0:0", value_name = "IP:PORT")]
-    bind: SocketAddr,
+    /// Local address to probe from [default: any address and port of the server's family].
+    #[arg(long, value_name = "IP:PORT")]
+    bind: Option<SocketAddr>,
     /// Also print the machine-readable `nat mapping=…` line and every STUN answer.
     #[arg(long, conflicts_with = "json")]
     verbose: bool,
@@ -167,7 +167,7 @@ pub fn run(args: NatArgs) -> ExitCode {
                 nat.alt_addr(server).port()
             );
         }
-        match rhp_client::probe_nat(server, &nat, Some(args.bind)).await {
+        match rhp_client::probe_nat(server, &nat, args.bind).await {
             Ok(r) => {
                 let local_ip = local_ip_towards(server);
                 if r.kind == NatKind::Unknown && r.public.is_none() {

@@ -138,10 +138,22 @@ async fn serve(args: ServeArgs, reloader: Reloader, reconfigure: rhp_server::she
             return ExitCode::FAILURE;
         }
     }
-    let addr = SocketAddr::new(args.bind, args.port);
+    let mut addr = SocketAddr::new(args.bind, args.port);
     let socket_options =
         rhp_server::shell::SocketOptions { recv_buffer: args.recv_buffer, send_buffer: args.send_buffer };
-    let socket = match rhp_server::shell::bind_with(addr, &socket_options).await {
+    let mut bound = rhp_server::shell::bind_with(addr, &socket_options).await;
+    if let Err(e) = &bound {
+        if args.bind == std::net::Ipv6Addr::UNSPECIFIED && e.kind() != std::io::ErrorKind::AddrInUse {
+            // `::` means both families; a machine or container without IPv6 still serves IPv4.
+            let v4 = SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), args.port);
+            tracing::warn!(
+                "cannot listen on udp://{addr} ({e}): no IPv6 here? serving IPv4 only on udp://{v4}"
+            );
+            addr = v4;
+            bound = rhp_server::shell::bind_with(addr, &socket_options).await;
+        }
+    }
+    let socket = match bound {
         Ok((s, sizes)) => {
             info!("socket buffers: receive {} bytes, send {} bytes", sizes.recv, sizes.send);
             s
@@ -202,7 +214,11 @@ async fn serve(args: ServeArgs, reloader: Reloader, reconfigure: rhp_server::she
     } else {
         info!("relay off");
     }
-    info!("listening on udp://{local}");
+    if local.ip() == std::net::Ipv6Addr::UNSPECIFIED {
+        info!("listening on udp://{local} (IPv4 and IPv6: one dual-stack socket)");
+    } else {
+        info!("listening on udp://{local}");
+    }
     match alt.as_ref().and_then(|s| s.local_addr().ok()) {
         Some(alt_local) => info!("STUN alternate port on udp://{alt_local} (STUN on udp://{local} too)"),
         None => info!("STUN on udp://{local}; no alternate port"),

@@ -5,7 +5,7 @@ use crate::headings::{BUDGET, CAPS, CONFIG, LOGGING, NAT, SOCKET, TIMERS};
 use rhp_proto::DEFAULT_PORT;
 use rhp_server::config::{BudgetConfig, GuardConfig, RelayConfig};
 use rhp_server::Config;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 use std::time::Duration;
 use tracing_subscriber::filter::LevelFilter;
@@ -38,8 +38,11 @@ pub struct ServeArgs {
     pub port: u16,
 
     /// Address to listen on: 0.0.0.0 for every IPv4 interface (like the original), 127.0.0.1 for
-    /// this machine only.
-    #[arg(long, default_value = "0.0.0.0", value_name = "ADDR", help_heading = SOCKET)]
+    /// this machine only, :: (or the list 0.0.0.0,::) for both families (one dual-stack socket:
+    /// IPv4 and IPv6 players; on a machine without IPv6 it falls back to 0.0.0.0 with a warning),
+    /// ::1 or another IPv6 address for IPv6 on that address only. The alternate STUN port listens
+    /// on the same address.
+    #[arg(long, default_value = "0.0.0.0", value_name = "ADDR", value_parser = parse_bind, help_heading = SOCKET)]
     pub bind: IpAddr,
 
     /// Datagrams read or written per system call (batched I/O on Linux, which saves most of a UDP
@@ -241,6 +244,26 @@ pub struct ServeArgs {
     pub print_config: bool,
 }
 
+/// `--bind`: one address, or the list `0.0.0.0,::` (either order), which is the one dual-stack
+/// socket `::` serves both families with. Any other list is refused: one socket serves one address.
+fn parse_bind(s: &str) -> Result<IpAddr, String> {
+    let mut addrs: Vec<IpAddr> = Vec::new();
+    for a in s.split(',').map(str::trim) {
+        let ip: IpAddr = a.parse().map_err(|_| format!("{a:?} is not an IP address"))?;
+        if !addrs.contains(&ip) {
+            addrs.push(ip);
+        }
+    }
+    let both = [IpAddr::V4(Ipv4Addr::UNSPECIFIED), IpAddr::V6(Ipv6Addr::UNSPECIFIED)];
+    match addrs.as_slice() {
+        [one] => Ok(*one),
+        [a, b] if both.contains(a) && both.contains(b) => Ok(both[1]),
+        _ => Err(format!(
+            "{s:?}: give one address, or 0.0.0.0,:: for both families (one dual-stack socket on ::)"
+        )),
+    }
+}
+
 fn parse_level(s: &str) -> Result<LevelFilter, String> {
     s.parse::<LevelFilter>().map_err(|_| format!("unknown log level {s:?} (error, warn, info, debug, trace)"))
 }
@@ -287,6 +310,24 @@ impl ServeArgs {
                 server_rate: self.relay_server_rate,
                 max_sessions: self.relay_max_sessions,
             },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_bind;
+
+    #[test]
+    fn bind_takes_one_address_or_both_wildcards() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        assert_eq!(parse_bind("0.0.0.0"), Ok(ip("0.0.0.0")));
+        assert_eq!(parse_bind("::1"), Ok(ip("::1")));
+        assert_eq!(parse_bind("0.0.0.0,::"), Ok(ip("::")));
+        assert_eq!(parse_bind(":: , 0.0.0.0"), Ok(ip("::")));
+        assert_eq!(parse_bind("::,::"), Ok(ip("::")));
+        for bad in ["", "x", "127.0.0.1,::1", "0.0.0.0,::,127.0.0.1", "0.0.0.0,"] {
+            assert!(parse_bind(bad).is_err(), "{bad:?}");
         }
     }
 }

@@ -14,7 +14,7 @@ use crate::mesh::Mesh;
 use crate::pump::{watch_socket, Pump};
 use rhp_io::{Input, SocketId};
 use std::io;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Instant;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
@@ -42,10 +42,7 @@ impl Client {
         bind: Option<SocketAddr>,
     ) -> Result<(Client, Control, mpsc::Receiver<Event>), ClientError> {
         config.validate()?;
-        let bind = bind.unwrap_or(match config.server {
-            SocketAddr::V4(_) => SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
-            SocketAddr::V6(_) => SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0)),
-        });
+        let bind = crate::family::local(bind, config.server)?;
         let socket = UdpSocket::bind(bind).await?;
         let watch = watch_socket(config.server);
         let mut config = config;

@@ -131,6 +131,7 @@ pub mod driver;
 pub mod engine;
 pub mod error;
 pub mod events;
+mod family;
 mod lobby;
 pub mod mesh;
 pub mod nat_kind;

@@ -8,7 +8,7 @@ use crate::error::ClientError;
 use crate::outbox::{Outbox, SocketOp};
 use crate::rng::Rng;
 use rhp_io::SocketId;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Instant;
 use tokio::net::UdpSocket;
 
@@ -19,11 +19,7 @@ pub async fn probe_nat(
     nat: &NatConfig,
     bind: Option<SocketAddr>,
 ) -> Result<NatReport, ClientError> {
-    let any = |port| match server {
-        SocketAddr::V4(_) => SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)),
-        SocketAddr::V6(_) => SocketAddr::from((Ipv6Addr::UNSPECIFIED, port)),
-    };
-    let main = UdpSocket::bind(bind.unwrap_or(any(0))).await?;
+    let main = UdpSocket::bind(crate::family::local(bind, server)?).await?;
     let mut probe: Option<UdpSocket> = None;
     let mut out = Outbox::default();
     let seed =
@@ -38,7 +34,7 @@ pub async fn probe_nat(
         while let Some(op) = out.sockets.pop_front() {
             match op {
                 SocketOp::Open(id) => {
-                    probe = UdpSocket::bind(any(0)).await.ok();
+                    probe = UdpSocket::bind(crate::family::any(server, 0)).await.ok();
                     let port = probe.as_ref().and_then(|s| s.local_addr().ok()).map(|a| a.port());
                     c.opened(id, port, Instant::now(), &mut out);
                 }
@@ -63,12 +59,12 @@ pub async fn probe_nat(
         tokio::select! {
             r = main.recv_from(&mut buf_a) => {
                 if let Ok((n, from)) = r {
-                    c.handle_datagram(SocketId::MAIN, from, buf_a.get(..n).unwrap_or(&[]), &mut out);
+                    c.handle_datagram(SocketId::MAIN, crate::family::canonical(from), buf_a.get(..n).unwrap_or(&[]), &mut out);
                 }
             }
             r = async { match &probe { Some(s) => s.recv_from(&mut buf_b).await, None => std::future::pending().await } } => {
                 if let Ok((n, from)) = r {
-                    c.handle_datagram(crate::sockets::PROBE, from, buf_b.get(..n).unwrap_or(&[]), &mut out);
+                    c.handle_datagram(crate::sockets::PROBE, crate::family::canonical(from), buf_b.get(..n).unwrap_or(&[]), &mut out);
                 }
             }
             () = tokio::time::sleep_until(deadline) => c.handle_timeout(Instant::now(), &mut out),

@@ -8,6 +8,7 @@ use crate::control::Command;
 use crate::engine::{Engine, Output};
 use crate::error::ClientError;
 use crate::events::Event;
+use crate::family;
 use crate::sockets::WATCH;
 use rhp_io::{Input, SocketId, Transmit};
 use std::collections::{HashMap, VecDeque};
@@ -100,12 +101,16 @@ pub(crate) struct Pump {
     /// The lobby's [`WATCH`] socket (gone in the [`Mesh`](crate::Mesh)).
     pub(crate) watch: Option<Watch>,
     failures: SendFailures,
+    /// The sockets are IPv6 (IPv4 destinations are written mapped, see [`crate::family`]).
+    v6: bool,
 }
 
 impl Pump {
     pub(crate) fn new(socket: UdpSocket, engine: Engine, events: Option<mpsc::Sender<Event>>) -> Pump {
         let (extra_tx, extra_rx) = mpsc::channel(EXTRA_CAPACITY);
+        let v6 = socket.local_addr().is_ok_and(|a| a.is_ipv6());
         Pump {
+            v6,
             socket,
             extras: HashMap::new(),
             extra_tx,
@@ -224,7 +229,7 @@ impl Pump {
     /// resends what matters).
     pub(crate) fn send_extra(&self, t: &Transmit) {
         match self.extras.get(&t.via) {
-            Some(x) => match x.sender.send_to(&t.data, t.to) {
+            Some(x) => match x.sender.send_to(&t.data, family::on_socket(t.to, self.v6)) {
                 Err(e) if e.kind() != io::ErrorKind::WouldBlock => self.send_failed(t.to, &e),
                 _ => {}
             },
@@ -250,7 +255,7 @@ impl Pump {
 
     fn send_pending(&mut self) {
         while let Some(t) = self.pending.front() {
-            match self.socket.try_send_to(&t.data, t.to) {
+            match self.socket.try_send_to(&t.data, family::on_socket(t.to, self.v6)) {
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) => self.send_failed(t.to, &e),
@@ -272,6 +277,7 @@ impl Pump {
                 Ok((n, from)) => {
                     self.recv_errors = 0;
                     let data = self.buf.get(..n).unwrap_or(&[]);
+                    let from = family::canonical(from);
                     self.engine.handle_input(Input::Datagram { now: Instant::now(), via: SocketId::MAIN, from, data });
                 }
                 Err(e) => {
@@ -283,6 +289,7 @@ impl Pump {
                 }
             },
             Some((via, from, data)) = self.extra_rx.recv() => {
+                let from = family::canonical(from);
                 self.engine.handle_input(Input::Datagram { now: Instant::now(), via, from, data: &data });
             }
             r = recv_watch(self.watch.as_ref().map(|w| &w.socket)) => {

@@ -37,6 +37,11 @@ pub enum ErrorCode {
     TooManyRequests,
     /// Not in the original: no more sessions for this source address, or on the whole server.
     TooManySessions,
+    /// Not in the original: the session started, but this player shares no address family with
+    /// the peers it would have to reach (e.g. it talks to the server over IPv6 and the others are
+    /// Godot peers, which only take IPv4). Sent only to our clients (they sent `e:`, `r:` or
+    /// `q:`); a Godot peer gets [`ErrorCode::SessionNonExistent`] in that case.
+    NoCommonFamily,
     /// Not in the original: the server holds as many players as it may.
     ServerFull,
 }
@@ -61,9 +66,9 @@ impl ErrorCode {
     ];
 
     /// Every code this server sends: the fourteen of [`ErrorCode::ALL`], then the three the caps
-    /// added.
-    pub const EVERY: [ErrorCode; 17] = {
-        let mut every = [ErrorCode::InvalidRequest; 17];
+    /// added, then the extension's.
+    pub const EVERY: [ErrorCode; 18] = {
+        let mut every = [ErrorCode::InvalidRequest; 18];
         let mut i = 0;
         while i < ErrorCode::ALL.len() {
             every[i] = ErrorCode::ALL[i];
@@ -72,6 +77,7 @@ impl ErrorCode {
         every[14] = ErrorCode::TooManyRequests;
         every[15] = ErrorCode::TooManySessions;
         every[16] = ErrorCode::ServerFull;
+        every[17] = ErrorCode::NoCommonFamily;
         every
     };
 
@@ -80,6 +86,9 @@ impl ErrorCode {
     /// outcome: the server refused.
     pub const LIMITS: [ErrorCode; 3] =
         [ErrorCode::TooManyRequests, ErrorCode::TooManySessions, ErrorCode::ServerFull];
+
+    /// The codes only our clients (they sent `e:`, `r:` or `q:`) are ever sent.
+    pub const EXTENSION: [ErrorCode; 1] = [ErrorCode::NoCommonFamily];
 
     /// The code as written on the wire, after `error:`.
     pub const fn as_str(self) -> &'static str {
@@ -101,6 +110,7 @@ impl ErrorCode {
             ErrorCode::TooManyRequests => "too_many_requests",
             ErrorCode::TooManySessions => "too_many_sessions",
             ErrorCode::ServerFull => "server_full",
+            ErrorCode::NoCommonFamily => "no_common_family",
         }
     }
 
@@ -124,13 +134,14 @@ impl ErrorCode {
             ErrorCode::TooManyRequests => "error:too_many_requests",
             ErrorCode::TooManySessions => "error:too_many_sessions",
             ErrorCode::ServerFull => "error:server_full",
+            ErrorCode::NoCommonFamily => "error:no_common_family",
         }
     }
 
     /// The code for its wire text (without `error:`), if it is one of [`ErrorCode::ALL`] or
-    /// [`ErrorCode::LIMITS`].
+    /// [`ErrorCode::LIMITS`] or [`ErrorCode::EXTENSION`].
     pub fn from_code(code: &str) -> Option<ErrorCode> {
-        ErrorCode::ALL.into_iter().chain(ErrorCode::LIMITS).find(|c| c.as_str() == code)
+        ErrorCode::EVERY.into_iter().find(|c| c.as_str() == code)
     }
 
     /// What the code means, for a person.
@@ -159,6 +170,9 @@ impl ErrorCode {
                 "the server holds as many sessions as it may (for this address or in all)"
             }
             ErrorCode::ServerFull => "the server holds as many players as it may",
+            ErrorCode::NoCommonFamily => {
+                "the session started, but no peer in it is reachable in our address family (IPv4/IPv6)"
+            }
         }
     }
 }
@@ -175,7 +189,7 @@ mod tests {
 
     #[test]
     fn codes_round_trip_and_match_the_seed_readme() {
-        for c in ErrorCode::ALL.into_iter().chain(ErrorCode::LIMITS) {
+        for c in ErrorCode::EVERY {
             assert_eq!(ErrorCode::from_code(c.as_str()), Some(c));
             assert_eq!(c.wire(), format!("error:{}", c.as_str()));
         }

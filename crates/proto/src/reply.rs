@@ -7,7 +7,7 @@
 use crate::name::{is_nat_desc, is_player_name};
 use crate::{ErrorCode, ParseError};
 use std::io::Write;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// Another player's name and the address the server saw it at, as listed in a start message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,16 +106,27 @@ fn parse_port(s: &str) -> Result<u16, ParseError> {
     s.parse().map_err(|_| ParseError::Invalid)
 }
 
+/// One `Name:IP:Port` entry: IPv4 dotted (`Bob:10.0.0.2:5555`, all the Godot plugin can split), or
+/// IPv6 in brackets (`Bob:[2001:db8::1]:5555`, which the server only sends to our clients). An IPv6
+/// address without brackets is refused: it cannot be split from its port unambiguously.
 fn parse_peer(entry: &str) -> Result<PeerAddr, ParseError> {
-    let mut it = entry.split(':');
-    let (Some(name), Some(ip), Some(port), None) = (it.next(), it.next(), it.next(), it.next()) else {
-        return Err(ParseError::Invalid);
-    };
+    let (name, rest) = entry.split_once(':').ok_or(ParseError::Invalid)?;
     if !is_player_name(name) {
         return Err(ParseError::Invalid);
     }
-    let ip: IpAddr = ip.parse().map_err(|_| ParseError::Invalid)?;
-    Ok(PeerAddr { name: name.to_owned(), addr: SocketAddr::new(ip, parse_port(port)?) })
+    let addr = match rest.strip_prefix('[') {
+        Some(bracketed) => {
+            let (ip, port) = bracketed.split_once("]:").ok_or(ParseError::Invalid)?;
+            let ip: Ipv6Addr = ip.parse().map_err(|_| ParseError::Invalid)?;
+            SocketAddr::new(IpAddr::V6(ip), parse_port(port)?)
+        }
+        None => {
+            let (ip, port) = rest.split_once(':').ok_or(ParseError::Invalid)?;
+            let ip: Ipv4Addr = ip.parse().map_err(|_| ParseError::Invalid)?;
+            SocketAddr::new(IpAddr::V4(ip), parse_port(port)?)
+        }
+    };
+    Ok(PeerAddr { name: name.to_owned(), addr })
 }
 
 fn parse_nat(body: &str) -> Result<Vec<NatEntry>, ParseError> {
@@ -156,8 +167,10 @@ pub fn write_info<'n>(out: &mut Vec<u8>, names: impl IntoIterator<Item = &'n str
     }
 }
 
-/// Appends `s:<own_port>:<Name:IP:Port;...>` to `out`. IPv4-mapped IPv6 addresses are written as
-/// IPv4 text, which is what the Godot plugin can split.
+/// Appends `s:<own_port>:<Name:IP:Port;...>` to `out`. IPv4 addresses (and IPv4-mapped IPv6 ones)
+/// are written as dotted IPv4 text, which is what the Godot plugin can split; other IPv6 addresses
+/// in brackets (`Name:[2001:db8::1]:port`), which only our clients parse: the caller lists an IPv6
+/// peer only to a player that sent `e:` (the server's `visibility` rule). A scope id is not written.
 pub fn write_start<'n>(
     out: &mut Vec<u8>,
     own_port: u16,
@@ -169,7 +182,10 @@ pub fn write_start<'n>(
         if i > 0 {
             out.push(b';');
         }
-        let _ = write!(out, "{name}:{}:{}", addr.ip().to_canonical(), addr.port());
+        let _ = match addr.ip().to_canonical() {
+            IpAddr::V4(ip) => write!(out, "{name}:{ip}:{}", addr.port()),
+            IpAddr::V6(ip) => write!(out, "{name}:[{ip}]:{}", addr.port()),
+        };
     }
 }
 
@@ -188,6 +204,10 @@ mod tests {
         write_start(&mut out, 1234, [("Bob", bob), ("Carol", carol)]);
         assert_eq!(out, b"s:1234:Bob:10.0.0.2:5555;Carol:10.0.0.3:6666");
         out.clear();
+        let dan: SocketAddr = "[2001:db8::7]:7777".parse().unwrap();
+        write_start(&mut out, 1, [("Bob", bob), ("Dan", dan)]);
+        assert_eq!(out, b"s:1:Bob:10.0.0.2:5555;Dan:[2001:db8::7]:7777");
+        out.clear();
         write_nat([("Alice", "cone"), ("Bob", "sym+2")], &mut out);
         assert_eq!(out, b"n:Alice:cone:Bob:sym+2");
         out.clear();
@@ -203,6 +223,14 @@ mod tests {
             Reply::Start {
                 own_port: 1,
                 peers: vec![PeerAddr { name: "Bob".into(), addr: "1.2.3.4:65535".parse().unwrap() }],
+            },
+            Reply::Start {
+                own_port: 9,
+                peers: vec![
+                    PeerAddr { name: "Bob".into(), addr: "[2001:db8::1]:5555".parse().unwrap() },
+                    PeerAddr { name: "Carol".into(), addr: "10.0.0.3:6666".parse().unwrap() },
+                    PeerAddr { name: "Dan".into(), addr: "[::1]:1".parse().unwrap() },
+                ],
             },
             Reply::Nat(vec![]),
             Reply::Nat(vec![NatEntry { player: "Alice".into(), desc: "cone".into() }]),
@@ -229,6 +257,14 @@ mod tests {
             "s:1:A:1.2.3.4",
             "s:1:A:nope:5",
             "s:70000:A:1.2.3.4:5",
+            "s:1:A:::1:5",
+            "s:1:A:2001:db8::1:5",
+            "s:1:A:[2001:db8::1]",
+            "s:1:A:[2001:db8::1]:",
+            "s:1:A:[1.2.3.4]:5",
+            "s:1:A:[2001:db8::1:5",
+            "s:1:A:[2001:db8::1]:5:6",
+            "s:1:",
             "n",
             "n:A",
             "n:A:",

@@ -81,6 +81,7 @@ pub mod store;
 #[cfg(test)]
 mod tests;
 mod timers;
+mod visibility;
 
 pub use config::Config;
 pub use engine::{Engine, ALT};

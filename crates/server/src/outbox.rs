@@ -16,6 +16,7 @@ use crate::budget::Budget;
 use crate::relay::Note;
 use crate::session::Session;
 use crate::stats::OutCounters;
+use crate::visibility;
 use rhp_io::{SocketId, Transmit};
 use rhp_proto::reply::{write_info, write_nat, write_start};
 use rhp_proto::ErrorCode;
@@ -154,13 +155,20 @@ impl Outbox {
         }
     }
 
+    /// Player `index`'s start message: `s:` listing the players it sees (see [`crate::visibility`]:
+    /// no IPv6 text ever goes to a player that did not send `e:`), or the error it gets instead
+    /// when no common family bridges it to its peers.
     fn render_start(session: &Session, index: usize, b: &mut Vec<u8>) {
         let Some(me) = session.players.get(index) else { return };
+        if let Some(code) = visibility::unbridged(session, index) {
+            b.extend_from_slice(code.wire().as_bytes());
+            return;
+        }
         let others = session
             .players
             .iter()
             .enumerate()
-            .filter(|&(i, _)| i != index)
+            .filter(|&(i, p)| i != index && visibility::sees(me, p))
             .map(|(_, p)| (p.name.as_str(), p.shown_addr()));
         write_start(b, me.addr().port(), others)
     }

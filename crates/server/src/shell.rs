@@ -24,6 +24,7 @@ pub mod batch;
 #[cfg(target_os = "linux")]
 mod batched;
 mod driver;
+mod mapped;
 pub mod monitor;
 mod single;
 
@@ -107,7 +108,7 @@ pub async fn run_serving<S: SessionStore>(
     reconfigure: Option<Reconfigure>,
     monitor: Monitor,
 ) {
-    let sockets = Sockets { main: socket, alt };
+    let sockets = Sockets::new(socket, alt);
     #[cfg(target_os = "linux")]
     if options.io_batch > 1 {
         let io = batched::Batched::new(options.io_batch);
@@ -118,9 +119,10 @@ pub async fn run_serving<S: SessionStore>(
 }
 
 /// Binds a UDP socket on `addr` (for the caller to log its actual address and pass to [`run`]),
-/// with the kernel's default buffers.
+/// with the kernel's default buffers (`[::]`: dual-stack, as [`bind_with`]).
 pub async fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
-    UdpSocket::bind(addr).await
+    let zero = SocketOptions { recv_buffer: 0, send_buffer: 0 };
+    bind_with(addr, &zero).await.map(|(socket, _)| socket)
 }
 
 /// The kernel buffer sizes a socket got (as the kernel reports them: Linux doubles the request
@@ -136,6 +138,10 @@ pub struct BufferSizes {
 /// Binds a UDP socket on `addr` with the buffer sizes of `options`. Where the system caps them
 /// below the request, a privileged process gets them anyway (SO_RCVBUFFORCE/SO_SNDBUFFORCE on
 /// Linux); otherwise the cap stands. Must run inside the tokio runtime.
+///
+/// `[::]` (the IPv6 unspecified address) binds one dual-stack socket: IPV6_V6ONLY is turned off,
+/// so it serves IPv4 and IPv6 alike (the shell turns the IPv4-mapped senders back into plain IPv4
+/// before the engine sees them). Any other IPv6 address serves that address only.
 pub async fn bind_with(addr: SocketAddr, options: &SocketOptions) -> io::Result<(UdpSocket, BufferSizes)> {
     use socket2::{Domain, Protocol, Socket, Type};
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
@@ -150,6 +156,9 @@ pub async fn bind_with(addr: SocketAddr, options: &SocketOptions) -> io::Result<
         if socket.send_buffer_size()? < options.send_buffer {
             force_buffer(&socket, false, options.send_buffer);
         }
+    }
+    if addr.ip() == std::net::Ipv6Addr::UNSPECIFIED {
+        socket.set_only_v6(false)?;
     }
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;

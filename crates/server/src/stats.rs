@@ -20,7 +20,7 @@ pub(crate) const KIND_INVALID: usize = 10;
 pub(crate) const KIND_UNKNOWN: usize = 11;
 
 /// Every error code the server sends, in the order of [`Snapshot::errors`].
-pub const ERROR_CODES: [ErrorCode; 17] = ErrorCode::EVERY;
+pub const ERROR_CODES: [ErrorCode; ErrorCode::EVERY.len()] = ErrorCode::EVERY;
 
 /// The caps of `h:`/`c:`, as labels, in the order of [`Snapshot::refusals`].
 pub const CAPS: [&str; 5] = ["create_rate", "sessions_per_ip", "sessions", "players", "players_per_ip"];
@@ -96,7 +96,7 @@ pub(crate) struct OutCounters {
     pub(crate) datagrams: u64,
     pub(crate) bytes: u64,
     /// Error replies queued, by [`ERROR_CODES`] index.
-    pub(crate) errors: [u64; 17],
+    pub(crate) errors: [u64; ERROR_CODES.len()],
 }
 
 impl OutCounters {
@@ -149,7 +149,7 @@ pub struct Snapshot {
     /// Requests by kind, in the order of [`REQUEST_KINDS`].
     pub requests: [u64; 13],
     /// Error replies by code, in the order of [`ERROR_CODES`].
-    pub errors: [u64; 17],
+    pub errors: [u64; ERROR_CODES.len()],
     /// Refusals by cap, in the order of [`CAPS`].
     pub refusals: [u64; 5],
     /// STUN requests on the main port and on the alternate port.

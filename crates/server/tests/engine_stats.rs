@@ -97,7 +97,11 @@ fn a_start_held_back_by_the_budget_is_measured_to_the_round_that_reached_everyon
 
 #[test]
 fn every_error_code_has_its_own_counter() {
-    let all: Vec<_> = rhp_proto::ErrorCode::ALL.into_iter().chain(rhp_proto::ErrorCode::LIMITS).collect();
+    let all: Vec<_> = rhp_proto::ErrorCode::ALL
+        .into_iter()
+        .chain(rhp_proto::ErrorCode::LIMITS)
+        .chain(rhp_proto::ErrorCode::EXTENSION)
+        .collect();
     assert_eq!(ERROR_CODES.len(), all.len());
     for code in all {
         assert!(ERROR_CODES.contains(&code), "{code:?} has no counter");

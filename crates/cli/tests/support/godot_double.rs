@@ -63,6 +63,8 @@ pub struct GodotResult {
     pub confirmed_by: Vec<String>,
     /// The message types (text before the first `:`) of every peer datagram it read, each once.
     pub kinds: Vec<String>,
+    /// The server's `s:` message as it read it (what it would split).
+    pub start_message: Option<String>,
 }
 
 /// Records the type of a peer datagram.
@@ -126,7 +128,7 @@ fn fail(mut r: GodotResult, stage: &str, error: &str) -> GodotResult {
 }
 
 fn run(cfg: GodotConfig) -> GodotResult {
-    let r = GodotResult::default();
+    let mut r = GodotResult::default();
     let end = Instant::now() + cfg.timeout;
     let frame = || std::thread::sleep(FRAME);
     let Ok(server_sock) = UdpSocket::bind("127.0.0.1:0") else { return fail(r, "init", "bind_failed") };
@@ -226,6 +228,7 @@ fn run(cfg: GodotConfig) -> GodotResult {
                     maybe_start(&players, is_host, &mut ping_message);
                 }
             } else if let Some(rest) = p.strip_prefix("s:") {
+                r.start_message = Some(p.to_owned());
                 let mut it = rest.splitn(2, ':');
                 let own: u16 = it.next().and_then(|x| x.parse().ok()).unwrap_or(0);
                 let list = it.next().unwrap_or("");
@@ -248,7 +251,6 @@ fn run(cfg: GodotConfig) -> GodotResult {
     };
     let t_start = Instant::now();
     drop(server_sock);
-    let mut r = r;
     r.own_port = own_port;
 
     // ---- ServerFinishWait: the socket is closed for 2 s.

@@ -29,6 +29,15 @@ fn collect(stream: impl std::io::Read + Send + 'static, into: Arc<Mutex<Vec<Stri
     });
 }
 
+/// The loopback address of `server`'s family, any port.
+fn loopback(server: SocketAddr) -> &'static str {
+    if server.is_ipv6() {
+        "[::1]:0"
+    } else {
+        "127.0.0.1:0"
+    }
+}
+
 impl Player {
     fn spawn(name: &str, args: Vec<String>) -> Player {
         let mut child = Command::new(BIN)
@@ -63,19 +72,21 @@ impl Player {
         self.child.id()
     }
 
-    /// `host <session> <name> --max <max> --server <server> --bind 127.0.0.1:0 <extra>`.
+    /// `host <session> <name> --max <max> --server <server> --bind 127.0.0.1:0 <extra>` (`[::1]:0`
+    /// for an IPv6 server).
     pub fn host(server: SocketAddr, session: &str, name: &str, max: u8, extra: &[&str]) -> Player {
         let mut args: Vec<String> =
             ["host", session, name, "--max", &max.to_string()].iter().map(|s| s.to_string()).collect();
-        args.extend(["--server".into(), server.to_string(), "--bind".into(), "127.0.0.1:0".into()]);
+        args.extend(["--server".into(), server.to_string(), "--bind".into(), loopback(server).into()]);
         args.extend(extra.iter().map(|s| s.to_string()));
         Player::spawn(name, args)
     }
 
-    /// `join <session> <name> --server <server> --bind 127.0.0.1:0 <extra>`.
+    /// `join <session> <name> --server <server> --bind 127.0.0.1:0 <extra>` (`[::1]:0` for an IPv6
+    /// server).
     pub fn join(server: SocketAddr, session: &str, name: &str, extra: &[&str]) -> Player {
         let mut args: Vec<String> = ["join", session, name].iter().map(|s| s.to_string()).collect();
-        args.extend(["--server".into(), server.to_string(), "--bind".into(), "127.0.0.1:0".into()]);
+        args.extend(["--server".into(), server.to_string(), "--bind".into(), loopback(server).into()]);
         args.extend(extra.iter().map(|s| s.to_string()));
         Player::spawn(name, args)
     }

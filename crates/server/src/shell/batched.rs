@@ -92,7 +92,9 @@ impl MainIo for Batched {
                 }
                 log_out(&self.out);
                 // The alternate socket's few answers, and an oversized datagram, go on their own.
-                if self.out.via != SocketId::MAIN || !self.tx.push(Some(self.out.to), &self.out.data) {
+                if self.out.via != SocketId::MAIN
+                    || !self.tx.push(Some(sockets.wire_to(&self.out)), &self.out.data)
+                {
                     sockets.send(&self.out).await;
                 }
             }

@@ -7,6 +7,7 @@
 //! The alternate STUN socket is read one datagram at a time (its traffic is small) beside the
 //! main one, and every transmit leaves from the socket it names ([`Sockets::send`]).
 
+use super::mapped;
 use super::monitor::{self, Monitor};
 use crate::engine::{Engine, ALT};
 use crate::escape::Redacted;
@@ -32,19 +33,34 @@ pub(super) const RECV_ERROR_PAUSE: Duration = Duration::from_millis(10);
 /// [`Engine::reconfigure`] between two datagrams, so no session or player is lost.
 pub type Reconfigure = tokio::sync::mpsc::UnboundedReceiver<crate::Config>;
 
-/// The server's sockets: the main one and the optional alternate STUN one ([`ALT`]).
+/// The server's sockets: the main one and the optional alternate STUN one ([`ALT`]), and whether
+/// each is an IPv6 socket (then dual-stack or IPv6 only: an IPv4 destination is written mapped).
 #[derive(Debug)]
 pub(super) struct Sockets {
     pub(super) main: UdpSocket,
     pub(super) alt: Option<UdpSocket>,
+    main_v6: bool,
+    alt_v6: bool,
 }
 
 impl Sockets {
+    pub(super) fn new(main: UdpSocket, alt: Option<UdpSocket>) -> Sockets {
+        let v6 = |s: &UdpSocket| s.local_addr().is_ok_and(|a| a.is_ipv6());
+        let (main_v6, alt_v6) = (v6(&main), alt.as_ref().is_some_and(v6));
+        Sockets { main, alt, main_v6, alt_v6 }
+    }
+
+    /// `tx.to` as the socket `tx.via` takes it (see [`mapped::on_socket`]).
+    pub(super) fn wire_to(&self, tx: &Transmit) -> SocketAddr {
+        let v6 = if tx.via == SocketId::MAIN { self.main_v6 } else { self.alt_v6 };
+        mapped::on_socket(tx.to, v6)
+    }
+
     /// Sends `tx` from the socket it names, one system call; a failed send is logged and skipped.
     pub(super) async fn send(&self, tx: &Transmit) {
         let socket = if tx.via == SocketId::MAIN { Some(&self.main) } else { self.alt.as_ref() };
         let Some(socket) = socket else { return };
-        if let Err(e) = socket.send_to(&tx.data, tx.to).await {
+        if let Err(e) = socket.send_to(&tx.data, self.wire_to(tx)).await {
             warn!("send to {} from {} failed: {e}", tx.to, tx.via);
         }
     }
@@ -65,7 +81,8 @@ pub(super) trait MainIo {
 }
 
 /// Feeds one datagram received on `via` to the engine (a relay frame cut by the receive buffer
-/// never: it is dropped here).
+/// never: it is dropped here). An IPv4-mapped sender (a dual-stack socket's IPv4 peer) reaches
+/// the engine as plain IPv4.
 pub(super) fn feed<S: SessionStore>(
     engine: &mut Engine<S>,
     now: Instant,
@@ -80,6 +97,7 @@ pub(super) fn feed<S: SessionStore>(
         debug!("relay frame of more than {RECV_BUF} bytes dropped");
         return;
     }
+    let from = mapped::canonical(from);
     engine.handle_input(Input::Datagram { now, via, from, data });
 }
 

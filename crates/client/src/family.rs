@@ -1,0 +1,73 @@
+//! The address family of the client's sockets: that of its server. With no `--bind`, every socket
+//! is bound to the unspecified address of the server's family (`[::]:0` for an IPv6 server); an
+//! explicit IPv4 bind for an IPv6 server is refused up front (an IPv4 socket cannot send to it).
+//!
+//! An IPv6 socket bound to `[::]` is dual-stack: IPv4 peers reach it from IPv4-mapped addresses
+//! (`::ffff:10.0.0.2`). The engine never sees those ([`canonical`] on the way in, as the server's
+//! shell does), so an IPv4 peer matches the address its `s:` entry gives; on the way out an IPv4
+//! destination is mapped for the IPv6 socket ([`on_socket`]).
+
+use crate::error::ClientError;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+/// `from` with an IPv4-mapped IPv6 address turned into plain IPv4; any other address unchanged.
+pub(crate) fn canonical(from: SocketAddr) -> SocketAddr {
+    match from {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::new(IpAddr::V4(v4), v6.port()),
+            None => from,
+        },
+        SocketAddr::V4(_) => from,
+    }
+}
+
+/// `to` as a socket of family `v6` takes it: IPv4 becomes IPv4-mapped on an IPv6 socket.
+pub(crate) fn on_socket(to: SocketAddr, v6: bool) -> SocketAddr {
+    match to {
+        SocketAddr::V4(v4) if v6 => SocketAddr::new(IpAddr::V6(v4.ip().to_ipv6_mapped()), v4.port()),
+        _ => to,
+    }
+}
+
+/// The unspecified address of `server`'s family, at `port`.
+pub(crate) fn any(server: SocketAddr, port: u16) -> SocketAddr {
+    match server {
+        SocketAddr::V4(_) => SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)),
+        SocketAddr::V6(_) => SocketAddr::from((Ipv6Addr::UNSPECIFIED, port)),
+    }
+}
+
+/// `bind`, or [`any`] port of `server`'s family; an error for an IPv4 `bind` with an IPv6 server.
+pub(crate) fn local(bind: Option<SocketAddr>, server: SocketAddr) -> Result<SocketAddr, ClientError> {
+    match bind {
+        Some(b) if b.is_ipv4() && server.is_ipv6() => Err(ClientError::InvalidConfig(format!(
+            "the local address {b} is IPv4 and the server {server} is IPv6: bind an IPv6 address (or none)"
+        ))),
+        Some(b) => Ok(b),
+        None => Ok(any(server, 0)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_server_family_decides() {
+        let v4: SocketAddr = "10.0.0.1:57775".parse().unwrap();
+        let v6: SocketAddr = "[2001:db8::1]:57775".parse().unwrap();
+        assert_eq!(local(None, v4).unwrap(), "0.0.0.0:0".parse().unwrap());
+        assert_eq!(local(None, v6).unwrap(), "[::]:0".parse().unwrap());
+        assert!(local(Some("127.0.0.1:0".parse().unwrap()), v6).is_err());
+        assert_eq!(local(Some("[::]:5".parse().unwrap()), v4).unwrap(), "[::]:5".parse().unwrap());
+    }
+
+    #[test]
+    fn mapped_addresses_are_plain_ipv4_inside() {
+        let v4: SocketAddr = "10.0.0.2:5555".parse().unwrap();
+        let mapped: SocketAddr = "[::ffff:10.0.0.2]:5555".parse().unwrap();
+        let v6: SocketAddr = "[2001:db8::1]:5555".parse().unwrap();
+        assert_eq!((canonical(mapped), canonical(v4), canonical(v6)), (v4, v4, v6));
+        assert_eq!((on_socket(v4, true), on_socket(v4, false), on_socket(v6, true)), (mapped, v4, v6));
+    }
+}

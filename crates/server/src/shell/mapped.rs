@@ -1,0 +1,45 @@
+//! IPv4 on a dual-stack socket: a socket bound to `[::]` with IPV6_V6ONLY off also receives IPv4
+//! datagrams, from IPv4-mapped addresses (`::ffff:10.0.0.2`). The engine never sees those: they
+//! are turned into plain IPv4 on the way in ([`canonical`]), so it keys an IPv4 player exactly as
+//! on an IPv4 socket (the same per-IP tables, budgets and `s:` text), and turned back into mapped
+//! addresses on the way out of an IPv6 socket ([`on_socket`]).
+
+use std::net::{IpAddr, SocketAddr};
+
+/// `from` with an IPv4-mapped IPv6 address turned into plain IPv4; any other address unchanged.
+pub(crate) fn canonical(from: SocketAddr) -> SocketAddr {
+    match from {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::new(IpAddr::V4(v4), v6.port()),
+            None => from,
+        },
+        SocketAddr::V4(_) => from,
+    }
+}
+
+/// `to` as a socket of family `v6` takes it: an IPv4 address becomes IPv4-mapped on an IPv6
+/// socket (what the dual-stack socket expects); anything else unchanged.
+pub(crate) fn on_socket(to: SocketAddr, v6: bool) -> SocketAddr {
+    match to {
+        SocketAddr::V4(v4) if v6 => SocketAddr::new(IpAddr::V6(v4.ip().to_ipv6_mapped()), v4.port()),
+        _ => to,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mapped_addresses_round_trip_as_plain_ipv4() {
+        let v4: SocketAddr = "10.0.0.2:5555".parse().unwrap();
+        let mapped: SocketAddr = "[::ffff:10.0.0.2]:5555".parse().unwrap();
+        let v6: SocketAddr = "[2001:db8::1]:5555".parse().unwrap();
+        assert_eq!(canonical(mapped), v4);
+        assert_eq!(canonical(v4), v4);
+        assert_eq!(canonical(v6), v6);
+        assert_eq!(on_socket(v4, true), mapped);
+        assert_eq!(on_socket(v4, false), v4);
+        assert_eq!(on_socket(v6, true), v6);
+    }
+}
