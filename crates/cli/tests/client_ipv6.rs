@@ -121,6 +121,14 @@ fn an_ipv4_and_an_ipv6_client_of_ours_connect_through_the_relay() {
         assert!(connected.iter().any(|(k, v)| k == "method" && v == "relay"), "{}", p.dump());
         assert!(p.stdout().iter().any(|l| l.ends_with(": hi")), "{}", p.dump());
     }
+    // The IPv4 player never tries to send to the IPv6 address from its IPv4 socket (every such
+    // datagram would fail with EAFNOSUPPORT and be reported as a lost send).
+    let all = [host.stdout(), host.stderr()].concat();
+    assert!(
+        !all.iter().any(|l| l.contains("send-failed") || l.contains("could not be sent")),
+        "{}",
+        host.dump()
+    );
 }
 
 #[test]

@@ -107,6 +107,7 @@ impl Engine {
         if config.nat.private {
             out.only_to = vec![config.server, config.nat.alt_addr(config.server)];
         }
+        out.ipv4_only = config.server.is_ipv4();
         let lobby = Lobby::new(config.clone(), now, &mut out);
         let mut rng = Rng::new(config.seed);
         let nat = Classification::new(&config, &mut rng, now, &mut out);
@@ -319,8 +320,7 @@ impl Engine {
     pub fn farewell(&self) -> Vec<Transmit> {
         let Some(p) = &self.peers else { return Vec::new() };
         let (mut out, relayed) = p.farewell();
-        let only_to = &self.out.only_to;
-        out.retain(|t| crate::private::may_send(t.to, only_to));
+        out.retain(|t| self.out.may_send(t.to));
         out.extend(self.relay.farewell(relayed));
         out
     }
@@ -355,9 +355,7 @@ impl Engine {
     pub fn data_to(&self, peer: &str, data: &[u8]) -> Result<Transmit, ClientError> {
         let unknown = || ClientError::UnknownPeer(peer.to_owned());
         let p = self.peers.as_ref().ok_or_else(unknown)?;
-        if let Some((via, to)) =
-            p.peer_addr(peer).filter(|(_, to)| crate::private::may_send(*to, &self.out.only_to))
-        {
+        if let Some((via, to)) = p.peer_addr(peer).filter(|(_, to)| self.out.may_send(*to)) {
             return Ok(Transmit { via, to, data: PeerMessage::Data(data).to_bytes() });
         }
         p.is_relayed_only(peer).then(|| self.relay.data_to(peer, data)).flatten().ok_or_else(unknown)

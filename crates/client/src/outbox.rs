@@ -35,6 +35,10 @@ pub(crate) struct Outbox {
     /// Set for a private client ([`crate::NatConfig::private`]): the only destinations allowed
     /// (the server's addresses); anything else is withheld.
     pub(crate) only_to: Vec<SocketAddr>,
+    /// Set when the server is IPv4: this client's sockets are IPv4 (see [`crate::family`]), so an
+    /// IPv6 peer address cannot be sent to from them (the kernel would refuse every datagram with
+    /// EAFNOSUPPORT); such a peer is reached through the relay instead, and the sends are withheld.
+    pub(crate) ipv4_only: bool,
     /// Datagrams withheld: to a private peer's placeholder, or (private) to anyone but the server.
     pub(crate) withheld: u64,
 }
@@ -45,9 +49,15 @@ impl Outbox {
         self.send_via(SocketId::MAIN, to, data);
     }
 
+    /// Whether a datagram to `to` may leave: not to a private peer's placeholder, only to the
+    /// server when we are private, and not to an IPv6 address from IPv4 sockets.
+    pub(crate) fn may_send(&self, to: SocketAddr) -> bool {
+        crate::private::may_send(to, &self.only_to) && !(self.ipv4_only && to.ip().to_canonical().is_ipv6())
+    }
+
     /// Queue a datagram from socket `via`.
     pub(crate) fn send_via(&mut self, via: SocketId, to: SocketAddr, data: Vec<u8>) {
-        if !crate::private::may_send(to, &self.only_to) {
+        if !self.may_send(to) {
             self.withheld += 1;
             return;
         }
