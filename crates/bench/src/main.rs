@@ -12,6 +12,8 @@ mod memory;
 mod procfs;
 mod relay;
 mod relay_worker;
+#[cfg(test)]
+mod tests;
 mod worker;
 
 use clap::{Parser, Subcommand};
