@@ -24,7 +24,7 @@ pub mod batch;
 #[cfg(target_os = "linux")]
 mod batched;
 mod driver;
-mod mapped;
+pub(crate) mod mapped;
 pub mod monitor;
 mod single;
 
