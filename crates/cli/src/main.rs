@@ -20,6 +20,8 @@ mod serve;
 mod serve_args;
 mod stop;
 mod stream;
+#[cfg(test)]
+mod tests;
 
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;

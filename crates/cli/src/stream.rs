@@ -54,7 +54,7 @@ fn unix_micros() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
 }
 
-fn datagram(seq: u64, bytes: usize) -> Vec<u8> {
+pub(crate) fn datagram(seq: u64, bytes: usize) -> Vec<u8> {
     let mut d = format!("t:{seq}:{}:", unix_micros()).into_bytes();
     d.resize(bytes.max(d.len()), b'.');
     d
@@ -79,7 +79,7 @@ pub fn stash(early: &mut Early, peer: &str, data: &[u8]) -> bool {
 }
 
 /// `(seq, one-way latency in µs)` of a stream datagram.
-fn read(data: &[u8]) -> Option<(u64, u64)> {
+pub(crate) fn read(data: &[u8]) -> Option<(u64, u64)> {
     let text = std::str::from_utf8(data.strip_prefix(b"t:")?).ok()?;
     let mut f = text.split(':');
     let seq = f.next()?.parse().ok()?;
@@ -177,28 +177,5 @@ fn path_name(path: Option<Path>) -> Option<&'static str> {
     match path? {
         Path::Relay => Some("relay"),
         Path::Direct(..) => Some("direct"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shapes_parse_within_bounds() {
-        assert_eq!(parse("30:200:30"), Ok(Stream { pps: 30, bytes: 200, secs: 30 }));
-        for bad in ["", "30:200", "0:200:1", "30:20:1", "30:2000:1", "30:200:0", "a:b:c", "1:32:1:1"] {
-            assert!(parse(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn datagrams_carry_their_sequence_and_send_time() {
-        let d = datagram(42, 200);
-        assert_eq!(d.len(), 200);
-        let (seq, lat) = read(&d).unwrap();
-        assert_eq!(seq, 42);
-        assert!(lat < 1_000_000);
-        assert_eq!(read(b"hello"), None);
     }
 }

@@ -49,24 +49,11 @@ impl OpsArgs {
     }
 }
 
-fn parse_metrics(s: &str) -> Result<MetricsAddr, String> {
+pub(crate) fn parse_metrics(s: &str) -> Result<MetricsAddr, String> {
     if s.eq_ignore_ascii_case("off") {
         return Ok(MetricsAddr::Off);
     }
     s.parse::<SocketAddr>()
         .map(MetricsAddr::At)
         .map_err(|_| format!("{s:?} is not an address like 127.0.0.1:9775, [::1]:9775 or `off`"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn metrics_takes_an_address_or_off() {
-        assert_eq!(parse_metrics("off"), Ok(MetricsAddr::Off));
-        assert_eq!(parse_metrics("0.0.0.0:9100"), Ok(MetricsAddr::At("0.0.0.0:9100".parse().unwrap())));
-        assert!(parse_metrics("9100").is_err());
-        assert_eq!(OpsArgs::default().metrics_addr(), MetricsAddr::At(DEFAULT_METRICS.parse().unwrap()));
-    }
 }
