@@ -1,6 +1,7 @@
 //! The source tree's shape, for every crate in `crates/*`: no import cycle between the modules of
-//! a crate (edges: the `crate::…` paths a module's file names, `use` trees included), and every
-//! `.rs` file under `src/` opens with a `//!` role comment.
+//! a crate (edges: the `crate::…` paths a module's file names, `use` trees included), every
+//! `.rs` file under `src/` opens with a `//!` role comment, and no test code sits inline in `src`
+//! (unit tests live in one `src/tests/` folder, declared once from the crate root).
 //!
 //! Nodes are the module files reached from each crate root (`lib.rs`, `main.rs`, `bin/*.rs`)
 //! through `mod name;` declarations; a path is charged to the longest module prefix it names.
@@ -449,6 +450,122 @@ fn every_source_file_opens_with_its_role() {
         }
     }
     assert!(missing.is_empty(), "files without a `//!` role comment at the top:\n{}", missing.join("\n"));
+}
+
+/// What a `#[cfg(test)]` is allowed to stand on outside `src/tests/`: the client's simulated tests
+/// (`sim.rs`, `tests*.rs`) and their declarations in its `lib.rs`, which the rhp-sim work is moving
+/// out of `src`; and `units`, the client's `src/tests/units.rs` declared by path while
+/// `src/tests.rs` still holds the `tests` name. Delete these entries once that work has landed.
+const INLINE_TEST_EXEMPT_FILES: [&str; 2] = ["crates/client/src/sim.rs", "crates/client/src/tests"];
+const INLINE_TEST_EXEMPT_MODS: [(&str, &str); 7] = [
+    ("crates/client/src/lib.rs", "sim"),
+    ("crates/client/src/lib.rs", "tests_leave"),
+    ("crates/client/src/lib.rs", "tests_nat"),
+    ("crates/client/src/lib.rs", "tests_private"),
+    ("crates/client/src/lib.rs", "tests_relay"),
+    ("crates/client/src/lib.rs", "tests_watch"),
+    ("crates/client/src/lib.rs", "units"),
+];
+
+/// The item a `#[cfg(test)]` at char `i` of `code` stands on, past further attributes and a
+/// visibility: its keyword, its name and, for a `mod`, whether `;` or `{` follows.
+fn cfg_test_item(code: &[char], mut i: usize) -> (String, String, char) {
+    i += "#[cfg(test)]".chars().count();
+    loop {
+        i = skip_ws(code, i);
+        if code.get(i) != Some(&'#') {
+            break;
+        }
+        let mut depth = 0usize;
+        while i < code.len() {
+            match code[i] {
+                '[' => depth += 1,
+                ']' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        i += 1;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+    }
+    let (mut word, mut j) = ident(code, i);
+    if word == "pub" {
+        j = skip_ws(code, j);
+        if code.get(j) == Some(&'(') {
+            while j < code.len() && code[j] != ')' {
+                j += 1;
+            }
+            j += 1;
+        }
+        (word, j) = ident(code, skip_ws(code, j));
+    }
+    let (name, k) = ident(code, skip_ws(code, j));
+    if word != "mod" {
+        return (word, name, ' ');
+    }
+    let end = code.get(skip_ws(code, k)).copied().unwrap_or(' ');
+    (word, name, end)
+}
+
+/// Where test code sits inline in `src`: every `#[cfg(test)]` and every `mod tests {` outside
+/// `src/tests/`, but the crate root's one `#[cfg(test)] mod tests;` and the exemptions above.
+fn inline_test_code() -> Vec<String> {
+    let mut found = Vec::new();
+    for dir in crate_dirs() {
+        let src = dir.join("src");
+        let mut files = Vec::new();
+        rs_files(&src, &mut files);
+        for f in files {
+            let rel = f.strip_prefix(workspace()).unwrap_or(&f).display().to_string();
+            if f.starts_with(src.join("tests")) || INLINE_TEST_EXEMPT_FILES.iter().any(|e| rel.starts_with(e))
+            {
+                continue;
+            }
+            let is_root = ["lib.rs", "main.rs"].iter().any(|r| f == src.join(r))
+                || f.parent() == Some(&src.join("bin"));
+            let code: Vec<char> =
+                code_only(&std::fs::read_to_string(&f).unwrap_or_default()).chars().collect();
+            let line = |i: usize| code[..i].iter().filter(|c| **c == '\n').count() + 1;
+            let at = |pat: &str| -> Vec<usize> {
+                let p: Vec<char> = pat.chars().collect();
+                (0..code.len().saturating_sub(p.len() - 1))
+                    .filter(|&i| code[i..i + p.len()] == p[..])
+                    .collect()
+            };
+            for i in at("#[cfg(test)]") {
+                let (word, name, end) = cfg_test_item(&code, i);
+                let declared_tests = word == "mod" && name == "tests" && end == ';' && is_root;
+                let exempt =
+                    word == "mod" && INLINE_TEST_EXEMPT_MODS.contains(&(rel.as_str(), name.as_str()));
+                if !declared_tests && !exempt {
+                    found.push(format!("{rel}:{}: #[cfg(test)] {word} {name}", line(i)));
+                }
+            }
+            for i in at("mod tests") {
+                let (name, k) = ident(&code, i + 4);
+                if name == "tests" && code.get(skip_ws(&code, k)) == Some(&'{') {
+                    found.push(format!("{rel}:{}: inline `mod tests {{`", line(i)));
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn no_test_code_sits_inline_in_src() {
+    let found = inline_test_code();
+    assert!(
+        found.is_empty(),
+        "test code inline in src (tests of the public surface go to `tests/`, unit tests that need \
+         private access to `src/tests/<module>.rs`, declared once from the root as \
+         `#[cfg(test)] mod tests;`):\n{}",
+        found.join("\n")
+    );
 }
 
 // The parser itself, on small inputs.
