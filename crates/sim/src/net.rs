@@ -639,9 +639,16 @@ impl Sim {
         }
     }
 
+    /// A client with a public address (its site has no NAT) and a socket at `to`.
     fn public_listener(&self, to: SocketAddr) -> Option<(usize, SocketId)> {
-        let site = self.sites.iter().position(|s| s.nats.is_empty())?;
-        self.listener(site, to)
+        let c = self.clients.iter().find(|c| c.ip == to.ip() && self.sites[c.site].nats.is_empty())?;
+        self.listener(c.site, to)
+    }
+
+    /// Client `i`'s public address (its outermost router's, or its own without a NAT).
+    pub fn public_ip(&self, i: usize) -> IpAddr {
+        let c = &self.clients[i];
+        self.sites[c.site].nats.last().map_or(c.ip, |n| n.public_ip)
     }
 
     fn through_link(&mut self, i: usize, via: SocketId, from: SocketAddr, to: SocketAddr, data: Vec<u8>) {

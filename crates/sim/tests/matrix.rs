@@ -143,3 +143,28 @@ fn a_seeded_run_is_reproducible_bit_for_bit() {
     let c = check_group(&twelve(), Link::LOSSY, 43, "lossy, other seed", no_budget());
     assert_ne!(a, c, "another seed, another run");
 }
+
+/// The lab's "same NAT" cell: two players behind one router with NAT loopback (hairpin); with
+/// an endpoint-independent mapping they connect as two cones would.
+#[test]
+fn two_players_behind_the_same_port_restricted_nat_connect_through_its_hairpin() {
+    use rhp_lab::matrix::Scenario;
+    use rhp_sim::session::*;
+    for (link, label, seed) in [(Link::CLEAN, "clean", 5), (Link::LOSSY, "lossy", 6)] {
+        let mut sim = rhp_sim::Sim::new(seed, rhp_server::Config::default());
+        let site = sim.add_site(&[NatType::PortRestrictedCone]);
+        let ids = add_players(&mut sim, &[site, site], link, |_| {});
+        start_when_full(&mut sim, &ids);
+        run_to_done(&mut sim, &ids, std::time::Duration::from_secs(60));
+        sim.run_for(std::time::Duration::from_secs(5));
+        let (ok, m) = pair_outcome(&sim, (ids[0], "P0"), (ids[1], "P1"));
+        let m = m.map(lab);
+        let e = theory::expected(&Scenario::SameNat(NatType::PortRestrictedCone), CURRENT_CLIENT).unwrap();
+        println!(
+            "| same port-restricted NAT (hairpin) | 2 | {label} | {} | {ok} | |",
+            m.map_or("none", Method::name)
+        );
+        assert_eq!(ok, e.connects, "{label}");
+        assert!(e.methods.contains(&m.unwrap()), "{label}: {m:?} not in {:?}", e.methods);
+    }
+}

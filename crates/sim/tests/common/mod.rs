@@ -57,3 +57,45 @@ pub fn run_session_with(seed: u64, accesses: &[Access], link: Link, config: rhp_
     }
     Run { sim, ids, pairs, took }
 }
+
+/// `n` players with public addresses (no NAT; the first hosts) on `link`, configured by `tweak`;
+/// returns once the host has started.
+pub fn public_session(
+    sim: &mut Sim,
+    n: usize,
+    link: Link,
+    tweak: impl Fn(&mut rhp_client::Config),
+) -> Vec<usize> {
+    let sites: Vec<usize> = (0..n).map(|_| sim.add_site(&[])).collect();
+    let ids = add_players(sim, &sites, link, tweak);
+    start_when_full(sim, &ids);
+    ids
+}
+
+/// Whether every client's run ended well.
+pub fn all_finished_ok(sim: &Sim) -> bool {
+    sim.clients.iter().all(|c| matches!(c.outcome, Some(Ok(()))))
+}
+
+/// A filter that cuts client `k` off from its peers, both ways (the server still hears it).
+pub fn cut_off(sim: &Sim, k: usize) -> impl FnMut(&rhp_sim::Packet) -> rhp_sim::Verdict + 'static {
+    let ip = sim.public_ip(k);
+    move |p| {
+        let from_k = p.sender == rhp_sim::Node::Client(k) && p.to.ip() != rhp_sim::SERVER.ip();
+        let to_k = p.sender != rhp_sim::Node::Server && p.to.ip() == ip;
+        if from_k || to_k {
+            rhp_sim::Verdict::Drop
+        } else {
+            rhp_sim::Verdict::Pass
+        }
+    }
+}
+
+/// When client `i` first reported something matching `pred`.
+pub fn event_time(
+    sim: &Sim,
+    i: usize,
+    pred: impl Fn(&rhp_client::Event) -> bool,
+) -> Option<std::time::Instant> {
+    sim.clients[i].events.iter().find(|(_, e)| pred(e)).map(|(t, _)| *t)
+}
