@@ -116,19 +116,7 @@ mod rng;
 pub mod strategy;
 
 #[cfg(test)]
-mod sim;
-#[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod tests_leave;
-#[cfg(test)]
-mod tests_nat;
-#[cfg(test)]
-mod tests_private;
-#[cfg(test)]
-mod tests_relay;
-#[cfg(test)]
-mod tests_watch;
 
 pub use classify::NatReport;
 pub use config::{BirthdayConfig, Config, NatConfig, Role, Timers};

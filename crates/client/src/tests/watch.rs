@@ -2,8 +2,7 @@
 //! unreachable" reported by the driver, silence reported as it lasts, and no NAT conclusion
 //! from a server that never answered (injected clock, no sockets).
 
-use crate::sim::SERVER;
-use crate::tests_nat::{addr, classify, feed, join, tick, LOCAL_PORT, MS};
+use super::util::{addr, classify, feed, join, tick, LOCAL_PORT, MS, SERVER};
 use crate::{ClientError, Config, Engine, Event, Input, Output, SocketId, Transmit};
 use std::time::{Duration, Instant};
 
