@@ -1,11 +1,13 @@
 //! Unit tests of NAT classification, the `e:`/`n:` announcement and the direct methods, on an
 //! injected clock with injected STUN answers and socket outcomes (no sockets, no sleeping).
 
-use super::util::{
+mod common;
+
+use common::{
     addr, classify, drain, feed, is_stun, join, opened, text, tick, Out, ALICE, ALT, LOCAL_PORT, MS,
     PUBLIC_IP, SERVER,
 };
-use crate::{Config, Engine, Event, Method, NatKind, SocketId};
+use rhp_client::{Config, Engine, Event, Method, NatKind, SocketId};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 

@@ -2,8 +2,10 @@
 //! rules of the lobby and the peer phase. (Whole sessions run in `rhp-sim`, with the real server:
 //! `crates/sim/tests/client_sessions.rs`.)
 
-use super::util::SERVER;
-use crate::{
+mod common;
+
+use common::SERVER;
+use rhp_client::{
     ClientError, Config, Engine, Event, FailReason, Input, Method, Output, PeerStatus, SocketId, Transmit,
 };
 use rhp_proto::ErrorCode;
@@ -263,7 +265,7 @@ fn start_burst_covers_the_window_in_order_with_exact_field_3() {
     let (ts, _, next) = feed(&mut e, t0, SERVER, "s:40000:Alice:10.0.0.9:5555");
     let greets: Vec<&Transmit> = ts.iter().filter(|t| t.to != SERVER).collect();
     let ports: Vec<u16> = greets.iter().map(|t| t.to.port()).collect();
-    assert_eq!(ports, crate::candidate_ports(5555));
+    assert_eq!(ports, rhp_client::candidate_ports(5555));
     for t in &greets {
         assert_eq!(String::from_utf8_lossy(&t.data), format!("g:Bob:40000:{}", t.to.port()));
         assert_eq!(t.to.ip(), addr("10.0.0.9:1").ip());
@@ -299,7 +301,7 @@ fn ticks_cycle_the_window_at_most_20_per_second_per_peer() {
         // The cycle after the burst starts again at the reported port and follows the window.
         let base = if ip == "10.0.0.9" { 5555 } else { 6666 };
         let ports: Vec<u16> = to_peer.iter().take(17).map(|(_, t)| t.to.port()).collect();
-        assert_eq!(ports, crate::candidate_ports(base));
+        assert_eq!(ports, rhp_client::candidate_ports(base));
         for (_, t) in &to_peer {
             assert_eq!(String::from_utf8_lossy(&t.data), format!("g:Bob:40000:{}", t.to.port()));
         }

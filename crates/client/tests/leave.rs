@@ -2,8 +2,10 @@
 //! clock). Peers that leave or fall silent in whole sessions, and the host hand-over, run in
 //! `rhp-sim` with the real server: `crates/sim/tests/client_leave.rs`.
 
-use super::util::SERVER;
-use crate::{Config, Engine, Event, Input, LeaveReason, Output, SocketId};
+mod common;
+
+use common::SERVER;
+use rhp_client::{Config, Engine, Event, Input, LeaveReason, Output, SocketId};
 use std::time::{Duration, Instant};
 
 const MS: Duration = Duration::from_millis(1);
