@@ -1,0 +1,146 @@
+//! The lobby and the data path with the real server: refusals end a run with the server's own
+//! code, a kick, an exit, the session lifetime (15 minutes of virtual time), and application
+//! data between connected players, direct and through the server's relay.
+
+mod common;
+
+use rhp_client::{ClientError, Config, Event, Method};
+use rhp_lab::nat::NatType;
+use rhp_proto::ErrorCode;
+use rhp_sim::session::*;
+use rhp_sim::{Link, Sim, SERVER};
+use std::time::Duration;
+
+fn server_error(sim: &Sim, i: usize) -> Option<ErrorCode> {
+    match sim.clients[i].outcome.as_ref()? {
+        Err(ClientError::Server(code)) => Some(*code),
+        _ => None,
+    }
+}
+
+fn players(sim: &Sim, i: usize) -> Vec<String> {
+    sim.clients[i].endpoint.engine().players().to_vec()
+}
+
+#[test]
+fn joining_a_session_that_does_not_exist_ends_with_its_code() {
+    let mut sim = Sim::new(1, rhp_server::Config::default());
+    let site = sim.add_site(&[]);
+    let bob = sim.add_client(site, Config::join(SERVER, "Nope", "Bob"), Link::CLEAN);
+    sim.run_until(Duration::from_secs(2), |s| s.clients[bob].outcome.is_some());
+    assert_eq!(server_error(&sim, bob), Some(ErrorCode::SessionNonExistent));
+}
+
+#[test]
+fn a_wrong_password_ends_with_password_mismatch() {
+    let mut sim = Sim::new(2, rhp_server::Config::default());
+    let sites = [sim.add_site(&[]), sim.add_site(&[])];
+    let host = sim.add_client(
+        sites[0],
+        Config::host(SERVER, "S1", "P0", 2).with_password(Some("right")),
+        Link::CLEAN,
+    );
+    sim.run_until(Duration::from_secs(1), |s| players(s, host).len() == 1);
+    let bob =
+        sim.add_client(sites[1], Config::join(SERVER, "S1", "P1").with_password(Some("wrong")), Link::CLEAN);
+    sim.run_until(Duration::from_secs(2), |s| s.clients[bob].outcome.is_some());
+    assert_eq!(server_error(&sim, bob), Some(ErrorCode::PasswordMismatch));
+    assert_eq!(players(&sim, host), ["P0"]);
+}
+
+#[test]
+fn a_start_alone_is_refused_and_the_host_pings_on_until_a_start_that_works() {
+    let mut sim = Sim::new(3, rhp_server::Config::default());
+    let sites = [sim.add_site(&[]), sim.add_site(&[])];
+    let host = sim.add_client(sites[0], Config::host(SERVER, "S1", "P0", 2), Link::CLEAN);
+    sim.run_until(Duration::from_secs(1), |s| players(s, host).len() == 1);
+    sim.command(host, |e, now| e.engine_mut().start(now));
+    let refused = |s: &Sim| {
+        s.clients[host]
+            .events
+            .iter()
+            .any(|(_, e)| matches!(e, Event::Refused(ErrorCode::OnlyOnePlayerInSession)))
+    };
+    sim.run_until(Duration::from_secs(3), refused);
+    sim.run_for(Duration::from_secs(2));
+    assert!(sim.clients[host].outcome.is_none(), "still in the session");
+    sim.add_client(sites[1], Config::join(SERVER, "S1", "P1"), Link::CLEAN);
+    start_when_full(&mut sim, &[0, 1]);
+    run_to_done(&mut sim, &[0, 1], Duration::from_secs(10));
+    assert!(pair_outcome(&sim, (0, "P0"), (1, "P1")).0);
+}
+
+#[test]
+fn a_kicked_player_ends_with_kicked_by_host_and_the_lobby_shrinks() {
+    let mut sim = Sim::new(4, rhp_server::Config::default());
+    let sites: Vec<usize> = (0..3).map(|_| sim.add_site(&[])).collect();
+    let ids = add_players(&mut sim, &sites, Link::CLEAN, |_| {});
+    sim.run_until(Duration::from_secs(2), |s| ids.iter().all(|i| players(s, *i).len() == 3));
+    sim.command(ids[0], |e, now| e.engine_mut().kick(now, "P1")).unwrap();
+    sim.run_until(Duration::from_secs(3), |s| {
+        s.clients[ids[1]].outcome.is_some() && players(s, ids[2]).len() == 2
+    });
+    assert_eq!(server_error(&sim, ids[1]), Some(ErrorCode::KickedByHost));
+    assert_eq!(players(&sim, ids[0]), ["P0", "P2"]);
+    assert_eq!(players(&sim, ids[2]), ["P0", "P2"]);
+}
+
+#[test]
+fn a_player_that_exits_ends_with_player_exited_session_and_the_others_see_it_go() {
+    let mut sim = Sim::new(5, rhp_server::Config::default());
+    let sites: Vec<usize> = (0..2).map(|_| sim.add_site(&[])).collect();
+    let ids = add_players(&mut sim, &sites, Link::CLEAN, |_| {});
+    // Both in the session (an exit while still joining is nothing to leave).
+    sim.run_until(Duration::from_secs(2), |s| ids.iter().all(|i| players(s, *i).len() == 2));
+    sim.command(ids[1], |e, now| e.engine_mut().exit(now));
+    sim.run_until(Duration::from_secs(3), |s| {
+        s.clients[ids[1]].outcome.is_some() && players(s, ids[0]).len() == 1
+    });
+    assert_eq!(server_error(&sim, ids[1]), Some(ErrorCode::PlayerExitedSession));
+}
+
+#[test]
+fn a_lobby_left_open_for_the_session_lifetime_is_closed_and_the_host_hears_why() {
+    let config = rhp_server::Config::default();
+    let lifetime = config.session_lifetime;
+    let mut sim = Sim::new(6, config);
+    let site = sim.add_site(&[NatType::PortRestrictedCone]);
+    let host = sim.add_client(site, Config::host(SERVER, "S1", "P0", 2), Link::CLEAN);
+    let start = sim.now;
+    sim.run_until(lifetime + Duration::from_secs(5), |s| s.clients[host].outcome.is_some());
+    assert_eq!(server_error(&sim, host), Some(ErrorCode::SessionTimeout));
+    let after = sim.now - start;
+    assert!(after >= lifetime && after <= lifetime + Duration::from_secs(1), "{after:?}");
+}
+
+fn data_events(sim: &Sim, i: usize) -> Vec<(String, Vec<u8>)> {
+    sim.clients[i]
+        .events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::Data { peer, data } => Some((peer.clone(), data.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn application_data_flows_both_ways_directly_and_through_the_relay() {
+    for (nat, method) in [(NatType::PortRestrictedCone, Method::Plain), (NatType::Symmetric, Method::Relay)] {
+        let mut sim = Sim::new(7, rhp_server::Config::default());
+        let sites = [sim.add_site(&[nat]), sim.add_site(&[nat])];
+        let ids = add_players(&mut sim, &sites, Link::LOSSY, |_| {});
+        start_when_full(&mut sim, &ids);
+        run_to_done(&mut sim, &ids, Duration::from_secs(30));
+        sim.run_for(Duration::from_secs(5));
+        assert_eq!(last_method(&sim, ids[0], "P1"), Some(method), "{nat}");
+        // Lossy link: send a few copies (the application's own retries).
+        for _ in 0..5 {
+            sim.command(ids[0], |e, now| e.send(now, "P1", b"hello P1")).unwrap();
+            sim.command(ids[1], |e, now| e.send(now, "P0", b"hello P0")).unwrap();
+            sim.run_for(Duration::from_millis(300));
+        }
+        assert!(data_events(&sim, ids[1]).contains(&("P0".to_owned(), b"hello P1".to_vec())), "{nat}");
+        assert!(data_events(&sim, ids[0]).contains(&("P1".to_owned(), b"hello P0".to_vec())), "{nat}");
+    }
+}
