@@ -97,3 +97,24 @@ fn the_filter_hook_holds_and_duplicates_one_chosen_datagram() {
     let i_sent = sim.wire.iter().filter(|p| p.sender == Node::Server && p.data.starts_with(b"i:")).count();
     assert_eq!(i_sent, 1);
 }
+
+#[test]
+fn a_run_that_ended_goes_idle_and_connected_players_never_do() {
+    let mut sim = Sim::new(5, rhp_server::Config::default());
+    sim.stop_server();
+    let bob = joiner(&mut sim);
+    sim.run_until_idle(Duration::from_secs(60), Duration::from_secs(5));
+    assert!(sim.clients[bob].outcome.is_some());
+
+    // Two connected players keep their paths alive (keepalives every 2 s): never idle, so the
+    // bounded run fails instead of hanging.
+    let busy = std::panic::catch_unwind(|| {
+        let mut sim = Sim::new(6, rhp_server::Config::default());
+        let sites = [sim.add_site(&[]), sim.add_site(&[])];
+        let ids = rhp_sim::session::add_players(&mut sim, &sites, Link::CLEAN, |_| {});
+        rhp_sim::session::start_when_full(&mut sim, &ids);
+        sim.run_until_idle(Duration::from_secs(10), Duration::from_secs(30));
+    });
+    let msg = busy.expect_err("never idle").downcast::<String>().map(|s| *s).unwrap_or_default();
+    assert!(msg.contains("did not reach its goal"), "{msg}");
+}
