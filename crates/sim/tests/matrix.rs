@@ -5,32 +5,29 @@
 mod common;
 
 use common::*;
-use rhp_lab::matrix::Access;
 use rhp_lab::nat::NatType;
-use rhp_lab::theory::{self, Method, CURRENT_CLIENT};
 use rhp_sim::Link;
 
 fn check_pair(a: Access, b: Access, link: Link, seed: u64, label: &str) {
     let run = run_session(seed, &[a, b], link);
     let (_, _, ok, m) = run.pairs[0];
-    let e = theory::pair(a, b, CURRENT_CLIENT);
+    let (connects, methods) = expected(&Scenario::Pair(a, b));
     println!(
         "| {} × {} | 2 | {label} | {} | {} | {:?} |",
         a.name(),
         b.name(),
-        m.map_or("none", Method::name),
+        m.unwrap_or("none"),
         ok,
         run.took
     );
-    assert_eq!(ok, e.connects, "{} × {} ({label}, seed {seed}): connected", a.name(), b.name());
+    assert_eq!(ok, connects, "{} × {} ({label}, seed {seed}): connected", a.name(), b.name());
     if ok {
         let m = m.expect("a connected pair has a method");
         assert!(
-            e.methods.contains(&m),
-            "{} × {} ({label}, seed {seed}): {m} not in {:?}",
+            methods.contains(&m),
+            "{} × {} ({label}, seed {seed}): {m} not in {methods:?}",
             a.name(),
-            b.name(),
-            e.methods
+            b.name()
         );
     }
 }
@@ -76,8 +73,8 @@ fn check_group(accesses: &[Access], link: Link, seed: u64, label: &str, config: 
     let mut methods = Vec::new();
     for (i, j, ok, m) in &run.pairs {
         let (a, b) = (accesses[*i], accesses[*j]);
-        let mut allowed = theory::pair(a, b, CURRENT_CLIENT).methods;
-        allowed.push(Method::Relay);
+        let mut allowed = allowed(a, b);
+        allowed.push("relay");
         assert!(
             ok,
             "{label} group of {} (seed {seed}): P{i} {} × P{j} {} not connected",
@@ -97,7 +94,7 @@ fn check_group(accesses: &[Access], link: Link, seed: u64, label: &str, config: 
     methods.sort();
     methods.dedup();
     let names: Vec<&str> = accesses.iter().map(|a| a.name()).collect();
-    let ms: Vec<&str> = methods.iter().map(|m| m.name()).collect();
+    let ms: Vec<&str> = methods.clone();
     println!(
         "| {} | {} | {label} | {} | true | {:?} |",
         names.join(", "),
@@ -164,7 +161,6 @@ fn a_seeded_run_is_reproducible_bit_for_bit() {
 /// an endpoint-independent mapping they connect as two cones would.
 #[test]
 fn two_players_behind_the_same_port_restricted_nat_connect_through_its_hairpin() {
-    use rhp_lab::matrix::Scenario;
     use rhp_sim::session::*;
     for (link, label, seed) in [(Link::CLEAN, "clean", 5), (Link::LOSSY, "lossy", 6)] {
         let mut sim = rhp_sim::Sim::new(seed, rhp_server::Config::default());
@@ -174,13 +170,10 @@ fn two_players_behind_the_same_port_restricted_nat_connect_through_its_hairpin()
         run_to_done(&mut sim, &ids, std::time::Duration::from_secs(60));
         sim.run_for(std::time::Duration::from_secs(5));
         let (ok, m) = pair_outcome(&sim, (ids[0], "P0"), (ids[1], "P1"));
-        let m = m.map(lab);
-        let e = theory::expected(&Scenario::SameNat(NatType::PortRestrictedCone), CURRENT_CLIENT).unwrap();
-        println!(
-            "| same port-restricted NAT (hairpin) | 2 | {label} | {} | {ok} | |",
-            m.map_or("none", Method::name)
-        );
-        assert_eq!(ok, e.connects, "{label}");
-        assert!(e.methods.contains(&m.unwrap()), "{label}: {m:?} not in {:?}", e.methods);
+        let m = m.map(rhp_client::Method::name);
+        let (connects, methods) = expected(&Scenario::SameNat(NatType::PortRestrictedCone));
+        println!("| same port-restricted NAT (hairpin) | 2 | {label} | {} | {ok} | |", m.unwrap_or("none"));
+        assert_eq!(ok, connects, "{label}");
+        assert!(methods.contains(&m.unwrap()), "{label}: {m:?} not in {methods:?}");
     }
 }
