@@ -14,7 +14,7 @@
 use rhp_proto::relay::{Grant, FROM_DATA, MAGIC, TO_DATA};
 use rhp_proto::{PeerMessage, Reply, Request};
 use rhp_server::config::BudgetConfig;
-use rhp_server::{Config, Engine, RelayConfig};
+use rhp_server::{Config, Engine, RelayConfig, SocketId, Transmit};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -173,7 +173,7 @@ pub fn engine(data: &[u8]) -> Run {
     let t0 = Instant::now();
     let mut now = t0;
     let mut engine = Engine::new(config.clone());
-    let mut buf = Vec::new();
+    let mut buf = Transmit::empty();
     // Bytes received from / sent to each IP over the whole run.
     let mut received: HashMap<IpAddr, u64> = HashMap::new();
     let mut sent = Sent::default();
@@ -217,7 +217,7 @@ pub fn engine(data: &[u8]) -> Run {
                 if bytes.first() == Some(&MAGIC) {
                     run.relay_bytes_in += bytes.len() as u64;
                 }
-                engine.handle_datagram(now, from, bytes);
+                engine.handle_datagram(now, SocketId::MAIN, from, bytes);
             }
             4 => {
                 // A relay frame with a granted token: [sel, kind, to, len].
@@ -227,7 +227,7 @@ pub fn engine(data: &[u8]) -> Run {
                 *received.entry(from.ip().to_canonical()).or_insert(0) += frame.len() as u64;
                 run.relay_frames_in += 1;
                 run.relay_bytes_in += frame.len() as u64;
-                engine.handle_datagram(now, from, &frame);
+                engine.handle_datagram(now, SocketId::MAIN, from, &frame);
             }
             _ => {
                 // A well-formed request: [src, kind, choice].
@@ -236,7 +236,7 @@ pub fn engine(data: &[u8]) -> Run {
                 let from = pool(*src);
                 let bytes = request(*kind, *choice);
                 *received.entry(from.ip().to_canonical()).or_insert(0) += bytes.len() as u64;
-                engine.handle_datagram(now, from, &bytes);
+                engine.handle_datagram(now, SocketId::MAIN, from, &bytes);
             }
         }
         let queued = engine.queued_transmits();
@@ -273,9 +273,13 @@ pub fn engine(data: &[u8]) -> Run {
     run
 }
 
-fn drain(engine: &mut Engine, buf: &mut Vec<u8>, sent: &mut Sent) {
+fn drain(engine: &mut Engine, tx: &mut Transmit, sent: &mut Sent) {
     for _ in 0..100_000 {
-        let Some(to) = engine.poll_transmit(buf) else { return };
+        if !engine.poll_transmit(tx) {
+            return;
+        }
+        assert_eq!(tx.via, SocketId::MAIN, "only STUN answers to the alternate port leave from it");
+        let (to, buf) = (tx.to, &tx.data);
         // Forwarded data is paid for by its sender (1:1, 8 bytes less); every other datagram,
         // relay control frames included, counts against the addressee's own bytes.
         if buf.starts_with(&[MAGIC, FROM_DATA]) {

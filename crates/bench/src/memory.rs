@@ -3,7 +3,7 @@
 //! binary ([`Counting`]); the process's RSS is read from /proc as well.
 
 use crate::procfs;
-use rhp_server::{Config, Engine};
+use rhp_server::{Config, Engine, SocketId, Transmit};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicIsize, AtomicU64, Ordering};
@@ -75,7 +75,7 @@ pub fn fill(sessions: usize, per_session: usize, config: &Config) -> Fill {
     let heap0 = live();
     let t0 = Instant::now();
     let mut engine = Engine::new(config);
-    let mut buf = Vec::with_capacity(2048);
+    let mut buf = Transmit::empty();
     let max = per_session.clamp(2, 12);
     let mut msg = String::with_capacity(64);
     let mut n = 0;
@@ -87,9 +87,9 @@ pub fn fill(sessions: usize, per_session: usize, config: &Config) -> Fill {
             } else {
                 msg.push_str(&format!("c:Room{s:06}:Player{k:02}"));
             }
-            engine.handle_datagram(t0 + JOIN_GAP * n as u32, addr(n), msg.as_bytes());
+            engine.handle_datagram(t0 + JOIN_GAP * n as u32, SocketId::MAIN, addr(n), msg.as_bytes());
             n += 1;
-            while engine.poll_transmit(&mut buf).is_some() {}
+            while engine.poll_transmit(&mut buf) {}
         }
     }
     let secs = t0.elapsed().as_secs_f64();
@@ -198,7 +198,7 @@ pub fn storm(players: usize, per_session: usize) {
         Config { max_sessions: usize::MAX, player_timeout: Duration::from_secs(600), ..Config::original() };
     let t0 = Instant::now();
     let mut engine = Engine::new(config);
-    let mut buf = Vec::with_capacity(2048);
+    let mut buf = Transmit::empty();
     let mut n = 0;
     for s in 0..sessions {
         for k in 0..per_session {
@@ -207,9 +207,9 @@ pub fn storm(players: usize, per_session: usize) {
             } else {
                 format!("c:Room{s:06}:Player{k:02}")
             };
-            engine.handle_datagram(t0, addr(n), msg.as_bytes());
+            engine.handle_datagram(t0, SocketId::MAIN, addr(n), msg.as_bytes());
             n += 1;
-            while engine.poll_transmit(&mut buf).is_some() {}
+            while engine.poll_transmit(&mut buf) {}
         }
     }
     let starts: Vec<(SocketAddr, Vec<u8>)> = (0..sessions)
@@ -218,8 +218,8 @@ pub fn storm(players: usize, per_session: usize) {
     let clock = Instant::now();
     let mut sent = 0u64;
     for (from, msg) in &starts {
-        engine.handle_datagram(t0, *from, msg);
-        while engine.poll_transmit(&mut buf).is_some() {
+        engine.handle_datagram(t0, SocketId::MAIN, *from, msg);
+        while engine.poll_transmit(&mut buf) {
             sent += 1;
         }
     }
@@ -228,7 +228,7 @@ pub fn storm(players: usize, per_session: usize) {
     for _ in 0..10 {
         t += Duration::from_millis(100);
         engine.handle_timeout(t);
-        while engine.poll_transmit(&mut buf).is_some() {
+        while engine.poll_transmit(&mut buf) {
             sent += 1;
         }
     }

@@ -5,7 +5,7 @@
 //! anti-reflection budget on, so a ping is answered only when the list changed or now and then.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use rhp_server::{Config, Engine, GuardConfig};
+use rhp_server::{Config, Engine, GuardConfig, SocketId, Transmit};
 use std::hint::black_box;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -21,7 +21,7 @@ fn addr(s: u32, p: u32) -> SocketAddr {
 /// An engine with `SESSIONS` sessions of `PER_SESSION` players, replies drained.
 fn filled(config: Config, t0: Instant) -> Engine {
     let mut e = Engine::new(config);
-    let mut buf = Vec::new();
+    let mut buf = Transmit::empty();
     for s in 0..SESSIONS {
         for p in 0..PER_SESSION {
             let msg = if p == 0 {
@@ -29,16 +29,16 @@ fn filled(config: Config, t0: Instant) -> Engine {
             } else {
                 format!("c:Room{s:06}:Player{p:02}")
             };
-            e.handle_datagram(t0, addr(s, p), msg.as_bytes());
-            while e.poll_transmit(&mut buf).is_some() {}
+            e.handle_datagram(t0, SocketId::MAIN, addr(s, p), msg.as_bytes());
+            while e.poll_transmit(&mut buf) {}
         }
     }
     e
 }
 
-fn drain(e: &mut Engine, buf: &mut Vec<u8>) -> usize {
+fn drain(e: &mut Engine, buf: &mut Transmit) -> usize {
     let mut n = 0;
-    while e.poll_transmit(buf).is_some() {
+    while e.poll_transmit(buf) {
         n += 1;
     }
     n
@@ -55,7 +55,7 @@ fn per_datagram(c: &mut Criterion) {
     for (label, config) in [("original", Config::original()), ("default", Config::default())] {
         let t0 = Instant::now();
         let mut e = filled(config.clone(), t0);
-        let mut buf = Vec::with_capacity(2048);
+        let mut buf = Transmit::empty();
         let mut i = 0usize;
         let mut now = t0;
         g.bench_function(format!("ping_{label}"), |b| {
@@ -64,7 +64,7 @@ fn per_datagram(c: &mut Criterion) {
                 i += 1;
                 // Time moves 1 µs per ping, and timers fire as the shell would fire them.
                 now += Duration::from_micros(1);
-                e.handle_datagram(now, *from, msg);
+                e.handle_datagram(now, SocketId::MAIN, *from, msg);
                 if e.poll_timeout().is_some_and(|d| d <= now) {
                     e.handle_timeout(now);
                 }
@@ -73,7 +73,7 @@ fn per_datagram(c: &mut Criterion) {
         });
         g.bench_function(format!("invalid_{label}"), |b| {
             b.iter(|| {
-                e.handle_datagram(now, addr(0, 0), b"p:bad name:x");
+                e.handle_datagram(now, SocketId::MAIN, addr(0, 0), b"p:bad name:x");
                 black_box(drain(&mut e, &mut buf))
             })
         });
@@ -83,7 +83,7 @@ fn per_datagram(c: &mut Criterion) {
     g.throughput(Throughput::Elements(6));
     g.bench_function("session_host_join3_start_rounds", |b| {
         b.iter_batched_ref(
-            || (Engine::new(Config::original()), Vec::with_capacity(2048)),
+            || (Engine::new(Config::original()), Transmit::empty()),
             |(e, buf)| {
                 let s = SESSIONS + 1;
                 for p in 0..PER_SESSION {
@@ -92,9 +92,14 @@ fn per_datagram(c: &mut Criterion) {
                     } else {
                         format!("c:Room{s:06}:Player{p:02}")
                     };
-                    e.handle_datagram(t0, addr(s, p), msg.as_bytes());
+                    e.handle_datagram(t0, SocketId::MAIN, addr(s, p), msg.as_bytes());
                 }
-                e.handle_datagram(t0, addr(s, 0), format!("s:Room{s:06}:Player00").as_bytes());
+                e.handle_datagram(
+                    t0,
+                    SocketId::MAIN,
+                    addr(s, 0),
+                    format!("s:Room{s:06}:Player00").as_bytes(),
+                );
                 let mut t = t0;
                 for _ in 0..10 {
                     t += Duration::from_millis(100);
@@ -120,14 +125,14 @@ fn password_join(c: &mut Criterion) {
         let config = Config { guard, ..Config::original() };
         let t0 = Instant::now();
         let mut e = filled(config, t0);
-        let mut buf = Vec::with_capacity(2048);
-        e.handle_datagram(t0, addr(SESSIONS, 0), b"h:Vault:Host:12:Rx81kQ");
+        let mut buf = Transmit::empty();
+        e.handle_datagram(t0, SocketId::MAIN, addr(SESSIONS, 0), b"h:Vault:Host:12:Rx81kQ");
         drain(&mut e, &mut buf);
         let joiner = addr(SESSIONS, 1);
         g.bench_function(format!("join_exit_{label}"), |b| {
             b.iter(|| {
-                e.handle_datagram(t0, joiner, b"c:Vault:Bob:Rx81kQ");
-                e.handle_datagram(t0, joiner, b"x:Vault:Bob");
+                e.handle_datagram(t0, SocketId::MAIN, joiner, b"c:Vault:Bob:Rx81kQ");
+                e.handle_datagram(t0, SocketId::MAIN, joiner, b"x:Vault:Bob");
                 black_box(drain(&mut e, &mut buf))
             })
         });
@@ -144,7 +149,7 @@ fn password_join(c: &mut Criterion) {
             b.iter(|| {
                 let (from, msg) = &guesses[i % guesses.len()];
                 i += 1;
-                e.handle_datagram(t0, *from, msg);
+                e.handle_datagram(t0, SocketId::MAIN, *from, msg);
                 black_box(drain(&mut e, &mut buf))
             })
         });

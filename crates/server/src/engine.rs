@@ -1,26 +1,26 @@
 //! The sans-IO engine: datagrams and time in, datagrams and a wake-up deadline out. It owns no
 //! socket, never reads the clock and never sleeps; every `now` comes from the caller.
 //!
-//! # Driving it (what the shell does, and what tests do with a fake clock)
-//! 1. Feed an event: [`Engine::handle_datagram`] for each datagram received (on the alternate STUN
-//!    socket: [`Engine::handle_datagram_on`] with [`Local::Alt`]), or
-//!    [`Engine::handle_timeout`] when the deadline from [`Engine::poll_timeout`] has passed.
-//!    Calling `handle_timeout` early or twice is harmless: only due timers fire.
-//! 2. Drain [`Engine::poll_transmit`] until it returns `None`, sending each datagram from the main
-//!    socket, and [`Engine::poll_transmit_alt`] for the alternate socket's.
+//! # Driving it (the [`rhp_io`] contract: what the shell does, and what tests do with a fake clock)
+//! 1. Feed an input: [`Engine::handle_input`] (or directly [`Engine::handle_datagram`] with the
+//!    socket it came on, [`SocketId::MAIN`] or [`ALT`], and [`Engine::handle_timeout`] when the
+//!    deadline from [`Engine::poll_timeout`] has passed). An early or repeated timeout is harmless:
+//!    only due timers fire.
+//! 2. Drain [`Engine::poll_transmit`] until it returns `false`, sending each [`Transmit`] from the
+//!    socket it names.
 //!
 //! STUN Binding requests (told apart by their header, see [`rhp_proto::stun`]) are answered on
-//! both sockets, through the same budget; Rabid requests only on the main one. Relay frames (first
-//! byte 0xF5, see [`rhp_proto::relay`]) are told apart first, on the main socket only, and go to
-//! the relay (see [`crate::relay`]).
+//! both sockets, from the socket they came on, through the same budget; Rabid requests only on the
+//! main one. Relay frames (first byte 0xF5, see [`rhp_proto::relay`]) are told apart first, on the
+//! main socket only, and go to the relay (see [`crate::relay`]).
 //! 3. Sleep until [`Engine::poll_timeout`] (or the next datagram) and go to 1.
 //!
 //! `poll_transmit` swaps the datagram into the caller's buffer, and the engine reuses the buffers
 //! it gets back, so a warm engine allocates nothing to queue or hand over a reply.
 //!
-//! This file holds the dispatch and the steps several requests share (removing a player, deleting
-//! a session, repeated errors, refusals by a cap); each request's rules are in
-//! [`crate::handlers`].
+//! This file holds the dispatch (what kind of datagram, which handler), the engine's own
+//! housekeeping and its read-only views; each request's rules, and the steps several requests
+//! share, are in [`crate::handlers`], which get a narrow handle on the engine's parts.
 //!
 //! # Hardening (see [`crate::budget`] and [`crate::limits`])
 //! - Every datagram received credits its source's budget; every datagram queued is checked against
@@ -37,68 +37,46 @@
 use crate::budget::Budget;
 use crate::config::Config;
 use crate::guard::{Guard, GuardStats};
-use crate::limits::{ip_key, LogLimiter, PerIpCount, RateLimiter, Refusal};
+use crate::handlers::Cx;
+use crate::limits::{ip_key, LogLimiter, RateLimiter};
+use crate::lobby::Lobby;
 use crate::outbox::Outbox;
 use crate::relay::{RelayStats, RelayTable};
-use crate::session::Session;
-use crate::stats::{self, Counters};
+use crate::stats::{self, Counters, Snapshot};
 use crate::store::{MemoryStore, SessionStore};
 use crate::timers::{Kind, Timers};
+use rhp_io::{Input, SocketId, Transmit};
 use rhp_proto::relay::is_frame;
 use rhp_proto::stun::is_stun;
 use rhp_proto::{ErrorCode, ParseError, Request};
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
-use tracing::{debug, info, warn};
+use std::time::Instant;
+use tracing::{debug, info};
 
-/// The local socket a datagram arrived on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Local {
-    /// The main port: the Rabid protocol and STUN.
-    Main,
-    /// The alternate port (`--alt-port`): STUN only, answered from that socket, so a client can
-    /// compare the mappings its NAT gives towards two destinations.
-    Alt,
-}
-
-/// One event for [`Engine::handle_input`], for callers that prefer a single entry point.
-#[derive(Debug, Clone, Copy)]
-pub enum Input<'a> {
-    /// A datagram arrived at `now` from `from`.
-    Datagram {
-        /// When it arrived.
-        now: Instant,
-        /// Its source address.
-        from: SocketAddr,
-        /// Its bytes.
-        data: &'a [u8],
-    },
-    /// Time has reached this instant.
-    Timeout(Instant),
-}
+/// The server's alternate STUN port (`--alt-port`): STUN Binding requests only, answered from
+/// that socket, so a client can compare the mappings its NAT gives towards two destinations.
+pub const ALT: SocketId = SocketId(1);
 
 /// The rendezvous server's session engine.
 #[derive(Debug)]
 pub struct Engine<S: SessionStore = MemoryStore> {
+    // The parts `reconfigure.rs` changes are crate-visible; the rest is the engine's own. Handlers
+    // reach the parts through `Cx`, never the engine.
     pub(crate) config: Config,
-    pub(crate) store: S,
-    pub(crate) timers: Timers,
+    /// The sessions, and how many players and sessions each source has.
+    lobby: Lobby<S>,
+    timers: Timers,
     pub(crate) outbox: Outbox,
-    /// Players over all sessions (kept here so the cap check is O(1)).
-    pub(crate) live_players: usize,
     pub(crate) rate: RateLimiter,
-    pub(crate) per_ip: PerIpCount,
-    /// Live players per source IP (see [`crate::limits::ip_key`]).
-    pub(crate) players_per_ip: PerIpCount,
     pub(crate) log_limit: LogLimiter,
     /// The relay's sessions, tokens and counters (node-local).
     pub(crate) relay: RelayTable,
     /// How many password guesses are checked (node-local, bounded).
-    pub(crate) guard: Guard,
+    guard: Guard,
     /// Whether the periodic stats timer is armed.
     stats_armed: bool,
     /// Counters for the metrics (see [`crate::stats`]).
-    pub(crate) counters: Counters,
+    counters: Counters,
 }
 
 impl Engine<MemoryStore> {
@@ -118,13 +96,25 @@ impl<S: SessionStore> Engine<S> {
             relay: RelayTable::new(config.relay),
             guard: Guard::new(config.guard, config.refusal_log_interval),
             config,
-            store,
+            lobby: Lobby::new(store),
             timers: Timers::default(),
-            live_players: 0,
-            per_ip: PerIpCount::default(),
-            players_per_ip: PerIpCount::default(),
             stats_armed: false,
             counters: Counters::default(),
+        }
+    }
+
+    /// The narrow handle a handler gets (see [`crate::handlers`]).
+    fn cx(&mut self) -> Cx<'_, S> {
+        Cx {
+            config: &self.config,
+            lobby: &mut self.lobby,
+            out: &mut self.outbox,
+            timers: &mut self.timers,
+            relay: &mut self.relay,
+            rate: &mut self.rate,
+            log_limit: &mut self.log_limit,
+            guard: &mut self.guard,
+            counters: &mut self.counters,
         }
     }
 
@@ -133,49 +123,51 @@ impl<S: SessionStore> Engine<S> {
         &self.config
     }
 
-    /// Feeds one event; same as calling [`Engine::handle_datagram`] or [`Engine::handle_timeout`].
+    /// Feeds one input (the one entry of the [`rhp_io`] contract): a datagram goes to
+    /// [`Engine::handle_datagram`], a timeout to [`Engine::handle_timeout`]. The server asks for no
+    /// socket and connects none, so `Opened` and `Unreachable` are ignored.
     pub fn handle_input(&mut self, input: Input<'_>) {
         match input {
-            Input::Datagram { now, from, data } => self.handle_datagram(now, from, data),
+            Input::Datagram { now, via, from, data } => self.handle_datagram(now, via, from, data),
             Input::Timeout(now) => self.handle_timeout(now),
+            Input::Opened { .. } | Input::Unreachable { .. } => {}
         }
     }
 
-    /// Handles one datagram received on `local` at `now` from `from`. On [`Local::Alt`] only STUN
-    /// Binding requests are answered (from the alternate socket); anything else there is dropped.
-    pub fn handle_datagram_on(&mut self, now: Instant, local: Local, from: SocketAddr, data: &[u8]) {
-        match local {
-            Local::Main => self.handle_datagram(now, from, data),
-            Local::Alt => {
-                self.counters.datagrams_in += 1;
-                self.counters.bytes_in += data.len() as u64;
-                if is_stun(data) {
-                    self.counters.stun[1] += 1;
-                    self.on_stun(now, local, from, data)
-                }
-            }
-        }
-    }
-
-    /// Handles one datagram received at `now` from `from` on the main socket. Never panics,
-    /// whatever the bytes: relay frames go to the relay, STUN Binding requests are answered, other
-    /// STUN messages dropped, malformed requests are answered `error:invalid_request`, unknown
-    /// types are ignored.
-    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
+    /// Handles one datagram received at `now` from `from` on local socket `via`. Never panics,
+    /// whatever the bytes. On [`SocketId::MAIN`]: relay frames go to the relay, STUN Binding
+    /// requests are answered, other STUN messages dropped, malformed requests are answered
+    /// `error:invalid_request`, unknown types are ignored. On any other socket ([`ALT`]) only STUN
+    /// Binding requests are answered (from that socket); anything else there is dropped.
+    pub fn handle_datagram(&mut self, now: Instant, via: SocketId, from: SocketAddr, data: &[u8]) {
         self.counters.datagrams_in += 1;
         self.counters.bytes_in += data.len() as u64;
+        if via != SocketId::MAIN {
+            if is_stun(data) {
+                self.counters.stun[1] += 1;
+                self.housekeeping(now);
+                self.cx().on_stun(now, via, from, data)
+            }
+            return;
+        }
         if is_frame(data) {
-            return self.on_relay_frame(now, from, data);
+            return self.cx().on_relay_frame(now, from, data);
         }
         if is_stun(data) {
             self.counters.stun[0] += 1;
-            return self.on_stun(now, Local::Main, from, data);
+            self.housekeeping(now);
+            return self.cx().on_stun(now, via, from, data);
         }
+        self.on_request(now, from, data);
+    }
+
+    /// A datagram on the main socket that is neither a relay frame nor STUN: a Rabid request.
+    fn on_request(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
         self.housekeeping(now);
         let parsed = Request::parse(data);
         // Credit its account, or a one-datagram one (kept below if the sender joined).
-        self.outbox.budget.received(now, from, data.len());
-        let players_before = self.live_players;
+        self.outbox.credit(now, from, data.len());
+        let players_before = self.lobby.live_players();
         let request = match parsed {
             Ok(request) => request,
             Err(ParseError::UnknownType) => {
@@ -189,35 +181,36 @@ impl<S: SessionStore> Engine<S> {
             }
         };
         self.counters.requests[stats::request_kind(&request)] += 1;
+        let mut cx = self.cx();
         match request {
             Request::Host { session, player, max_players, password } => {
-                self.on_host(now, from, session, player, max_players, password)
+                cx.on_host(now, from, session, player, max_players, password)
             }
             Request::Connect { session, player, password } => {
-                self.on_connect(now, from, session, player, password)
+                cx.on_connect(now, from, session, player, password)
             }
-            Request::Ping { session, player } => self.on_ping(now, from, session, player),
-            Request::Start { session, .. } => self.on_start(now, from, session),
-            Request::Confirm { session, player } => self.on_confirm(now, from, session, player),
-            Request::Kick { session, victim } => self.on_kick(now, from, session, victim),
-            Request::Exit { session, player } => self.on_exit(now, from, session, player),
-            Request::Ext { session, player, nat } => self.on_ext(now, from, session, player, nat),
-            Request::Relay { session, player } => self.on_relay_request(now, from, session, player),
-            Request::Unban { session, player } => self.on_unban(now, from, session, player),
-            Request::Private { session, player } => self.on_private(now, from, session, player),
+            Request::Ping { session, player } => cx.on_ping(now, from, session, player),
+            Request::Start { session, .. } => cx.on_start(now, from, session),
+            Request::Confirm { session, player } => cx.on_confirm(now, from, session, player),
+            Request::Kick { session, victim } => cx.on_kick(now, from, session, victim),
+            Request::Exit { session, player } => cx.on_exit(now, from, session, player),
+            Request::Ext { session, player, nat } => cx.on_ext(now, from, session, player, nat),
+            Request::Relay { session, player } => cx.on_relay_request(now, from, session, player),
+            Request::Unban { session, player } => cx.on_unban(now, from, session, player),
+            Request::Private { session, player } => cx.on_private(now, from, session, player),
         }
         // A player joined (`h:`/`c:` add one, from the sender): its IP's budget account counts it.
-        if self.live_players > players_before {
-            self.outbox.budget.joined(now, from);
+        if self.lobby.live_players() > players_before {
+            self.outbox.joined(now, from);
         }
-        self.outbox.budget.forget_transient();
+        self.outbox.forget_transient();
         self.maybe_compact();
     }
 
     /// Sweeps of the node-local tables (each at most once per its period) and the stats timer.
     pub(crate) fn housekeeping(&mut self, now: Instant) {
-        self.outbox.budget.forget_transient();
-        self.outbox.budget.maybe_sweep(now);
+        self.outbox.forget_transient();
+        self.outbox.sweep_budget(now);
         self.rate.sweep(now, false);
         if !self.stats_armed && !self.config.stats_interval.is_zero() {
             self.stats_armed = true;
@@ -230,21 +223,20 @@ impl<S: SessionStore> Engine<S> {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.housekeeping(now);
         while let Some((at, seq, kind)) = self.timers.pop_due(now) {
-            self.on_timer(now, at, seq, kind);
+            match kind {
+                Kind::Stats => self.log_stats(now),
+                kind => self.cx().on_timer(now, at, seq, kind),
+            }
         }
         self.maybe_compact();
     }
 
-    /// Moves the next datagram to send into `buf` (replacing its contents) and returns where to
-    /// send it; `None` when nothing is queued. Call until `None` after every `handle_*`.
-    pub fn poll_transmit(&mut self, buf: &mut Vec<u8>) -> Option<SocketAddr> {
-        self.outbox.pop(buf)
-    }
-
-    /// [`Engine::poll_transmit`] for the alternate socket: the answers to STUN requests that
-    /// arrived there, to be sent from there.
-    pub fn poll_transmit_alt(&mut self, buf: &mut Vec<u8>) -> Option<SocketAddr> {
-        self.outbox.pop_alt(buf)
+    /// Moves the next datagram to send into `out` (its payload buffer is swapped, not copied: the
+    /// engine keeps the old one for reuse) and sets where to send it and from which socket (a reply
+    /// leaves from the socket its request came in on). Returns `false`, leaving `out` as it was,
+    /// when nothing is queued. Call until `false` after every input (the drain rule).
+    pub fn poll_transmit(&mut self, out: &mut Transmit) -> bool {
+        self.outbox.pop(out)
     }
 
     /// When [`Engine::handle_timeout`] must next be called; `None` when no timer is armed. Ask
@@ -253,14 +245,43 @@ impl<S: SessionStore> Engine<S> {
         self.timers.next_deadline()
     }
 
+    /// Everything countable at this moment. O(1): no session is visited.
+    pub fn snapshot(&self) -> Snapshot {
+        let c = &self.counters;
+        let out = self.outbox.counters();
+        let sessions = self.lobby.session_count();
+        Snapshot {
+            sessions_open: sessions.saturating_sub(c.starting),
+            sessions_starting: c.starting,
+            players: self.lobby.live_players(),
+            datagrams_in: c.datagrams_in,
+            bytes_in: c.bytes_in,
+            datagrams_out: out.datagrams,
+            bytes_out: out.bytes,
+            requests: c.requests,
+            errors: out.errors,
+            refusals: c.refusals,
+            stun: c.stun,
+            budget_held_back: self.outbox.budget().withheld(),
+            budget_held_back_bytes: self.outbox.budget().withheld_bytes(),
+            budget_tracked: self.outbox.budget().tracked(),
+            rate_tracked: self.rate.tracked(),
+            per_ip_tracked: self.lobby.creators_tracked(),
+            timers: self.timers.len(),
+            relay: self.relay.stats(),
+            start: c.start.clone(),
+            guard: self.guard_stats(),
+        }
+    }
+
     /// Sessions held.
     pub fn session_count(&self) -> usize {
-        self.store.session_count()
+        self.lobby.session_count()
     }
 
     /// Players held, over all sessions.
     pub fn player_count(&self) -> usize {
-        self.store.player_count()
+        self.lobby.store().player_count()
     }
 
     /// Timer entries queued, live or stale (bounded: see [`crate::timers`]).
@@ -275,18 +296,18 @@ impl<S: SessionStore> Engine<S> {
 
     /// The session store (read-only).
     pub fn store(&self) -> &S {
-        &self.store
+        self.lobby.store()
     }
 
     /// Addresses the anti-reflection budget tracks: every member's IP, and at most
     /// `budget.max_tracked` more whose last membership ended within the window.
     pub fn budget_tracked(&self) -> usize {
-        self.outbox.budget.tracked()
+        self.outbox.budget().tracked()
     }
 
     /// Datagrams the budget held back so far (not sent, or sent later).
     pub fn budget_withheld(&self) -> u64 {
-        self.outbox.budget.withheld()
+        self.outbox.budget().withheld()
     }
 
     /// The relay's counters (sessions, members, frames, bytes, refusals, address changes).
@@ -302,14 +323,14 @@ impl<S: SessionStore> Engine<S> {
 
     /// IPs the rate limiter and the per-IP session count track.
     pub fn limits_tracked(&self) -> (usize, usize) {
-        (self.rate.tracked(), self.per_ip.len())
+        (self.rate.tracked(), self.lobby.creators_tracked())
     }
 
     /// Live sessions created from `ip` and live players behind it (counted per source as the caps
     /// count it: an IPv4 address or an IPv6 /64).
     pub fn per_ip_counts(&self, ip: std::net::IpAddr) -> (u32, u32) {
         let key = ip_key(ip);
-        (self.per_ip.get(key), self.players_per_ip.get(key))
+        (self.lobby.sessions_from(key), self.lobby.players_from(key))
     }
 
     /// Checks the engine's invariants; the error says which one broke. For tests and fuzzing:
@@ -322,10 +343,10 @@ impl<S: SessionStore> Engine<S> {
     where
         S: crate::store::IterSessions,
     {
+        self.lobby.check_counts()?;
+        let store = self.lobby.store();
         let mut players = 0;
-        let mut per_ip: std::collections::HashMap<std::net::IpAddr, u32> = Default::default();
-        let mut players_per_ip: std::collections::HashMap<std::net::IpAddr, u32> = Default::default();
-        for session in self.store.sessions() {
+        for session in store.sessions() {
             if session.players.is_empty() {
                 return Err(format!("session {} has no player", session.name));
             }
@@ -338,42 +359,23 @@ impl<S: SessionStore> Engine<S> {
                 }
             }
             players += session.players.len();
-            for p in session.players.iter() {
-                *players_per_ip.entry(ip_key(p.addr().ip())).or_insert(0) += 1;
-            }
-            *per_ip.entry(session.creator_ip).or_insert(0) += 1;
-        }
-        if players != self.live_players || players != self.store.player_count() {
-            return Err(format!(
-                "player counts differ: sessions hold {players}, counter {}, store {}",
-                self.live_players,
-                self.store.player_count()
-            ));
-        }
-        if per_ip.len() != self.per_ip.len() || per_ip.iter().any(|(ip, n)| self.per_ip.get(*ip) != *n) {
-            return Err("per-IP session counts differ from the sessions".into());
-        }
-        if players_per_ip.len() != self.players_per_ip.len()
-            || players_per_ip.iter().any(|(ip, n)| self.players_per_ip.get(*ip) != *n)
-        {
-            return Err("per-IP player counts differ from the sessions".into());
         }
         let mut members: std::collections::HashMap<std::net::IpAddr, u32> = Default::default();
-        let budgeted = self.store.sessions().flat_map(|s| s.players.iter()).map(|p| p.addr());
-        for addr in budgeted.filter(|a| self.outbox.budget.applies_to(*a)) {
+        let budgeted = store.sessions().flat_map(|s| s.players.iter()).map(|p| p.addr());
+        for addr in budgeted.filter(|a| self.outbox.budgeted(*a)) {
             *members.entry(addr.ip().to_canonical()).or_insert(0) += 1;
         }
-        self.outbox.budget.check(&members)?;
+        self.outbox.budget().check(&members)?;
         self.relay.check_invariants()?;
         let guard = self.guard.stats();
         if guard.networks_tracked > self.config.guard.max_tracked {
             return Err(format!("password guard tracks {} networks", guard.networks_tracked));
         }
-        if guard.sessions_watched > self.store.session_count() {
+        if guard.sessions_watched > self.lobby.session_count() {
             return Err(format!(
                 "password guard watches {} sessions of {}",
                 guard.sessions_watched,
-                self.store.session_count()
+                self.lobby.session_count()
             ));
         }
         let relay_timers = self.timers.count(|k| matches!(k, Kind::RelayCheck { .. }));
@@ -383,17 +385,17 @@ impl<S: SessionStore> Engine<S> {
             return Err(format!("{relay_timers} relay timers for {} relay sessions", self.relay.len()));
         }
         let mut ids = std::collections::HashSet::new();
-        for s in self.store.sessions() {
+        for s in store.sessions() {
             ids.insert(s.id);
         }
         if let Some(id) = self.relay.starting_ids().find(|id| !ids.contains(id)) {
             return Err(format!("relay notes kept for session id {id}, which is gone"));
         }
-        let starting = self.store.sessions().filter(|s| !s.is_open()).count();
+        let starting = store.sessions().filter(|s| !s.is_open()).count();
         if starting != self.counters.starting {
             return Err(format!("{starting} sessions starting, counter {}", self.counters.starting));
         }
-        let live = self.store.session_count() + players + self.relay.len();
+        let live = self.lobby.session_count() + players + self.relay.len();
         if self.timers.len() > 2 * live + 64 + self.pending_errors() {
             return Err(format!("{} timers for {live} live sessions, players and relays", self.timers.len()));
         }
@@ -405,145 +407,6 @@ impl<S: SessionStore> Engine<S> {
         self.timers.count(|k| matches!(k, Kind::ErrorRepeat { .. } | Kind::Stats))
     }
 
-    /// Arms player `index`'s idle check at `at`: a virtual entry in the player (taking the sequence
-    /// number a queued entry would take), queued only if it is now its session's earliest.
-    pub(crate) fn arm_player_idle(
-        timers: &mut Timers,
-        lifetime: Duration,
-        at: Instant,
-        session: &mut Session,
-        index: usize,
-    ) {
-        let seq = timers.next_seq();
-        let Some(p) = session.players.get_mut(index) else { return };
-        p.idle_at = at.into();
-        p.idle_seq = seq;
-        if session.next_check(lifetime) == Some((at.into(), seq)) {
-            Self::queue_session_check(timers, lifetime, session);
-        }
-    }
-
-    /// Queues the open session's earliest check (the virtual entries stay in the session).
-    pub(crate) fn queue_session_check(timers: &mut Timers, lifetime: Duration, session: &Session) {
-        if let Some((at, seq)) = session.next_check(lifetime) {
-            let kind = Kind::SessionCheck { session: session.name, session_id: session.id };
-            timers.push_seq(at.instant(), seq, kind);
-        }
-    }
-
-    /// The index of `player` in session `name` if `from` is its own address (the check a ping
-    /// makes, for the extensions `e:` and `r:`); otherwise answers the error a ping would get.
-    pub(crate) fn own_player(
-        &mut self,
-        now: Instant,
-        from: SocketAddr,
-        name: &str,
-        player: &str,
-    ) -> Option<usize> {
-        let Some(session) = self.store.get(name) else {
-            self.outbox.error(now, from, ErrorCode::SessionNonExistent);
-            return None;
-        };
-        let index = session.position_from(player, from);
-        if index.is_none() {
-            let code =
-                if session.is_open() { ErrorCode::NonExistentPlayer } else { ErrorCode::SessionNonExistent };
-            self.outbox.error(now, from, code);
-        }
-        index
-    }
-
-    /// Sends `code` to `to` now and `repeats - 1` more times, `error_interval` apart.
-    pub(crate) fn send_error_repeated(&mut self, now: Instant, to: SocketAddr, code: ErrorCode) {
-        self.outbox.error(now, to, code);
-        let left = self.config.repeats() - 1;
-        if left > 0 {
-            self.timers
-                .push(now + self.config.error_interval, Kind::ErrorRepeat { to: to.into(), code, left });
-        }
-    }
-
-    /// Removes player `index` from session `name` (whoever was told what first), then either
-    /// deletes the emptied session or sends the remaining players the new `i:` list. A removed host
-    /// hands the role to the next oldest player.
-    pub(crate) fn remove_player(&mut self, now: Instant, name: &str, index: usize, why: &str) {
-        let Some(session) = self.store.get_mut(name) else { return };
-        if index >= session.players.len() {
-            return;
-        }
-        let gone = session.remove_player(index);
-        self.live_players = self.live_players.saturating_sub(1);
-        self.players_per_ip.remove(ip_key(gone.addr().ip()));
-        self.outbox.budget.left(gone.addr());
-        // Its idle check was queued if it was the earliest: then the next earliest is queued now.
-        let lifetime = self.config.session_lifetime;
-        if session.is_open()
-            && session.next_check(lifetime).is_some_and(|m| (gone.idle_at, gone.idle_seq) < m)
-        {
-            self.timers.note_stale(1);
-            Self::queue_session_check(&mut self.timers, lifetime, session);
-        }
-        info!("session {name}: player {} ({}) {why}", gone.name, gone.addr());
-        if session.players.is_empty() {
-            return self.delete_session(name, "it has no players left");
-        }
-        if index == 0 {
-            if let Some(host) = session.host() {
-                info!("session {name}: {} is the host now", host.name);
-            }
-        }
-        self.outbox.info_to_all(now, session);
-    }
-
-    /// Deletes session `name`; its name is free again.
-    pub(crate) fn delete_session(&mut self, name: &str, why: &str) {
-        if self.take_session(name).is_some() {
-            info!("session {name}: deleted, {why}");
-        }
-    }
-
-    /// Removes session `name` from the store and from every count; returns it.
-    pub(crate) fn take_session(&mut self, name: &str) -> Option<Session> {
-        let session = self.store.remove(name)?;
-        if !session.is_open() {
-            self.counters.starting = self.counters.starting.saturating_sub(1);
-        }
-        for p in &session.players {
-            self.outbox.budget.left(p.addr());
-        }
-        self.timers.note_stale(2);
-        self.live_players = self.live_players.saturating_sub(session.players.len());
-        self.per_ip.remove(session.creator_ip);
-        for p in session.players.iter() {
-            self.players_per_ip.remove(ip_key(p.addr().ip()));
-        }
-        self.relay.session_ended(session.id);
-        self.guard.session_ended(session.id);
-        Some(session)
-    }
-
-    /// Answers `from` with `code` for a refusal by a cap, and logs it (at most once per source and
-    /// kind per interval, with the count of the ones not logged).
-    pub(crate) fn refuse(
-        &mut self,
-        now: Instant,
-        from: SocketAddr,
-        what: Refusal,
-        code: ErrorCode,
-        detail: &str,
-    ) {
-        self.outbox.error(now, from, code);
-        self.counters.refused(what);
-        let ip = from.ip().to_canonical();
-        if let Some(suppressed) = self.log_limit.should_log(now, ip, what) {
-            if suppressed > 0 {
-                warn!("refused {from}: {detail} (error:{code}; {suppressed} more from {ip} not logged)");
-            } else {
-                warn!("refused {from}: {detail} (error:{code})");
-            }
-        }
-    }
-
     /// Logs the counts (the stats timer).
     pub(crate) fn log_stats(&mut self, now: Instant) {
         let r = self.relay.stats();
@@ -551,11 +414,11 @@ impl<S: SessionStore> Engine<S> {
             "stats: {} sessions, {} players, {} timers, budget {} addresses ({} held back), rate limiter {} IPs, \
              relay {} sessions ({} made) {} members, {} frames forwarded ({} bytes), {} dropped, {} rebinds, \
              refused rate {} lifetime {} per-IP {} server {} no-member {}",
-            self.store.session_count(),
-            self.live_players,
+            self.lobby.session_count(),
+            self.lobby.live_players(),
             self.timers.len(),
-            self.outbox.budget.tracked(),
-            self.outbox.budget.withheld(),
+            self.outbox.budget().tracked(),
+            self.outbox.budget().withheld(),
             self.rate.tracked(),
             r.sessions_live,
             r.sessions_created,
@@ -582,7 +445,7 @@ impl<S: SessionStore> Engine<S> {
         if !self.timers.wants_compaction() {
             return;
         }
-        let (store, relay) = (&self.store, &self.relay);
+        let (store, relay) = (self.lobby.store(), &self.relay);
         let before = self.timers.len();
         self.timers.compact(|seq, kind| match kind {
             Kind::SessionCheck { session, session_id } => store.get(session).is_some_and(|s| {

@@ -5,8 +5,8 @@
 //! queued: one the receiver's budget does not allow is not queued (the caller learns it from the
 //! `false` and keeps what it must say for later).
 //!
-//! Datagrams that must leave from the alternate STUN port wait in a queue of their own, so the
-//! main socket's path is unchanged.
+//! Each datagram is queued with the local socket it leaves from ([`SocketId::MAIN`] for all but
+//! the answers to STUN requests that came on another socket), and handed out in one order.
 //!
 //! The one exception to the budget is the relay's frames ([`Outbox::push_relay`]): a one-way game
 //! stream would starve it, and they only go to an address that joined the session or proved a
@@ -16,6 +16,7 @@ use crate::budget::Budget;
 use crate::relay::Note;
 use crate::session::Session;
 use crate::stats::OutCounters;
+use rhp_io::{SocketId, Transmit};
 use rhp_proto::reply::{write_info, write_nat, write_start};
 use rhp_proto::ErrorCode;
 use std::collections::VecDeque;
@@ -28,24 +29,19 @@ const POOL_MAX: usize = 256;
 /// The queue of datagrams to send.
 #[derive(Debug)]
 pub(crate) struct Outbox {
-    queue: VecDeque<(SocketAddr, Vec<u8>)>,
-    /// Datagrams to send from the alternate (STUN-only) socket.
-    alt: VecDeque<(SocketAddr, Vec<u8>)>,
+    /// (from which local socket, to, bytes).
+    queue: VecDeque<(SocketId, SocketAddr, Vec<u8>)>,
     pool: Vec<Vec<u8>>,
-    pub(crate) budget: Budget,
+    /// Reached only through the outbox: its spending here, its accounts through the methods of
+    /// the "Budget accounts" block below.
+    budget: Budget,
     /// Datagrams and bytes handed out, error replies by code.
     counters: OutCounters,
 }
 
 impl Outbox {
     pub(crate) fn new(budget: Budget) -> Outbox {
-        Outbox {
-            queue: VecDeque::new(),
-            alt: VecDeque::new(),
-            pool: Vec::new(),
-            budget,
-            counters: OutCounters::default(),
-        }
+        Outbox { queue: VecDeque::new(), pool: Vec::new(), budget, counters: OutCounters::default() }
     }
 
     /// `buf` if `keep`, else `None` (the buffer goes back to the pool).
@@ -74,17 +70,7 @@ impl Outbox {
         to: SocketAddr,
         render: impl FnOnce(&mut Vec<u8>),
     ) -> bool {
-        self.push_to(false, now, to, render)
-    }
-
-    /// [`Outbox::push_with`] for a datagram that leaves from the alternate socket.
-    pub(crate) fn push_alt_with(
-        &mut self,
-        now: Instant,
-        to: SocketAddr,
-        render: impl FnOnce(&mut Vec<u8>),
-    ) -> bool {
-        self.push_to(true, now, to, render)
+        self.push_on(SocketId::MAIN, now, to, render)
     }
 
     /// Queues a relay frame to `to`, written by `render`, without the budget: only for frames to
@@ -93,12 +79,13 @@ impl Outbox {
         let mut buf = self.pool.pop().unwrap_or_default();
         buf.clear();
         render(&mut buf);
-        self.queue.push_back((to, buf));
+        self.queue.push_back((SocketId::MAIN, to, buf));
     }
 
-    fn push_to(
+    /// [`Outbox::push_with`] for a datagram that leaves from local socket `via`.
+    pub(crate) fn push_on(
         &mut self,
-        alt: bool,
+        via: SocketId,
         now: Instant,
         to: SocketAddr,
         render: impl FnOnce(&mut Vec<u8>),
@@ -110,11 +97,7 @@ impl Outbox {
             self.recycle(buf);
             return false;
         }
-        if alt {
-            self.alt.push_back((to, buf));
-        } else {
-            self.queue.push_back((to, buf));
-        }
+        self.queue.push_back((via, to, buf));
         true
     }
 
@@ -287,30 +270,66 @@ impl Outbox {
         let nat = self.keep_or_recycle(nat, keep_nat);
         let note = self.keep_or_recycle(note, keep_note);
         for b in nat.into_iter().chain(note).chain([start]) {
-            self.queue.push_back((to, b));
+            self.queue.push_back((SocketId::MAIN, to, b));
         }
         true
     }
 
-    /// Moves the oldest queued datagram into `buf` (whose old contents are discarded) and returns
-    /// its destination.
-    pub(crate) fn pop(&mut self, buf: &mut Vec<u8>) -> Option<SocketAddr> {
-        let (to, mut data) = self.queue.pop_front()?;
+    /// Moves the oldest queued datagram into `out`: its payload is swapped with `out`'s (whose old
+    /// contents are discarded, the buffer kept for reuse), its socket and destination set. Returns
+    /// `false`, leaving `out` alone, when nothing is queued.
+    pub(crate) fn pop(&mut self, out: &mut Transmit) -> bool {
+        let Some((via, to, mut data)) = self.queue.pop_front() else { return false };
         self.counters.datagrams += 1;
         self.counters.bytes += data.len() as u64;
-        std::mem::swap(buf, &mut data);
+        std::mem::swap(&mut out.data, &mut data);
+        out.via = via;
+        out.to = to;
         self.recycle(data);
-        Some(to)
+        true
     }
 
-    /// [`Outbox::pop`] for the alternate socket's queue.
-    pub(crate) fn pop_alt(&mut self, buf: &mut Vec<u8>) -> Option<SocketAddr> {
-        let (to, mut data) = self.alt.pop_front()?;
-        self.counters.datagrams += 1;
-        self.counters.bytes += data.len() as u64;
-        std::mem::swap(buf, &mut data);
-        self.recycle(data);
-        Some(to)
+    // Budget accounts: everything the engine does to the budget passes here.
+
+    /// Whether the budget limits what `addr` is sent (not for loopback unless configured).
+    pub(crate) fn budgeted(&self, addr: SocketAddr) -> bool {
+        self.budget.applies_to(addr)
+    }
+
+    /// `from` sent `n` bytes: credits its account, or a one-datagram one (see
+    /// [`Outbox::forget_transient`]).
+    pub(crate) fn credit(&mut self, now: Instant, from: SocketAddr, n: usize) {
+        self.budget.received(now, from, n)
+    }
+
+    /// A player joined from `addr`: its IP's account counts it (and is kept while it is a member).
+    pub(crate) fn joined(&mut self, now: Instant, addr: SocketAddr) {
+        self.budget.joined(now, addr)
+    }
+
+    /// A player at `addr` left.
+    pub(crate) fn left(&mut self, addr: SocketAddr) {
+        self.budget.left(addr)
+    }
+
+    /// Drops the one-datagram accounts of non-members (the answer to that datagram is queued).
+    pub(crate) fn forget_transient(&mut self) {
+        self.budget.forget_transient()
+    }
+
+    /// Sweeps the budget's table (at most once per its period).
+    pub(crate) fn sweep_budget(&mut self, now: Instant) {
+        self.budget.maybe_sweep(now)
+    }
+
+    /// New budget settings (see [`crate::Engine::reconfigure`]).
+    pub(crate) fn reconfigure_budget(&mut self, config: crate::budget::BudgetConfig) {
+        self.budget.reconfigure(config)
+    }
+
+    /// The budget, to read its counters and check it.
+    pub(crate) fn budget(&self) -> &Budget {
+        &self.budget
     }
 
     /// Datagrams and bytes handed out so far, error replies by code.
@@ -318,8 +337,8 @@ impl Outbox {
         &self.counters
     }
 
-    /// How many datagrams are queued, for both sockets.
+    /// How many datagrams are queued, for every socket.
     pub(crate) fn len(&self) -> usize {
-        self.queue.len() + self.alt.len()
+        self.queue.len()
     }
 }

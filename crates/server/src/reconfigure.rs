@@ -45,7 +45,7 @@ impl<S: SessionStore> Engine<S> {
             info!("reconfigure: no change to the engine's limits");
             return ignored;
         }
-        self.outbox.budget.reconfigure(kept.budget);
+        self.outbox.reconfigure_budget(kept.budget);
         self.rate.reconfigure(kept.create_rate, kept.create_burst);
         self.log_limit.set_interval(kept.refusal_log_interval);
         self.relay.config = kept.relay;

@@ -3,10 +3,8 @@
 //! time. Counters that other parts already keep (the relay's [`RelayStats`], the budget's held-back
 //! count, the store's sizes) are read from there, not counted twice.
 
-use crate::engine::Engine;
 use crate::limits::Refusal;
 use crate::relay::RelayStats;
-use crate::store::SessionStore;
 use rhp_proto::{ErrorCode, Request};
 use std::time::Duration;
 
@@ -174,35 +172,4 @@ pub struct Snapshot {
     pub start: StartHistogram,
     /// The password guard's and the bans' counters.
     pub guard: crate::guard::GuardStats,
-}
-
-impl<S: SessionStore> Engine<S> {
-    /// Everything countable at this moment. O(1): no session is visited.
-    pub fn snapshot(&self) -> Snapshot {
-        let c = &self.counters;
-        let out = self.outbox.counters();
-        let sessions = self.store.session_count();
-        Snapshot {
-            sessions_open: sessions.saturating_sub(c.starting),
-            sessions_starting: c.starting,
-            players: self.live_players,
-            datagrams_in: c.datagrams_in,
-            bytes_in: c.bytes_in,
-            datagrams_out: out.datagrams,
-            bytes_out: out.bytes,
-            requests: c.requests,
-            errors: out.errors,
-            refusals: c.refusals,
-            stun: c.stun,
-            budget_held_back: self.outbox.budget.withheld(),
-            budget_held_back_bytes: self.outbox.budget.withheld_bytes(),
-            budget_tracked: self.outbox.budget.tracked(),
-            rate_tracked: self.rate.tracked(),
-            per_ip_tracked: self.per_ip.len(),
-            timers: self.timers.len(),
-            relay: self.relay.stats(),
-            start: c.start.clone(),
-            guard: self.guard_stats(),
-        }
-    }
 }

@@ -3,7 +3,7 @@
 //! gets its start message, while forged sources in the same run get at most 3x what was forged
 //! from them.
 
-use rhp_server::{Config, Engine};
+use rhp_server::{Config, Engine, SocketId, Transmit};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -39,21 +39,24 @@ struct Run {
     sent: HashMap<IpAddr, u64>,
     players: Vec<Player>,
     step: u32,
-    buf: Vec<u8>,
+    buf: Transmit,
 }
 
 impl Run {
     fn feed(&mut self, from: SocketAddr, text: &str) {
         *self.received.entry(from.ip()).or_insert(0) += text.len() as u64;
-        self.engine.handle_datagram(self.now, from, text.as_bytes());
+        self.engine.handle_datagram(self.now, SocketId::MAIN, from, text.as_bytes());
         self.drain();
     }
 
     fn drain(&mut self) {
         for _ in 0..1_000_000 {
-            let Some(to) = self.engine.poll_transmit(&mut self.buf) else { return };
-            *self.sent.entry(to.ip()).or_insert(0) += self.buf.len() as u64;
-            if self.buf.starts_with(b"s:") {
+            if !self.engine.poll_transmit(&mut self.buf) {
+                return;
+            }
+            let to = self.buf.to;
+            *self.sent.entry(to.ip()).or_insert(0) += self.buf.data.len() as u64;
+            if self.buf.data.starts_with(b"s:") {
                 if let Some(p) = player_of(to).and_then(|i| self.players.get_mut(i)) {
                     p.started_at.get_or_insert(self.step);
                 }
@@ -79,7 +82,7 @@ fn a_hundred_thousand_players_on_their_own_ips_all_start_and_forged_sources_get_
         sent: HashMap::new(),
         players: vec![Player::default(); 2 * SESSIONS],
         step: 0,
-        buf: Vec::new(),
+        buf: Transmit::empty(),
     };
     let name = |i: usize| format!("P{i:07}");
     let session = |s: usize| format!("S{s:07}");

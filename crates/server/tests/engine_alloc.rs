@@ -3,7 +3,7 @@
 //! (libtest's own threads allocate at times), on the original and on the hardened config. Nor
 //! does forwarding relay frames and answering binds.
 
-use rhp_server::{Config, Engine};
+use rhp_server::{Config, Engine, SocketId, Transmit};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -60,18 +60,18 @@ fn warm_pings_allocate_nothing(config: Config, every_ping_answered: bool) {
     let names = ["Alice12345ab", "Bob", "Carol", "Dave", "Eve", "Frank", "Grace", "Heidi"];
     let addrs: Vec<SocketAddr> =
         (0..names.len()).map(|i| SocketAddr::from(([10, 0, 0, i as u8 + 1], 5000))).collect();
-    let mut buf = Vec::new();
-    engine.handle_datagram(t0, addrs[0], format!("h:Room:{}:12", names[0]).as_bytes());
+    let mut buf = Transmit::empty();
+    engine.handle_datagram(t0, SocketId::MAIN, addrs[0], format!("h:Room:{}:12", names[0]).as_bytes());
     for (i, n) in names.iter().enumerate().skip(1) {
-        engine.handle_datagram(t0, addrs[i], format!("c:Room:{n}").as_bytes());
+        engine.handle_datagram(t0, SocketId::MAIN, addrs[i], format!("c:Room:{n}").as_bytes());
     }
-    while engine.poll_transmit(&mut buf).is_some() {}
+    while engine.poll_transmit(&mut buf) {}
     let pings: Vec<Vec<u8>> = names.iter().map(|n| format!("p:Room:{n}").into_bytes()).collect();
     // Warm up the buffer pool.
     for (i, p) in pings.iter().enumerate() {
-        engine.handle_datagram(t0, addrs[i], p);
+        engine.handle_datagram(t0, SocketId::MAIN, addrs[i], p);
     }
-    while engine.poll_transmit(&mut buf).is_some() {}
+    while engine.poll_transmit(&mut buf) {}
 
     COUNTING.with(|c| c.set(true));
     let before = ALLOCS.load(Ordering::Relaxed);
@@ -79,8 +79,8 @@ fn warm_pings_allocate_nothing(config: Config, every_ping_answered: bool) {
     for round in 0..1000u64 {
         let now = t0 + Duration::from_millis(round * 10);
         for (i, p) in pings.iter().enumerate() {
-            engine.handle_datagram(now, addrs[i], p);
-            while engine.poll_transmit(&mut buf).is_some() {
+            engine.handle_datagram(now, SocketId::MAIN, addrs[i], p);
+            while engine.poll_transmit(&mut buf) {
                 replies += 1;
             }
         }
@@ -101,20 +101,20 @@ fn relay_forwarding_allocates_nothing_when_warm() {
     let mut engine = Engine::new(Config::default());
     let addrs: Vec<SocketAddr> = (1..=3).map(|i| SocketAddr::from(([198, 51, 100, i], 5000))).collect();
     let names = ["Alice", "Bob", "Carol"];
-    engine.handle_datagram(t0, addrs[0], b"h:Room:Alice:3");
+    engine.handle_datagram(t0, SocketId::MAIN, addrs[0], b"h:Room:Alice:3");
     for i in 1..3 {
-        engine.handle_datagram(t0, addrs[i], format!("c:Room:{}", names[i]).as_bytes());
+        engine.handle_datagram(t0, SocketId::MAIN, addrs[i], format!("c:Room:{}", names[i]).as_bytes());
     }
     for _ in 0..6 {
         for i in 0..3 {
-            engine.handle_datagram(t0, addrs[i], format!("r:Room:{}", names[i]).as_bytes());
+            engine.handle_datagram(t0, SocketId::MAIN, addrs[i], format!("r:Room:{}", names[i]).as_bytes());
         }
     }
-    engine.handle_datagram(t0, addrs[0], b"s:Room:Alice");
-    let mut buf = Vec::new();
+    engine.handle_datagram(t0, SocketId::MAIN, addrs[0], b"s:Room:Alice");
+    let mut buf = Transmit::empty();
     let mut tokens = [0u64; 3];
-    while let Some(to) = engine.poll_transmit(&mut buf) {
-        if let (Ok(g), Some(i)) = (Grant::parse(&buf), addrs.iter().position(|a| *a == to)) {
+    while engine.poll_transmit(&mut buf) {
+        if let (Ok(g), Some(i)) = (Grant::parse(&buf.data), addrs.iter().position(|a| *a == buf.to)) {
             tokens[i] = g.token;
         }
     }
@@ -129,11 +129,11 @@ fn relay_forwarding_allocates_nothing_when_warm() {
             [data, bind]
         })
         .collect();
-    let step = |engine: &mut Engine, now: Instant, buf: &mut Vec<u8>| {
+    let step = |engine: &mut Engine, now: Instant, buf: &mut Transmit| {
         let mut sent = 0;
         for (k, f) in frames.iter().enumerate() {
-            engine.handle_datagram(now, addrs[k / 2], f);
-            while engine.poll_transmit(buf).is_some() {
+            engine.handle_datagram(now, SocketId::MAIN, addrs[k / 2], f);
+            while engine.poll_transmit(buf) {
                 sent += 1;
             }
         }

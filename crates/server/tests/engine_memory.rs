@@ -63,7 +63,7 @@ fn a_million_players_on_their_own_ips_cost_at_most_162_bytes_each_with_the_budge
         ..rhp_server::Config::default()
     };
     let t0 = std::time::Instant::now();
-    let mut buf = Vec::with_capacity(2048);
+    let mut buf = rhp_server::Transmit::empty();
     let mut msg = String::with_capacity(64);
     COUNTING.with(|c| c.set(true));
     let before = LIVE.load(Ordering::Relaxed);
@@ -77,8 +77,13 @@ fn a_million_players_on_their_own_ips_cost_at_most_162_bytes_each_with_the_budge
             msg.push_str(&format!("c:Room{s:06}:Player{k:02}"));
         }
         let from = SocketAddr::from(([10, (n >> 16) as u8, (n >> 8) as u8, n as u8], 10_000));
-        engine.handle_datagram(t0 + Duration::from_micros(50) * n as u32, from, msg.as_bytes());
-        while engine.poll_transmit(&mut buf).is_some() {}
+        engine.handle_datagram(
+            t0 + Duration::from_micros(50) * n as u32,
+            rhp_server::SocketId::MAIN,
+            from,
+            msg.as_bytes(),
+        );
+        while engine.poll_transmit(&mut buf) {}
     }
     let heap = LIVE.load(Ordering::Relaxed) - before;
     COUNTING.with(|c| c.set(false));

@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use rhp_proto::stun::write_binding_request;
 use rhp_server::stats::{CAPS, ERROR_CODES, REQUEST_KINDS};
-use rhp_server::{Config, Local, Snapshot};
+use rhp_server::{Config, Snapshot, Transmit, ALT};
 use std::time::Duration;
 
 fn kind(s: &Snapshot, name: &str) -> u64 {
@@ -39,9 +39,9 @@ fn a_scripted_session_gives_exactly_the_expected_counts() {
     count("h:");
     h.silent(addr(9), "z:Room:Eve");
     count("z:Room:Eve");
-    h.engine.handle_datagram_on(h.now, Local::Alt, addr(9), &stun);
-    let mut buf = Vec::new();
-    assert!(h.engine.poll_transmit_alt(&mut buf).is_some(), "STUN answered on the alternate port");
+    h.engine.handle_datagram(h.now, ALT, addr(9), &stun);
+    let mut tx = Transmit::empty();
+    assert!(h.engine.poll_transmit(&mut tx) && tx.via == ALT, "STUN answered on the alternate port");
 
     let s = h.engine.snapshot();
     assert_eq!((s.sessions_open, s.sessions_starting, s.players), (1, 0, 2));

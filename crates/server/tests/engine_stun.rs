@@ -7,7 +7,7 @@
 mod common;
 use common::{addr, ms, to, H};
 use rhp_proto::stun::{parse_binding_response, write_binding_request};
-use rhp_server::{Config, Engine, Local, SessionStore};
+use rhp_server::{Config, Engine, SessionStore, SocketId, Transmit, ALT};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -20,14 +20,13 @@ fn binding_request(txid: u8) -> Vec<u8> {
 /// Datagrams queued for one socket: (destination, bytes).
 type Queue = Vec<(SocketAddr, Vec<u8>)>;
 
-/// Everything queued for the main socket and for the alternate socket.
+/// Everything queued, split by the socket it leaves from: the main one and the alternate one.
 fn drain(engine: &mut Engine) -> (Queue, Queue) {
-    let (mut main, mut alt, mut buf) = (Vec::new(), Vec::new(), Vec::new());
-    while let Some(to) = engine.poll_transmit(&mut buf) {
-        main.push((to, buf.clone()));
-    }
-    while let Some(to) = engine.poll_transmit_alt(&mut buf) {
-        alt.push((to, buf.clone()));
+    let (mut main, mut alt, mut tx) = (Vec::new(), Vec::new(), Transmit::empty());
+    while engine.poll_transmit(&mut tx) {
+        let queue = if tx.via == SocketId::MAIN { &mut main } else { &mut alt };
+        assert!(tx.via == SocketId::MAIN || tx.via == ALT, "sent from {}", tx.via);
+        queue.push((tx.to, tx.data.clone()));
     }
     (main, alt)
 }
@@ -37,7 +36,7 @@ fn binding_request_on_the_main_port_is_answered_with_the_senders_address() {
     let mut engine = Engine::new(Config::default());
     let now = Instant::now();
     for from in [addr(1), "[2001:db8::7]:4444".parse().unwrap(), "[::ffff:10.0.0.9]:5555".parse().unwrap()] {
-        engine.handle_datagram(now, from, &binding_request(7));
+        engine.handle_datagram(now, SocketId::MAIN, from, &binding_request(7));
         let (main, alt) = drain(&mut engine);
         assert!(alt.is_empty());
         assert_eq!(main.len(), 1, "{from}");
@@ -55,7 +54,7 @@ fn classic_request_is_answered_with_mapped_address() {
     let mut req = vec![0x00, 0x01, 0x00, 0x08];
     req.extend_from_slice(&[1; 16]);
     req.extend_from_slice(&[0x00, 0x03, 0x00, 0x04, 0, 0, 0, 0]);
-    engine.handle_datagram(Instant::now(), addr(3), &req);
+    engine.handle_datagram(Instant::now(), SocketId::MAIN, addr(3), &req);
     let (main, _) = drain(&mut engine);
     assert_eq!(main.len(), 1);
     let resp = &main[0].1;
@@ -65,21 +64,21 @@ fn classic_request_is_answered_with_mapped_address() {
     // Asking for another IP or port is not something this server can honour: no answer.
     let last = req.len() - 1;
     req[last] = 0x06;
-    engine.handle_datagram(Instant::now(), addr(3), &req);
+    engine.handle_datagram(Instant::now(), SocketId::MAIN, addr(3), &req);
     assert_eq!(drain(&mut engine), (vec![], vec![]));
 }
 
 #[test]
 fn binding_request_on_the_alt_port_is_answered_from_the_alt_port() {
     let mut engine = Engine::new(Config::default());
-    engine.handle_datagram_on(Instant::now(), Local::Alt, addr(2), &binding_request(9));
+    engine.handle_datagram(Instant::now(), ALT, addr(2), &binding_request(9));
     let (main, alt) = drain(&mut engine);
     assert!(main.is_empty(), "nothing leaves from the main socket");
     assert_eq!(alt.len(), 1);
     assert_eq!(alt[0].0, addr(2));
     assert_eq!(parse_binding_response(&alt[0].1), Ok(([9; 12], addr(2))));
-    // Local::Main through handle_datagram_on is the main path.
-    engine.handle_datagram_on(Instant::now(), Local::Main, addr(2), &binding_request(9));
+    // The same request on the main socket is answered from the main socket.
+    engine.handle_datagram(Instant::now(), SocketId::MAIN, addr(2), &binding_request(9));
     let (main, alt) = drain(&mut engine);
     assert_eq!((main.len(), alt.len()), (1, 0));
 }
@@ -89,7 +88,7 @@ fn rabid_requests_on_the_alt_port_are_ignored() {
     let mut engine = Engine::new(Config::original());
     let now = Instant::now();
     for text in ["h:Room:Alice:4", "c:Room:Bob", "p:Room:Alice", "garbage", "e:Room:Alice:cone"] {
-        engine.handle_datagram_on(now, Local::Alt, addr(1), text.as_bytes());
+        engine.handle_datagram(now, ALT, addr(1), text.as_bytes());
     }
     assert_eq!(drain(&mut engine), (vec![], vec![]));
     assert_eq!(engine.session_count(), 0);
@@ -111,8 +110,8 @@ fn other_stun_messages_are_dropped_silently() {
     request.extend_from_slice(&[0x80, 0x22, 0x00, 0x10]);
     inputs.push(request);
     for data in &inputs {
-        engine.handle_datagram(now, addr(1), data);
-        engine.handle_datagram_on(now, Local::Alt, addr(1), data);
+        engine.handle_datagram(now, SocketId::MAIN, addr(1), data);
+        engine.handle_datagram(now, ALT, addr(1), data);
     }
     assert_eq!(drain(&mut engine), (vec![], vec![]));
 }
@@ -127,10 +126,10 @@ fn a_spoofed_stun_flood_gets_at_most_the_budget_factor() {
     let (mut received, mut sent) = (0u64, 0u64);
     for i in 0..2_000u32 {
         let now = t0 + Duration::from_micros(u64::from(i) * 500);
-        let local = if i % 2 == 0 { Local::Main } else { Local::Alt };
+        let via = if i % 2 == 0 { SocketId::MAIN } else { ALT };
         let req = binding_request(i as u8);
         received += req.len() as u64;
-        engine.handle_datagram_on(now, local, victim, &req);
+        engine.handle_datagram(now, via, victim, &req);
         let (main, alt) = drain(&mut engine);
         assert!(main.len() + alt.len() <= 1, "one answer per request at most");
         sent += main.iter().chain(&alt).map(|(_, d)| d.len() as u64).sum::<u64>();
@@ -145,7 +144,7 @@ fn a_spoofed_stun_flood_gets_at_most_the_budget_factor() {
 fn one_datagram_credit_pays_for_one_answer_only() {
     let mut engine = Engine::new(Config::default());
     let now = Instant::now();
-    engine.handle_datagram(now, addr(6), &binding_request(1));
+    engine.handle_datagram(now, SocketId::MAIN, addr(6), &binding_request(1));
     let (main, _) = drain(&mut engine);
     assert_eq!(main.len(), 1);
     // The one-datagram account is gone: nothing is owed to addr(6) now, not even a queued copy.

@@ -3,7 +3,7 @@
 
 mod common;
 use common::*;
-use rhp_server::Config;
+use rhp_server::{Config, Transmit};
 use std::time::Duration;
 
 fn secs(s: u64) -> Duration {
@@ -188,17 +188,17 @@ fn early_and_repeated_timeouts_do_nothing() {
         h.engine.handle_timeout(h.t0 + ms(4999));
         h.engine.handle_timeout(h.t0);
     }
-    let mut buf = Vec::new();
-    assert!(h.engine.poll_transmit(&mut buf).is_none());
+    let mut buf = Transmit::empty();
+    assert!(!h.engine.poll_transmit(&mut buf));
     assert_eq!(h.engine.player_count(), 2);
     h.engine.handle_timeout(deadline);
     let mut n = 0;
-    while h.engine.poll_transmit(&mut buf).is_some() {
+    while h.engine.poll_transmit(&mut buf) {
         n += 1;
     }
     assert_eq!(n, 2 + 1, "Alice's first error, Bob's new list, Bob's first error");
     h.engine.handle_timeout(deadline);
-    assert!(h.engine.poll_transmit(&mut buf).is_none(), "a repeated call sends nothing more");
+    assert!(!h.engine.poll_transmit(&mut buf), "a repeated call sends nothing more");
 }
 
 #[test]

@@ -8,7 +8,7 @@
 
 mod common;
 use common::ms;
-use rhp_server::{Config, Engine};
+use rhp_server::{Config, Engine, SocketId, Transmit};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -40,16 +40,16 @@ impl Net {
 
     fn feed(&mut self, from: SocketAddr, text: &str) -> Vec<(SocketAddr, String)> {
         *self.received.entry(from.ip()).or_insert(0) += text.len() as u64;
-        self.engine.handle_datagram(self.now, from, text.as_bytes());
+        self.engine.handle_datagram(self.now, SocketId::MAIN, from, text.as_bytes());
         self.drain()
     }
 
     fn drain(&mut self) -> Vec<(SocketAddr, String)> {
         let mut out = Vec::new();
-        let mut buf = Vec::new();
-        while let Some(to) = self.engine.poll_transmit(&mut buf) {
-            *self.sent.entry(to.ip()).or_insert(0) += buf.len() as u64;
-            out.push((to, String::from_utf8_lossy(&buf).into_owned()));
+        let mut tx = Transmit::empty();
+        while self.engine.poll_transmit(&mut tx) {
+            *self.sent.entry(tx.to.ip()).or_insert(0) += tx.data.len() as u64;
+            out.push((tx.to, String::from_utf8_lossy(&tx.data).into_owned()));
             assert!(out.len() < 100_000);
         }
         out

@@ -13,7 +13,7 @@
 //!    exits, time-outs), and no address ever gets more than 3x what it sent.
 
 use proptest::prelude::*;
-use rhp_server::{Config, Engine, Phase};
+use rhp_server::{Config, Engine, Phase, SocketId, Transmit};
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -309,10 +309,10 @@ impl Run {
 
     fn drain(&mut self) -> Out {
         let mut out = Vec::new();
-        let mut buf = Vec::new();
-        while let Some(to) = self.engine.poll_transmit(&mut buf) {
-            *self.sent.entry(to.ip()).or_insert(0) += buf.len() as u64;
-            out.push((to, String::from_utf8_lossy(&buf).into_owned()));
+        let mut tx = Transmit::empty();
+        while self.engine.poll_transmit(&mut tx) {
+            *self.sent.entry(tx.to.ip()).or_insert(0) += tx.data.len() as u64;
+            out.push((tx.to, String::from_utf8_lossy(&tx.data).into_owned()));
         }
         out
     }
@@ -339,7 +339,7 @@ impl Run {
                 let from = addr(*from);
                 let text = op.text();
                 *self.received.entry(from.ip()).or_insert(0) += text.len() as u64;
-                self.engine.handle_datagram(self.now, from, text.as_bytes());
+                self.engine.handle_datagram(self.now, SocketId::MAIN, from, text.as_bytes());
                 let got = self.drain();
                 let want = self.model.request(self.now, from, op);
                 (got, want)

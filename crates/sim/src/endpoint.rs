@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 /// The server's alternate STUN port.
-pub const ALT: SocketId = SocketId(1);
+pub const ALT: SocketId = rhp_server::ALT;
 
 /// A client's watch socket: connected to the server, so it hears "port unreachable".
 pub const WATCH: SocketId = SocketId(rhp_client::SocketId::WATCH.0);
@@ -18,42 +18,22 @@ pub const WATCH: SocketId = SocketId(rhp_client::SocketId::WATCH.0);
 /// The real rendezvous server engine.
 pub struct ServerEndpoint {
     engine: rhp_server::Engine,
-    buf: Vec<u8>,
 }
 
 impl ServerEndpoint {
     /// A server engine with `config`.
     pub fn new(config: rhp_server::Config) -> ServerEndpoint {
-        ServerEndpoint { engine: rhp_server::Engine::new(config), buf: Vec::with_capacity(1500) }
+        ServerEndpoint { engine: rhp_server::Engine::new(config) }
     }
 
     /// Feeds one input (the server ignores `Opened` and `Unreachable`).
     pub fn handle(&mut self, input: Input<'_>) {
-        match input {
-            Input::Datagram { now, via, from, data } => {
-                let local = if via == ALT { rhp_server::Local::Alt } else { rhp_server::Local::Main };
-                self.engine.handle_datagram_on(now, local, from, data);
-            }
-            Input::Timeout(now) => self.engine.handle_timeout(now),
-            Input::Opened { .. } | Input::Unreachable { .. } => {}
-        }
+        self.engine.handle_input(input);
     }
 
     /// The next datagram to send, into `out`; false when none is queued.
     pub fn poll_transmit(&mut self, out: &mut Transmit) -> bool {
-        for (via, to) in [
-            (SocketId::MAIN, self.engine.poll_transmit(&mut self.buf)),
-            (ALT, self.engine.poll_transmit_alt(&mut self.buf)),
-        ] {
-            if let Some(to) = to {
-                out.via = via;
-                out.to = to;
-                out.data.clear();
-                out.data.extend_from_slice(&self.buf);
-                return true;
-            }
-        }
-        false
+        self.engine.poll_transmit(out)
     }
 
     /// When the server must next be woken.

@@ -3,16 +3,18 @@
 //! with the descriptors of every player that sent one. A new or changed descriptor also goes to the
 //! other players that sent one. Players that never send `e:` (the Godot plugin) never get `n:`.
 
+use super::shared::own_player;
+use super::Cx;
 use crate::compact::NatDesc;
-use crate::engine::Engine;
 use crate::store::SessionStore;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-impl<S: SessionStore> Engine<S> {
+impl<S: SessionStore> Cx<'_, S> {
     pub(crate) fn on_ext(&mut self, now: Instant, from: SocketAddr, name: &str, player: &str, nat: &str) {
-        let Some(index) = self.own_player(now, from, name, player) else { return };
-        let Some(session) = self.store.get_mut(name) else { return };
+        let Some((index, session)) = own_player(self.lobby, self.out, now, from, name, player) else {
+            return;
+        };
         let open = session.is_open();
         let p = &mut session.players[index];
         let changed = p.nat.as_deref().is_none_or(|d| d.as_str() != nat);
@@ -24,11 +26,11 @@ impl<S: SessionStore> Engine<S> {
             return self.resend_start(now, name, index);
         }
         p.last_seen = now.into();
-        self.outbox.nat(now, session, index);
+        self.out.nat(now, session, index);
         if changed {
             for other in 0..session.players.len() {
                 if other != index {
-                    self.outbox.nat(now, session, other);
+                    self.out.nat(now, session, other);
                 }
             }
         }

@@ -1,7 +1,8 @@
 //! `h:S:P:MAX[:PASS]`: create a session, or answer the host's retransmit.
 
+use super::shared::queue_session_check;
+use super::Cx;
 use crate::bans::Bans;
-use crate::engine::Engine;
 use crate::limits::{ip_key, Refusal};
 use crate::secret::Password;
 use crate::session::{Phase, Player, Session};
@@ -11,25 +12,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 use tracing::info;
 
-impl<S: SessionStore> Engine<S> {
-    /// Whether `ip` may have one more live player ([`crate::Config::max_players_per_ip`]);
-    /// refuses `from` if not.
-    pub(crate) fn player_allowed(
-        &mut self,
-        now: Instant,
-        from: SocketAddr,
-        ip: IpAddr,
-        what: impl FnOnce() -> String,
-    ) -> bool {
-        let cap = self.config.max_players_per_ip;
-        if cap > 0 && self.players_per_ip.get(ip) as usize >= cap {
-            let detail = format!("{}, {ip} has {cap} players already", what());
-            self.refuse(now, from, Refusal::TooManyPlayersForIp, ErrorCode::TooManyRequests, &detail);
-            return false;
-        }
-        true
-    }
-
+impl<S: SessionStore> Cx<'_, S> {
     pub(crate) fn on_host(
         &mut self,
         now: Instant,
@@ -39,42 +22,20 @@ impl<S: SessionStore> Engine<S> {
         max_players: u8,
         password: Option<&str>,
     ) {
-        if let Some(session) = self.store.get_mut(name) {
+        if let Some(session) = self.lobby.get_mut(name) {
             // The Godot plugin resends `h:` until it hears back: answer the host's copies again.
             if session.is_open() && session.is_host_addr(from) {
-                self.outbox.info(now, session, 0);
+                self.out.info(now, session, 0);
                 return;
             }
-            self.outbox.error(now, from, ErrorCode::SessionExists);
+            self.out.error(now, from, ErrorCode::SessionExists);
             return;
         }
         // Caps: this request would create a session and a player.
         let ip = ip_key(from.ip());
-        if self.store.session_count() >= self.config.max_sessions {
-            let detail = format!("session {name} not created, already {} sessions", self.config.max_sessions);
-            return self.refuse(now, from, Refusal::TooManySessions, ErrorCode::TooManySessions, &detail);
-        }
-        let per_ip = self.config.max_sessions_per_ip;
-        if per_ip > 0 && self.per_ip.get(ip) as usize >= per_ip {
-            let detail = format!("session {name} not created, {ip} has {per_ip} sessions already");
-            return self.refuse(
-                now,
-                from,
-                Refusal::TooManySessionsForIp,
-                ErrorCode::TooManySessions,
-                &detail,
-            );
-        }
-        if self.live_players >= self.config.max_players {
-            let detail = format!("session {name} not created, already {} players", self.live_players);
-            return self.refuse(now, from, Refusal::TooManyPlayers, ErrorCode::ServerFull, &detail);
-        }
-        if !self.player_allowed(now, from, ip, || format!("session {name} not created")) {
+        let what = || format!("session {name} not created");
+        if !self.admit_session(now, from, ip, what) || !self.admit_player(now, from, ip, what) {
             return;
-        }
-        if !self.rate.take(now, ip) {
-            let detail = format!("session {name} not created, too many creations from this IP");
-            return self.refuse(now, from, Refusal::RateLimited, ErrorCode::TooManyRequests, &detail);
         }
         let mut session = Session {
             id: 0,
@@ -88,17 +49,40 @@ impl<S: SessionStore> Engine<S> {
             bans: Bans::default(),
         };
         info!("session {name}: created by {player} ({from}), max {max_players} players");
-        self.outbox.info(now, &mut session, 0);
+        self.out.info(now, &mut session, 0);
         // The host's idle check, then the session's lifetime check (its id), in that order of
         // sequence numbers; the earliest is queued.
         let p = &mut session.players[0];
         p.idle_at = (now + self.config.player_timeout).into();
         p.idle_seq = self.timers.next_seq();
         session.id = self.timers.next_seq();
-        Self::queue_session_check(&mut self.timers, self.config.session_lifetime, &session);
-        self.store.insert(session);
-        self.live_players += 1;
-        self.per_ip.add(ip);
-        self.players_per_ip.add(ip);
+        queue_session_check(self.timers, self.config.session_lifetime, &session);
+        self.lobby.insert(session);
+    }
+}
+
+impl<S: SessionStore> Cx<'_, S> {
+    /// Whether one more session may be created ([`crate::Config::max_sessions`], and
+    /// [`crate::Config::max_sessions_per_ip`] from `ip`); refuses `from` if not.
+    fn admit_session(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        ip: IpAddr,
+        what: impl Fn() -> String,
+    ) -> bool {
+        let max = self.config.max_sessions;
+        if self.lobby.session_count() >= max {
+            let detail = format!("{}, already {max} sessions", what());
+            self.refuse(now, from, Refusal::TooManySessions, ErrorCode::TooManySessions, &detail);
+            return false;
+        }
+        let per_ip = self.config.max_sessions_per_ip;
+        if per_ip > 0 && self.lobby.sessions_from(ip) as usize >= per_ip {
+            let detail = format!("{}, {ip} has {per_ip} sessions already", what());
+            self.refuse(now, from, Refusal::TooManySessionsForIp, ErrorCode::TooManySessions, &detail);
+            return false;
+        }
+        true
     }
 }

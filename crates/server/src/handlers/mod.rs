@@ -1,6 +1,9 @@
-//! One file per request (and one for timers), each an `impl Engine` block with that request's
-//! order of checks, mini-redis style. The shared steps (removing a player, deleting a session,
-//! repeated errors) are in [`crate::engine`].
+//! One file per request (and one for timers), each with that request's order of checks,
+//! mini-redis style: a handler gets a [`Cx`], the narrow handle on the parts of the engine a
+//! request may change (the session store with its counts, the outbox with its budget, the
+//! timers, the relay's table, the caps), never the engine itself (its datagram counters, its
+//! housekeeping, its stats timer). The steps several handlers share (a player's own address
+//! checked, a player removed, a session deleted, a refusal, repeated errors) are in [`shared`].
 //!
 //! Order of checks, and the four fixes of the original's bugs, follow `PROTOCOL-NOTES.md`:
 //! - [`host`] `h`: starting name → `session_exists`; open name: host's own address → `i:` again,
@@ -23,6 +26,15 @@
 //!   also the relay's frames and its timer.
 //! - [`private`] `q` (extension): keep my address private (implies the relay), checked like a ping.
 
+use crate::config::Config;
+use crate::guard::Guard;
+use crate::limits::{LogLimiter, RateLimiter};
+use crate::lobby::Lobby;
+use crate::outbox::Outbox;
+use crate::relay::RelayTable;
+use crate::stats::Counters;
+use crate::timers::Timers;
+
 mod confirm;
 mod connect;
 mod exit;
@@ -32,7 +44,29 @@ mod kick;
 mod ping;
 mod private;
 mod relay;
+pub(crate) mod shared;
 mod start;
 mod stun;
 mod timeout;
 mod unban;
+
+/// What a handler may touch: each part through its own methods (the lobby keeps its counts, the
+/// outbox its budget). Built by [`crate::Engine`] for one request or one fired timer.
+pub(crate) struct Cx<'a, S> {
+    pub(crate) config: &'a Config,
+    /// The sessions and their counts.
+    pub(crate) lobby: &'a mut Lobby<S>,
+    /// Datagrams to send, through the anti-reflection budget.
+    pub(crate) out: &'a mut Outbox,
+    pub(crate) timers: &'a mut Timers,
+    /// The relay's sessions and tokens.
+    pub(crate) relay: &'a mut RelayTable,
+    /// Creations per IP (the caps).
+    pub(crate) rate: &'a mut RateLimiter,
+    /// How often a refusal is logged.
+    pub(crate) log_limit: &'a mut LogLimiter,
+    /// Password guesses.
+    pub(crate) guard: &'a mut Guard,
+    /// The counters handlers keep: sessions starting, start times, refusals.
+    pub(crate) counters: &'a mut Counters,
+}

@@ -1,26 +1,15 @@
 //! `p:S:P`: keep a player alive; in a starting session, ask for the start message again.
 
-use crate::engine::Engine;
+use super::shared::own_player;
+use super::Cx;
 use crate::store::SessionStore;
-use rhp_proto::ErrorCode;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-impl<S: SessionStore> Engine<S> {
+impl<S: SessionStore> Cx<'_, S> {
     pub(crate) fn on_ping(&mut self, now: Instant, from: SocketAddr, name: &str, player: &str) {
-        let Some(session) = self.store.get_mut(name) else {
-            self.outbox.error(now, from, ErrorCode::SessionNonExistent);
-            return;
-        };
         // Fix 2: only the player's own address counts.
-        let Some(index) = session.position_from(player, from) else {
-            let code = if session.is_open() {
-                ErrorCode::NonExistentPlayer
-            } else {
-                // A starting session is not open to anyone but its players.
-                ErrorCode::SessionNonExistent
-            };
-            self.outbox.error(now, from, code);
+        let Some((index, session)) = own_player(self.lobby, self.out, now, from, name, player) else {
             return;
         };
         if !session.is_open() {
@@ -31,11 +20,11 @@ impl<S: SessionStore> Engine<S> {
         p.last_seen = now.into();
         // With the budget on, the list goes out only when it changed or is due a refresh: a ping is
         // far smaller than a long list, and the clients need no answer to every ping.
-        let due = !self.outbox.budget.applies_to(from)
+        let due = !self.out.budgeted(from)
             || p.info_stale
             || p.info_sent().is_none_or(|t| now >= t + self.config.info_refresh);
         if due {
-            self.outbox.info(now, session, index);
+            self.out.info(now, session, index);
         }
     }
 }

@@ -7,21 +7,23 @@
 //! A server without the relay cannot serve a private player: it answers `error:invalid_request`
 //! (three copies) and takes the player out of the session before anyone is told its address.
 
-use crate::engine::Engine;
+use super::shared::own_player;
+use super::Cx;
 use crate::store::SessionStore;
 use rhp_proto::ErrorCode;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-impl<S: SessionStore> Engine<S> {
+impl<S: SessionStore> Cx<'_, S> {
     pub(crate) fn on_private(&mut self, now: Instant, from: SocketAddr, name: &str, player: &str) {
-        let Some(index) = self.own_player(now, from, name, player) else { return };
+        let Some((index, session)) = own_player(self.lobby, self.out, now, from, name, player) else {
+            return;
+        };
         if !self.relay.config.is_on() {
             self.send_error_repeated(now, from, ErrorCode::InvalidRequest);
             self.remove_player(now, name, index, "refused: a private player needs the relay");
             return;
         }
-        let Some(session) = self.store.get_mut(name) else { return };
         session.players[index].set_private();
         self.on_relay_request(now, from, name, player);
     }

@@ -4,13 +4,14 @@
 //!   in a starting session it is answered like a ping there (its start message, grant included),
 //!   and a player whose `r:` came after the grants were decided joins the relay session then (if
 //!   that makes the relay session, the players that asked before get their grant at once).
-//! - The grants, decided when the first start round is due ([`Engine::open_relay`]).
+//! - The grants, decided when the first start round is due ([`Cx::open_relay`]).
 //! - Relay frames: authenticated by token, forwarded, bound, or refused (3 bytes, at most once a
 //!   second per member; logged at most once per source per interval). A frame without a known
 //!   token gets nothing at all: the relay never answers an unauthenticated source.
 //! - The relay session's timer: lifetime and silent members.
 
-use crate::engine::Engine;
+use super::shared::own_player;
+use super::Cx;
 use crate::limits::Refusal as LogKind;
 use crate::relay::{Checked, Verdict};
 use crate::store::SessionStore;
@@ -20,17 +21,18 @@ use std::net::SocketAddr;
 use std::time::Instant;
 use tracing::warn;
 
-impl<S: SessionStore> Engine<S> {
+impl<S: SessionStore> Cx<'_, S> {
     pub(crate) fn on_relay_request(&mut self, now: Instant, from: SocketAddr, name: &str, player: &str) {
-        let Some(index) = self.own_player(now, from, name, player) else { return };
-        let Some(session) = self.store.get_mut(name) else { return };
+        let Some((index, session)) = own_player(self.lobby, self.out, now, from, name, player) else {
+            return;
+        };
         if !session.is_open() {
             // Asked after the grants were decided: it joins the relay session now, and the start
             // message this answers carries its grant.
             let mut earlier: Vec<usize> = Vec::new();
             if self.relay.config.is_on() && !session.players[index].relay_wanted() {
                 session.players[index].set_relay_wanted();
-                if let Some(session) = self.store.get(name) {
+                if let Some(session) = self.lobby.get(name) {
                     if let Some((relay, at)) = self.relay.join_late(now, session, index) {
                         self.timers.push(at, Kind::RelayCheck { relay });
                         // Made just now: those that asked before got their start message without
@@ -58,7 +60,7 @@ impl<S: SessionStore> Engine<S> {
     /// Decides the relay grants of starting session `name` (once: later calls do nothing), arms
     /// the new relay session's check and logs the refused players.
     pub(crate) fn open_relay(&mut self, now: Instant, name: &str) {
-        let Some(session) = self.store.get(name) else { return };
+        let Some(session) = self.lobby.get(name) else { return };
         let opened = self.relay.open(now, session);
         if let Some((relay, at)) = opened.relay {
             self.timers.push(at, Kind::RelayCheck { relay });
@@ -74,14 +76,14 @@ impl<S: SessionStore> Engine<S> {
             Verdict::Drop | Verdict::Left { deleted: false } => {}
             Verdict::Left { deleted: true } => self.timers.note_stale(1),
             Verdict::Forward { to, from: index, payload } => {
-                self.outbox.push_relay(to, |b| FromServer::Data { from: index, payload }.write_to(b));
+                self.out.push_relay(to, |b| FromServer::Data { from: index, payload }.write_to(b));
             }
             Verdict::BindOk { to, me } => {
-                self.outbox.push_relay(to, |b| FromServer::BindOk { me }.write_to(b));
+                self.out.push_relay(to, |b| FromServer::BindOk { me }.write_to(b));
             }
             Verdict::Refused { why, reply, session, member } => {
                 if reply {
-                    self.outbox.push_relay(from, |b| FromServer::Refused(why).write_to(b));
+                    self.out.push_relay(from, |b| FromServer::Refused(why).write_to(b));
                 }
                 self.log_relay_refusal(now, from, why, || {
                     format!("relay for session {session}: {member}'s frame")
@@ -101,8 +103,7 @@ impl<S: SessionStore> Engine<S> {
                     // Members that used the relay learn why it stopped (3 bytes, once; paid for
                     // by the frames they sent).
                     for m in session.members.iter().filter(|m| m.live && m.heard) {
-                        self.outbox
-                            .push_relay(m.addr, |b| FromServer::Refused(Refusal::Lifetime).write_to(b));
+                        self.out.push_relay(m.addr, |b| FromServer::Refused(Refusal::Lifetime).write_to(b));
                     }
                 }
             }

@@ -1,7 +1,7 @@
 //! `s:S:P`: the host starts the session; round 1 of the start messages goes out at once (with the
-//! budget on: as soon as every player's budget allows it, see [`Engine::first_round`]).
+//! budget on: as soon as every player's budget allows it, see [`Cx::first_round`]).
 
-use crate::engine::Engine;
+use super::Cx;
 use crate::session::Phase;
 use crate::store::SessionStore;
 use crate::timers::Kind;
@@ -10,16 +10,16 @@ use std::net::SocketAddr;
 use std::time::Instant;
 use tracing::info;
 
-impl<S: SessionStore> Engine<S> {
+impl<S: SessionStore> Cx<'_, S> {
     pub(crate) fn on_start(&mut self, now: Instant, from: SocketAddr, name: &str) {
-        let Some(session) = self.store.get_mut(name) else {
-            self.outbox.error(now, from, ErrorCode::SessionNonExistent);
+        let Some(session) = self.lobby.get_mut(name) else {
+            self.out.error(now, from, ErrorCode::SessionNonExistent);
             return;
         };
         if !session.is_open() {
             // Already starting (the Godot plugin resends `s:` every 0.5 s): the rounds answer it.
             // With the budget on, a member's `s:` asks for its start message again, like a ping.
-            if self.outbox.budget.applies_to(from) {
+            if self.out.budgeted(from) {
                 if let Some(index) = session.players.iter().position(|p| p.is_at(from)) {
                     self.resend_start(now, name, index);
                 }
@@ -28,11 +28,11 @@ impl<S: SessionStore> Engine<S> {
         }
         // The name field is not checked, as in the original: the sender's address decides.
         if !session.is_host_addr(from) {
-            self.outbox.error(now, from, ErrorCode::NonHostPlayer);
+            self.out.error(now, from, ErrorCode::NonHostPlayer);
             return;
         }
         if session.players.len() < 2 {
-            self.outbox.error(now, from, ErrorCode::OnlyOnePlayerInSession);
+            self.out.error(now, from, ErrorCode::OnlyOnePlayerInSession);
             return;
         }
         session.phase = Phase::Starting { rounds_sent: 0, since: now.into() };
@@ -46,14 +46,14 @@ impl<S: SessionStore> Engine<S> {
 
     /// Sends the first round of start messages, to every player at once, if every player's budget
     /// allows its message (or `force`: then to each whose budget allows). Returns whether it went.
-    /// The relay's grants are decided at the first try (see [`Engine::open_relay`]), so that every
+    /// The relay's grants are decided at the first try (see [`Cx::open_relay`]), so that every
     /// try counts their bytes.
     pub(crate) fn first_round(&mut self, now: Instant, name: &str, force: bool) -> bool {
-        if !self.store.get(name).is_some_and(|s| matches!(s.phase, Phase::Starting { rounds_sent: 0, .. })) {
+        if !self.lobby.get(name).is_some_and(|s| matches!(s.phase, Phase::Starting { rounds_sent: 0, .. })) {
             return false;
         }
         self.open_relay(now, name);
-        let Some(session) = self.store.get_mut(name) else { return false };
+        let Some(session) = self.lobby.get_mut(name) else { return false };
         let Phase::Starting { rounds_sent: 0, since } = session.phase else { return false };
         let n = session.players.len();
         let relay = &self.relay;
@@ -67,14 +67,14 @@ impl<S: SessionStore> Engine<S> {
             let extra = |i: usize| {
                 session.players.get(i).and_then(|p| relay.note(session.id, &p.name)).map_or(0, |n| n.len())
             };
-            if !self.outbox.starts_fit(now, session, wanted, extra) {
+            if !self.out.starts_fit(now, session, wanted, extra) {
                 return false;
             }
         }
         for index in 0..n {
             if !session.players[index].confirmed {
                 let note = relay.note(session.id, &session.players[index].name);
-                self.outbox.start(now, session, index, note);
+                self.out.start(now, session, index, note);
             }
         }
         session.phase = Phase::Starting { rounds_sent: 1, since };
@@ -85,7 +85,7 @@ impl<S: SessionStore> Engine<S> {
     /// A player of a starting session asked again (ping, or the host's `s:`): the first round if
     /// it is still held, else its own start message (if its budget allows).
     pub(crate) fn resend_start(&mut self, now: Instant, name: &str, index: usize) {
-        let Some(session) = self.store.get_mut(name) else { return };
+        let Some(session) = self.lobby.get_mut(name) else { return };
         match session.phase {
             Phase::Starting { rounds_sent: 0, .. } => {
                 self.first_round(now, name, false);
@@ -93,7 +93,7 @@ impl<S: SessionStore> Engine<S> {
             Phase::Starting { .. } => {
                 let name = session.players.get(index).map(|p| p.name);
                 let note = name.and_then(|n| self.relay.note(session.id, &n));
-                self.outbox.start(now, session, index, note);
+                self.out.start(now, session, index, note);
             }
             Phase::Open => {}
         }

@@ -2,8 +2,9 @@
 //! starting session gets its next round (or is deleted after the last), a timeout error is sent
 //! again, a relay session is checked (in `relay.rs`). Each checks that its player or session is still the one it was armed for.
 
+use super::shared::queue_session_check;
+use super::Cx;
 use crate::compact::SessionName;
-use crate::engine::Engine;
 use crate::session::Phase;
 use crate::store::SessionStore;
 use crate::timers::Kind;
@@ -11,7 +12,7 @@ use rhp_proto::ErrorCode;
 use std::time::Instant;
 use tracing::info;
 
-impl<S: SessionStore> Engine<S> {
+impl<S: SessionStore> Cx<'_, S> {
     /// Handles one fired entry, due at `at` (`at <= now`), whose sequence number is `seq`.
     pub(crate) fn on_timer(&mut self, now: Instant, at: Instant, seq: u64, kind: Kind) {
         match kind {
@@ -30,10 +31,11 @@ impl<S: SessionStore> Engine<S> {
                     self.timers.fired_stale();
                 }
             }
-            Kind::Stats => self.log_stats(now),
+            // The engine's own (see `Engine::handle_timeout`): never handed here.
+            Kind::Stats => {}
             Kind::RelayCheck { relay } => self.on_relay_check(now, relay),
             Kind::ErrorRepeat { to, code, left } => {
-                self.outbox.error(now, to.get(), code);
+                self.out.error(now, to.get(), code);
                 if left > 1 {
                     let next = at + self.config.error_interval;
                     self.timers.push(next, Kind::ErrorRepeat { to, code, left: left - 1 });
@@ -46,7 +48,7 @@ impl<S: SessionStore> Engine<S> {
     /// earliest). Returns false if the entry was stale (its session or player is gone, or the
     /// player's check was moved since).
     fn on_player_idle(&mut self, now: Instant, name: SessionName, session_id: u64, seq: u64) -> bool {
-        let Some(session) = self.store.get_mut(&name).filter(|s| s.id == session_id) else { return false };
+        let Some(session) = self.lobby.get_mut(&name).filter(|s| s.id == session_id) else { return false };
         if !session.is_open() {
             // A starting session is deleted after its rounds; nobody times out meanwhile. (Its
             // deletion counts this entry as stale.)
@@ -62,7 +64,7 @@ impl<S: SessionStore> Engine<S> {
             p.idle_at = deadline.into();
             p.idle_seq = new_seq;
             // The session's name is reused: a warm engine allocates nothing here.
-            Self::queue_session_check(&mut self.timers, self.config.session_lifetime, session);
+            queue_session_check(self.timers, self.config.session_lifetime, session);
             return true;
         }
         let addr = session.players[index].addr();
@@ -75,7 +77,7 @@ impl<S: SessionStore> Engine<S> {
 
     /// Returns false if the entry was stale (its session is gone).
     fn on_lifetime(&mut self, now: Instant, name: &str, session_id: u64) -> bool {
-        let Some(session) = self.store.get(name).filter(|s| s.id == session_id) else { return false };
+        let Some(session) = self.lobby.get(name).filter(|s| s.id == session_id) else { return false };
         if !session.is_open() {
             return true;
         }
@@ -93,7 +95,7 @@ impl<S: SessionStore> Engine<S> {
     /// Returns false if the entry was stale (its session is gone).
     fn on_round(&mut self, now: Instant, at: Instant, name: SessionName, session_id: u64) -> bool {
         let rounds = self.config.rounds();
-        let Some(session) = self.store.get_mut(&name).filter(|s| s.id == session_id) else { return false };
+        let Some(session) = self.lobby.get_mut(&name).filter(|s| s.id == session_id) else { return false };
         let Phase::Starting { rounds_sent, since } = session.phase else { return false };
         let next = Kind::StartRound { session: name, session_id };
         if rounds_sent == 0 {
@@ -119,7 +121,7 @@ impl<S: SessionStore> Engine<S> {
         for index in 0..session.players.len() {
             if !session.players[index].confirmed {
                 let note = self.relay.note(session.id, &session.players[index].name);
-                self.outbox.start(now, session, index, note);
+                self.out.start(now, session, index, note);
             }
         }
         self.timers.push(at + self.config.start_interval, next);

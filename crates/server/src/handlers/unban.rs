@@ -4,28 +4,28 @@
 //! `non_existent_player`. The ban on the name and on its network goes, and the host gets `i:` as
 //! the acknowledgement (its list, unchanged). The Godot plugin never sends it.
 
-use crate::engine::Engine;
+use super::Cx;
 use crate::store::SessionStore;
 use rhp_proto::ErrorCode;
 use std::net::SocketAddr;
 use std::time::Instant;
 use tracing::info;
 
-impl<S: SessionStore> Engine<S> {
+impl<S: SessionStore> Cx<'_, S> {
     pub(crate) fn on_unban(&mut self, now: Instant, from: SocketAddr, name: &str, player: &str) {
-        let Some(session) = self.store.get_mut(name).filter(|s| s.is_open()) else {
-            self.outbox.error(now, from, ErrorCode::SessionNonExistent);
+        let Some(session) = self.lobby.get_mut(name).filter(|s| s.is_open()) else {
+            self.out.error(now, from, ErrorCode::SessionNonExistent);
             return;
         };
         if !session.is_host_addr(from) {
-            self.outbox.error(now, from, ErrorCode::NonHostPlayer);
+            self.out.error(now, from, ErrorCode::NonHostPlayer);
             return;
         }
         if !session.bans.lift(player) {
-            self.outbox.error(now, from, ErrorCode::NonExistentPlayer);
+            self.out.error(now, from, ErrorCode::NonExistentPlayer);
             return;
         }
         info!("session {name}: the host let {player} back, {} bans left", session.bans.len());
-        self.outbox.info(now, session, 0);
+        self.out.info(now, session, 0);
     }
 }

@@ -2,7 +2,7 @@
 //! and drain everything it wants to send. Nothing sleeps; time jumps from deadline to deadline.
 #![allow(dead_code)]
 
-use rhp_server::{Config, Engine};
+use rhp_server::{Config, Engine, SocketId, Transmit};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -49,10 +49,11 @@ impl H {
 
     fn drain(&mut self) -> Vec<Sent> {
         let mut out = Vec::new();
-        let mut buf = Vec::new();
-        while let Some(to) = self.engine.poll_transmit(&mut buf) {
-            let text = String::from_utf8_lossy(&buf).into_owned();
-            out.push(Sent { at: self.elapsed(), to, text, bytes: buf.clone() });
+        let mut tx = Transmit::empty();
+        while self.engine.poll_transmit(&mut tx) {
+            assert_eq!(tx.via, SocketId::MAIN, "only STUN answers leave from another socket");
+            let text = String::from_utf8_lossy(&tx.data).into_owned();
+            out.push(Sent { at: self.elapsed(), to: tx.to, text, bytes: tx.data.clone() });
             assert!(out.len() < 100_000, "engine keeps sending");
         }
         out
@@ -60,7 +61,7 @@ impl H {
 
     /// Feeds raw bytes from `from` at the current time; returns what the engine sent.
     pub fn send_bytes(&mut self, from: SocketAddr, data: &[u8]) -> Vec<Sent> {
-        self.engine.handle_datagram(self.now, from, data);
+        self.engine.handle_datagram(self.now, SocketId::MAIN, from, data);
         self.drain()
     }
 

@@ -1,0 +1,138 @@
+//! The session store with the counts kept beside it: live players over all sessions, and live
+//! sessions and players per source IP (what the caps check in O(1)). Handlers reach sessions only
+//! through a [`Lobby`], whose changes (a session in, a player in or out, a session out) keep the
+//! counts right in one place; what else such a change means (budget accounts, timers, lists sent)
+//! is the shared steps' (see `handlers::shared`).
+
+use crate::limits::{ip_key, PerIpCount};
+use crate::session::{Player, Session};
+use crate::store::SessionStore;
+use std::net::IpAddr;
+
+/// Sessions, and how many of them and of their players each source has.
+#[derive(Debug)]
+pub(crate) struct Lobby<S> {
+    store: S,
+    /// Players over all sessions.
+    live_players: usize,
+    /// Live sessions per creator IP (see [`ip_key`]).
+    per_ip: PerIpCount,
+    /// Live players per source IP (see [`ip_key`]).
+    players_per_ip: PerIpCount,
+}
+
+impl<S: SessionStore> Lobby<S> {
+    pub(crate) fn new(store: S) -> Lobby<S> {
+        Lobby { store, live_players: 0, per_ip: PerIpCount::default(), players_per_ip: PerIpCount::default() }
+    }
+
+    /// The store (read-only).
+    pub(crate) fn store(&self) -> &S {
+        &self.store
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<&Session> {
+        self.store.get(name)
+    }
+
+    pub(crate) fn get_mut(&mut self, name: &str) -> Option<&mut Session> {
+        self.store.get_mut(name)
+    }
+
+    pub(crate) fn session_count(&self) -> usize {
+        self.store.session_count()
+    }
+
+    /// Players over all sessions.
+    pub(crate) fn live_players(&self) -> usize {
+        self.live_players
+    }
+
+    /// Live sessions created from `key` (an [`ip_key`]).
+    pub(crate) fn sessions_from(&self, key: IpAddr) -> u32 {
+        self.per_ip.get(key)
+    }
+
+    /// Live players behind `key` (an [`ip_key`]).
+    pub(crate) fn players_from(&self, key: IpAddr) -> u32 {
+        self.players_per_ip.get(key)
+    }
+
+    /// Creator IPs with a live session.
+    pub(crate) fn creators_tracked(&self) -> usize {
+        self.per_ip.len()
+    }
+
+    /// Stores a new session (its players, the host alone, counted).
+    pub(crate) fn insert(&mut self, session: Session) {
+        self.per_ip.add(session.creator_ip);
+        for p in session.players.iter() {
+            self.live_players += 1;
+            self.players_per_ip.add(ip_key(p.addr().ip()));
+        }
+        self.store.insert(session);
+    }
+
+    /// Adds `player` to session `name` (counted); returns the session.
+    pub(crate) fn add_player(&mut self, name: &str, player: Player) -> Option<&mut Session> {
+        let session = self.store.get_mut(name)?;
+        self.live_players += 1;
+        self.players_per_ip.add(ip_key(player.addr().ip()));
+        session.push_player(player);
+        Some(session)
+    }
+
+    /// Takes player `index` out of session `name` (uncounted); returns it and the session, which
+    /// may be left empty (the caller deletes it).
+    pub(crate) fn remove_player(&mut self, name: &str, index: usize) -> Option<(Player, &mut Session)> {
+        let session = self.store.get_mut(name).filter(|s| index < s.players.len())?;
+        let gone = session.remove_player(index);
+        self.live_players = self.live_players.saturating_sub(1);
+        self.players_per_ip.remove(ip_key(gone.addr().ip()));
+        Some((gone, session))
+    }
+
+    /// Takes session `name` out of the store, and its players out of the counts.
+    pub(crate) fn take(&mut self, name: &str) -> Option<Session> {
+        let session = self.store.remove(name)?;
+        self.live_players = self.live_players.saturating_sub(session.players.len());
+        self.per_ip.remove(session.creator_ip);
+        for p in session.players.iter() {
+            self.players_per_ip.remove(ip_key(p.addr().ip()));
+        }
+        Some(session)
+    }
+
+    /// Whether the counts match the sessions held (for [`crate::Engine::check_invariants`]).
+    pub(crate) fn check_counts(&self) -> Result<(), String>
+    where
+        S: crate::store::IterSessions,
+    {
+        let mut players = 0;
+        let mut per_ip: std::collections::HashMap<IpAddr, u32> = Default::default();
+        let mut players_per_ip: std::collections::HashMap<IpAddr, u32> = Default::default();
+        for session in self.store.sessions() {
+            players += session.players.len();
+            for p in session.players.iter() {
+                *players_per_ip.entry(ip_key(p.addr().ip())).or_insert(0) += 1;
+            }
+            *per_ip.entry(session.creator_ip).or_insert(0) += 1;
+        }
+        if players != self.live_players || players != self.store.player_count() {
+            return Err(format!(
+                "player counts differ: sessions hold {players}, counter {}, store {}",
+                self.live_players,
+                self.store.player_count()
+            ));
+        }
+        if per_ip.len() != self.per_ip.len() || per_ip.iter().any(|(ip, n)| self.per_ip.get(*ip) != *n) {
+            return Err("per-IP session counts differ from the sessions".into());
+        }
+        if players_per_ip.len() != self.players_per_ip.len()
+            || players_per_ip.iter().any(|(ip, n)| self.players_per_ip.get(*ip) != *n)
+        {
+            return Err("per-IP player counts differ from the sessions".into());
+        }
+        Ok(())
+    }
+}
