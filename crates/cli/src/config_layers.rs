@@ -9,7 +9,8 @@
 //! in the table of its help heading (`[caps]`, see [`table_of`]).
 
 use crate::config_file::{self, Entry, FileValue};
-use crate::serve::{ServeArgs, BUDGET, CAPS, CONFIG, LOGGING, NAT, SOCKET, TIMERS};
+use crate::headings::{BUDGET, CAPS, CONFIG, LOGGING, NAT, SOCKET, TIMERS};
+use crate::serve_args::ServeArgs;
 use clap::error::ErrorKind;
 use clap::parser::ValueSource;
 use clap::{Arg, ArgAction, ArgMatches, CommandFactory, FromArgMatches, Parser};

@@ -9,6 +9,7 @@
 mod config_file;
 mod config_layers;
 mod console;
+mod headings;
 mod host_join;
 mod logging;
 mod nat;
@@ -16,6 +17,7 @@ mod ops;
 mod reload;
 mod resolve;
 mod serve;
+mod serve_args;
 mod stop;
 mod stream;
 

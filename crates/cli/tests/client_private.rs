@@ -53,9 +53,8 @@ fn drive(config: Config, reply: &'static [u8], stop: Arc<AtomicBool>) -> Seen {
                             e.start(now);
                         }
                         Event::Data { peer, .. } | Event::Connected { peer, .. } if peer == "Carol" => {
-                            if let Ok(t) = e.data_to(peer, reply) {
-                                let _ = sock.send_to(&t.data, t.to);
-                            }
+                            // Queued; it leaves through poll_output (this loop sends it).
+                            let _ = e.send(peer, reply);
                         }
                         _ => {}
                     }

@@ -11,8 +11,8 @@
 //! With K = 256 of the 64,512 ports above 1023, each probe hits with p ≈ 1/252: 50% after 174
 //! probes, 98% after 1,024, 99.9% after 1,740.
 
-use crate::outbox::SocketId;
 use crate::rng::Rng;
+use rhp_io::SocketId;
 use std::time::{Duration, Instant};
 
 /// Lowest port probed (ports below are rarely NAT mappings).

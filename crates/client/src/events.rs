@@ -2,9 +2,9 @@
 //! connected or failed, the end of the peer phase, peers that leave or fall silent, a new host,
 //! and application data.
 
-use crate::classify::NatReport;
-use crate::outbox::SocketId;
+use crate::nat_report::NatReport;
 use crate::strategy::Method;
+use rhp_io::SocketId;
 use rhp_proto::{ErrorCode, PeerAddr};
 use std::net::SocketAddr;
 use std::time::Duration;

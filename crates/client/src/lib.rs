@@ -3,23 +3,49 @@
 //!
 //! # Layout
 //! - [`config`]: what to do (server, session, player, role) and every timer.
-//! - [`engine`]: the sans-IO [`Engine`]: `handle_input(Input)` / `poll_output() -> Output`.
-//! - `rendezvous`: the server phase (`h:`/`c:`, pings, start, kick, exit, `s:` → `y:`).
-//! - `punch`: the peer phase (greetings over the ±8 window, pinning, confirmations, `s:<n>`/`y:`),
-//!   and after it, between our clients only, keepalives (`a:`), leaves (`l:`) and the host
-//!   hand-over ([`Event::PeerLeft`], [`Event::HostChanged`]).
-//! - `peer_state`: one other player during the peer phase; [`candidate_ports`].
-//! - `outbox`: the engine's bounded output queues; [`Transmit`].
-//! - [`classify`]: NAT classification by STUN to the server's two ports ([`NatReport`]);
-//!   [`nat_kind`]: what a mapping does and its `e:`/`n:` token.
-//! - `relay`: the server's relay as a path to peers that also asked for it (grant, binds,
-//!   hellos, data, candidates for a later direct path);
-//! - [`strategy`]: the direct method per peer from both NAT kinds ([`Method`]);
-//!   [`birthday`]: the birthday path's probe schedule and hard-side sockets.
+//! - [`engine`]: the sans-IO [`Engine`], a router: `handle_input(Input)` / `poll_output() ->
+//!   Output` on the `rhp-io` contract ([`Input`], [`SocketId`], [`Transmit`]); app commands
+//!   (`start`, `exit`, `kick`, `unban`) and app data (`send`) are queued and leave through
+//!   `poll_output` like everything else. Its four components, each owning its deadlines:
+//!   - `lobby`: everything said to and heard from the server (`e:`/`r:`/`y:`, the `n:` list, a
+//!     deferred start), around `rendezvous`: the server phase (`h:`/`c:`, pings, start, kick,
+//!     unban, exit, the watch socket, silence, `s:`);
+//!   - `punch`: the peers (greetings over the ±8 window, pinning, confirmations, `s:<n>`/`y:`),
+//!     and after the phase, between our clients only, keepalives (`a:`), leaves (`l:`) and the
+//!     host hand-over ([`Event::PeerLeft`], [`Event::HostChanged`]); with `peer_state` (one
+//!     other player; [`candidate_ports`]), [`strategy`] (the direct method per peer from both
+//!     NAT kinds, [`Method`]) and [`birthday`] (the birthday path's probes and hard-side sockets);
+//!   - `classification`: NAT classification, around [`classify`] (STUN to the server's two
+//!     ports), reported once as [`NatReport`] (`nat_report`); [`nat_kind`]: what a mapping does
+//!     and its `e:`/`n:` token;
+//!   - `relay_agent`: the server's relay as a path to peers that also asked for it, around
+//!     `relay` (grant, binds, hellos, data, candidates for a later direct path).
+//! - `outbox`: the engine's bounded output queues; `sockets`: the client's socket ids
+//!   ([`WATCH`], the probe socket, the birthday sockets); `private`: the address-privacy rule;
+//!   `rng`: the seeded generator.
 //! - [`events`]: what the engine reports ([`Event`], [`PeerInfo`]).
 //! - [`error`]: [`ClientError`], one sentence per failure.
-//! - [`driver`]: the tokio driver: one `UdpSocket` for the whole run, the clock, a command handle.
-//! - [`mesh`]: the result, [`Mesh`]: the socket, the peers, and `send`/`recv` of app data.
+//! - [`driver`]: the tokio [`Client`]: binds the main socket and the watch socket, runs the
+//!   `pump` (sockets, clock, the drain) until the peer phase is over; `control`: [`Control`],
+//!   the application's commands.
+//! - [`mesh`]: the result, [`Mesh`]: the pump after the peer phase, and `send`/`recv` of app data.
+//! - `nat_probe`: [`probe_nat`], the classification alone on its own sockets.
+//!
+//! # A datagram's way through the client engine
+//! 1. The driver reads it on a socket and feeds `Input::Datagram { now, via, from, data }`.
+//! 2. `Engine::route` decides its one destination, by socket, source and first byte:
+//! 3. on [`WATCH`]: the server is there (the lobby notes it); nothing else is read;
+//! 4. STUN: the classification's probe answers, else (from the server) the relay agent's
+//!    public-address answer, else dropped; anything from the server also tells the lobby it is there;
+//! 5. from the server, `r:` or a relay frame: the relay agent; what a frame says about a peer
+//!    (up, data, candidate, alive, leave) the engine hands to the peers;
+//! 6. from the server, anything else: the lobby (its `s:` starts the peers, its `n:` updates them);
+//! 7. from anyone else: the peers (`punch`), or kept (at most 64) until our `s:` comes;
+//! 8. after every input the components do what fell due (`y:`, `r:`, the relay's timers, a
+//!    deferred start, the NAT's report, `e:`), each writing to the one outbox;
+//! 9. the driver drains `poll_output`: datagrams, socket opens/closes, events (app data as
+//!    [`Event::Data`]), then `Timeout`: the earliest of the four components' deadlines;
+//! 10. the driver sends each datagram from the socket its `via` names, and sleeps until then.
 //!
 //! # Use
 //! A host's whole run: the lobby (start once two players are in), the peer phase, a message to
@@ -97,36 +123,44 @@
 #![deny(missing_docs)]
 
 pub mod birthday;
+mod classification;
 pub mod classify;
 pub mod config;
+mod control;
 pub mod driver;
 pub mod engine;
 pub mod error;
 pub mod events;
+mod lobby;
 pub mod mesh;
 pub mod nat_kind;
 mod nat_probe;
+mod nat_report;
 mod outbox;
 mod peer_state;
 mod private;
+mod pump;
 mod punch;
 mod relay;
+mod relay_agent;
 mod rendezvous;
 mod rng;
+mod sockets;
 pub mod strategy;
 
 #[cfg(test)]
 mod tests;
 
-pub use classify::NatReport;
 pub use config::{BirthdayConfig, Config, NatConfig, Role, Timers};
 pub use driver::{Client, Control};
-pub use engine::{Engine, Input, Output};
+pub use engine::{Engine, Output};
 pub use error::ClientError;
 pub use events::{Event, FailReason, LeaveReason, Path, PeerInfo, PeerStatus};
 pub use mesh::Mesh;
 pub use nat_kind::NatKind;
 pub use nat_probe::probe_nat;
-pub use outbox::{SocketId, Transmit};
+pub use nat_report::NatReport;
 pub use peer_state::{candidate_ports, PORT_WINDOW};
+pub use rhp_io::{Input, SocketId, Transmit};
+pub use sockets::WATCH;
 pub use strategy::Method;

@@ -5,9 +5,9 @@
 //! peer-phase messages (a peer whose last `c:` was lost still finishes; a Godot client still gets
 //! the host's `s:<n>`), and reports late connections as events.
 
-use crate::driver::Pump;
 use crate::error::ClientError;
 use crate::events::PeerInfo;
+use crate::pump::Pump;
 use crate::Engine;
 use std::io;
 use std::net::SocketAddr;
@@ -91,20 +91,19 @@ impl Mesh {
     /// moment) is lost like any UDP datagram: it is counted and reported as
     /// [`Event::SendFailed`](crate::Event::SendFailed), and the mesh goes on. Only an unknown
     /// peer, or a path whose socket is gone, is an error.
-    pub async fn send(&self, peer: &str, data: &[u8]) -> Result<(), ClientError> {
-        let t = self.pump.engine.data_to(peer, data)?;
-        match self.pump.send_now(&t).await {
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => Err(ClientError::Io(e)),
-            Err(e) => {
-                self.pump.send_failed(t.to, &e);
-                Ok(())
-            }
-            Ok(()) => Ok(()),
+    pub async fn send(&mut self, peer: &str, data: &[u8]) -> Result<(), ClientError> {
+        let via = self.pump.engine.send(peer, data)?;
+        let open = self.pump.has_socket(via);
+        self.pump.flush_out().await?;
+        if open {
+            Ok(())
+        } else {
+            Err(ClientError::Io(io::Error::new(io::ErrorKind::NotConnected, "the peer's socket is closed")))
         }
     }
 
     /// Sends `data` to every connected peer; returns how many.
-    pub async fn send_all(&self, data: &[u8]) -> Result<usize, ClientError> {
+    pub async fn send_all(&mut self, data: &[u8]) -> Result<usize, ClientError> {
         let mut n = 0;
         for p in self.connected() {
             self.send(&p.name, data).await?;
@@ -159,28 +158,24 @@ impl Mesh {
     /// server's relay slot back at once (instead of after the relay's idle time), so the
     /// player's next session behind the same IP gets one. Sent twice (the second is ignored).
     pub async fn close(mut self) -> Result<(), ClientError> {
-        let bye = self.pump.engine.farewell();
+        let bye = !self.pump.engine.farewell().is_empty();
         for round in 0..FAREWELL_ROUNDS {
-            if bye.is_empty() {
+            if !bye {
                 break;
             }
             if round > 0 {
                 tokio::time::sleep(FAREWELL_GAP).await;
             }
-            for t in &bye {
-                // A lost copy is what the repeats are for; a failing send must not stop the leave.
-                if let Err(e) = self.pump.send_now(t).await {
-                    tracing::debug!(to = %t.to, error = %e, "leave notice not sent");
-                }
+            // A lost copy is what the repeats are for; a failing send must not stop the leave.
+            self.pump.engine.send_farewell();
+            if let Err(e) = self.pump.flush_out().await {
+                tracing::debug!(error = %e, "leave notices not sent");
             }
         }
-        if let Some(t) = self.pump.engine.leave_relay() {
-            for _ in 0..2 {
-                if let Err(e) = self.pump.send_now(&t).await {
-                    // Best effort: the server frees the slot after the relay's idle time anyway.
-                    self.pump.send_failed(t.to, &e);
-                }
-            }
+        // Best effort: the server frees the slot after the relay's idle time anyway.
+        self.pump.engine.send_leave_relay();
+        if let Err(e) = self.pump.flush_out().await {
+            tracing::debug!(error = %e, "the relay's leave not sent");
         }
         Ok(())
     }

@@ -5,13 +5,12 @@
 use crate::classify::{Classifier, NatReport};
 use crate::config::NatConfig;
 use crate::error::ClientError;
-use crate::outbox::{Outbox, SocketId, SocketOp};
+use crate::outbox::{Outbox, SocketOp};
 use crate::rng::Rng;
+use rhp_io::SocketId;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Instant;
 use tokio::net::UdpSocket;
-
-const PROBE: SocketId = SocketId(1);
 
 /// Classifies the NAT in front of `bind` (default: any port) with STUN Binding requests to
 /// `server` and its alternate port. Waits at most `stun_rto × (stun_tries + 1)`.
@@ -31,7 +30,7 @@ pub async fn probe_nat(
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64);
     let mut rng = Rng::new(seed);
     let now = Instant::now();
-    let mut c = Classifier::new(server, PROBE, nat, &mut rng, now, &mut out);
+    let mut c = Classifier::new(server, crate::sockets::PROBE, nat, &mut rng, now, &mut out);
     c.opened(SocketId::MAIN, main.local_addr().ok().map(|a| a.port()), now, &mut out);
     let (mut buf_a, mut buf_b) = (vec![0u8; 2048], vec![0u8; 2048]);
     loop {
@@ -69,7 +68,7 @@ pub async fn probe_nat(
             }
             r = async { match &probe { Some(s) => s.recv_from(&mut buf_b).await, None => std::future::pending().await } } => {
                 if let Ok((n, from)) = r {
-                    c.handle_datagram(PROBE, from, buf_b.get(..n).unwrap_or(&[]), &mut out);
+                    c.handle_datagram(crate::sockets::PROBE, from, buf_b.get(..n).unwrap_or(&[]), &mut out);
                 }
             }
             () = tokio::time::sleep_until(deadline) => c.handle_timeout(Instant::now(), &mut out),

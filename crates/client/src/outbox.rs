@@ -5,8 +5,8 @@
 //! newest item (the protocol resends everything that matters on its timers), and counts it.
 
 use crate::events::Event;
+use rhp_io::{SocketId, Transmit};
 use std::collections::VecDeque;
-use std::fmt;
 use std::net::SocketAddr;
 
 /// Most datagrams queued at once: a 12-player start burst is 11 × 17 = 187; a birthday-path
@@ -14,39 +14,6 @@ use std::net::SocketAddr;
 pub(crate) const MAX_TRANSMITS: usize = 4096;
 /// Most events queued at once.
 pub(crate) const MAX_EVENTS: usize = 4096;
-
-/// Which of the client's UDP sockets a datagram leaves from or arrived on. [`SocketId::MAIN`] is
-/// the socket of the whole run (the server sees it; plain punching uses it); the engine asks the
-/// driver for others (a NAT-classification probe socket, the birthday path's K sockets) with
-/// [`crate::Output::Open`] and gives them back with [`crate::Output::Close`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SocketId(pub u32);
-
-impl SocketId {
-    /// The socket of the whole run.
-    pub const MAIN: SocketId = SocketId(0);
-    /// A small socket the driver connects to the server in the lobby: the kernel reports an
-    /// ICMP "port unreachable" only on a connected UDP socket, so this one tells at once that
-    /// nothing listens at the server's address ([`crate::Input::Unreachable`]).
-    pub const WATCH: SocketId = SocketId(u32::MAX);
-}
-
-impl fmt::Display for SocketId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "#{}", self.0)
-    }
-}
-
-/// One datagram to send.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Transmit {
-    /// Destination.
-    pub to: SocketAddr,
-    /// Payload.
-    pub data: Vec<u8>,
-    /// The socket to send it from.
-    pub via: SocketId,
-}
 
 /// A request to the driver about its sockets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,7 +52,7 @@ impl Outbox {
             return;
         }
         if self.transmits.len() < MAX_TRANSMITS {
-            self.transmits.push_back(Transmit { to, data, via });
+            self.transmits.push_back(Transmit { via, to, data });
         } else {
             self.dropped += 1;
         }

@@ -4,8 +4,8 @@
 use crate::birthday::Prober;
 use crate::events::{FailReason, PeerInfo, PeerStatus};
 use crate::nat_kind::NatKind;
-use crate::outbox::SocketId;
 use crate::strategy::{Method, Plan};
+use rhp_io::SocketId;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 

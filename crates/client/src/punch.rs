@@ -62,10 +62,11 @@ use crate::config::{BirthdayConfig, Config};
 use crate::error::ClientError;
 use crate::events::{Event, LeaveReason, PeerInfo, PeerStatus};
 use crate::nat_kind::NatKind;
-use crate::outbox::{Outbox, SocketId, SocketOp, Transmit};
+use crate::outbox::{Outbox, SocketOp};
 use crate::peer_state::{candidate_ports, Alternate, PeerState};
 use crate::rng::Rng;
 use crate::strategy::{Method, Plan};
+use rhp_io::{SocketId, Transmit};
 use rhp_proto::{PeerAddr, PeerMessage};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -804,80 +805,109 @@ impl Punch {
             tracing::debug!(%from, len = data.len(), "ignoring a datagram that is no peer message");
             return None;
         };
-        let (idx, msg) = match msg {
-            PeerMessage::Leave { sender } | PeerMessage::Alive { sender } => {
-                // Only our clients send these: the sender is one, whatever the server said.
-                let idx = self.peers.iter().position(|p| p.name == sender && p.reported.ip() == from.ip())?;
-                let p = &mut self.peers[idx];
-                if p.is_gone() {
-                    return None;
+        match msg {
+            PeerMessage::Leave { sender } => self.on_notice(sender, true, now, from, out),
+            PeerMessage::Alive { sender } => self.on_notice(sender, false, now, from, out),
+            PeerMessage::Data(bytes) => return self.on_data(bytes, now, via, from, out),
+            _ => {
+                let idx = self.sender_of(&msg, via, from)?;
+                if let PeerMessage::Greeting { dest_port, .. } = msg {
+                    let before = self.my_port();
+                    self.vote(dest_port);
+                    if self.my_port() != before {
+                        tracing::debug!(my_port = self.my_port(), "our port as the peers see it changed");
+                    }
                 }
-                p.ours = true;
-                p.last_heard = Some(now);
-                if matches!(msg, PeerMessage::Leave { .. }) {
-                    self.mark_left(idx, LeaveReason::Left, now, out);
-                }
-                return None;
+                let first_heard = self.pin(idx, now, via, from, out)?;
+                self.answer(idx, &msg, first_heard, now, via, from, out);
             }
+        }
+        None
+    }
+
+    /// `l:`/`a:` (`leave` or not): only our clients send these, so the sender is one, whatever
+    /// the server said.
+    fn on_notice(&mut self, sender: &str, leave: bool, now: Instant, from: SocketAddr, out: &mut Outbox) {
+        let Some(idx) = self.peers.iter().position(|p| p.name == sender && p.reported.ip() == from.ip())
+        else {
+            return;
+        };
+        let p = &mut self.peers[idx];
+        if p.is_gone() {
+            return;
+        }
+        p.ours = true;
+        p.last_heard = Some(now);
+        if leave {
+            self.mark_left(idx, LeaveReason::Left, now, out);
+        }
+    }
+
+    /// `d:` on a path it was heard on. A peer behind a NAT that maps each destination anew (a
+    /// birthday or predicted plan: many paths are normal, and the two sides pin independently)
+    /// may send on a path whose greetings were all lost: once heard, its data from the IP the
+    /// server reported (for it alone) is taken and that path kept.
+    fn on_data(
+        &mut self,
+        bytes: &[u8],
+        now: Instant,
+        via: SocketId,
+        from: SocketAddr,
+        out: &mut Outbox,
+    ) -> Option<(String, Vec<u8>)> {
+        let idx = self.peers.iter().position(|p| p.owns_path(via, from)).or_else(|| {
+            let mut same_ip = self.peers.iter().enumerate().filter(|(_, p)| p.reported.ip() == from.ip());
+            let (i, p) = same_ip.next()?;
+            let many_paths = p.pinned.is_some() && p.plan != Plan::Plain && p.plan != Plan::PredictedByPeer;
+            (many_paths && same_ip.next().is_none()).then_some(i)
+        })?;
+        let p = &mut self.peers[idx];
+        if p.is_gone() {
+            return None;
+        }
+        p.last_heard = Some(now);
+        p.heard_on(via, from);
+        // Data that connects the peer names the path it came on: pin that one. The last
+        // greeting heard may be from a socket the peer has closed since (a birthday hard side
+        // greets from K sockets, then keeps only the ones it heard us on).
+        if !p.is_connected() && (p.pinned != Some(from) || p.via != via) {
+            tracing::debug!(peer = %p.name, %from, %via, "peer's data came on another path; re-pinned");
+            p.pinned = Some(from);
+            p.via = via;
+        }
+        self.mark_confirmed(idx, now, out);
+        Some((self.peers[idx].name.clone(), bytes.to_vec()))
+    }
+
+    /// Which peer sent this `g:`/`c:`/`y:` (by name, and only from the IP the server reported
+    /// for that name) or `s:<n>` (no name: only the host sends it, from its pinned address, or,
+    /// not yet heard, from the host's IP).
+    fn sender_of(&self, msg: &PeerMessage<'_>, via: SocketId, from: SocketAddr) -> Option<usize> {
+        match *msg {
             PeerMessage::Greeting { sender, .. }
             | PeerMessage::Confirm { sender, .. }
             | PeerMessage::StartAck { sender, .. } => {
-                // By name, and only from the IP the server reported for that name.
-                let idx = self.peers.iter().position(|p| p.name == sender && p.reported.ip() == from.ip())?;
-                (idx, msg)
+                self.peers.iter().position(|p| p.name == sender && p.reported.ip() == from.ip())
             }
-            PeerMessage::StartIn { .. } => {
-                // No name: only the host sends it, from its pinned address (or, not yet heard,
-                // from the host's IP).
-                let idx = self.peers.iter().position(|p| {
-                    p.is_host && p.pinned.map_or(p.reported.ip() == from.ip(), |a| a == from && p.via == via)
-                })?;
-                (idx, msg)
-            }
-            PeerMessage::Data(bytes) => {
-                // On a path it was heard on. A peer behind a NAT that maps each destination anew
-                // (a birthday or predicted plan: many paths are normal, and the two sides pin
-                // independently) may send on a path whose greetings were all lost: once heard, its
-                // data from the IP the server reported (for it alone) is taken and that path kept.
-                let idx = self.peers.iter().position(|p| p.owns_path(via, from)).or_else(|| {
-                    let mut same_ip =
-                        self.peers.iter().enumerate().filter(|(_, p)| p.reported.ip() == from.ip());
-                    let (i, p) = same_ip.next()?;
-                    let many_paths =
-                        p.pinned.is_some() && p.plan != Plan::Plain && p.plan != Plan::PredictedByPeer;
-                    (many_paths && same_ip.next().is_none()).then_some(i)
-                })?;
-                let p = &mut self.peers[idx];
-                if p.is_gone() {
-                    return None;
-                }
-                p.last_heard = Some(now);
-                p.heard_on(via, from);
-                // Data that connects the peer names the path it came on: pin that one. The
-                // last greeting heard may be from a socket the peer has closed since (a birthday
-                // hard side greets from K sockets, then keeps only the ones it heard us on).
-                if !p.is_connected() && (p.pinned != Some(from) || p.via != via) {
-                    tracing::debug!(peer = %p.name, %from, %via, "peer's data came on another path; re-pinned");
-                    p.pinned = Some(from);
-                    p.via = via;
-                }
-                self.mark_confirmed(idx, now, out);
-                return Some((self.peers[idx].name.clone(), bytes.to_vec()));
-            }
-        };
-        let my_port_before = self.my_port();
-        if let PeerMessage::Greeting { dest_port, .. } = msg {
-            self.vote(dest_port);
+            PeerMessage::StartIn { .. } => self.peers.iter().position(|p| {
+                p.is_host && p.pinned.map_or(p.reported.ip() == from.ip(), |a| a == from && p.via == via)
+            }),
+            PeerMessage::Data(_) | PeerMessage::Leave { .. } | PeerMessage::Alive { .. } => None,
         }
+    }
+
+    /// Peer `idx` was heard on (`via`, `from`): pinned there unless its path is settled, and on
+    /// first hearing reported and confirmed to at once (`Some(true)`). `None` when the datagram
+    /// is to be ignored (the peer is gone, or it came off the connected path).
+    fn pin(
+        &mut self,
+        idx: usize,
+        now: Instant,
+        via: SocketId,
+        from: SocketAddr,
+        out: &mut Outbox,
+    ) -> Option<bool> {
         let my_port = self.my_port();
-        if my_port != my_port_before {
-            tracing::debug!(my_port, "our port as the peers see it changed");
-        }
-        let me = self.me.clone();
-        // While our ticks still go to X (alternating g:/c:), they answer X; reactive answers
-        // are for when they have stopped, so the rate to X stays at one datagram per tick.
-        let ticking = self.state == PunchState::Running
-            && matches!(self.peers[idx].status, PeerStatus::Trying | PeerStatus::Heard);
         let p = &mut self.peers[idx];
         if p.is_gone() {
             return None;
@@ -903,45 +933,68 @@ impl Punch {
                 p.status = PeerStatus::Heard;
             }
             out.event(Event::Heard { peer: p.name.clone(), from });
-            out.send_via(via, from, confirm(&me, my_port));
+            out.send_via(via, from, confirm(&self.me, my_port));
         }
+        Some(first_heard)
+    }
+
+    /// The answer to `g:`/`c:`/`s:<n>`/`y:` from peer `idx` (already pinned), by the React and
+    /// Start rules.
+    #[allow(clippy::too_many_arguments)]
+    fn answer(
+        &mut self,
+        idx: usize,
+        msg: &PeerMessage<'_>,
+        first_heard: bool,
+        now: Instant,
+        via: SocketId,
+        from: SocketAddr,
+        out: &mut Outbox,
+    ) {
+        let my_port = self.my_port();
+        // While our ticks still go to X (alternating g:/c:), they answer X; reactive answers
+        // are for when they have stopped, so the rate to X stays at one datagram per tick.
+        let ticking = self.state == PunchState::Running
+            && matches!(self.peers[idx].status, PeerStatus::Trying | PeerStatus::Heard);
+        let confirm = confirm(&self.me, my_port);
+        // Heard just now for the first time (`first_heard`): `pin` has confirmed already.
+        let p = &mut self.peers[idx];
         match msg {
             PeerMessage::Greeting { .. } => {
                 if !first_heard && !ticking {
-                    out.send_via(via, from, confirm(&me, my_port));
+                    out.send_via(via, from, confirm);
                 }
             }
             PeerMessage::Confirm { .. } => {
                 if !p.confirmed {
                     if !first_heard {
-                        out.send_via(via, from, confirm(&me, my_port));
+                        out.send_via(via, from, confirm);
                     }
                     p.unanswered_confirms = 0;
                 } else if !ticking {
                     p.unanswered_confirms = p.unanswered_confirms.saturating_add(1);
                     if p.unanswered_confirms >= 2 {
                         p.unanswered_confirms = 0;
-                        out.send_via(via, from, confirm(&me, my_port));
+                        out.send_via(via, from, confirm);
                     }
                 }
                 self.mark_confirmed(idx, now, out);
             }
             PeerMessage::StartIn { .. } => {
-                out.send_via(via, from, PeerMessage::StartAck { sender: &me, port: my_port }.to_bytes());
+                out.send_via(via, from, PeerMessage::StartAck { sender: &self.me, port: my_port }.to_bytes());
                 self.mark_confirmed(idx, now, out);
             }
             PeerMessage::StartAck { .. } => {
                 // A Godot client that got our s:<n> but lost our c: still needs a c: within 2 s;
                 // it sends y: every 50 ms until it starts, so each y: gets one c:.
                 if self.is_host {
-                    out.send_via(via, from, confirm(&me, my_port));
+                    out.send_via(via, from, confirm);
                 }
                 p.start_acked = true;
                 self.mark_confirmed(idx, now, out);
             }
             PeerMessage::Data(_) | PeerMessage::Leave { .. } | PeerMessage::Alive { .. } => {}
         }
-        None
     }
 
     /// X heard us: connected (once), and for a host the `s:<n>` rounds begin at once.

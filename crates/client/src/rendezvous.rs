@@ -8,7 +8,7 @@
 //! - No datagram at all from the server for `server_timeout` ends the run: "never answered" if
 //!   nothing ever came, "stopped answering" if it had answered before.
 //! - While the server is silent (from the start, or for [`WATCH_AFTER`] after it answered), a
-//!   STUN Binding request goes every [`WATCH_EVERY`] from [`SocketId::WATCH`], a socket the
+//!   STUN Binding request goes every [`WATCH_EVERY`] from [`WATCH`], a socket the
 //!   driver connected to the server: there the kernel reports an ICMP "port unreachable"
 //!   ([`crate::Input::Unreachable`]), which ends the run at once ("nothing is listening").
 //! - Silence is reported as it lasts ([`Event::ServerSilent`]): every [`NOTICE_EVERY`] from the
@@ -22,7 +22,8 @@
 use crate::config::Config;
 use crate::error::ClientError;
 use crate::events::Event;
-use crate::outbox::{Outbox, SocketId};
+use crate::outbox::Outbox;
+use crate::sockets::WATCH;
 use rhp_proto::{ErrorCode, PeerAddr, Reply, Request};
 use std::time::{Duration, Instant};
 
@@ -212,7 +213,7 @@ impl Rendezvous {
         }
         let mut data = Vec::with_capacity(20);
         rhp_proto::stun::write_binding_request(WATCH_TXID, &mut data);
-        out.send_via(SocketId::WATCH, self.config.server, data);
+        out.send_via(WATCH, self.config.server, data);
         self.next_watch = now + WATCH_EVERY;
     }
 
@@ -298,11 +299,11 @@ impl Rendezvous {
                 self.on_info(now, players, out);
                 Step::Stay
             }
-            // The engine sends our `y:` (it may wait for the relay's grant first).
+            // The lobby sends our `y:` (it may wait for the relay's grant first).
             Reply::Start { own_port, peers } => Step::Started { own_port, peers, is_host: self.is_host },
             Reply::Error(code) => self.on_error(now, code, out),
             Reply::OtherError(text) => Step::Failed(ClientError::UnknownServerError(text)),
-            // The e:/n: extension: the engine reads n: before the lobby sees it.
+            // The e:/n: extension: the lobby reads n: before this.
             Reply::Nat(_) => Step::Stay,
         }
     }

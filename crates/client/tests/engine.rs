@@ -19,7 +19,7 @@ fn drain(e: &mut Engine) -> (Vec<Transmit>, Vec<Event>, Instant) {
     let (mut ts, mut evs) = (Vec::new(), Vec::new());
     loop {
         match e.poll_output() {
-            Output::Transmit(t) if t.via == SocketId::WATCH => {}
+            Output::Transmit(t) if t.via == rhp_client::WATCH => {}
             Output::Transmit(t) => ts.push(t),
             Output::Open(_) | Output::Close(_) => {}
             Output::Event(ev) => evs.push(ev),

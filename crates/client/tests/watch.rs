@@ -23,7 +23,7 @@ fn drain_all(e: &mut Engine) -> (Vec<Transmit>, Vec<Event>, Instant) {
 
 fn watch_sends(ts: &[Transmit]) -> usize {
     ts.iter()
-        .filter(|t| t.via == SocketId::WATCH && t.to == SERVER && rhp_proto::stun::is_stun(&t.data))
+        .filter(|t| t.via == rhp_client::WATCH && t.to == SERVER && rhp_proto::stun::is_stun(&t.data))
         .count()
 }
 

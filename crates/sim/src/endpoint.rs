@@ -6,14 +6,13 @@
 
 use rhp_client::{ClientError, Event};
 use rhp_io::{Input, SocketId, Transmit};
-use std::collections::VecDeque;
 use std::time::Instant;
 
 /// The server's alternate STUN port.
 pub const ALT: SocketId = rhp_server::ALT;
 
 /// A client's watch socket: connected to the server, so it hears "port unreachable".
-pub const WATCH: SocketId = SocketId(rhp_client::SocketId::WATCH.0);
+pub const WATCH: SocketId = rhp_client::WATCH;
 
 /// The real rendezvous server engine.
 pub struct ServerEndpoint {
@@ -62,45 +61,28 @@ pub enum ClientOut {
     Timeout(Instant),
 }
 
-/// A real client engine, and the application's datagrams that leave beside it today (data to a
-/// peer, the farewell), queued so they leave through [`ClientEndpoint::poll`] like the rest.
+/// A real client engine.
 pub struct ClientEndpoint {
     engine: rhp_client::Engine,
-    app: VecDeque<Transmit>,
 }
 
 impl ClientEndpoint {
     /// A client engine with `config`, started at `now`.
     pub fn new(config: rhp_client::Config, now: Instant) -> Result<ClientEndpoint, ClientError> {
-        Ok(ClientEndpoint { engine: rhp_client::Engine::new(config, now)?, app: VecDeque::new() })
+        Ok(ClientEndpoint { engine: rhp_client::Engine::new(config, now)? })
     }
 
     /// Feeds one input.
     pub fn handle(&mut self, input: Input<'_>) {
-        let sid = |id: SocketId| rhp_client::SocketId(id.0);
-        let input = match input {
-            Input::Datagram { now, via, from, data } => {
-                rhp_client::Input::Datagram { now, via: sid(via), from, data }
-            }
-            Input::Timeout(now) => rhp_client::Input::Timeout(now),
-            Input::Opened { now, id, local_port } => {
-                rhp_client::Input::Opened { now, id: sid(id), local_port }
-            }
-            Input::Unreachable { now, to } => rhp_client::Input::Unreachable { now, to },
-        };
         self.engine.handle_input(input);
     }
 
     /// The next thing the engine wants done (drain until [`ClientOut::Timeout`]).
     pub fn poll(&mut self) -> ClientOut {
-        if let Some(t) = self.app.pop_front() {
-            return ClientOut::Transmit(t);
-        }
-        let io = |t: rhp_client::Transmit| Transmit { via: SocketId(t.via.0), to: t.to, data: t.data };
         match self.engine.poll_output() {
-            rhp_client::Output::Transmit(t) => ClientOut::Transmit(io(t)),
-            rhp_client::Output::Open(id) => ClientOut::Open(SocketId(id.0)),
-            rhp_client::Output::Close(id) => ClientOut::Close(SocketId(id.0)),
+            rhp_client::Output::Transmit(t) => ClientOut::Transmit(t),
+            rhp_client::Output::Open(id) => ClientOut::Open(id),
+            rhp_client::Output::Close(id) => ClientOut::Close(id),
             rhp_client::Output::Event(e) => ClientOut::Event(e),
             rhp_client::Output::Timeout(t) => ClientOut::Timeout(t),
         }
@@ -113,23 +95,18 @@ impl ClientEndpoint {
 
     /// Application data to `peer` (drain afterwards).
     pub fn send(&mut self, _now: Instant, peer: &str, data: &[u8]) -> Result<(), ClientError> {
-        let t = self.engine.data_to(peer, data)?;
-        self.app.push_back(Transmit { via: SocketId(t.via.0), to: t.to, data: t.data });
-        Ok(())
+        self.engine.send(peer, data).map(|_| ())
     }
 
     /// We leave, as `Mesh::close` does: the farewell `rounds` times, then the relay given back
     /// (drain afterwards; the sim stops the client after that).
     pub fn leave(&mut self, _now: Instant, rounds: usize) {
-        let bye = self.engine.farewell();
-        for _ in 0..rounds {
-            for t in &bye {
-                self.app.push_back(Transmit { via: SocketId(t.via.0), to: t.to, data: t.data.clone() });
+        if !self.engine.farewell().is_empty() {
+            for _ in 0..rounds {
+                self.engine.send_farewell();
             }
         }
-        if let Some(t) = self.engine.leave_relay() {
-            self.app.push_back(Transmit { via: SocketId(t.via.0), to: t.to, data: t.data });
-        }
+        self.engine.send_leave_relay();
     }
 
     /// The engine itself (app commands: start, exit, kick; queries: players, peers).
@@ -141,9 +118,4 @@ impl ClientEndpoint {
     pub fn engine_mut(&mut self) -> &mut rhp_client::Engine {
         &mut self.engine
     }
-}
-
-/// The client's own address type for a socket (for tests comparing `PeerInfo::via`).
-pub fn client_socket(id: SocketId) -> rhp_client::SocketId {
-    rhp_client::SocketId(id.0)
 }

@@ -12,12 +12,12 @@ pub struct OpsArgs {
     /// HTTP endpoint for Prometheus (/metrics) and health checks (/healthz: the engine loop turned
     /// within the last second; /readyz: the UDP sockets are bound), or `off`. Default
     /// 127.0.0.1:9775, loopback only (if that port is taken, the server runs without it).
-    #[arg(long, value_name = "ADDR", value_parser = parse_metrics, help_heading = crate::serve::METRICS)]
+    #[arg(long, value_name = "ADDR", value_parser = parse_metrics, help_heading = crate::headings::METRICS)]
     pub metrics: Option<MetricsAddr>,
 
     /// Log line format: text (`time - name - LEVEL - message`) or json (one object a line with
     /// the same fields: timestamp, target, level, message).
-    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = LogFormat::Text, help_heading = crate::serve::LOGGING)]
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = LogFormat::Text, help_heading = crate::headings::LOGGING)]
     pub log_format: LogFormat,
 }
 

@@ -27,7 +27,7 @@ pub(crate) fn drain(e: &mut Engine) -> Out {
     let mut o = Out::default();
     loop {
         match e.poll_output() {
-            Output::Transmit(t) if t.via == SocketId::WATCH => {}
+            Output::Transmit(t) if t.via == crate::WATCH => {}
             Output::Transmit(t) => o.ts.push(t),
             Output::Open(id) => o.opened.push(id),
             Output::Close(id) => o.closed.push(id),
