@@ -9,7 +9,7 @@
 
 use crate::rng::Rng;
 use rhp_lab::nat::{Filtering, Mapping, NatType, PortAlloc, SEQUENTIAL_FIRST_PORT, SEQUENTIAL_SPAN};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -33,8 +33,10 @@ struct Entry {
     /// The destination, for address-and-port-dependent mapping; `None`: every destination.
     towards: Option<SocketAddr>,
     public_port: u16,
-    /// Everyone the inside endpoint sent to through this mapping (the filter's allow list).
-    contacted: BTreeSet<SocketAddr>,
+    /// Everyone the inside endpoint sent to through this mapping, and when that flow last
+    /// carried a datagram either way (the filter's allow list: a flow idle for the timeout is
+    /// forgotten, as conntrack forgets it).
+    contacted: BTreeMap<SocketAddr, Instant>,
     last_used: Instant,
 }
 
@@ -93,14 +95,14 @@ impl Nat {
                     inside,
                     towards,
                     public_port,
-                    contacted: BTreeSet::new(),
+                    contacted: BTreeMap::new(),
                     last_used: now,
                 });
                 self.entries.len() - 1
             }
         };
         let e = &mut self.entries[i];
-        e.contacted.insert(to);
+        e.contacted.insert(to, now);
         e.last_used = now;
         SocketAddr::new(self.public_ip, e.public_port)
     }
@@ -117,17 +119,25 @@ impl Nat {
     ) -> Result<SocketAddr, DropReason> {
         self.expire(now);
         let filtering = self.kind.filtering();
+        // A flow idle for the timeout no longer lets anything in (checked here, not swept).
+        let timeout = self.timeout;
+        let fresh = |t: &Instant| now.saturating_duration_since(*t) < timeout;
         let mut any = false;
         for e in self.entries.iter_mut().filter(|e| e.public_port == port) {
             any = true;
             let allowed = hairpin
                 || match filtering {
                     Filtering::EndpointIndependent => true,
-                    Filtering::AddressDependent => e.contacted.iter().any(|c| c.ip() == from.ip()),
-                    Filtering::AddressAndPortDependent => e.contacted.contains(&from),
+                    Filtering::AddressDependent => {
+                        e.contacted.iter().any(|(c, t)| c.ip() == from.ip() && fresh(t))
+                    }
+                    Filtering::AddressAndPortDependent => e.contacted.get(&from).is_some_and(fresh),
                 };
             if allowed {
                 e.last_used = now;
+                if let Some(t) = e.contacted.get_mut(&from) {
+                    *t = now;
+                }
                 return Ok(e.inside);
             }
         }
@@ -240,6 +250,18 @@ mod tests {
         assert_ne!(x, y);
         assert_eq!(n.ingress(t, p, x, false), Err(DropReason::Filtered), "x is s's mapping only");
         assert_eq!(n.ingress(t, p, y, false), Ok(a(IN)));
+    }
+
+    #[test]
+    fn a_flow_idle_for_the_timeout_lets_nothing_in_while_the_mapping_lives_on_another() {
+        let (mut n, t) = nat(NatType::PortRestrictedCone);
+        let (s, p) = (a("198.51.100.1:1"), a("198.51.100.2:2"));
+        n.egress(t, a(IN), s);
+        n.egress(t, a(IN), p);
+        n.egress(t + MAPPING_TIMEOUT / 2, a(IN), p);
+        let later = t + MAPPING_TIMEOUT * 6 / 5;
+        assert_eq!(n.ingress(later, p, 5000, false), Ok(a(IN)), "p's flow is fresh");
+        assert_eq!(n.ingress(later, s, 5000, false), Err(DropReason::Filtered), "s's flow is forgotten");
     }
 
     #[test]

@@ -153,6 +153,8 @@ pub struct Sim {
     /// The instant the run began.
     pub t0: Instant,
     rng: Rng,
+    /// The seed of this run (named in every failure, to replay it).
+    pub seed: u64,
     server: Option<ServerEndpoint>,
     server_next: Option<Instant>,
     /// A muted server hears nothing and sends nothing, and nothing reports it gone (a firewall
@@ -188,6 +190,7 @@ impl Sim {
             now: t0,
             t0,
             rng: Rng::new(seed),
+            seed,
             server: Some(ServerEndpoint::new(config)),
             server_next: None,
             server_muted: false,
@@ -343,7 +346,7 @@ impl Sim {
     /// Advances to the earliest delivery or deadline and handles it; false when nothing is left.
     pub fn step(&mut self) -> bool {
         self.steps += 1;
-        assert!(self.steps < MAX_STEPS, "simulation livelocked: {MAX_STEPS} steps");
+        assert!(self.steps < MAX_STEPS, "simulation livelocked: {MAX_STEPS} steps (seed {})", self.seed);
         let Some(t) = self.next_event() else { return false };
         if t > self.now {
             self.now = t;
@@ -351,7 +354,12 @@ impl Sim {
         }
         self.same_instant += 1;
         if self.same_instant > MAX_SAME_INSTANT {
-            panic!("simulation livelocked at {:?}: {}", self.now - self.t0, self.who_is_due());
+            panic!(
+                "simulation livelocked at {:?} (seed {}): {}",
+                self.now - self.t0,
+                self.seed,
+                self.who_is_due()
+            );
         }
         if let Some(Reverse((at, id))) = self.heap.peek().copied() {
             if at <= self.now {
@@ -393,9 +401,13 @@ impl Sim {
     pub fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&Sim) -> bool) {
         let end = self.now + limit;
         while !done(self) {
-            assert!(self.now <= end, "simulation did not reach its goal within {limit:?}");
+            assert!(
+                self.now <= end,
+                "simulation did not reach its goal within {limit:?} (seed {})",
+                self.seed
+            );
             if !self.step() {
-                panic!("simulation ran out of events before reaching its goal");
+                panic!("simulation ran out of events before reaching its goal (seed {})", self.seed);
             }
         }
     }

@@ -198,3 +198,27 @@ fn a_peer_that_is_not_ours_never_gets_a_leave_or_a_keepalive_and_is_never_called
     // here, which has no such events: what it reports is not looked at.
     assert_eq!(host_changes(&sim, 1), [("P1".to_owned(), true)]);
 }
+
+/// A NAT that forgets its mappings (its timeout cut to 1 ms once the players are connected)
+/// cuts the direct path: each keepalive reaches a router that no longer knows the flow, and
+/// both players report the other silent; with the lab's 180 s nothing is lost.
+#[test]
+fn a_nat_that_forgets_its_mappings_cuts_the_path_and_both_sides_report_silence() {
+    for (timeout, lost) in [(Duration::from_millis(1), true), (rhp_sim::nat::MAPPING_TIMEOUT, false)] {
+        let mut sim = Sim::new(9, rhp_server::Config::default());
+        let kind = rhp_lab::nat::NatType::PortRestrictedCone;
+        let sites = [sim.add_site(&[kind]), sim.add_site(&[kind])];
+        let ids = add_players(&mut sim, &sites, LAN, |c| c.nat.relay = false);
+        start_when_full(&mut sim, &ids);
+        run_to_done(&mut sim, &ids, Duration::from_secs(10));
+        assert!(pair_outcome(&sim, (ids[0], "P0"), (ids[1], "P1")).0, "connected first");
+        for s in sites {
+            sim.sites[s].nats[0].timeout = timeout;
+        }
+        sim.run_for(Duration::from_secs(20));
+        for (i, peer) in [(ids[0], "P1"), (ids[1], "P0")] {
+            let silent = left_events(&sim, i).iter().any(|(_, n, r)| n == peer && *r == LeaveReason::Silent);
+            assert_eq!(silent, lost, "mapping timeout {timeout:?}");
+        }
+    }
+}
