@@ -144,3 +144,39 @@ fn application_data_flows_both_ways_directly_and_through_the_relay() {
         assert!(data_events(&sim, ids[0]).contains(&("P1".to_owned(), b"hello P0".to_vec())), "{nat}");
     }
 }
+
+#[test]
+fn a_kicked_player_stays_out_until_the_host_lets_it_back() {
+    let mut sim = Sim::new(8, rhp_server::Config::default());
+    let sites: Vec<usize> = (0..3).map(|_| sim.add_site(&[])).collect();
+    let ids = add_players(&mut sim, &sites[..2], Link::CLEAN, |_| {});
+    sim.run_until(Duration::from_secs(2), |s| ids.iter().all(|i| players(s, *i).len() == 2));
+    sim.command(ids[0], |e, now| e.engine_mut().kick(now, "P1")).unwrap();
+    sim.run_until(Duration::from_secs(2), |s| s.clients[ids[1]].outcome.is_some());
+    // P1 again, from another address: still out.
+    let again = sim.add_client(sites[2], Config::join(SERVER, SESSION, "P1"), Link::CLEAN);
+    sim.run_until(Duration::from_secs(2), |s| s.clients[again].outcome.is_some());
+    assert_eq!(server_error(&sim, again), Some(ErrorCode::KickedByHost));
+    sim.command(ids[0], |e, now| e.engine_mut().unban(now, "P1")).unwrap();
+    sim.run_for(Duration::from_millis(100));
+    let back = sim.add_client(sites[2], Config::join(SERVER, SESSION, "P1"), Link::CLEAN);
+    sim.run_until(Duration::from_secs(2), |s| players(s, back).len() == 2);
+    assert!(sim.clients[back].outcome.is_none());
+    assert_eq!(players(&sim, ids[0]), ["P0", "P1"]);
+}
+
+#[test]
+fn when_the_host_exits_in_the_lobby_the_next_player_becomes_host_and_can_start() {
+    let mut sim = Sim::new(9, rhp_server::Config::default());
+    let sites: Vec<usize> = (0..3).map(|_| sim.add_site(&[])).collect();
+    let ids = add_players(&mut sim, &sites, Link::CLEAN, |_| {});
+    sim.run_until(Duration::from_secs(2), |s| ids.iter().all(|i| players(s, *i).len() == 3));
+    sim.command(ids[0], |e, now| e.engine_mut().exit(now));
+    let became = |s: &Sim| s.clients[ids[1]].events.iter().any(|(_, e)| matches!(e, Event::BecameHost));
+    sim.run_until(Duration::from_secs(3), became);
+    assert!(sim.clients[ids[1]].endpoint.engine().is_host());
+    assert!(!sim.clients[ids[2]].events.iter().any(|(_, e)| matches!(e, Event::BecameHost)));
+    sim.command(ids[1], |e, now| e.engine_mut().start(now));
+    run_to_done(&mut sim, &ids[1..], Duration::from_secs(10));
+    assert!(pair_outcome(&sim, (ids[1], "P1"), (ids[2], "P2")).0);
+}
