@@ -180,3 +180,34 @@ fn when_the_host_exits_in_the_lobby_the_next_player_becomes_host_and_can_start()
     run_to_done(&mut sim, &ids[1..], Duration::from_secs(10));
     assert!(pair_outcome(&sim, (ids[1], "P1"), (ids[2], "P2")).0);
 }
+
+#[test]
+fn a_private_player_reaches_the_others_through_the_relay_only_and_nobody_learns_its_address() {
+    let mut sim = Sim::new(10, rhp_server::Config::default());
+    sim.record = true;
+    let kind = NatType::FullCone;
+    let sites: Vec<usize> = (0..3).map(|_| sim.add_site(&[kind])).collect();
+    let ids = add_players(&mut sim, &sites, Link::CLEAN, |c| c.nat.private = c.player == "P2");
+    start_when_full(&mut sim, &ids);
+    run_to_done(&mut sim, &ids, Duration::from_secs(20));
+    sim.run_for(Duration::from_secs(5));
+    for (a, b) in [(0, 2), (1, 2)] {
+        let (ok, m) = pair_outcome(&sim, (ids[a], &name(a)), (ids[b], &name(b)));
+        assert!(ok && m == Some(Method::Relay), "P{a} × P{b}: {ok} {m:?}");
+    }
+    assert!(pair_outcome(&sim, (ids[0], "P0"), (ids[1], "P1")).0);
+    let p2_public = sim.public_ip(ids[2]);
+    let placeholder = rhp_proto::relay::PRIVATE_PLACEHOLDER;
+    for p in &sim.wire {
+        if p.sender == rhp_sim::Node::Client(ids[2]) {
+            assert_eq!(p.to.ip(), SERVER.ip(), "the private player talks to the server only: {}", p.text());
+        }
+        if p.sender != rhp_sim::Node::Server {
+            assert_ne!(p.to.ip(), p2_public, "nobody sends to its address: {}", p.text());
+        }
+        assert_ne!(p.to, placeholder, "nobody sends to the placeholder");
+        if p.sender == rhp_sim::Node::Server && p.to.ip() != p2_public {
+            assert!(!p.text().contains(&p2_public.to_string()), "the server lists its address: {}", p.text());
+        }
+    }
+}
