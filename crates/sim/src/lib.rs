@@ -4,7 +4,8 @@
 //! Nothing sleeps and nothing reads the clock but once (the base instant): time jumps from one
 //! delivery or deadline to the next, so a 15-minute session timeout runs in milliseconds. One
 //! seed decides everything random (loss, jitter, random NAT ports, the clients' seeds): the
-//! same seed gives the same run, bit for bit ([`Sim::digest_value`]). It is the place where rules
+//! same seed gives the same run, bit for bit ([`Sim::digest_value`]; the server's relay tokens,
+//! which it still draws from OS entropy, are masked in the digest). It is the place where rules
 //! that involve both engines (and, next, several server nodes) are tested.
 //!
 //! # Layout
@@ -19,8 +20,15 @@
 //! - [`session`]: a session as tests run it (players, lobby, start, what each pair ended on).
 //! - [`rng`]: the seeded generator; [`trace`]: the run's digest.
 //!
-//! The matrix (every lab NAT pair, 2, 3 and 12 players, clean and lossy, against
-//! `rhp_lab::theory`) and the client's behaviour tests are in `tests/`.
+//! # Tests (`tests/`)
+//! - `matrix.rs`: every lab NAT pair clean, lossy (10% + 50 ms) and rough (jitter, reordering,
+//!   duplication), groups of 3 and 12, the same-NAT hairpin cell, each against
+//!   `rhp_lab::theory`; a seeded run reproducible bit for bit.
+//! - `client_sessions.rs`, `client_leave.rs`: whole sessions, leaves, silences and the host
+//!   hand-over (the client's former FakeServer tests), and a NAT that forgets its mappings.
+//! - `client_lobby.rs`: refusals, kick and unban, exit, the session lifetime, data direct and
+//!   relayed, a private player.
+//! - `server_gone.rs`: a stopped or muted server, the filter hook, bounded idle runs.
 #![deny(missing_docs)]
 
 pub mod endpoint;

@@ -94,7 +94,7 @@ pub enum Verdict {
 pub struct Site {
     /// The routers, innermost first.
     pub nats: Vec<Nat>,
-    /// The inside prefix's first three octets' last one: clients are 10.<n>.0.<k>.
+    /// The second octet of the inside prefix: clients are `10.<n>.0.<k>`.
     net: u8,
     members: usize,
 }
@@ -225,7 +225,7 @@ impl Sim {
     }
 
     /// A site behind `nats` (innermost first; empty: public addresses). Its routers' public
-    /// addresses: 203.0.113.<n> outside, 100.64.<n>.<k> between routers.
+    /// addresses: `203.0.113.<n>` outside, `100.64.<n>.<k>` between routers.
     pub fn add_site(&mut self, nats: &[NatType]) -> usize {
         let n = self.sites.len();
         let net = u8::try_from(n + 1).unwrap_or(u8::MAX);
