@@ -59,11 +59,28 @@ const ROUGH: Link = Link {
     duplicate: 0.05,
 };
 
-/// (With seed 8, port-restricted × symmetric-pp stays on the relay for 22 s before a direct path
-/// opens: a slow birthday run, not a failure; 1 of the 8 seeds 8..16 tried.)
 #[test]
 fn every_lab_pair_on_a_rough_link() {
     every_pair(ROUGH, "rough", 9);
+}
+
+/// Known failure, found by this simulation (seed 8; 1 of the 8 seeds 8..16 tried): on the rough
+/// link the birthday path's two sides end pinned to different hard-side sockets. The easy side
+/// first hears the hard side from socket A (local port 50007) and the hard side connects on A
+/// (`birthday`) and closes its other sockets; but the easy side's pin has moved to the source of
+/// a later greeting from another socket (port 50005, late on the jittery link), which is closed
+/// by then. Its confirmations go nowhere: it stays `Heard`, on the relay, for 22 s, while the
+/// hard side reports a direct path.
+#[test]
+#[ignore = "known failure: the birthday path's easy side can re-pin to a socket the hard side closed"]
+fn port_restricted_and_symmetric_pp_leave_the_relay_on_a_rough_link_seed_8() {
+    check_pair(
+        Access::Nat(NatType::PortRestrictedCone),
+        Access::Nat(NatType::SymmetricPreserving),
+        ROUGH,
+        8,
+        "rough",
+    );
 }
 
 /// A group: every pair connects, by a method its pair allows, or (as the lab's group cells) on
