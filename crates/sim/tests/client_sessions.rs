@@ -84,6 +84,20 @@ fn a_nat_that_maps_each_destination_to_a_new_port_is_handled_by_pinning() {
         assert_eq!(seen_by.status, PeerStatus::Connected);
     }
     assert_eq!(shifted, 2);
+    // Each player learned its own port as its peers see it (the greetings' field 3): P0 one of
+    // the ports its peers pinned, the others the port their full cones preserve.
+    let pinned: Vec<u16> = ids[1..]
+        .iter()
+        .map(|i| {
+            let p0 = sim.clients[*i].endpoint.engine().peers().into_iter().find(|p| p.name == "P0").unwrap();
+            p0.addr.unwrap().port()
+        })
+        .collect();
+    let my = sim.clients[ids[0]].endpoint.engine().my_port().unwrap();
+    assert!(pinned.contains(&my), "{my} in {pinned:?}");
+    for &i in &ids[1..] {
+        assert_eq!(sim.clients[i].endpoint.engine().my_port(), Some(50000));
+    }
 }
 
 #[test]
