@@ -150,19 +150,7 @@ mod sockets;
 pub mod strategy;
 
 #[cfg(test)]
-mod sim;
-#[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod tests_leave;
-#[cfg(test)]
-mod tests_nat;
-#[cfg(test)]
-mod tests_private;
-#[cfg(test)]
-mod tests_relay;
-#[cfg(test)]
-mod tests_watch;
 
 pub use config::{BirthdayConfig, Config, NatConfig, Role, Timers};
 pub use driver::{Client, Control};

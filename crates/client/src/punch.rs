@@ -501,6 +501,9 @@ impl Punch {
         let waiting = self.state == PunchState::Running
             && self.peers.iter().any(|p| p.plan == Plan::BirthdayHard && !p.is_connected());
         if !waiting {
+            // Disarmed: a peer that connected before the grace ended must not leave a deadline
+            // in the past behind (the driver would be woken at once, again and again).
+            self.hard_at = None;
             self.close_hard(out);
             return;
         }

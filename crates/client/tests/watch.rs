@@ -2,9 +2,10 @@
 //! unreachable" reported by the driver, silence reported as it lasts, and no NAT conclusion
 //! from a server that never answered (injected clock, no sockets).
 
-use crate::sim::SERVER;
-use crate::tests_nat::{addr, classify, feed, join, tick, LOCAL_PORT, MS};
-use crate::{ClientError, Config, Engine, Event, Input, Output, SocketId, Transmit};
+mod common;
+
+use common::{addr, classify, feed, join, tick, LOCAL_PORT, MS, SERVER};
+use rhp_client::{ClientError, Config, Engine, Event, Input, Output, SocketId, Transmit};
 use std::time::{Duration, Instant};
 
 /// Every output until the engine waits, watch requests included: (transmits, events, deadline).
@@ -21,7 +22,9 @@ fn drain_all(e: &mut Engine) -> (Vec<Transmit>, Vec<Event>, Instant) {
 }
 
 fn watch_sends(ts: &[Transmit]) -> usize {
-    ts.iter().filter(|t| t.via == crate::WATCH && t.to == SERVER && rhp_proto::stun::is_stun(&t.data)).count()
+    ts.iter()
+        .filter(|t| t.via == rhp_client::WATCH && t.to == SERVER && rhp_proto::stun::is_stun(&t.data))
+        .count()
 }
 
 fn unreachable(e: &mut Engine, now: Instant) -> Option<Result<(), ClientError>> {
@@ -130,7 +133,7 @@ fn no_nat_conclusion_while_the_server_never_answered() {
     assert!(!out.events.iter().any(|ev| matches!(ev, Event::Nat(_))), "{:?}", out.events);
     // The server answers later (a server without STUN): now "unknown" is a true statement.
     let o = feed(&mut e, now, SocketId::MAIN, SERVER, b"i:Alice:Bob");
-    assert!(o.events.iter().any(|ev| matches!(ev, Event::Nat(r) if r.kind == crate::NatKind::Unknown)));
+    assert!(o.events.iter().any(|ev| matches!(ev, Event::Nat(r) if r.kind == rhp_client::NatKind::Unknown)));
 }
 
 #[test]

@@ -2,10 +2,9 @@
 //! hellos, a relayed peer reported connected at once, data both ways through the relay, the
 //! move to a direct path, and background direct attempts with candidates after the deadline.
 
+use super::util::{addr, classify, drain, feed, join, text, tick, Out, ALICE, LOCAL_PORT, MS, SERVER};
 use crate::punch::RETRY_EVERY;
 use crate::relay::{ACK, ALIVE, CANDIDATE, DATA, LEAVE};
-use crate::sim::SERVER;
-use crate::tests_nat::{addr, classify, drain, feed, join, text, tick, Out, ALICE, LOCAL_PORT, MS};
 use crate::{Engine, Event, LeaveReason, Method, Path, SocketId};
 use rhp_proto::relay::{FromServer, ToServer};
 use std::time::{Duration, Instant};

@@ -1,119 +1,15 @@
 //! Unit tests of NAT classification, the `e:`/`n:` announcement and the direct methods, on an
 //! injected clock with injected STUN answers and socket outcomes (no sockets, no sleeping).
 
-use crate::sim::SERVER;
-use crate::{Config, Engine, Event, Input, Method, NatKind, Output, SocketId, Transmit};
-use rhp_proto::stun;
+mod common;
+
+use common::{
+    addr, classify, drain, feed, is_stun, join, opened, text, tick, Out, ALICE, ALT, LOCAL_PORT, MS,
+    PUBLIC_IP, SERVER,
+};
+use rhp_client::{Config, Engine, Event, Method, NatKind, SocketId};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-
-pub(crate) const MS: Duration = Duration::from_millis(1);
-const ALT: &str = "10.0.0.1:57776";
-const PUBLIC_IP: &str = "198.51.100.7";
-pub(crate) const LOCAL_PORT: u16 = 5000;
-
-#[derive(Default, Debug)]
-pub(crate) struct Out {
-    pub(crate) ts: Vec<Transmit>,
-    pub(crate) opened: Vec<SocketId>,
-    pub(crate) closed: Vec<SocketId>,
-    pub(crate) events: Vec<Event>,
-}
-
-/// Everything the engine wants done, but the lobby's watch requests (see `tests_watch.rs`).
-pub(crate) fn drain(e: &mut Engine) -> Out {
-    let mut o = Out::default();
-    loop {
-        match e.poll_output() {
-            Output::Transmit(t) if t.via == crate::WATCH => {}
-            Output::Transmit(t) => o.ts.push(t),
-            Output::Open(id) => o.opened.push(id),
-            Output::Close(id) => o.closed.push(id),
-            Output::Event(ev) => o.events.push(ev),
-            Output::Timeout(_) => return o,
-        }
-    }
-}
-
-pub(crate) fn addr(s: &str) -> SocketAddr {
-    s.parse().unwrap()
-}
-
-pub(crate) fn feed(e: &mut Engine, now: Instant, via: SocketId, from: SocketAddr, data: &[u8]) -> Out {
-    e.handle_input(Input::Datagram { now, via, from, data });
-    drain(e)
-}
-
-pub(crate) fn opened(e: &mut Engine, now: Instant, id: SocketId, port: u16) -> Out {
-    e.handle_input(Input::Opened { now, id, local_port: Some(port) });
-    drain(e)
-}
-
-pub(crate) fn tick(e: &mut Engine, now: Instant) -> Out {
-    e.handle_input(Input::Timeout(now));
-    drain(e)
-}
-
-fn is_stun(t: &Transmit) -> bool {
-    stun::is_stun(&t.data)
-}
-
-/// The answer a STUN server gives `t`, mapping it to `PUBLIC_IP:port`.
-fn answer(t: &Transmit, port: u16) -> Vec<u8> {
-    let req = stun::parse_binding_request(&t.data).unwrap();
-    let mut out = Vec::new();
-    stun::write_binding_response(&req, SocketAddr::new(PUBLIC_IP.parse().unwrap(), port), &mut out);
-    out
-}
-
-pub(crate) fn text(t: &Transmit) -> String {
-    String::from_utf8_lossy(&t.data).into_owned()
-}
-
-/// An engine whose probes 0..3 are answered with `ports` (None: never answered). Returns the
-/// engine, the time, and everything it output.
-pub(crate) fn classify(config: Config, ports: [Option<u16>; 4]) -> (Engine, Instant, Out) {
-    let t0 = Instant::now();
-    let mut e = Engine::new(config, t0).unwrap();
-    let mut all = drain(&mut e);
-    all.events.extend(opened(&mut e, t0, SocketId::MAIN, LOCAL_PORT).events);
-    assert_eq!(all.opened, vec![SocketId(1)], "the probe socket is asked for at once");
-    let mut o = opened(&mut e, t0, SocketId(1), 6000);
-    let mut stun_sent: Vec<Transmit> = all.ts.iter().filter(|t| is_stun(t)).cloned().collect();
-    stun_sent.append(&mut o.ts);
-    assert_eq!(stun_sent.len(), 4);
-    // In probe order: main→server, main→alt, probe→server, probe→alt.
-    let order: Vec<(SocketId, SocketAddr)> = stun_sent.iter().map(|t| (t.via, t.to)).collect();
-    assert_eq!(
-        order,
-        vec![
-            (SocketId::MAIN, SERVER),
-            (SocketId::MAIN, addr(ALT)),
-            (SocketId(1), SERVER),
-            (SocketId(1), addr(ALT))
-        ]
-    );
-    for (t, port) in stun_sent.iter().zip(ports) {
-        if let Some(port) = port {
-            let o = feed(&mut e, t0 + MS, t.via, t.to, &answer(t, port));
-            all.closed.extend(o.closed);
-            all.events.extend(o.events);
-            all.ts.extend(o.ts);
-        }
-    }
-    // Let every retransmission run out.
-    for i in 1..=8 {
-        let o = tick(&mut e, t0 + 250 * MS * i);
-        all.closed.extend(o.closed);
-        all.events.extend(o.events);
-        all.ts.extend(o.ts);
-    }
-    (e, t0 + 2100 * MS, all)
-}
-
-pub(crate) fn join() -> Config {
-    Config::join(SERVER, "S1", "Bob")
-}
 
 fn kind_of(e: &Engine) -> NatKind {
     e.nat_report().expect("classified").kind
@@ -211,8 +107,6 @@ fn started(ports: [Option<u16>; 4], n: &str) -> (Engine, Instant, Out) {
     let out = feed(&mut e, now, SocketId::MAIN, SERVER, b"s:40000:Alice:203.0.113.5:7000");
     (e, now, out)
 }
-
-pub(crate) const ALICE: &str = "203.0.113.5:7000";
 
 #[test]
 fn a_predictable_peer_gets_its_predicted_ports_first_then_the_window() {

@@ -1,8 +1,11 @@
 //! Unit tests of the engine on an injected clock: single engines fed by hand for the timing
-//! rules, and the [`sim`](crate::sim) harness for whole sessions.
+//! rules of the lobby and the peer phase. (Whole sessions run in `rhp-sim`, with the real server:
+//! `crates/sim/tests/client_sessions.rs`.)
 
-use crate::sim::{Sim, SERVER};
-use crate::{
+mod common;
+
+use common::SERVER;
+use rhp_client::{
     ClientError, Config, Engine, Event, FailReason, Input, Method, Output, PeerStatus, SocketId, Transmit,
 };
 use rhp_proto::ErrorCode;
@@ -11,12 +14,12 @@ use std::time::{Duration, Instant};
 
 const MS: Duration = Duration::from_millis(1);
 
-/// Everything the engine wants done, but the lobby's watch requests (see `tests_watch.rs`).
+/// Everything the engine wants done, but the lobby's watch requests (see `watch.rs`).
 fn drain(e: &mut Engine) -> (Vec<Transmit>, Vec<Event>, Instant) {
     let (mut ts, mut evs) = (Vec::new(), Vec::new());
     loop {
         match e.poll_output() {
-            Output::Transmit(t) if t.via == crate::WATCH => {}
+            Output::Transmit(t) if t.via == rhp_client::WATCH => {}
             Output::Transmit(t) => ts.push(t),
             Output::Open(_) | Output::Close(_) => {}
             Output::Event(ev) => evs.push(ev),
@@ -262,7 +265,7 @@ fn start_burst_covers_the_window_in_order_with_exact_field_3() {
     let (ts, _, next) = feed(&mut e, t0, SERVER, "s:40000:Alice:10.0.0.9:5555");
     let greets: Vec<&Transmit> = ts.iter().filter(|t| t.to != SERVER).collect();
     let ports: Vec<u16> = greets.iter().map(|t| t.to.port()).collect();
-    assert_eq!(ports, crate::candidate_ports(5555));
+    assert_eq!(ports, rhp_client::candidate_ports(5555));
     for t in &greets {
         assert_eq!(String::from_utf8_lossy(&t.data), format!("g:Bob:40000:{}", t.to.port()));
         assert_eq!(t.to.ip(), addr("10.0.0.9:1").ip());
@@ -298,7 +301,7 @@ fn ticks_cycle_the_window_at_most_20_per_second_per_peer() {
         // The cycle after the burst starts again at the reported port and follows the window.
         let base = if ip == "10.0.0.9" { 5555 } else { 6666 };
         let ports: Vec<u16> = to_peer.iter().take(17).map(|(_, t)| t.to.port()).collect();
-        assert_eq!(ports, crate::candidate_ports(base));
+        assert_eq!(ports, rhp_client::candidate_ports(base));
         for (_, t) in &to_peer {
             assert_eq!(String::from_utf8_lossy(&t.data), format!("g:Bob:40000:{}", t.to.port()));
         }
@@ -551,112 +554,4 @@ fn garbage_never_panics() {
         e.handle_input(Input::Datagram { now: t0, via: SocketId::MAIN, from: SERVER, data: &data });
         drain(&mut e);
     }
-}
-
-// ---------------------------------------------------------------- whole sessions in the sim
-
-fn session(sim: &mut Sim, n: usize) -> Vec<usize> {
-    let mut ids = vec![sim.add(Sim::host_config("S1", "P0", 12))];
-    sim.run_for(20 * MS);
-    for k in 1..n {
-        ids.push(sim.add(Sim::join_config("S1", &format!("P{k}"))));
-    }
-    let n_players = n;
-    sim.run_until(Duration::from_secs(5), |s| s.nodes[0].engine.players().len() == n_players);
-    sim.command(0, |e, now| e.start(now));
-    ids
-}
-
-fn all_finished_ok(sim: &Sim) -> bool {
-    (0..sim.nodes.len()).all(|i| matches!(sim.nodes[i].outcome, Some(Ok(()))))
-}
-
-#[test]
-fn sim_two_three_and_twelve_players_connect_in_a_few_round_trips() {
-    for n in [2, 3, 12] {
-        let mut sim = Sim::new();
-        let ids = session(&mut sim, n);
-        let start = sim.now;
-        sim.run_until(Duration::from_secs(5), all_finished_ok);
-        for &i in &ids {
-            assert!(sim.nodes[i].engine.peers().iter().all(|p| p.status == PeerStatus::Connected));
-        }
-        // 5 ms one way: server s: (2 legs) + greeting + c: is ~4 legs.
-        let took = sim.now - start;
-        assert!(took <= 40 * MS, "{n} players took {took:?}");
-        // Nothing echoes forever once done: bounded traffic in the next 10 s (host s: rounds only).
-        let before = sim.wire.len();
-        sim.run_for(Duration::from_secs(10));
-        let after = sim.wire.len() - before;
-        assert!(after <= 40 * n, "{after} datagrams after done for {n} players");
-    }
-}
-
-#[test]
-fn sim_port_shifting_nat_is_handled_by_pinning() {
-    let mut sim = Sim::new();
-    let ids = session(&mut sim, 3);
-    // Every player's NAT uses base+3 towards peers (inside the ±8 window).
-    for &i in &ids {
-        sim.nodes[i].shift = 3;
-    }
-    sim.run_until(Duration::from_secs(5), all_finished_ok);
-    for &i in &ids {
-        for p in sim.nodes[i].engine.peers() {
-            assert_eq!(p.addr.unwrap().port(), p.reported.port() + 3, "pinned to the real source");
-        }
-        assert_eq!(sim.nodes[i].engine.my_port(), Some(sim.addr_of(i).port() + 3));
-    }
-}
-
-#[test]
-fn sim_survives_heavy_loss() {
-    for seed in 1..=5u64 {
-        let mut sim = Sim::new();
-        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        sim.lose = Box::new(move |d| {
-            if d.from == SERVER || d.to == SERVER {
-                return false;
-            }
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % 10 < 4
-        });
-        session(&mut sim, 4);
-        sim.run_until(Duration::from_secs(10), all_finished_ok);
-    }
-}
-
-#[test]
-fn sim_a_silent_peer_fails_and_the_others_finish() {
-    let mut sim = Sim::new();
-    let ids = session(&mut sim, 3);
-    sim.nodes[ids[2]].deaf = true;
-    sim.nodes[ids[2]].mute_to_peers = true;
-    let start = sim.now;
-    sim.run_until(Duration::from_secs(25), |s| s.finished(0) && s.finished(1));
-    assert!(sim.now - start >= Duration::from_secs(20));
-    for i in [0, 1] {
-        assert!(matches!(sim.nodes[i].outcome, Some(Ok(()))));
-        let failed = sim.event_time(i, |e| matches!(e, Event::Failed { peer, .. } if peer == "P2"));
-        assert!(failed.is_some());
-    }
-}
-
-#[test]
-fn sim_early_greetings_before_our_start_message_are_kept() {
-    let mut sim = Sim::new();
-    let ids = session(&mut sim, 2);
-    // Make the server's s: to P1 slow: it arrives after P0's greetings.
-    let p1 = sim.addr_of(ids[1]);
-    let mut held = false;
-    sim.lose = Box::new(move |d| {
-        if d.from == SERVER && d.to == p1 && d.text().starts_with("s:") && !held {
-            held = true;
-            return true;
-        }
-        false
-    });
-    sim.run_until(Duration::from_secs(5), all_finished_ok);
 }

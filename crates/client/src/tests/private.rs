@@ -5,9 +5,8 @@
 //! reports the peers that cannot reach it. A non-private client never sends to a private peer's
 //! placeholder.
 
+use super::util::{addr, drain, feed, opened, text, tick, Out, ALICE, LOCAL_PORT, MS, SERVER};
 use crate::relay::{ACK, ALIVE, CANDIDATE};
-use crate::sim::SERVER;
-use crate::tests_nat::{addr, drain, feed, opened, text, tick, Out, ALICE, LOCAL_PORT, MS};
 use crate::{Config, Engine, Event, Method, SocketId};
 use rhp_proto::relay::{FromServer, ToServer, PRIVATE_PLACEHOLDER};
 use std::time::{Duration, Instant};

@@ -1,0 +1,43 @@
+//! `rhp-sim`: one virtual network in which the **real** rendezvous server engine and N **real**
+//! client engines run together, through NAT models and impaired links, on one virtual clock.
+//!
+//! Nothing sleeps and nothing reads the clock but once (the base instant): time jumps from one
+//! delivery or deadline to the next, so a 15-minute session timeout runs in milliseconds. One
+//! seed decides everything random (loss, jitter, random NAT ports, the clients' seeds): the
+//! same seed gives the same run, bit for bit ([`Sim::digest_value`]; the server's relay tokens,
+//! which it still draws from OS entropy, are masked in the digest). It is the place where rules
+//! that involve both engines (and, next, several server nodes) are tested.
+//!
+//! # Layout
+//! - [`net`]: the [`Sim`]: clock, sites (NAT chains) and clients, the in-flight queue, `step`,
+//!   the bounded runs, the filter hook (drop, duplicate or hold a chosen datagram), a stopped or
+//!   muted server. A datagram's way through it is described there, in order.
+//! - [`nat`]: one NAT router from the lab's behaviours as data (`rhp_lab::nat`): mapping,
+//!   filtering, port allocation, hairpin, mapping timeout; unit-tested alone.
+//! - [`link`]: a link's delay, jitter, loss, reordering and duplication.
+//! - [`endpoint`]: the only file that knows the engines' APIs: the server and a client behind
+//!   the `rhp-io` contract.
+//! - [`session`]: a session as tests run it (players, lobby, start, what each pair ended on).
+//! - [`rng`]: the seeded generator; [`trace`]: the run's digest.
+//!
+//! # Tests (`tests/`)
+//! - `matrix.rs`: every lab NAT pair clean, lossy (10% + 50 ms) and rough (jitter, reordering,
+//!   duplication), groups of 3 and 12, the same-NAT hairpin cell, each against
+//!   `rhp_lab::theory`; a seeded run reproducible bit for bit.
+//! - `client_sessions.rs`, `client_leave.rs`: whole sessions, leaves, silences and the host
+//!   hand-over (the client's former FakeServer tests), and a NAT that forgets its mappings.
+//! - `client_lobby.rs`: refusals, kick and unban, exit, the session lifetime, data direct and
+//!   relayed, a private player.
+//! - `server_gone.rs`: a stopped or muted server, the filter hook, bounded idle runs.
+#![deny(missing_docs)]
+
+pub mod endpoint;
+pub mod link;
+pub mod nat;
+pub mod net;
+pub mod rng;
+pub mod session;
+pub mod trace;
+
+pub use link::Link;
+pub use net::{Node, Packet, Sim, Verdict, SERVER, SERVER_ALT};
