@@ -165,8 +165,3 @@ pub use peer_state::{candidate_ports, PORT_WINDOW};
 pub use rhp_io::{Input, SocketId, Transmit};
 pub use sockets::WATCH;
 pub use strategy::Method;
-
-// The unit tests that need private access (`tests/units.rs` says why they are declared by path).
-#[cfg(test)]
-#[path = "tests/units.rs"]
-mod units;

@@ -452,20 +452,10 @@ fn every_source_file_opens_with_its_role() {
     assert!(missing.is_empty(), "files without a `//!` role comment at the top:\n{}", missing.join("\n"));
 }
 
-/// What a `#[cfg(test)]` is allowed to stand on outside `src/tests/`: the client's simulated tests
-/// (`sim.rs`, `tests*.rs`) and their declarations in its `lib.rs`, which the rhp-sim work is moving
-/// out of `src`; and `units`, the client's `src/tests/units.rs` declared by path while
-/// `src/tests.rs` still holds the `tests` name. Delete these entries once that work has landed.
-const INLINE_TEST_EXEMPT_FILES: [&str; 2] = ["crates/client/src/sim.rs", "crates/client/src/tests"];
-const INLINE_TEST_EXEMPT_MODS: [(&str, &str); 7] = [
-    ("crates/client/src/lib.rs", "sim"),
-    ("crates/client/src/lib.rs", "tests_leave"),
-    ("crates/client/src/lib.rs", "tests_nat"),
-    ("crates/client/src/lib.rs", "tests_private"),
-    ("crates/client/src/lib.rs", "tests_relay"),
-    ("crates/client/src/lib.rs", "tests_watch"),
-    ("crates/client/src/lib.rs", "units"),
-];
+/// What a `#[cfg(test)]` is allowed to stand on outside `src/tests/`: nothing today (the client's
+/// simulated tests moved to `rhp-sim`). A file or a `(file, mod)` listed here would be exempt.
+const INLINE_TEST_EXEMPT_FILES: [&str; 0] = [];
+const INLINE_TEST_EXEMPT_MODS: [(&str, &str); 0] = [];
 
 /// The item a `#[cfg(test)]` at char `i` of `code` stands on, past further attributes and a
 /// visibility: its keyword, its name and, for a `mod`, whether `;` or `{` follows.

@@ -39,5 +39,8 @@ pub mod rng;
 pub mod session;
 pub mod trace;
 
+#[cfg(test)]
+mod tests;
+
 pub use link::Link;
 pub use net::{Node, Packet, Sim, Verdict, SERVER, SERVER_ALT};

@@ -9,7 +9,7 @@ use std::time::Duration;
 // The lab's scenario model, in one place: the helper "lab" is moving `Access` and `Scenario` to
 // `rhp_lab::scenario` (and the theory's `Method` to the client's own): after that merge, this
 // line is the one to change. Methods are compared by name, which both spell the same.
-pub use rhp_lab::matrix::{Access, Scenario};
+pub use rhp_lab::scenario::{Access, Scenario};
 
 /// The names of the methods the lab's theory allows for a pair.
 pub fn allowed(a: Access, b: Access) -> Vec<&'static str> {
