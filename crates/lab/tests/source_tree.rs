@@ -452,6 +452,54 @@ fn every_source_file_opens_with_its_role() {
     assert!(missing.is_empty(), "files without a `//!` role comment at the top:\n{}", missing.join("\n"));
 }
 
+/// The shells: the only files of the engine crates that may own sockets, read the clock or hold
+/// process-wide state (the server's `shell*`, the client's driver, pump, mesh and NAT probe).
+const SHELL_FILES: [&str; 6] = [
+    "crates/server/src/shell.rs",
+    "crates/server/src/shell/",
+    "crates/client/src/driver.rs",
+    "crates/client/src/pump.rs",
+    "crates/client/src/mesh.rs",
+    "crates/client/src/nat_probe.rs",
+];
+
+#[test]
+fn no_engine_reads_the_clock_or_holds_process_wide_state() {
+    let mut found = Vec::new();
+    let mut checked = 0;
+    for krate in ["io", "proto", "server", "client"] {
+        let mut files = Vec::new();
+        rs_files(&workspace().join("crates").join(krate).join("src"), &mut files);
+        for f in files {
+            let rel = f.strip_prefix(workspace()).unwrap_or(&f).display().to_string();
+            if rel.contains("/src/tests/") || SHELL_FILES.iter().any(|s| rel.starts_with(s)) {
+                continue;
+            }
+            checked += 1;
+            let code = code_only(&std::fs::read_to_string(&f).unwrap_or_default());
+            for bad in [
+                "Instant::now",
+                "SystemTime::now",
+                "OnceLock",
+                "thread_local!",
+                "static mut",
+                "Atomic",
+                "UdpSocket",
+            ] {
+                if code.contains(bad) {
+                    found.push(format!("{rel}: {bad}"));
+                }
+            }
+        }
+    }
+    assert!(checked > 60, "only {checked} engine files read");
+    assert!(
+        found.is_empty(),
+        "engine code that reads the clock, owns a socket or holds state:\n{}",
+        found.join("\n")
+    );
+}
+
 /// What a `#[cfg(test)]` is allowed to stand on outside `src/tests/`: nothing today (the client's
 /// simulated tests moved to `rhp-sim`). A file or a `(file, mod)` listed here would be exempt.
 const INLINE_TEST_EXEMPT_FILES: [&str; 0] = [];
