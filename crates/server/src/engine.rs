@@ -343,29 +343,32 @@ impl<S: SessionStore> Engine<S> {
     where
         S: crate::store::IterSessions,
     {
-        self.lobby.check_counts()?;
+        self.lobby.check()?;
         let store = self.lobby.store();
-        let mut players = 0;
-        for session in store.sessions() {
-            if session.players.is_empty() {
-                return Err(format!("session {} has no player", session.name));
-            }
-            if session.bans.len() > crate::bans::MAX_BANS {
-                return Err(format!("session {} holds {} bans", session.name, session.bans.len()));
-            }
-            for (i, p) in session.players.iter().enumerate() {
-                if session.players[..i].iter().any(|q| q.name == p.name || q.idle_seq == p.idle_seq) {
-                    return Err(format!("session {}: player {} twice", session.name, p.name));
-                }
-            }
-            players += session.players.len();
-        }
         let mut members: std::collections::HashMap<std::net::IpAddr, u32> = Default::default();
         let budgeted = store.sessions().flat_map(|s| s.players.iter()).map(|p| p.addr());
         for addr in budgeted.filter(|a| self.outbox.budgeted(*a)) {
             *members.entry(addr.ip().to_canonical()).or_insert(0) += 1;
         }
         self.outbox.budget().check(&members)?;
+        self.check_relay_and_guard()?;
+        let starting = store.sessions().filter(|s| !s.is_open()).count();
+        if starting != self.counters.starting {
+            return Err(format!("{starting} sessions starting, counter {}", self.counters.starting));
+        }
+        let live = self.lobby.session_count() + self.lobby.live_players() + self.relay.len();
+        if self.timers.len() > 2 * live + 64 + self.pending_errors() {
+            return Err(format!("{} timers for {live} live sessions, players and relays", self.timers.len()));
+        }
+        Ok(())
+    }
+
+    /// The relay's table and the password guard: within their bounds, consistent with the
+    /// sessions held, one timer per relay session at least.
+    fn check_relay_and_guard(&self) -> Result<(), String>
+    where
+        S: crate::store::IterSessions,
+    {
         self.relay.check_invariants()?;
         let guard = self.guard.stats();
         if guard.networks_tracked > self.config.guard.max_tracked {
@@ -385,19 +388,11 @@ impl<S: SessionStore> Engine<S> {
             return Err(format!("{relay_timers} relay timers for {} relay sessions", self.relay.len()));
         }
         let mut ids = std::collections::HashSet::new();
-        for s in store.sessions() {
+        for s in self.lobby.store().sessions() {
             ids.insert(s.id);
         }
         if let Some(id) = self.relay.starting_ids().find(|id| !ids.contains(id)) {
             return Err(format!("relay notes kept for session id {id}, which is gone"));
-        }
-        let starting = store.sessions().filter(|s| !s.is_open()).count();
-        if starting != self.counters.starting {
-            return Err(format!("{starting} sessions starting, counter {}", self.counters.starting));
-        }
-        let live = self.lobby.session_count() + players + self.relay.len();
-        if self.timers.len() > 2 * live + 64 + self.pending_errors() {
-            return Err(format!("{} timers for {live} live sessions, players and relays", self.timers.len()));
         }
         Ok(())
     }

@@ -103,8 +103,9 @@ impl<S: SessionStore> Lobby<S> {
         Some(session)
     }
 
-    /// Whether the counts match the sessions held (for [`crate::Engine::check_invariants`]).
-    pub(crate) fn check_counts(&self) -> Result<(), String>
+    /// Whether every session has a player, bounded bans and unique players, and the counts match
+    /// the sessions held (for [`crate::Engine::check_invariants`]).
+    pub(crate) fn check(&self) -> Result<(), String>
     where
         S: crate::store::IterSessions,
     {
@@ -112,6 +113,17 @@ impl<S: SessionStore> Lobby<S> {
         let mut per_ip: std::collections::HashMap<IpAddr, u32> = Default::default();
         let mut players_per_ip: std::collections::HashMap<IpAddr, u32> = Default::default();
         for session in self.store.sessions() {
+            if session.players.is_empty() {
+                return Err(format!("session {} has no player", session.name));
+            }
+            if session.bans.len() > crate::bans::MAX_BANS {
+                return Err(format!("session {} holds {} bans", session.name, session.bans.len()));
+            }
+            for (i, p) in session.players.iter().enumerate() {
+                if session.players[..i].iter().any(|q| q.name == p.name || q.idle_seq == p.idle_seq) {
+                    return Err(format!("session {}: player {} twice", session.name, p.name));
+                }
+            }
             players += session.players.len();
             for p in session.players.iter() {
                 *players_per_ip.entry(ip_key(p.addr().ip())).or_insert(0) += 1;
