@@ -311,6 +311,13 @@ impl<S: SessionStore> Engine<S> {
         self.outbox.budget().withheld()
     }
 
+    /// Draws the relay's tokens from a generator seeded with `seed` from now on, so a simulation
+    /// is reproducible bit for bit. Never in production: a known seed makes tokens guessable (by
+    /// default they come from a generator the OS seeded when the engine was made).
+    pub fn seed_tokens(&mut self, seed: u64) {
+        self.relay.seed_tokens(seed);
+    }
+
     /// The relay's counters (sessions, members, frames, bytes, refusals, address changes).
     pub fn relay_stats(&self) -> RelayStats {
         self.relay.stats()

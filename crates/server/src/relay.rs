@@ -7,8 +7,8 @@
 //!
 //! - A relay session is made when a session's first start round is due, for its players that sent
 //!   `r:` (at least 2, relay on, table not full, each within the per-IP cap). Each member gets a
-//!   64-bit token from a keyed PRF ([`RandomState`], keyed when the table is made): an off-path
-//!   attacker cannot guess one. A frame is a member's only if it carries the member's token; a
+//!   64-bit token from a CSPRNG (`rand`'s `StdRng`, seeded from the OS when the table is made):
+//!   an off-path attacker cannot guess one. A frame is a member's only if it carries the member's token; a
 //!   valid token from a new address moves the member there (NAT re-mapping).
 //! - Nothing is amplified: a forwarded frame is 8 bytes shorter than the one that carried it, a
 //!   bind is answered with 3 bytes for 10, a refusal with 3 bytes at most once a second per member,
@@ -22,11 +22,11 @@
 use crate::compact::{Name, SessionName};
 use crate::limits::PerIpCount;
 use crate::session::{Player, Session};
+use rand::{rngs::StdRng, Rng, SeedableRng};
 use rhp_proto::name::PLAYER_MAX;
 pub use rhp_proto::relay::Refusal;
 use rhp_proto::relay::{FromServer, Grant, ToServer};
 use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 use tracing::info;
@@ -282,10 +282,9 @@ pub(crate) enum Checked {
 #[derive(Debug)]
 pub(crate) struct RelayTable {
     pub(crate) config: RelayConfig,
-    /// The PRF's key.
-    keys: RandomState,
-    /// Tokens drawn so far (the PRF's counter).
-    draws: u64,
+    /// Where tokens come from: a CSPRNG seeded from the OS when the table is made (or from a
+    /// given seed, for a reproducible simulation: [`crate::Engine::seed_tokens`]).
+    rng: StdRng,
     next_id: u64,
     sessions: HashMap<u64, RelaySession>,
     /// Live members by token: (relay session, index).
@@ -303,8 +302,7 @@ impl RelayTable {
     pub(crate) fn new(config: RelayConfig) -> RelayTable {
         RelayTable {
             config,
-            keys: RandomState::new(),
-            draws: 0,
+            rng: rand::make_rng(),
             next_id: 0,
             sessions: HashMap::new(),
             tokens: HashMap::new(),
@@ -330,11 +328,16 @@ impl RelayTable {
         self.sessions.contains_key(&id)
     }
 
+    /// Tokens from now on come from a generator seeded with `seed` (reproducible runs only: a
+    /// known seed makes tokens guessable).
+    pub(crate) fn seed_tokens(&mut self, seed: u64) {
+        self.rng = StdRng::seed_from_u64(seed);
+    }
+
     /// A fresh token: never 0, never one in use.
-    fn draw(&mut self, id: u64, index: usize) -> u64 {
+    fn draw(&mut self) -> u64 {
         loop {
-            self.draws = self.draws.wrapping_add(1);
-            let token = self.keys.hash_one((id, index, self.draws));
+            let token = self.rng.next_u64();
             if token != 0 && !self.tokens.contains_key(&token) {
                 return token;
             }
@@ -415,7 +418,7 @@ impl RelayTable {
 
     /// A fresh member `index` of relay session `id`: its token drawn and counted.
     fn member(&mut self, id: u64, index: usize, p: &Player, now: Instant) -> Member {
-        let token = self.draw(id, index);
+        let token = self.draw();
         let counted_ip = p.addr().ip().to_canonical();
         self.tokens.insert(token, (id, index as u8));
         self.per_ip.add(counted_ip);

@@ -20,9 +20,11 @@ pub struct ServerEndpoint {
 }
 
 impl ServerEndpoint {
-    /// A server engine with `config`.
-    pub fn new(config: rhp_server::Config) -> ServerEndpoint {
-        ServerEndpoint { engine: rhp_server::Engine::new(config) }
+    /// A server engine with `config`, its relay tokens drawn from `seed` (reproducible runs).
+    pub fn new(config: rhp_server::Config, seed: u64) -> ServerEndpoint {
+        let mut engine = rhp_server::Engine::new(config);
+        engine.seed_tokens(seed);
+        ServerEndpoint { engine }
     }
 
     /// Feeds one input (the server ignores `Opened` and `Unreachable`).

@@ -4,8 +4,8 @@
 //! Nothing sleeps and nothing reads the clock but once (the base instant): time jumps from one
 //! delivery or deadline to the next, so a 15-minute session timeout runs in milliseconds. One
 //! seed decides everything random (loss, jitter, random NAT ports, the clients' seeds): the
-//! same seed gives the same run, bit for bit ([`Sim::digest_value`]; the server's relay tokens,
-//! which it still draws from OS entropy, are masked in the digest). It is the place where rules
+//! same seed gives the same run, bit for bit ([`Sim::digest_value`], over every byte of every
+//! datagram: the server's relay tokens come from the same seed). It is the place where rules
 //! that involve both engines (and, next, several server nodes) are tested.
 //!
 //! # Layout

@@ -191,7 +191,7 @@ impl Sim {
             t0,
             rng: Rng::new(seed),
             seed,
-            server: Some(ServerEndpoint::new(config)),
+            server: Some(ServerEndpoint::new(config, seed)),
             server_next: None,
             server_muted: false,
             clients: Vec::new(),
