@@ -43,7 +43,8 @@ pub(crate) struct PeerState {
     pub(crate) window: Vec<u16>,
     /// Next index into `window` for unpinned greetings.
     pub(crate) cursor: usize,
-    /// The source address of its latest valid datagram (the first, once connected).
+    /// The source address of its first valid datagram, moved (until connected) to the source of
+    /// a later one that answers us (`c:`, `s:<n>`, `y:`, data), never to a later greeting's.
     pub(crate) pinned: Option<SocketAddr>,
     /// The socket that datagram arrived on: everything to this peer leaves from it.
     pub(crate) via: SocketId,

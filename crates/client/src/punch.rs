@@ -5,8 +5,10 @@
 //! - **Greet.** At the start, `g:<me>:<my_port>:<dest_port>` goes to X's reported port and to the
 //!   ±8 window around it in one burst; then one datagram per `peer_tick` cycles the window until X
 //!   is heard. Field 3 is always exactly the port the datagram is sent to.
-//! - **Pin.** Any valid message from X (`g:`, `c:`, `y:` by X's name; `s:` from the host's address)
-//!   pins X to the datagram's source address; from then on only that address is used.
+//! - **Pin.** The first valid message from X (`g:`, `c:`, `y:` by X's name; `s:` from the host's
+//!   address) pins X to the datagram's source address; from then on only that address is used.
+//!   Until X is connected, a message that answers us (`c:`, `y:`, `s:`, data) from another path
+//!   moves the pin there; a greeting does not (see `Punch::pin`).
 //! - **Confirm.** On first hearing X, one `c:<me>:<my_port>` at once. While X is pinned but its
 //!   `c:` has not come, each tick alternates `g:` and `c:`. X is connected once heard and a `c:`
 //!   came from it (a host's `s:<n>` or a `y:` also proves X heard us).
@@ -818,7 +820,10 @@ impl Punch {
                         tracing::debug!(my_port = self.my_port(), "our port as the peers see it changed");
                     }
                 }
-                let first_heard = self.pin(idx, now, via, from, out)?;
+                // A greeting only says the path is open towards us; the other messages answer
+                // us, so the peer heard us on that path (see `pin`).
+                let answers_us = !matches!(msg, PeerMessage::Greeting { .. });
+                let first_heard = self.pin(idx, answers_us, now, via, from, out)?;
                 self.answer(idx, &msg, first_heard, now, via, from, out);
             }
         }
@@ -896,12 +901,29 @@ impl Punch {
         }
     }
 
-    /// Peer `idx` was heard on (`via`, `from`): pinned there unless its path is settled, and on
-    /// first hearing reported and confirmed to at once (`Some(true)`). `None` when the datagram
-    /// is to be ignored (the peer is gone, or it came off the connected path).
+    /// Peer `idx` was heard on (`via`, `from`): on first hearing pinned there, reported and
+    /// confirmed to at once (`Some(true)`). `None` when the datagram is to be ignored (the peer
+    /// is gone, or it came off the connected path).
+    ///
+    /// Once pinned, the pin moves only to the path of a message that answers us (`answers_us`:
+    /// `c:`, `s:<n>`, `y:`; data moves it in `on_data`), never to a later greeting's source.
+    /// A greeting proves only that the path was open towards us when it left; a birthday hard
+    /// side greets from all its K sockets and, once connected, closes every socket it never
+    /// heard us on, so greetings still in flight (late on a jittery link) come from sockets
+    /// about to close. Re-pinning to one sent our confirmations into a closed socket while the
+    /// hard side, connected on the first one and no longer ticking, waited for them: one side
+    /// direct, the other stuck on the relay (the simulation's rough link, 4 seeds in 32). An
+    /// answer comes only from a path where the peer heard us, and the hard side keeps every
+    /// such socket open (`close_hard`), so a pin moved by an answer leads to a live socket.
+    /// The pinned path meanwhile stays live or is replaced: if the peer never heard us on it,
+    /// its own ticks (`g:`/`c:` alternating) or its answer to our probe bring a `c:` from the
+    /// path it did hear us on. (The alternatives: confirming on every heard path costs up to
+    /// [`crate::peer_state::MAX_HEARD_PATHS`] times the datagrams; the hard side cannot know
+    /// which of its sockets the easy side pinned.)
     fn pin(
         &mut self,
         idx: usize,
+        answers_us: bool,
         now: Instant,
         via: SocketId,
         from: SocketAddr,
@@ -922,11 +944,15 @@ impl Punch {
                 tracing::trace!(peer = %p.name, %from, %via, "ignoring a datagram off the connected path");
                 return None;
             }
-            if !first_heard {
-                tracing::debug!(peer = %p.name, %from, %via, "peer's address moved; re-pinned");
+            if first_heard || answers_us {
+                if !first_heard {
+                    tracing::debug!(peer = %p.name, %from, %via, "peer answered on another path; re-pinned");
+                }
+                p.pinned = Some(from);
+                p.via = via;
+            } else {
+                tracing::trace!(peer = %p.name, %from, %via, "a greeting from another path; the pin stays");
             }
-            p.pinned = Some(from);
-            p.via = via;
         }
         if first_heard {
             if p.status == PeerStatus::Trying {

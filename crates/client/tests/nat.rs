@@ -227,7 +227,7 @@ fn birthday_hard_side_keeps_every_socket_the_peer_was_heard_on_and_takes_data_on
 }
 
 /// The easy side hears the hard side's main socket, then a burst of greetings from its K
-/// birthday sockets (each moves the pin while not connected); the hard side connects on its main
+/// birthday sockets (none moves the pin: greetings never do); the hard side connects on its main
 /// socket, closes the K others and sends its data from the main socket. That data connects us and
 /// pins its own path: our data must go there, not to the closed socket greeted last (the lab saw
 /// 1 lossy attempt in 20 "connected" one way only before this).
@@ -250,6 +250,51 @@ fn birthday_easy_side_pins_the_path_the_connecting_data_came_on() {
     assert_eq!(at, Some(main), "connected on the path the data came on");
     assert!(o.events.iter().any(|ev| matches!(ev, Event::Data { data, .. } if data == b"hello")));
     assert_eq!(e.data_to("Alice", b"x").unwrap().to, main);
+}
+
+/// The easy side pins the hard-side socket it heard first; a later greeting from another of
+/// the K sockets (late on a jittery link; the hard side may close that socket once connected on
+/// the first) does not move the pin, so the confirmations keep going to the first socket. A `c:`
+/// from another socket does move it: the hard side answers only where it heard us, and keeps
+/// that socket.
+#[test]
+fn birthday_easy_side_keeps_its_pin_on_a_later_greeting_and_moves_it_on_an_answer() {
+    let a = addr("203.0.113.5:30007");
+    let b = addr("203.0.113.5:30005");
+    let confirms_to = |o: &Out| -> Vec<SocketAddr> {
+        o.ts.iter().filter(|t| text(t).starts_with("c:Bob:")).map(|t| t.to).collect()
+    };
+    let (mut e, now, _) = started([Some(LOCAL_PORT), Some(LOCAL_PORT), None, None], "n:Alice:r:Bob:e");
+    let o = feed(&mut e, now + 100 * MS, SocketId::MAIN, a, b"g:Alice:7000:5000");
+    assert_eq!(confirms_to(&o), [a], "heard first on a: confirmed there at once");
+    let o = feed(&mut e, now + 110 * MS, SocketId::MAIN, b, b"g:Alice:7000:5000");
+    assert!(o.ts.is_empty() && o.events.is_empty(), "{:?}", o.events);
+    let mut confirms = Vec::new();
+    for k in 1..=6 {
+        confirms.extend(confirms_to(&tick(&mut e, now + 110 * MS + k * 50 * MS)));
+    }
+    assert!(!confirms.is_empty(), "the ticks confirm");
+    assert!(confirms.iter().all(|to| *to == a), "only to the first socket: {confirms:?}");
+    // The hard side answers there: connected on a.
+    let o = feed(&mut e, now + 500 * MS, SocketId::MAIN, a, b"c:Alice:7000");
+    let at = o.events.iter().find_map(|ev| match ev {
+        Event::Connected { addr, .. } => Some(*addr),
+        _ => None,
+    });
+    assert_eq!(at, Some(a));
+    assert_eq!(e.data_to("Alice", b"x").unwrap().to, a);
+
+    // Pinned on a, an answer from b moves the pin to b.
+    let (mut e, now, _) = started([Some(LOCAL_PORT), Some(LOCAL_PORT), None, None], "n:Alice:r:Bob:e");
+    feed(&mut e, now + 100 * MS, SocketId::MAIN, a, b"g:Alice:7000:5000");
+    let o = feed(&mut e, now + 110 * MS, SocketId::MAIN, b, b"c:Alice:7000");
+    let at = o.events.iter().find_map(|ev| match ev {
+        Event::Connected { addr, .. } => Some(*addr),
+        _ => None,
+    });
+    assert_eq!(at, Some(b));
+    assert_eq!(confirms_to(&o), [b], "the c: that connects is answered on its path");
+    assert_eq!(e.data_to("Alice", b"x").unwrap().to, b);
 }
 
 #[test]
