@@ -39,8 +39,9 @@ pub struct Config {
     /// start message (so all peer phases begin together), but no longer than this; then each
     /// player gets it as soon as its own budget allows.
     pub start_sync_max: Duration,
-    /// With the budget on, a starting session whose players did not all get a start message is
-    /// deleted this long after the `s:` anyway.
+    /// With the budget on, a starting session is kept after its rounds while a player that did
+    /// not confirm has not been sent its start message or keeps asking for it (its pings earn the
+    /// credit of another copy), but no longer than this after the `s:`.
     pub start_hold: Duration,
     /// Sessions (`h:`) and players (`c:`) one source IP may create per second; 0 = no limit.
     /// Beyond it: `error:too_many_requests`.

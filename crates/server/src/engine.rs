@@ -29,7 +29,8 @@
 //!   [`Config::info_refresh`]; an `i:` the budget held back goes with the answer to the player's
 //!   next request. The first start round waits until every player's start message fits (so the
 //!   peer phases begin together), at most [`Config::start_sync_max`]; a player's ping or the host's
-//!   `s:` in a starting session is answered with its start message again.
+//!   `s:` in a starting session is answered with its start message again, and keeps the session
+//!   after its rounds (at most [`Config::start_hold`]) until that player stops asking.
 //! - `h:`/`c:` that would create a session or a player pass the caps first (global and per-IP
 //!   sessions, players, a per-IP token bucket); a refusal is answered with an `error:` code and
 //!   logged at most once per source per [`Config::refusal_log_interval`].

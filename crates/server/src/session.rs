@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 pub enum Phase {
     /// Accepting joins, pings, kicks and exits.
     Open,
-    /// The host started it: start messages are being sent; it is deleted after the last round.
+    /// The host started it: start messages are being sent; it is deleted after the last round
+    /// (with the budget on, once no player is still waiting for its start message).
     Starting {
         /// Rounds of start messages sent so far (1 right after the `s:`, unless the budget held
         /// the first round back: then 0 until it goes out). 16 bits: the session stays 96 bytes;

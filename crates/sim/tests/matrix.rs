@@ -163,15 +163,29 @@ fn groups_of_three_and_twelve_clean_and_lossy() {
     check_group(&twelve(), Link::LOSSY, 4, "lossy, budget off", no_budget());
 }
 
-/// Known failure, found by this simulation: with the budget on, a 12-player start message
-/// (≈250 bytes) is sent to each player about once (its budget, credited by its small pings,
-/// allows no more rounds), so on a 10%-loss link a player whose copy is lost misses the start
-/// and ends with `error:session_non_existent`. 11 of 12 seeds (1..=12) fail; with the budget off
-/// none does.
+/// Found by this simulation: with the budget on, a 12-player start message (≈250 bytes) is sent
+/// to each player about once (its budget, credited by its small pings, allows no more rounds).
+/// On a 10%-loss link a player whose copy was lost kept pinging but found the session deleted
+/// after the rounds (`error:session_non_existent`), and one whose relay grant was lost started
+/// without it: 11 of the seeds 1..=12 failed. Now a starting session stays while a player that
+/// did not confirm keeps asking (its pings earn the credit of its next copy), and a late `r:`
+/// gets its grant alone.
 #[test]
-#[ignore = "known failure: the budget allows one start round for 12 players on a lossy link"]
 fn twelve_players_on_a_lossy_link_with_the_budget_on() {
-    check_group(&twelve(), Link::LOSSY, 4, "lossy", rhp_server::Config::default());
+    for seed in 1..=11 {
+        check_group(&twelve(), Link::LOSSY, seed, "lossy", rhp_server::Config::default());
+    }
+}
+
+/// Known failure (1 of the seeds 1..=12): player P8 loses its start message twice (at 3.55 s
+/// and 8.05 s) and no third copy fits before the start hold (12 s after the host's `s:`). Its
+/// 7-byte pings (`p:S1:P8`, 2 a second) earn 42 B/s, 420 B per 10 s window: one 250-byte
+/// start message per window, so a third try could only come 10 s after the second. With the
+/// Godot plugin's 12-character names a ping earns 75 B and the copies come far more often.
+#[test]
+#[ignore = "known failure: short names earn one start message per budget window; two were lost"]
+fn twelve_players_on_a_lossy_link_with_the_budget_on_seed_12() {
+    check_group(&twelve(), Link::LOSSY, 12, "lossy", rhp_server::Config::default());
 }
 
 #[test]

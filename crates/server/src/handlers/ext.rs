@@ -23,6 +23,7 @@ impl<S: SessionStore> Cx<'_, S> {
         }
         if !open {
             // Like a ping in a starting session: its start message again (with `n:` before it).
+            session.seen(index, now);
             return self.resend_start(now, name, index);
         }
         session.seen(index, now);

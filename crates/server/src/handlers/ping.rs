@@ -13,6 +13,9 @@ impl<S: SessionStore> Cx<'_, S> {
             return;
         };
         if !session.is_open() {
+            // Still waiting for its start message (or its ping crossed it): the session stays
+            // while it asks (see `Cx::on_round`).
+            session.seen(index, now);
             return self.resend_start(now, name, index);
         }
         // Only the store changes: the player's timer is re-armed when it fires (no heap push here).

@@ -28,7 +28,8 @@ impl<S: SessionStore> Cx<'_, S> {
         };
         if !session.is_open() {
             // Asked after the grants were decided: it joins the relay session now, and the start
-            // message this answers carries its grant.
+            // message this answers carries its grant. It asked: the session stays for it.
+            session.seen(index, now);
             let mut earlier: Vec<usize> = Vec::new();
             if self.relay.config.is_on() && !session.players[index].relay_wanted() {
                 session.players[index].set_relay_wanted();
@@ -44,9 +45,10 @@ impl<S: SessionStore> Cx<'_, S> {
                     }
                 }
             }
-            self.resend_start(now, name, index);
-            for j in earlier {
-                self.resend_start(now, name, j);
+            for j in std::iter::once(index).chain(earlier) {
+                if !self.resend_note(now, name, j) {
+                    self.resend_start(now, name, j);
+                }
             }
             return;
         }

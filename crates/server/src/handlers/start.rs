@@ -18,9 +18,11 @@ impl<S: SessionStore> Cx<'_, S> {
         };
         if !session.is_open() {
             // Already starting (the Godot plugin resends `s:` every 0.5 s): the rounds answer it.
-            // With the budget on, a member's `s:` asks for its start message again, like a ping.
-            if self.out.budgeted(from) {
-                if let Some(index) = session.players.iter().position(|p| p.is_at(from)) {
+            // With the budget on, a member's `s:` asks for its start message again, like a ping
+            // (and, like a ping, keeps the session for it: see `Cx::on_round`).
+            if let Some(index) = session.players.iter().position(|p| p.is_at(from)) {
+                session.seen(index, now);
+                if self.out.budgeted(from) {
                     self.resend_start(now, name, index);
                 }
             }
@@ -79,6 +81,27 @@ impl<S: SessionStore> Cx<'_, S> {
         }
         session.phase = Phase::Starting { rounds_sent: 1, since };
         self.counters.start.observe(now.saturating_duration_since(session.at(since)));
+        true
+    }
+
+    /// Player `index` of starting session `name`, whose address is budgeted, asked for the relay
+    /// (`r:`) after it was sent its start message. Our client asks so late only once it has its
+    /// `s:` (one that came without the grant it asked for: the grant was lost, or did not fit its
+    /// budget), so it gets its relay note alone, if its budget allows (a fraction of the start
+    /// message's bytes). Returns false (nothing done) if the player was not sent its start
+    /// message yet or has no note: then [`Cx::resend_start`] answers it.
+    pub(crate) fn resend_note(&mut self, now: Instant, name: &str, index: usize) -> bool {
+        let Some(session) = self.lobby.get(name) else { return false };
+        // Without the budget every round carries its note and start message: as before.
+        let Some(p) = session.players.get(index).filter(|p| p.started() && self.out.budgeted(p.addr()))
+        else {
+            return false;
+        };
+        if matches!(session.phase, Phase::Open | Phase::Starting { rounds_sent: 0, .. }) {
+            return false;
+        }
+        let Some(note) = self.relay.note(session.id, &p.name) else { return false };
+        self.out.push_with(now, p.addr(), |b| note.write(b));
         true
     }
 

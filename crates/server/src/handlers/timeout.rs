@@ -5,12 +5,30 @@
 use super::shared::queue_session_check;
 use super::Cx;
 use crate::compact::SessionName;
-use crate::session::Phase;
+use crate::session::{Phase, Player};
 use crate::store::SessionStore;
 use crate::timers::Kind;
 use rhp_proto::ErrorCode;
-use std::time::Instant;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 use tracing::info;
+
+/// With the budget on, how long a player of a starting session that was sent its start message
+/// but did not confirm it must have asked nothing (no ping, `s:`, `e:` or `r:`) before the session
+/// counts it as served: four of the Godot plugin's (and our clients') 0.5 s ping intervals. A
+/// player whose start message was lost asks again within it (unless four pings in a row are lost
+/// too), and is answered with its start message as its budget allows; a plugin that got it stops
+/// asking. Bounded, like every wait of a starting session, by [`crate::Config::start_hold`].
+pub(crate) const START_QUIET: Duration = Duration::from_secs(2);
+
+/// Whether player `p` of a starting session needs nothing more from it at `at`: it confirmed
+/// (`y:`), or it was sent its start message and either its address is not budgeted (then every
+/// round went to it, as in the original) or it asked nothing for [`START_QUIET`] (it last asked at
+/// `last_asked`). A budgeted player is sent its start message about once (its budget, credited by
+/// its small pings, allows few rounds), so on a lossy link one that keeps asking did not get it.
+fn told(p: &Player, budgeted: impl Fn(SocketAddr) -> bool, last_asked: Instant, at: Instant) -> bool {
+    p.confirmed || (p.started() && (!budgeted(p.addr()) || at >= last_asked + START_QUIET))
+}
 
 impl<S: SessionStore> Cx<'_, S> {
     /// Handles one fired entry, due at `at` (`at <= now`), whose sequence number is `seq`.
@@ -50,8 +68,8 @@ impl<S: SessionStore> Cx<'_, S> {
     fn on_player_idle(&mut self, now: Instant, name: SessionName, session_id: u64, seq: u64) -> bool {
         let Some(session) = self.lobby.get_mut(&name).filter(|s| s.id == session_id) else { return false };
         if !session.is_open() {
-            // A starting session is deleted after its rounds; nobody times out meanwhile. (Its
-            // deletion counts this entry as stale.)
+            // A starting session is deleted after its rounds (or its hold); nobody times out
+            // meanwhile. (Its deletion counts this entry as stale.)
             return true;
         }
         let Some(index) = session.players.iter().position(|p| p.idle_is(seq)) else { return false };
@@ -107,8 +125,10 @@ impl<S: SessionStore> Cx<'_, S> {
             return true;
         }
         if u32::from(rounds_sent) >= rounds.min(u32::from(u16::MAX)) {
-            // Every player got its start message at least once (or confirmed), or it is too late.
-            let all_told = session.players.iter().all(|p| p.confirmed || p.started());
+            // Every player is told (see `told`), or it is too late.
+            let out = &*self.out;
+            let all_told =
+                session.players.iter().all(|p| told(p, |a| out.budgeted(a), session.at(p.last_seen), at));
             if all_told || at >= session.at(since) + self.config.start_hold {
                 self.delete_session(&name, "its start messages are sent");
                 // This entry was the session's own: the deletion counted it as stale.
