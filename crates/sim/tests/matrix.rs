@@ -97,6 +97,17 @@ fn birthday_pairs_on_a_rough_link_over_seeds_1_to_16() {
 /// the relay: two birthday pairs share the hard side's sockets and its peer timeout.
 fn check_group(accesses: &[Access], link: Link, seed: u64, label: &str, config: rhp_server::Config) -> u64 {
     let run = run_session_with(seed, accesses, link, config);
+    // A player that never got its start message fails every pair it is in, and the first pair
+    // reported is then the host's (P0 × it): say so, or the failure reads as a punching fault.
+    let unstarted: Vec<String> = (0..accesses.len())
+        .filter(|k| {
+            !run.sim.clients[run.ids[*k]]
+                .events
+                .iter()
+                .any(|(_, e)| matches!(e, rhp_client::Event::Started { .. }))
+        })
+        .map(|k| format!("P{k}"))
+        .collect();
     let mut methods = Vec::new();
     for (i, j, ok, m) in &run.pairs {
         let (a, b) = (accesses[*i], accesses[*j]);
@@ -104,7 +115,7 @@ fn check_group(accesses: &[Access], link: Link, seed: u64, label: &str, config: 
         allowed.push("relay");
         assert!(
             ok,
-            "{label} group of {} (seed {seed}): P{i} {} × P{j} {} not connected",
+            "{label} group of {} (seed {seed}): P{i} {} × P{j} {} not connected (never started: {unstarted:?})",
             accesses.len(),
             a.name(),
             b.name()
