@@ -432,6 +432,7 @@ impl Engine {
             let Some(fresh) = self.relay.grant(now, data) else { return };
             if fresh {
                 self.lobby.relay_granted(true, &mut self.out);
+                self.lobby.start_under_way(now);
                 self.report_unreachable();
             }
             if self.peers.is_some() {

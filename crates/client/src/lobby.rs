@@ -242,6 +242,14 @@ impl Lobby {
         granted && self.release_confirm(out)
     }
 
+    /// The server's first start round reached us (it carried our relay grant) before our `s:`:
+    /// the lobby pings faster until the `s:` comes (see `rendezvous::START_WAIT_PING`).
+    pub(crate) fn start_under_way(&mut self, now: Instant) {
+        if let Stage::Server(r) = &mut self.stage {
+            r.start_under_way(now);
+        }
+    }
+
     /// Our start confirmation no longer waits (it went, or was never held back).
     pub(crate) fn confirm_settled(&self) -> bool {
         self.confirm_due.is_none()
