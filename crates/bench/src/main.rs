@@ -4,6 +4,14 @@
 //! - `relay`: the server's relay against the same floors (packets/s, latency, CPU per frame).
 //! - `memory`: bytes per player and per session in the sans-IO engine.
 //! - `echo`, `worker`, `relay-worker`: the processes `run` and `relay` start (hidden).
+//!
+//! # Layout
+//! - [`coord`]: `run` (targets, phases, the summary as ratios); [`worker`]: one load process
+//!   (a slice of the players, each on its own loopback address).
+//! - [`relay`]: `relay`; [`relay_worker`]: one relay load process.
+//! - [`echo`]: the two floors (naive and batched echo). [`memory`]: `memory` (the engine alone).
+//! - [`hist`]: the latency histogram; [`procfs`]: CPU, memory and socket drops from `/proc`.
+//! - `tests/`: unit tests of the private parts.
 
 mod coord;
 mod echo;

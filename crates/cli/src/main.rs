@@ -5,6 +5,20 @@
 //! - `healthcheck`: asks a running server's `/healthz` (for container health checks).
 //!
 //! This file only picks the subcommand; each lives in its own module.
+//!
+//! # Layout
+//! - `serve`: [`serve`] (the run: logging, sockets, the `rhp_server` shell until a signal),
+//!   [`serve_args`] (its flags and the engine configuration they describe), [`headings`] (the
+//!   `--help` headings = the config file's tables), [`config_layers`] (flags, then `RHP_*`, then
+//!   the `--config` file, then defaults; `--print-config`), [`config_file`] (the TOML entries),
+//!   [`reload`] (SIGHUP), [`logging`] (stderr and the rotated log file), [`ops`] (metrics and
+//!   health over HTTP, sd_notify, the log format, `healthcheck`).
+//! - `host` / `join`: [`host_join`] (the player's run, its chat and script modes), [`console`]
+//!   (typed lines on a plain thread), [`stop`] (exit codes and signals), [`stream`] (the
+//!   script's game-like stream), [`resolve`] (`--server HOST:PORT`).
+//! - `nat`: [`nat`] (the verdict in plain words, `--verbose`, `--json`).
+//! - `tests/`: the binary's unit tests (private functions); everything else is tested black-box
+//!   from `crates/cli/tests` against the real binary.
 
 mod config_file;
 mod config_layers;
