@@ -151,6 +151,9 @@ pub mod strategy;
 
 #[cfg(test)]
 mod tests;
+// The unit tests (src/tests/) share the integration tests' helpers, which name this crate
+// `rhp_client`: the name resolves inside the crate too.
+extern crate self as rhp_client;
 
 pub use config::{BirthdayConfig, Config, NatConfig, Role, Timers};
 pub use driver::{Client, Control};

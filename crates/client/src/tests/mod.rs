@@ -17,4 +17,7 @@ mod relay;
 mod relay_session;
 mod rng;
 mod strategy;
+// The engine-test helpers are the integration tests' own (one copy): they name the crate
+// `rhp_client`, which `lib.rs` makes resolve here too.
+#[path = "../../tests/common/mod.rs"]
 mod util;

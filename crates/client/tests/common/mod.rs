@@ -1,5 +1,5 @@
-//! Helpers shared by the client's engine tests (public API only; `src/tests/util.rs` is the same
-//! for the unit tests that need the crate's insides): the server's address, an engine drained into an
+//! Helpers shared by the client's engine tests (public API only; the unit tests that need the
+//! crate's insides include this same file as `src/tests/util`): the server's address, an engine drained into an
 //! [`Out`], datagrams, timeouts and socket outcomes fed by hand, and a NAT classification run
 //! with injected STUN answers (injected clock, no sockets).
 
