@@ -8,26 +8,9 @@
 //! destination is mapped for the IPv6 socket ([`on_socket`]).
 
 use crate::error::ClientError;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
-/// `from` with an IPv4-mapped IPv6 address turned into plain IPv4; any other address unchanged.
-pub(crate) fn canonical(from: SocketAddr) -> SocketAddr {
-    match from {
-        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
-            Some(v4) => SocketAddr::new(IpAddr::V4(v4), v6.port()),
-            None => from,
-        },
-        SocketAddr::V4(_) => from,
-    }
-}
-
-/// `to` as a socket of family `v6` takes it: IPv4 becomes IPv4-mapped on an IPv6 socket.
-pub(crate) fn on_socket(to: SocketAddr, v6: bool) -> SocketAddr {
-    match to {
-        SocketAddr::V4(v4) if v6 => SocketAddr::new(IpAddr::V6(v4.ip().to_ipv6_mapped()), v4.port()),
-        _ => to,
-    }
-}
+pub(crate) use rhp_io::{canonical, on_socket};
 
 /// The unspecified address of `server`'s family, at `port`.
 pub(crate) fn any(server: SocketAddr, port: u16) -> SocketAddr {

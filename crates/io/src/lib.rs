@@ -13,12 +13,17 @@
 //!   [`Input::Timeout`] at that instant unless another input comes first. An early or repeated
 //!   timeout does nothing; a late one does everything that fell due.
 //!
-//! This crate has no dependencies and no state: it is types only, shared by `rhp-server`,
-//! `rhp-client` and `rhp-sim`, so one name means one thing across the tree.
+//! - **Addresses are canonical inside an engine.** A socket bound to `[::]` with IPV6_V6ONLY off
+//!   also carries IPv4, from IPv4-mapped addresses (`::ffff:10.0.0.2`). A shell hands the engine
+//!   plain IPv4 ([`canonical`]) and maps an IPv4 destination back for such a socket
+//!   ([`on_socket`]), so an engine keys an IPv4 peer the same on either kind of socket.
+//!
+//! This crate has no dependencies and no state: types and these two rules only, shared by
+//! `rhp-server`, `rhp-client` and `rhp-sim`, so one name means one thing across the tree.
 #![deny(missing_docs)]
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 /// Which of an engine's local UDP sockets a datagram arrived on or leaves from.
@@ -111,5 +116,26 @@ impl Transmit {
             to: SocketAddr::from(([0, 0, 0, 0], 0)),
             data: Vec::with_capacity(1500),
         }
+    }
+}
+
+/// `from` with an IPv4-mapped IPv6 address turned into plain IPv4; any other address unchanged
+/// (what a shell hands its engine for a datagram's source).
+pub fn canonical(from: SocketAddr) -> SocketAddr {
+    match from {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::new(IpAddr::V4(v4), v6.port()),
+            None => from,
+        },
+        SocketAddr::V4(_) => from,
+    }
+}
+
+/// `to` as a socket of family `v6` takes it: an IPv4 address becomes IPv4-mapped on an IPv6
+/// socket (what a dual-stack socket expects); anything else unchanged.
+pub fn on_socket(to: SocketAddr, v6: bool) -> SocketAddr {
+    match to {
+        SocketAddr::V4(v4) if v6 => SocketAddr::new(IpAddr::V6(v4.ip().to_ipv6_mapped()), v4.port()),
+        _ => to,
     }
 }

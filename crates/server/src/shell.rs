@@ -24,7 +24,6 @@ pub mod batch;
 #[cfg(target_os = "linux")]
 mod batched;
 mod driver;
-pub(crate) mod mapped;
 pub mod monitor;
 mod single;
 

@@ -12,12 +12,3 @@ fn the_server_family_decides() {
     assert!(local(Some("127.0.0.1:0".parse().unwrap()), v6).is_err());
     assert_eq!(local(Some("[::]:5".parse().unwrap()), v4).unwrap(), "[::]:5".parse().unwrap());
 }
-
-#[test]
-fn mapped_addresses_are_plain_ipv4_inside() {
-    let v4: SocketAddr = "10.0.0.2:5555".parse().unwrap();
-    let mapped: SocketAddr = "[::ffff:10.0.0.2]:5555".parse().unwrap();
-    let v6: SocketAddr = "[2001:db8::1]:5555".parse().unwrap();
-    assert_eq!((canonical(mapped), canonical(v4), canonical(v6)), (v4, v4, v6));
-    assert_eq!((on_socket(v4, true), on_socket(v4, false), on_socket(v6, true)), (mapped, v4, v6));
-}

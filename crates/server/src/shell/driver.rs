@@ -7,7 +7,6 @@
 //! The alternate STUN socket is read one datagram at a time (its traffic is small) beside the
 //! main one, and every transmit leaves from the socket it names ([`Sockets::send`]).
 
-use super::mapped;
 use super::monitor::{self, Monitor};
 use crate::engine::{Engine, ALT};
 use crate::escape::Redacted;
@@ -50,10 +49,10 @@ impl Sockets {
         Sockets { main, alt, main_v6, alt_v6 }
     }
 
-    /// `tx.to` as the socket `tx.via` takes it (see [`mapped::on_socket`]).
+    /// `tx.to` as the socket `tx.via` takes it (see [`rhp_io::on_socket`]).
     pub(super) fn wire_to(&self, tx: &Transmit) -> SocketAddr {
         let v6 = if tx.via == SocketId::MAIN { self.main_v6 } else { self.alt_v6 };
-        mapped::on_socket(tx.to, v6)
+        rhp_io::on_socket(tx.to, v6)
     }
 
     /// Sends `tx` from the socket it names, one system call; a failed send is logged and skipped.
@@ -97,7 +96,7 @@ pub(super) fn feed<S: SessionStore>(
         debug!("relay frame of more than {RECV_BUF} bytes dropped");
         return;
     }
-    let from = mapped::canonical(from);
+    let from = rhp_io::canonical(from);
     engine.handle_input(Input::Datagram { now, via, from, data });
 }
 

@@ -5,7 +5,6 @@ mod accounts;
 mod budget;
 mod guard;
 mod limits;
-mod mapped;
 mod relay;
 mod session;
 mod slots;
