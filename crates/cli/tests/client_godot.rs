@@ -4,33 +4,12 @@
 
 mod support;
 
-use std::net::SocketAddr;
 use std::time::Duration;
-use support::godot_double::{GodotConfig, GodotDouble};
+use support::godot_double::godot;
 use support::player::Player;
 use support::Server;
 
 const WAIT: Duration = Duration::from_secs(45);
-
-fn godot(
-    server: SocketAddr,
-    session: &str,
-    player: &str,
-    host_max: Option<u8>,
-    start_when: usize,
-) -> GodotDouble {
-    GodotDouble::spawn(GodotConfig {
-        server,
-        session: session.into(),
-        player: player.into(),
-        host_max,
-        start_when,
-        password: None,
-        kick: None,
-        timeout: Duration::from_secs(40),
-        linger: Duration::ZERO,
-    })
-}
 
 fn assert_rust_ok(p: &mut Player, peers: usize, godot_name: &str) {
     assert_eq!(p.wait(WAIT), Some(0), "{}", p.dump());

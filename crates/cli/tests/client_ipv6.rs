@@ -10,7 +10,7 @@ mod support;
 
 use std::net::{Ipv6Addr, SocketAddr, UdpSocket};
 use std::time::Duration;
-use support::godot_double::{GodotConfig, GodotDouble};
+use support::godot_double::godot;
 use support::player::Player;
 use support::Server;
 
@@ -28,26 +28,6 @@ fn dual_stack_server() -> Option<(Server, SocketAddr, SocketAddr)> {
     let v4 = server.addr;
     assert!(v4.is_ipv4(), "the support maps [::] to 127.0.0.1: {v4}");
     Some((server, v4, v6))
-}
-
-fn godot(
-    server: SocketAddr,
-    session: &str,
-    player: &str,
-    host_max: Option<u8>,
-    start_when: usize,
-) -> GodotDouble {
-    GodotDouble::spawn(GodotConfig {
-        server,
-        session: session.into(),
-        player: player.into(),
-        host_max,
-        start_when,
-        password: None,
-        kick: None,
-        timeout: Duration::from_secs(40),
-        linger: Duration::ZERO,
-    })
 }
 
 #[test]

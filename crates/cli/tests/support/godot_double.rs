@@ -79,6 +79,28 @@ pub struct GodotDouble {
     handle: Option<JoinHandle<GodotResult>>,
 }
 
+/// A double with no password, no kick, a 40 s bound and no linger, started at once: a host
+/// (`host_max: Some(max)`, starting once `start_when` players are listed) or a client (`None`).
+pub fn godot(
+    server: SocketAddr,
+    session: &str,
+    player: &str,
+    host_max: Option<u8>,
+    start_when: usize,
+) -> GodotDouble {
+    GodotDouble::spawn(GodotConfig {
+        server,
+        session: session.into(),
+        player: player.into(),
+        host_max,
+        start_when,
+        password: None,
+        kick: None,
+        timeout: Duration::from_secs(40),
+        linger: Duration::ZERO,
+    })
+}
+
 impl GodotDouble {
     pub fn spawn(config: GodotConfig) -> GodotDouble {
         GodotDouble { handle: Some(std::thread::spawn(move || run(config))) }
