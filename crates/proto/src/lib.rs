@@ -3,10 +3,11 @@
 //!
 //! # Layout
 //! - [`name`]: the grammar of session names, player names, passwords and the max-players field.
+//! - [`addr`]: an `ip:port` inside a message (IPv6 in brackets).
 //! - [`error_code`]: the `error:` codes the server sends (the original fourteen and three for caps).
-//! - [`request`]: what a client sends the server (`h c p s y k x`, and our clients' `e r u`), borrowed
+//! - [`request`]: what a client sends the server (`h c p s y k x`, and our clients' `e r q u v`), borrowed
 //!   from the datagram.
-//! - [`reply`]: what the server sends a client (`i:`, `s:`, `error:`, and `n:` to `e` senders),
+//! - [`reply`]: what the server sends a client (`i:`, `s:`, `error:`, and our clients' `n:` and `v:`),
 //!   rendered and parsed.
 //! - [`stun`]: STUN Binding requests and responses (RFC 8489 and classic RFC 3489), told apart from
 //!   Rabid text by their header.
@@ -18,6 +19,7 @@
 //! Every message is one UDP datagram of UTF-8 text, fields separated by `:`, no terminator.
 #![deny(missing_docs)]
 
+pub mod addr;
 pub mod error_code;
 pub mod escape;
 pub mod name;
@@ -35,9 +37,12 @@ pub use peer::PeerMessage;
 pub use reply::{NatEntry, PeerAddr, Reply};
 pub use request::Request;
 
-/// The longest request the grammar allows: `h:` + 10 + `:` + 12 + `:` + 2 + `:` + 12 bytes.
-/// Anything longer is `error:invalid_request` without being read further.
-pub const MAX_REQUEST_LEN: usize = 2 + 10 + 1 + 12 + 1 + 2 + 1 + 12;
+/// The longest request the original grammar allows: `h:` + 10 + `:` + 12 + `:` + 2 + `:` + 12 bytes.
+pub const MAX_CLASSIC_REQUEST_LEN: usize = 2 + 10 + 1 + 12 + 1 + 2 + 1 + 12;
+
+/// The longest request of any kind: our `v:S:P:<token>:<addr>` (`v:` + 10 + `:` + 12 + `:` + 12 +
+/// `:` + 47). Anything longer is `error:invalid_request` without being read further.
+pub const MAX_REQUEST_LEN: usize = 2 + 10 + 1 + 12 + 1 + request::ALSO_TOKEN_LEN + 1 + addr::ADDR_MAX;
 
 /// The UDP port the Godot plugin talks to by default, and the server's default port.
 pub const DEFAULT_PORT: u16 = 57775;

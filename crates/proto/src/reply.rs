@@ -1,5 +1,7 @@
 //! Replies the server sends a client: `i:<names>`, `s:<own port>:<Name:IP:Port;...>`, `error:<code>`,
-//! and the extension `n:<name>:<desc>...` that only clients which sent `e:` ever receive.
+//! and the extensions only our clients ever receive: `n:<name>:<desc>...` (to `e:` senders) and
+//! `v:<token>:<addr>` / `v:ok` (the two steps of announcing an address in the other family, see
+//! [`crate::request::Request::Also`]).
 //!
 //! The server renders them straight into a reusable buffer ([`write_info`], [`write_start`],
 //! [`write_nat`]); clients parse them into the owned [`Reply`].
@@ -7,7 +9,8 @@
 use crate::name::{is_nat_desc, is_player_name};
 use crate::{ErrorCode, ParseError};
 use std::io::Write;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use crate::addr::{parse_addr, parse_port, write_addr};
+use std::net::SocketAddr;
 
 /// Another player's name and the address the server saw it at, as listed in a start message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +37,10 @@ pub enum Reply {
     Info(Vec<String>),
     /// `s:<own port>:<Name:IP:Port;...>`: the session started; the port the server saw this player
     /// at, and every other player in join order (for a non-host, the host comes first).
+    ///
+    /// To our clients only, a player that announced its address in the other family (`v:`) is
+    /// listed twice, its session address first and that one right after, under the same name:
+    /// `s:5000:Alice:203.0.113.7:4000;Alice:[2001:db8::7]:4000;Bob:...`.
     Start {
         /// This player's port as observed by the server.
         own_port: u16,
@@ -43,6 +50,18 @@ pub enum Reply {
     /// `n:<name>:<desc>:<name>:<desc>...` (extension; `n:` alone is the empty list): the NAT
     /// descriptors of the session's players that sent `e:`.
     Nat(Vec<NatEntry>),
+    /// `v:<token>:<addr>` (extension), sent to the address a `v:S:P` came from: the address the
+    /// server saw it at, and the token that proves, sent back from the player's session address
+    /// (`v:S:P:<token>:<addr>`), that the player reads what reaches `addr`.
+    AlsoToken {
+        /// [`crate::request::ALSO_TOKEN_LEN`] lowercase hex digits.
+        token: String,
+        /// The address the `v:` came from, as the server saw it.
+        addr: SocketAddr,
+    },
+    /// `v:ok` (extension): the server took the address of the proof just sent; other players of
+    /// ours will find it in their start message.
+    AlsoOk,
     /// `error:<code>` with a code this version knows.
     Error(ErrorCode),
     /// `error:<text>` with a code this version does not know (a newer server's).
@@ -70,6 +89,14 @@ impl Reply {
                 Ok(Reply::Start { own_port, peers })
             }
             "n" => parse_nat(body).map(Reply::Nat),
+            "v" if body == "ok" => Ok(Reply::AlsoOk),
+            "v" => {
+                let (token, addr) = body.split_once(':').ok_or(ParseError::Invalid)?;
+                if !crate::request::is_also_token(token) {
+                    return Err(ParseError::Invalid);
+                }
+                Ok(Reply::AlsoToken { token: token.to_owned(), addr: parse_addr(addr)? })
+            }
             "error" => Ok(match ErrorCode::from_code(body) {
                 Some(code) => Reply::Error(code),
                 None => Reply::OtherError(body.to_owned()),
@@ -89,6 +116,8 @@ impl Reply {
             Reply::Nat(entries) => {
                 write_nat(entries.iter().map(|e| (e.player.as_str(), e.desc.as_str())), &mut out)
             }
+            Reply::AlsoToken { token, addr } => write_also_token(&mut out, token, *addr),
+            Reply::AlsoOk => out.extend_from_slice(ALSO_OK),
             Reply::Error(code) => out.extend_from_slice(code.wire().as_bytes()),
             Reply::OtherError(text) => {
                 out.extend_from_slice(b"error:");
@@ -99,34 +128,13 @@ impl Reply {
     }
 }
 
-fn parse_port(s: &str) -> Result<u16, ParseError> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ParseError::Invalid);
-    }
-    s.parse().map_err(|_| ParseError::Invalid)
-}
-
-/// One `Name:IP:Port` entry: IPv4 dotted (`Bob:10.0.0.2:5555`, all the Godot plugin can split), or
-/// IPv6 in brackets (`Bob:[2001:db8::1]:5555`, which the server only sends to our clients). An IPv6
-/// address without brackets is refused: it cannot be split from its port unambiguously.
+/// One `Name:IP:Port` entry (see [`crate::addr`]).
 fn parse_peer(entry: &str) -> Result<PeerAddr, ParseError> {
     let (name, rest) = entry.split_once(':').ok_or(ParseError::Invalid)?;
     if !is_player_name(name) {
         return Err(ParseError::Invalid);
     }
-    let addr = match rest.strip_prefix('[') {
-        Some(bracketed) => {
-            let (ip, port) = bracketed.split_once("]:").ok_or(ParseError::Invalid)?;
-            let ip: Ipv6Addr = ip.parse().map_err(|_| ParseError::Invalid)?;
-            SocketAddr::new(IpAddr::V6(ip), parse_port(port)?)
-        }
-        None => {
-            let (ip, port) = rest.split_once(':').ok_or(ParseError::Invalid)?;
-            let ip: Ipv4Addr = ip.parse().map_err(|_| ParseError::Invalid)?;
-            SocketAddr::new(IpAddr::V4(ip), parse_port(port)?)
-        }
-    };
-    Ok(PeerAddr { name: name.to_owned(), addr })
+    Ok(PeerAddr { name: name.to_owned(), addr: parse_addr(rest)? })
 }
 
 fn parse_nat(body: &str) -> Result<Vec<NatEntry>, ParseError> {
@@ -158,6 +166,17 @@ pub fn write_nat<'a>(entries: impl IntoIterator<Item = (&'a str, &'a str)>, out:
     }
 }
 
+/// The answer to a valid proof: `v:ok`.
+pub const ALSO_OK: &[u8] = b"v:ok";
+
+/// Appends `v:<token>:<addr>` to `out`.
+pub fn write_also_token(out: &mut Vec<u8>, token: &str, addr: SocketAddr) {
+    out.extend_from_slice(b"v:");
+    out.extend_from_slice(token.as_bytes());
+    out.push(b':');
+    write_addr(out, addr);
+}
+
 /// Appends `i:<name>:<name>...` to `out`.
 pub fn write_info<'n>(out: &mut Vec<u8>, names: impl IntoIterator<Item = &'n str>) {
     out.extend_from_slice(b"i");
@@ -182,9 +201,8 @@ pub fn write_start<'n>(
         if i > 0 {
             out.push(b';');
         }
-        let _ = match addr.ip().to_canonical() {
-            IpAddr::V4(ip) => write!(out, "{name}:{ip}:{}", addr.port()),
-            IpAddr::V6(ip) => write!(out, "{name}:[{ip}]:{}", addr.port()),
-        };
+        out.extend_from_slice(name.as_bytes());
+        out.push(b':');
+        write_addr(out, addr);
     }
 }

@@ -200,6 +200,8 @@ impl<S: SessionStore> Engine<S> {
             Request::Relay { session, player } => cx.on_relay_request(now, from, session, player),
             Request::Unban { session, player } => cx.on_unban(now, from, session, player),
             Request::Private { session, player } => cx.on_private(now, from, session, player),
+            // Not served yet: dropped like an unknown type.
+            Request::Also { .. } => {}
         }
         // A player joined (`h:`/`c:` add one, from the sender): its IP's budget account counts it.
         if self.lobby.live_players() > players_before {

@@ -42,6 +42,7 @@ pub(crate) fn request_kind(r: &Request<'_>) -> usize {
         Request::Relay { .. } => 8,
         Request::Unban { .. } => 9,
         Request::Private { .. } => 12,
+        Request::Also { .. } => KIND_UNKNOWN,
     }
 }
 
