@@ -1,10 +1,10 @@
 //! One cell's results: every attempt's outcome ([`Attempt`]), the cell ([`CellResult`]) with its
 //! statistics, and whether it matches what the theory expects.
 
-use crate::family::Family;
+use crate::family::{Families, Family};
 use crate::impair::LinkCondition;
 use crate::probe::PingStats;
-use crate::scenario::Scenario;
+use crate::scenario::{Cell, Scenario};
 use crate::theory::{self, ClientModel};
 use rhp_client::Method;
 use std::time::Duration;
@@ -23,6 +23,10 @@ pub struct Attempt {
     /// Time from the start until every player had a direct path to every peer (None: some
     /// pair stayed on the relay, or the attempt failed).
     pub direct_ms: Option<u64>,
+    /// The family of every pair's final path (the `addr=` of each player's last `connected` /
+    /// `upgraded` line per peer): [`Family::V4`], [`Family::V6`], or [`Family::Dual`] when
+    /// they differ; `None` when no line had an address.
+    pub path_family: Option<Family>,
     /// Why it failed (exit codes, `failed` lines), empty on success.
     pub detail: String,
     /// Every player's stdout, prefixed with its name (for `RHP_LAB_VERBOSE=1`).
@@ -36,8 +40,8 @@ pub struct CellResult {
     pub scenario: Scenario,
     /// The link condition.
     pub condition: LinkCondition,
-    /// The IP families of every player's network.
-    pub family: Family,
+    /// The IP families of the players' networks.
+    pub family: Families,
     /// Every attempt.
     pub attempts: Vec<Attempt>,
     /// Impairment check of each client (ping to the echo service).
@@ -62,6 +66,28 @@ impl CellResult {
     /// Successful attempts of the first run.
     pub fn successes(&self) -> usize {
         self.attempts.iter().filter(|a| a.ok).count()
+    }
+
+    /// The cell this is the result of.
+    pub fn cell(&self) -> Cell {
+        Cell { scenario: self.scenario.clone(), condition: self.condition, family: self.family }
+    }
+
+    /// How many successful attempts ended on each path family, e.g. `ipv6 19, ipv4 1`
+    /// (`dual-stack`: pairs on both).
+    pub fn family_summary(&self) -> String {
+        let fams: Vec<Family> = self.attempts.iter().filter(|a| a.ok).filter_map(|a| a.path_family).collect();
+        let v: Vec<String> = [Family::V6, Family::V4, Family::Dual]
+            .into_iter()
+            .map(|f| (f, fams.iter().filter(|x| **x == f).count()))
+            .filter(|(_, n)| *n > 0)
+            .map(|(f, n)| format!("{f} {n}"))
+            .collect();
+        if v.is_empty() {
+            "—".into()
+        } else {
+            v.join(", ")
+        }
     }
 
     /// The `p`-th percentile (nearest rank) of the successful attempts' time to connect.
@@ -102,21 +128,26 @@ impl CellResult {
     /// Does the observed outcome match the theory for client `m`? `None`: not asserted.
     ///
     /// Expected to connect: at least 95% of the deciding attempts connect by a method the theory
-    /// expects (19 of 20: the direct methods for a pair that can connect directly; the odd one
-    /// may have ended on the relay, or on a path no one expects, such as a random port landing in
-    /// the ±8 window). With a client that falls back to the relay, every attempt must connect.
+    /// expects, over a family it expects (19 of 20: the direct methods for a pair that can
+    /// connect directly; the odd one may have ended on the relay, or on a path no one expects,
+    /// such as a random port landing in the ±8 window); every attempt where the theory says so
+    /// (IPv6). With a client that falls back to the relay, every attempt must connect.
     /// Expected to fail: none connects.
     pub fn matches(&self, m: ClientModel) -> Option<bool> {
-        let want = theory::expected(&self.scenario, m)?;
+        let want = theory::expected_cell(&self.cell(), m)?;
         let d = self.deciding();
         let ok = d.iter().filter(|a| a.ok).count();
         if !want.connects {
             return Some(ok == 0);
         }
-        let by_expected =
-            d.iter().filter(|a| a.ok && a.method.is_some_and(|x| want.methods.contains(&x))).count();
+        let by_expected = d
+            .iter()
+            .filter(|a| a.ok && a.method.is_some_and(|x| want.methods.contains(&x)))
+            .filter(|a| a.path_family.is_some_and(|f| want.families.contains(&f)))
+            .count();
         let all_connect = !m.relay || ok == d.len();
-        Some(by_expected * 100 >= d.len() * 95 && all_connect)
+        let share = if want.every { 100 } else { 95 };
+        Some(by_expected * 100 >= d.len() * share && all_connect)
     }
 }
 

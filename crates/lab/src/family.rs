@@ -1,6 +1,8 @@
-//! Which IP families a player's network gives it: IPv4 only (every cell until issue 18), IPv6
-//! only, or both. IPv4 goes through the router's NAT; IPv6 is routed (documentation prefix
-//! `2001:db8::/32`) through the router's stateful firewall, with no NAT.
+//! Which IP families a player's network gives it: IPv4 only (the IPv4 matrix), IPv6 only, or
+//! both ([`Family`]), and the families of a cell's players ([`Families`]: the same for all, or
+//! the host's and the others'). IPv4 goes through the router's NAT; IPv6 is routed
+//! (documentation prefix `2001:db8::/32`) through the router's stateful firewall, with no NAT.
+//! [`Family::V4`] and [`Family::V6`] also name the family a path ended on.
 
 use std::fmt;
 
@@ -48,5 +50,61 @@ impl Family {
 impl fmt::Display for Family {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// The families of a cell's players: the host's, and every other player's (a cell with one
+/// IPv4-only side against dual-stack sides, or the same family for everyone).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Families {
+    /// The host's (player 0) network.
+    pub host: Family,
+    /// Every other player's network.
+    pub others: Family,
+}
+
+impl Families {
+    /// Every player's network gives `f`.
+    pub const fn all(f: Family) -> Families {
+        Families { host: f, others: f }
+    }
+
+    /// IPv4 only for every player (the IPv4 matrix).
+    pub const V4: Families = Families::all(Family::V4);
+
+    /// The family of player `idx`'s network (0: the host).
+    pub fn of(self, idx: usize) -> Family {
+        if idx == 0 {
+            self.host
+        } else {
+            self.others
+        }
+    }
+
+    /// Some player's network gives IPv6.
+    pub fn any_v6(self) -> bool {
+        self.host.has_v6() || self.others.has_v6()
+    }
+
+    /// The families the host and another player have in common: (IPv4, IPv6). Two other
+    /// players share all of theirs.
+    pub fn common(self) -> (bool, bool) {
+        let (h, o) = (self.host, self.others);
+        (h.has_v4() && o.has_v4(), h.has_v6() && o.has_v6())
+    }
+
+    /// Stable name: the family (`dual-stack`), or the host's and the others' (`ipv4 × dual-stack`).
+    pub fn name(self) -> String {
+        if self.host == self.others {
+            self.host.name().into()
+        } else {
+            format!("{} × {}", self.host, self.others)
+        }
+    }
+}
+
+impl fmt::Display for Families {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name())
     }
 }

@@ -1,11 +1,11 @@
 //! `rhp-lab matrix`: its arguments, and the run itself: every cell through the runner, cells
 //! that differ from the theory run again, then the report (printed, and written if asked).
 
-use crate::family::Family;
+use crate::family::{Families, Family};
 use crate::product_bin::find_product_bin;
 use crate::report;
 use crate::runner::{run_all, Product, RunConfig};
-use crate::scenario::{standard_cells, Cell};
+use crate::scenario::{family_cells, standard_cells, Cell};
 use crate::sh::{self, LabError, Result};
 use crate::theory::CURRENT_CLIENT;
 use std::fmt::Write as _;
@@ -34,13 +34,14 @@ pub struct MatrixArgs {
     /// Only the clean condition.
     #[arg(long)]
     pub clean_only: bool,
-    /// Only scenarios whose label contains this text (e.g. "symmetric").
+    /// Only cells whose label contains this text (e.g. "symmetric", "[ipv6]", "dual-stack").
     #[arg(long)]
     pub only: Option<String>,
-    /// The players' networks: `ipv4` (the documented matrix), `dual-stack` (the product still
-    /// runs over IPv4), `ipv6` (refused until the product speaks IPv6).
-    #[arg(long, default_value = "ipv4", value_parser = parse_family)]
-    pub family: Family,
+    /// Instead of the documented matrix (every IPv4 scenario, then the family rows: IPv6 only,
+    /// dual stack, IPv4 only against dual stack), every IPv4 scenario with every player's network
+    /// giving this family: `ipv4`, `ipv6`, `dual-stack`.
+    #[arg(long, value_parser = parse_family)]
+    pub family: Option<Family>,
     /// Write the Markdown report here too (it is always printed).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -95,7 +96,9 @@ pub fn run_and_report(cfg: &RunConfig, cells: &[Cell], out: Option<&Path>) -> Re
          Topology: server on 198.51.100.10, each player behind its own NAT router (public address \
          in 203.0.113.0/24, LAN 10.x); double-nat = a home router behind a carrier NAT (100.64.x); \
          home routers drop new inbound WAN flows to themselves. Impairments are on each client's \
-         LAN link, both directions.",
+         LAN link, both directions. IPv6 (family rows): the server also on 2001:db8::10 (one \
+         dual-stack socket), no NAT, each router a stateful firewall (only what answers a flow \
+         from inside gets in); players get the server's address in each family their network has.",
         cfg.attempts,
         cfg.fail_attempts.min(cfg.attempts),
         cfg.jobs,
@@ -135,8 +138,9 @@ pub fn main(a: &MatrixArgs, helper: PathBuf) -> Result<bool> {
         check_pings: 100,
     };
     let mut cells = standard_cells(a.clean_only);
-    for c in &mut cells {
-        c.family = a.family;
+    match a.family {
+        Some(f) => cells.iter_mut().for_each(|c| c.family = Families::all(f)),
+        None => cells.extend(family_cells(a.clean_only)),
     }
     if let Some(only) = &a.only {
         cells.retain(|c| c.label().contains(only.as_str()));

@@ -1,9 +1,12 @@
 //! Reading the product client's stdout: the `connected`/`upgraded` lines (each peer's final
-//! path, its `method=` and birthday `probes=`, when it went direct), and whether a player
-//! printed everything a successful script-mode run prints (`punch-done`, every peer's message).
+//! path, its `method=` and birthday `probes=`, when it went direct, the family of its `addr=`),
+//! and whether a player printed everything a successful script-mode run prints (`punch-done`,
+//! every peer's message).
 
+use crate::family::Family;
 use crate::probe::fields;
 use rhp_client::Method;
+use std::net::SocketAddr;
 
 /// The client's `method=` word read back ([`Method::name`]).
 pub fn parse_method(word: &str) -> Option<Method> {
@@ -47,6 +50,39 @@ pub fn direct_ms(stdout: &[String]) -> Option<u64> {
         return None;
     }
     last.iter().map(|(_, _, t)| *t).collect::<Option<Vec<u64>>>()?.into_iter().max()
+}
+
+/// The family of an `addr=` value (`1.2.3.4:5`, `[2001:db8::1]:5`; an IPv4-mapped IPv6
+/// address counts as IPv4).
+pub fn addr_family(addr: &str) -> Option<Family> {
+    let a: SocketAddr = addr.parse().ok()?;
+    Some(if a.ip().to_canonical().is_ipv4() { Family::V4 } else { Family::V6 })
+}
+
+/// The family of a player's final paths (each peer's last `connected`/`upgraded` line with an
+/// `addr=`): [`Family::V4`] or [`Family::V6`] if all agree, [`Family::Dual`] if not, `None` if
+/// no line had a readable address.
+pub fn path_family(stdout: &[String]) -> Option<Family> {
+    let mut last: Vec<(&str, Option<Family>)> = Vec::new();
+    for l in stdout.iter().filter(|l| l.starts_with("connected ") || l.starts_with("upgraded ")) {
+        let kv = fields(l);
+        let f = kv.get("addr").and_then(|x| addr_family(x));
+        let peer = kv.get("peer").copied().unwrap_or("");
+        match last.iter_mut().find(|(p, _)| *p == peer) {
+            Some(slot) => slot.1 = f,
+            None => last.push((peer, f)),
+        }
+    }
+    last.into_iter().filter_map(|(_, f)| f).reduce(combine)
+}
+
+/// Two path families as one: the same, or [`Family::Dual`] (some on each).
+pub fn combine(a: Family, b: Family) -> Family {
+    if a == b {
+        a
+    } else {
+        Family::Dual
+    }
 }
 
 /// Did player `me` of the session `players` print everything a successful script-mode run

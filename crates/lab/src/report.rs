@@ -1,8 +1,11 @@
 //! The matrix's Markdown report: a NAT × NAT grid per link condition, the other scenarios, the
 //! detail of every cell with a destination-dependent side (success rate, median / p95 time, share
-//! within 5 s, methods, birthday probes), the theory, and the problems.
+//! within 5 s, methods, birthday probes), the family rows (a table per family setting: method
+//! and family of the final path, clean and lossy, first-path and direct-path times), the theory,
+//! and the problems.
 
 use crate::cell::CellResult;
+use crate::family::Families;
 use crate::impair::LinkCondition;
 use crate::nat::{Mapping, NatType};
 use crate::scenario::{Access, Scenario};
@@ -17,16 +20,24 @@ pub fn mismatches(results: &[CellResult], m: ClientModel) -> Vec<String> {
         .map(|r| {
             let why: Vec<&str> =
                 r.deciding().iter().map(|a| a.detail.as_str()).filter(|d| !d.is_empty()).collect();
-            let want = match theory::expected(&r.scenario, m) {
-                Some(e) if e.connects => {
+            let want = match theory::expected_cell(&r.cell(), m) {
+                Some(e) if e.connects && r.family == Families::V4 => {
                     let ms: Vec<&str> = e.methods.iter().map(|x| x.name()).collect();
                     format!("≥ 95% by {}", ms.join("/"))
                 }
+                Some(e) if e.connects => {
+                    format!("{} {}", if e.every { "all" } else { "≥ 95%" }, expectation_text(&e))
+                }
                 _ => "none".into(),
             };
+            let over = if r.family == Families::V4 {
+                String::new()
+            } else {
+                format!(" over {}", r.family_summary())
+            };
             format!(
-                "{} [{}]: {}/{} connected ({}), expected {want}; {}",
-                r.scenario.label(),
+                "{} [{}]: {}/{} connected ({}{over}), expected {want}; {}",
+                r.cell().label(),
                 r.condition.label(),
                 r.deciding().iter().filter(|a| a.ok).count(),
                 r.deciding().len(),
@@ -47,7 +58,7 @@ pub fn flaky(results: &[CellResult], m: ClientModel) -> Vec<String> {
                 r.attempts.iter().map(|a| a.detail.as_str()).filter(|d| !d.is_empty()).collect();
             format!(
                 "flaky, matched on rerun: {} [{}]: first {}/{}; {}",
-                r.scenario.label(),
+                r.cell().label(),
                 r.condition.label(),
                 r.successes(),
                 r.attempts.len(),
@@ -173,7 +184,11 @@ pub fn report(results: &[CellResult], m: ClientModel, meta: &str) -> String {
     let _ =
         writeln!(s, "- `double-nat`: a port-restricted home router behind a port-restricted carrier NAT\n");
     for c in &conds {
-        let here: Vec<&CellResult> = results.iter().filter(|r| r.condition == *c).collect();
+        let here: Vec<&CellResult> =
+            results.iter().filter(|r| r.condition == *c && r.family == Families::V4).collect();
+        if here.is_empty() {
+            continue;
+        }
         let find = |a: Access, b: Access| {
             here.iter()
                 .find(|r| r.scenario == Scenario::Pair(a, b) || r.scenario == Scenario::Pair(b, a))
@@ -211,6 +226,82 @@ pub fn report(results: &[CellResult], m: ClientModel, meta: &str) -> String {
         }
         s.push('\n');
     }
+    family_section(&mut s, results, m);
     s.push_str(theory::THEORY);
     s
+}
+
+/// What the theory expects, in words: `plain over ipv6`, `birthday over ipv4`, `plain over ipv6
+/// or ipv4 …`.
+fn expectation_text(e: &theory::Expectation) -> String {
+    let ms: Vec<&str> = e.methods.iter().map(|x| x.name()).collect();
+    let fs: Vec<&str> = e.families.iter().map(|x| x.name()).collect();
+    format!("{} over {}", ms.join("/"), fs.join(" or "))
+}
+
+/// The family rows: one table per family setting (IPv6 only, dual stack, IPv4 only against dual
+/// stack), one row per scenario and condition.
+fn family_section(s: &mut String, results: &[CellResult], m: ClientModel) {
+    let rows: Vec<&CellResult> = results.iter().filter(|r| r.family != Families::V4).collect();
+    if rows.is_empty() {
+        return;
+    }
+    let mut settings: Vec<Families> = Vec::new();
+    for r in &rows {
+        if !settings.contains(&r.family) {
+            settings.push(r.family);
+        }
+    }
+    let _ = writeln!(
+        s,
+        "## IPv6 and dual stack\n\n\
+         The same product over other families (issue 18). Expected: the method and the family of \
+         the final path the theory gives (IPv6 rows: every attempt). Final path family: how many \
+         successful attempts ended on each (`dual-stack`: the pairs disagreed). First path: until \
+         every player had a path to every other (direct or relayed); direct path: until every \
+         pair was direct; median / max over the successful attempts.\n"
+    );
+    for f in settings {
+        let here: Vec<&CellResult> = rows.iter().filter(|r| r.family == f).copied().collect();
+        let _ = writeln!(s, "### {f}\n");
+        let mut conds: Vec<LinkCondition> = Vec::new();
+        for r in &here {
+            if !conds.contains(&r.condition) {
+                conds.push(r.condition);
+            }
+        }
+        for c in conds {
+            let measured: Vec<&CellResult> = here.iter().filter(|r| r.condition == c).copied().collect();
+            let _ = writeln!(s, "- {}: {}", c.label(), measured_summary(&measured));
+        }
+        let _ = writeln!(
+            s,
+            "\n| pair | expected | condition | result | final methods | final path family | first path: median / max | direct path: median / max |\n\
+             |---|---|---|---|---|---|---|---|"
+        );
+        for r in here {
+            let want = match theory::expected_cell(&r.cell(), m) {
+                Some(e) if e.connects => expectation_text(&e),
+                Some(_) => "no path".into(),
+                None if !m.dual_stack => {
+                    "WAITING for the dual-stack client (`client: dual-stack`): not asserted".into()
+                }
+                None => "not asserted".into(),
+            };
+            let _ = writeln!(
+                s,
+                "| {} | {want} | {} | {} | {} | {} | {} / {} | {} / {} |",
+                r.scenario.label(),
+                r.condition.label(),
+                cell_text(Some(r), m),
+                r.method_summary(),
+                r.family_summary(),
+                opt_ms(r.percentile_ms(50)),
+                opt_ms(r.percentile_ms(100)),
+                opt_ms(r.direct_percentile_ms(50)),
+                opt_ms(r.direct_percentile_ms(100)),
+            );
+        }
+        s.push('\n');
+    }
 }

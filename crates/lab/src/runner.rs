@@ -1,20 +1,21 @@
-//! The runner: one lab per scenario and condition (built, its links measured, the server
-//! started), N attempts in it (every player started, waited for with a bound, its output read),
+//! The runner: one lab per cell (built over the cell's families, its links measured, the server
+//! started on the families the cell needs), N attempts in it (every player started with the
+//! server's addresses in its network's families, waited for with a bound, its output read),
 //! several labs at once.
 
 use crate::cell::{Attempt, CellResult};
-use crate::family::Family;
+use crate::family::{Families, Family};
 use crate::impair::LinkCondition;
 use crate::nat::NatType;
-use crate::output::{direct_ms, methods_reported, reported_success};
+use crate::output::{self, direct_ms, methods_reported, reported_success};
 use crate::probe::{fields, PingStats};
 use crate::scenario::{Access, Cell, Scenario};
 use crate::sh::{self, LabError, Proc, Result};
 use crate::theory::{self, CURRENT_CLIENT};
-use crate::topo::{ClientId, Lab, RouterSpec, RENDEZVOUS_PORT, SERVER_ADDR};
+use crate::topo::{ClientId, Lab, RouterSpec, ECHO_PORT, RENDEZVOUS_PORT, SERVER_ADDR, SERVER_ADDR6};
 use rhp_client::Method;
 use std::fmt::Write as _;
-use std::net::SocketAddrV4;
+use std::net::{SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -110,31 +111,53 @@ const STOPPED_CODE: i32 = 143;
 /// What the host prints (stderr) once the server has created its session.
 const SESSION_CREATED: &str = "in the session";
 
-/// Builds the lab for the cell (its scenario over its family), checks the impairment, starts the
-/// rendezvous server and runs `cfg.attempts` sessions; the lab is torn down when this returns.
-/// The product speaks IPv4 only so far (issue 18): in a dual-stack cell it runs over IPv4, and an
-/// IPv6-only cell is refused.
+/// The server's rendezvous address(es) a player on a `family` network is given (`--server`):
+/// IPv4, IPv6 (bracketed), or both, comma-separated (the dual-stack client's form).
+pub fn server_arg(family: Family) -> String {
+    let v4 = SocketAddr::from(SocketAddrV4::new(SERVER_ADDR, RENDEZVOUS_PORT));
+    let v6 = SocketAddr::new(SERVER_ADDR6.into(), RENDEZVOUS_PORT);
+    match family {
+        Family::V4 => v4.to_string(),
+        Family::V6 => v6.to_string(),
+        Family::Dual => format!("{v4},{v6}"),
+    }
+}
+
+/// The server's `--bind`: its IPv4 address when every player is IPv4-only (the IPv4 matrix, as
+/// it always was), else the one dual-stack socket (`::`).
+pub fn server_bind(family: Families) -> String {
+    if family.any_v6() {
+        "::".into()
+    } else {
+        SERVER_ADDR.to_string()
+    }
+}
+
+/// Builds the lab for the cell (its scenario over its players' families), checks the impairment
+/// on every family a client has, starts the rendezvous server and runs `cfg.attempts` sessions;
+/// the lab is torn down when this returns.
 pub fn run_cell(cfg: &RunConfig, cell: &Cell) -> Result<CellResult> {
     let (scenario, cond, family) = (&cell.scenario, cell.condition, cell.family);
-    if !family.has_v4() {
-        return Err(LabError::Check(format!("{}: the product has no IPv6 yet (issue 18)", cell.label())));
-    }
     let t0 = Instant::now();
     let mut lab = Lab::new(&cfg.helper)?;
     lab.start_echo()?;
     let clients: Vec<ClientId> = match scenario {
         Scenario::Pair(a, b) => {
-            vec![client_behind(&mut lab, *a, family)?, client_behind(&mut lab, *b, family)?]
+            vec![client_behind(&mut lab, *a, family.of(0))?, client_behind(&mut lab, *b, family.of(1))?]
         }
         Scenario::SameNat(t) => {
-            let r = lab.add_router(home(*t, family))?;
+            let r = lab.add_router(home(*t, family.of(0)))?;
             vec![lab.add_client(r)?, lab.add_client(r)?]
         }
-        Scenario::Group(v) => v.iter().map(|a| client_behind(&mut lab, *a, family)).collect::<Result<_>>()?,
+        Scenario::Group(v) => v
+            .iter()
+            .enumerate()
+            .map(|(i, a)| client_behind(&mut lab, *a, family.of(i)))
+            .collect::<Result<_>>()?,
         Scenario::RouterRace => {
-            let spec = RouterSpec { wan_firewall: false, ..home(NatType::PortRestrictedCone, family) };
-            let a = lab.add_router(spec.clone())?;
-            let b = lab.add_router(spec)?;
+            let spec = |f| RouterSpec { wan_firewall: false, ..home(NatType::PortRestrictedCone, f) };
+            let a = lab.add_router(spec(family.of(0)))?;
+            let b = lab.add_router(spec(family.of(1)))?;
             vec![lab.add_client(a)?, lab.add_client(b)?]
         }
     };
@@ -146,19 +169,31 @@ pub fn run_cell(cfg: &RunConfig, cell: &Cell) -> Result<CellResult> {
             lab.impair(*c, cond)?;
         }
     }
-    // Measure the condition on every client's link before trusting it.
+    // Measure the condition on every client's link, in each family it has, before trusting it.
+    let echo4 = SocketAddr::from(SocketAddrV4::new(SERVER_ADDR, ECHO_PORT));
+    let echo6 = SocketAddr::new(SERVER_ADDR6.into(), ECHO_PORT);
+    let probes: Vec<(ClientId, SocketAddr)> = clients
+        .iter()
+        .enumerate()
+        .flat_map(|(i, c)| {
+            let f = family.of(i);
+            [(f.has_v4(), echo4), (f.has_v6(), echo6)].into_iter().filter(|(on, _)| *on).map(|(_, e)| (*c, e))
+        })
+        .collect();
     let measured: Vec<PingStats> = std::thread::scope(|s| {
-        let hs: Vec<_> = clients.iter().map(|c| s.spawn(|| lab.ping(*c, cfg.check_pings, 5))).collect();
+        let hs: Vec<_> =
+            probes.iter().map(|(c, e)| s.spawn(|| lab.ping_to(*c, *e, cfg.check_pings, 5))).collect();
         hs.into_iter()
             .map(|h| h.join().unwrap_or_else(|_| Err(LabError::Check("ping thread panicked".into()))))
             .collect::<Result<Vec<_>>>()
     })?;
-    for (c, m) in clients.iter().zip(&measured) {
-        cond.check(m).map_err(|e| LabError::Check(format!("client {c} of {}: {e}", scenario.label())))?;
+    for ((c, e), m) in probes.iter().zip(&measured) {
+        cond.check(m)
+            .map_err(|err| LabError::Check(format!("client {c} of {} to {e}: {err}", cell.label())))?;
     }
-    let server = SocketAddrV4::new(SERVER_ADDR, RENDEZVOUS_PORT).to_string();
+    let servers: Vec<String> = (0..clients.len()).map(|i| server_arg(family.of(i))).collect();
     let mut args: Vec<String> =
-        ["serve", "--bind", &SERVER_ADDR.to_string(), "--port", &RENDEZVOUS_PORT.to_string()]
+        ["serve", "--bind", &server_bind(family), "--port", &RENDEZVOUS_PORT.to_string()]
             .map(String::from)
             .to_vec();
     args.push("--no-log-file".into());
@@ -170,17 +205,17 @@ pub fn run_cell(cfg: &RunConfig, cell: &Cell) -> Result<CellResult> {
     let mut attempts = Vec::new();
     // Cells expected to fail (and the unasserted router race) cost a whole peer timeout per
     // attempt: they get fewer.
-    let n = match theory::expected(scenario, CURRENT_CLIENT) {
+    let expected = theory::expected_cell(cell, CURRENT_CLIENT);
+    let n = match &expected {
         Some(e) if e.connects => cfg.attempts,
         _ => cfg.fail_attempts.min(cfg.attempts),
     };
     // A pair that can connect directly may be on the relay first: the attempt waits until every
     // player reports a direct path to every peer (bounded by the attempt's timeout).
-    let wait_direct = theory::expected(scenario, CURRENT_CLIENT)
-        .is_some_and(|e| e.methods.iter().any(|m| *m != Method::Relay));
+    let wait_direct = expected.is_some_and(|e| e.methods.iter().any(|m| *m != Method::Relay));
     for i in 0..n {
         lab.reset_nat_state()?;
-        attempts.push(run_attempt(cfg, &lab, &clients, i, &server, wait_direct)?);
+        attempts.push(run_attempt(cfg, &lab, &clients, i, &servers, wait_direct)?);
     }
     if verbose() {
         let log = lab.server_log().join("\n");
@@ -217,14 +252,14 @@ fn run_attempt(
     lab: &Lab,
     clients: &[ClientId],
     i: usize,
-    server: &str,
+    servers: &[String],
     wait_direct: bool,
 ) -> Result<Attempt> {
     let nonce = (std::process::id() as u64 ^ Instant::now().elapsed().as_nanos() as u64 ^ i as u64) % 100_000;
     let session = format!("m{i}n{nonce}");
     let mut procs: Vec<Proc> = Vec::new();
     for (idx, c) in clients.iter().enumerate() {
-        let args = player_args(&cfg.product, &session, idx, clients.len(), server);
+        let args = player_args(&cfg.product, &session, idx, clients.len(), &servers[idx]);
         let prog = cfg.product.program();
         let ns = &lab.client(*c)?.ns;
         let mut p = ns.spawn_in(PLAYERS[idx], &prog, &args, Some(lab.workdir()))?;
@@ -263,6 +298,7 @@ fn run_attempt(
     let mut connect_ms: Option<u64> = Some(0);
     let (mut method, mut probes): (Option<Method>, Option<u32>) = (None, None);
     let mut direct: Option<u64> = Some(0);
+    let mut path_family: Option<Family> = None;
     let mut detail = String::new();
     let mut log = Vec::new();
     for (idx, p) in procs.into_iter().enumerate() {
@@ -274,6 +310,10 @@ fn run_attempt(
         direct = match (direct, direct_ms(&f.stdout)) {
             (Some(a), Some(b)) => Some(a.max(b)),
             _ => None,
+        };
+        path_family = match (path_family, output::path_family(&f.stdout)) {
+            (Some(a), Some(b)) => Some(output::combine(a, b)),
+            (a, b) => a.or(b),
         };
         let (m, p) = methods_reported(&f.stdout);
         method = method.max(m);
@@ -299,7 +339,16 @@ fn run_attempt(
         eprintln!("[lab] attempt {session}: ok={ok}\n{}", log.join("\n"));
     }
     let direct_ms = if ok { direct } else { None };
-    Ok(Attempt { ok, connect_ms: if ok { connect_ms } else { None }, method, probes, direct_ms, detail, log })
+    Ok(Attempt {
+        ok,
+        connect_ms: if ok { connect_ms } else { None },
+        method,
+        probes,
+        direct_ms,
+        path_family,
+        detail,
+        log,
+    })
 }
 
 /// Runs every cell with `cfg.jobs` labs at once. Progress goes to stderr.
@@ -315,12 +364,17 @@ pub fn run_all(cfg: &RunConfig, cells: &[Cell]) -> Vec<Result<CellResult>> {
                 let (sc, cond) = (cell, cell.condition);
                 match &r {
                     Ok(c) => eprintln!(
-                        "[lab] {:<45} {:<32} {}/{} {} ({:.1} s)",
+                        "[lab] {:<45} {:<32} {}/{} {}{} ({:.1} s)",
                         sc.label(),
                         cond.label(),
                         c.successes(),
                         c.attempts.len(),
                         c.method_summary(),
+                        if c.family == Families::V4 {
+                            String::new()
+                        } else {
+                            format!(" over {}", c.family_summary())
+                        },
                         c.elapsed.as_secs_f64()
                     ),
                     Err(e) => eprintln!("[lab] {:<45} {:<32} LAB ERROR: {e}", sc.label(), cond.label()),

@@ -1,9 +1,10 @@
 //! The scenario model: how a player reaches the internet ([`Access`]), what one matrix entry
 //! puts in a lab ([`Scenario`]), one cell of the matrix ([`Cell`]: a scenario under a link
-//! condition over an IP family), and the standard cells. Theory, runner and report all read
+//! condition over the players' IP families), the standard cells (IPv4) and the family cells
+//! (IPv6 only, dual stack, IPv4 only against dual stack). Theory, runner and report all read
 //! this; it reads only the NAT data, the families and the link conditions.
 
-use crate::family::Family;
+use crate::family::{Families, Family};
 use crate::impair::LinkCondition;
 use crate::nat::{Filtering, Mapping, NatType};
 
@@ -120,28 +121,29 @@ pub fn scenarios() -> Vec<Scenario> {
 }
 
 /// One cell of the matrix: a scenario, the condition of every player's link, and the IP
-/// families every player's network gives it.
+/// families each player's network gives it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Cell {
     /// What the lab holds.
     pub scenario: Scenario,
     /// Loss and delay on each client's link.
     pub condition: LinkCondition,
-    /// IPv4 only (NAT), IPv6 only (firewall), or both, for every player.
-    pub family: Family,
+    /// IPv4 only (NAT), IPv6 only (firewall), or both: the host's and the other players'.
+    pub family: Families,
 }
 
 impl Cell {
     /// An IPv4-only cell (the lab as it was before IPv6).
     pub fn v4(scenario: Scenario, condition: LinkCondition) -> Cell {
-        Cell { scenario, condition, family: Family::V4 }
+        Cell { scenario, condition, family: Families::V4 }
     }
 
-    /// Human label: the scenario's, with the family when it is not IPv4 only.
+    /// Human label: the scenario's, with the families when they are not IPv4 only.
     pub fn label(&self) -> String {
-        match self.family {
-            Family::V4 => self.scenario.label(),
-            f => format!("{} [{f}]", self.scenario.label()),
+        if self.family == Families::V4 {
+            self.scenario.label()
+        } else {
+            format!("{} [{}]", self.scenario.label(), self.family)
         }
     }
 }
@@ -151,4 +153,45 @@ pub fn standard_cells(clean_only: bool) -> Vec<Cell> {
     let conds: &[LinkCondition] =
         if clean_only { &[LinkCondition::CLEAN] } else { &[LinkCondition::CLEAN, LinkCondition::LOSSY] };
     conds.iter().flat_map(|c| scenarios().into_iter().map(move |s| Cell::v4(s, *c))).collect()
+}
+
+/// The family scenarios (issue 18), each with the families of its players: where IPv6 gives a
+/// direct path that IPv4's NATs would not, and that IPv4 stays as it was beside it.
+/// - IPv6 only, home routers' firewalls on both sides; home against a home router behind a
+///   carrier's (two firewalls); two carriers' (symmetric for IPv4, a firewall for IPv6);
+/// - dual stack, symmetric IPv4 NATs on both sides (IPv4 alone: the relay): direct over IPv6;
+/// - dual stack, full cone on both sides: both families work (which one the pair ends on is
+///   measured);
+/// - an IPv4-only host against a dual-stack player: IPv4 as the NAT pair gives (port-restricted
+///   against symmetric: the birthday path).
+pub fn family_scenarios() -> Vec<(Scenario, Families)> {
+    use NatType::*;
+    let pair = |a: NatType, b: NatType| Scenario::Pair(Access::Nat(a), Access::Nat(b));
+    let dual = Families::all(Family::Dual);
+    let v6 = Families::all(Family::V6);
+    vec![
+        (pair(PortRestrictedCone, PortRestrictedCone), v6),
+        (Scenario::Pair(Access::Nat(PortRestrictedCone), Access::DoubleNat), v6),
+        (pair(Symmetric, Symmetric), v6),
+        (pair(Symmetric, Symmetric), dual),
+        (pair(FullCone, FullCone), dual),
+        (pair(PortRestrictedCone, Symmetric), Families { host: Family::V4, others: Family::Dual }),
+    ]
+}
+
+/// The family cells: every family scenario under clean (and, unless `clean_only`, 10% loss +
+/// 50 ms).
+pub fn family_cells(clean_only: bool) -> Vec<Cell> {
+    let conds: &[LinkCondition] =
+        if clean_only { &[LinkCondition::CLEAN] } else { &[LinkCondition::CLEAN, LinkCondition::LOSSY] };
+    conds
+        .iter()
+        .flat_map(|c| {
+            family_scenarios().into_iter().map(move |(scenario, family)| Cell {
+                scenario,
+                condition: *c,
+                family,
+            })
+        })
+        .collect()
 }

@@ -278,6 +278,10 @@ fn run_matrix(product: Product, attempts: usize, cells: &[Cell], out: &str) -> b
 /// The real `serve`/`host`/`join` across every NAT pair, clean and 10% loss + 50 ms, 20 attempts
 /// per cell expected to connect (3 per cell expected to fail): every cell must match the theory
 /// for the current client, method included (plain, predicted, birthday), with at least 19 of 20.
+/// The family rows (issue 18: IPv6 only, dual stack, IPv4 only against dual stack) run in the
+/// same pool, 20 attempts each too: method and family of the final path asserted, IPv6 rows 20 of
+/// 20. The rows with a dual-stack player are run but not asserted until the client is dual
+/// stack (`theory::CURRENT_CLIENT.dual_stack`).
 #[test]
 fn product_matrix_matches_theory() {
     if !lab_ready("product_matrix_matches_theory") {
@@ -292,7 +296,9 @@ fn product_matrix_matches_theory() {
         }
     };
     let t0 = Instant::now();
-    let ok = run_matrix(Product::new(bin, 10), 20, &scenario::standard_cells(false), "lab-connectivity.md");
+    let mut cells = scenario::standard_cells(false);
+    cells.extend(scenario::family_cells(false));
+    let ok = run_matrix(Product::new(bin, 10), 20, &cells, "lab-connectivity.md");
     eprintln!("product matrix: {:.0} s", t0.elapsed().as_secs_f64());
     assert!(ok, "a matrix cell differs from the theory (see the report above)");
 }

@@ -3,12 +3,12 @@
 
 use rhp_client::Method;
 use rhp_lab::cell::{Attempt, CellResult};
-use rhp_lab::family::Family;
+use rhp_lab::family::{Families, Family};
 use rhp_lab::impair::LinkCondition;
 use rhp_lab::nat::NatType::*;
-use rhp_lab::scenario::{scenarios, standard_cells, Access, Cell, Scenario};
+use rhp_lab::scenario::{family_cells, family_scenarios, scenarios, standard_cells, Access, Cell, Scenario};
 use rhp_lab::theory::{
-    expected, hardness, is_hard, pair, ClientModel, Hardness, CURRENT_CLIENT, PLAIN_CLIENT,
+    expected, expected_cell, hardness, is_hard, pair, ClientModel, Hardness, CURRENT_CLIENT, PLAIN_CLIENT,
 };
 use std::time::Duration;
 
@@ -85,6 +85,7 @@ fn cell(scenario: Scenario, results: &[(bool, Method)]) -> CellResult {
             method: ok.then_some(*m),
             probes: None,
             direct_ms: None,
+            path_family: ok.then_some(Family::V4),
             detail: String::new(),
             log: Vec::new(),
         })
@@ -92,7 +93,7 @@ fn cell(scenario: Scenario, results: &[(bool, Method)]) -> CellResult {
     CellResult {
         scenario,
         condition: LinkCondition::CLEAN,
-        family: Family::V4,
+        family: Families::V4,
         attempts,
         measured: Vec::new(),
         elapsed: Duration::ZERO,
@@ -162,11 +163,102 @@ fn scenario_list_covers_every_unordered_pair() {
 fn standard_cells_are_ipv4_only_and_a_family_shows_in_the_label() {
     let cells = standard_cells(false);
     assert_eq!(cells.len(), 2 * scenarios().len());
-    assert!(cells.iter().all(|c| c.family == Family::V4 && c.label() == c.scenario.label()));
-    let dual = Cell { family: Family::Dual, ..cells[0].clone() };
+    assert!(cells.iter().all(|c| c.family == Families::V4 && c.label() == c.scenario.label()));
+    let dual = Cell { family: Families::all(Family::Dual), ..cells[0].clone() };
     assert_eq!(dual.label(), format!("{} [dual-stack]", cells[0].scenario.label()));
     for f in Family::ALL {
         assert_eq!(Family::parse(f.name()), Some(f));
         assert_eq!((f.has_v4(), f.has_v6()), (f != Family::V6, f != Family::V4));
     }
+}
+
+const DUAL_CLIENT: ClientModel = ClientModel { dual_stack: true, ..CURRENT_CLIENT };
+
+fn family_cell(a: Access, b: Access, family: Families) -> Cell {
+    Cell { scenario: Scenario::Pair(a, b), condition: LinkCondition::CLEAN, family }
+}
+
+#[test]
+fn ipv6_pairs_punch_plainly_through_firewalls_whatever_the_ipv4_nats() {
+    let (v6, dual) = (Families::all(Family::V6), Families::all(Family::Dual));
+    for m in [CURRENT_CLIENT, DUAL_CLIENT] {
+        let e = expected_cell(&family_cell(SYM, SYM, v6), m).expect("asserted: every client speaks IPv6");
+        assert_eq!(
+            (e.connects, e.methods, e.families, e.every),
+            (true, vec![Method::Plain], vec![Family::V6], true)
+        );
+    }
+    // Dual stack, symmetric IPv4 on both sides: IPv4 alone needs the relay; IPv6 is direct.
+    let e = expected_cell(&family_cell(SYM, SYM, dual), DUAL_CLIENT).expect("asserted");
+    assert_eq!((e.methods, e.families), (vec![Method::Plain], vec![Family::V6]));
+    assert!(e.every, "never the relay");
+    // Both families direct: either may end up carrying the pair.
+    let cone = Access::Nat(FullCone);
+    let e = expected_cell(&family_cell(cone, cone, dual), DUAL_CLIENT).expect("asserted");
+    assert_eq!(e.methods, vec![Method::Plain]);
+    assert!(e.families.contains(&Family::V4) && e.families.contains(&Family::V6));
+    // IPv4 only against dual stack: the IPv4 pair, over IPv4.
+    let mixed = Families { host: Family::V4, others: Family::Dual };
+    let pr = Access::Nat(PortRestrictedCone);
+    let e = expected_cell(&family_cell(pr, SYM, mixed), DUAL_CLIENT).expect("asserted");
+    assert_eq!(
+        (e.methods.clone(), e.families.clone()),
+        (pair(pr, SYM, DUAL_CLIENT).methods, vec![Family::V4])
+    );
+    assert!(!e.every);
+    // IPv4 cells are the scenario's theory, over IPv4.
+    let v4 = family_cell(pr, SYM, Families::V4);
+    assert_eq!(expected_cell(&v4, CURRENT_CLIENT), expected(&v4.scenario, CURRENT_CLIENT));
+    assert_eq!(pair(pr, SYM, CURRENT_CLIENT).families, vec![Family::V4]);
+}
+
+#[test]
+fn dual_stack_cells_wait_for_a_dual_stack_client() {
+    for (scenario, family) in family_scenarios() {
+        let c = Cell { scenario, condition: LinkCondition::CLEAN, family };
+        let has_dual = family.host == Family::Dual || family.others == Family::Dual;
+        assert_eq!(
+            expected_cell(&c, ClientModel { dual_stack: false, ..CURRENT_CLIENT }).is_none(),
+            has_dual,
+            "{}",
+            c.label()
+        );
+        assert!(expected_cell(&c, DUAL_CLIENT).is_some_and(|e| e.connects), "{}", c.label());
+    }
+}
+
+#[test]
+fn family_cells_cover_the_issues_rows_under_both_conditions() {
+    let cells = family_cells(false);
+    assert_eq!(cells.len(), 2 * family_scenarios().len());
+    let has = |a: Access, b: Access, f: Families| {
+        cells.iter().any(|c| c.scenario == Scenario::Pair(a, b) && c.family == f)
+    };
+    let (v6, dual) = (Families::all(Family::V6), Families::all(Family::Dual));
+    assert!(has(SYM, SYM, dual), "dual stack with symmetric IPv4 NATs on both sides");
+    assert!(has(Access::Nat(FullCone), Access::Nat(FullCone), dual), "dual stack where both families work");
+    assert!(has(Access::Nat(PortRestrictedCone), Access::Nat(PortRestrictedCone), v6), "IPv6 home × home");
+    assert!(has(Access::Nat(PortRestrictedCone), Access::DoubleNat, v6), "IPv6 home × carrier");
+    assert!(cells.iter().any(|c| c.family == Families { host: Family::V4, others: Family::Dual }));
+    assert!(cells.iter().all(|c| c.label().ends_with(&format!("[{}]", c.family))));
+    assert_eq!(Families { host: Family::V4, others: Family::Dual }.name(), "ipv4 × dual-stack");
+}
+
+#[test]
+fn a_family_cell_matches_only_over_the_expected_family_and_every_attempt() {
+    let mut c = cell(Scenario::Pair(SYM, SYM), &[(true, Method::Plain); 20]);
+    c.family = Families::all(Family::V6);
+    for a in &mut c.attempts {
+        a.path_family = Some(Family::V6);
+    }
+    assert_eq!(c.matches(CURRENT_CLIENT), Some(true));
+    assert_eq!(c.family_summary(), "ipv6 20");
+    c.attempts[4].path_family = Some(Family::V4);
+    assert_eq!(c.matches(CURRENT_CLIENT), Some(false), "a path over the wrong family");
+    c.attempts[4].path_family = Some(Family::V6);
+    c.attempts[5].method = Some(Method::Relay);
+    assert_eq!(c.matches(CURRENT_CLIENT), Some(false), "IPv6: no odd attempt on the relay");
+    // Dual stack: not asserted until the client is.
+    c.family = Families::all(Family::Dual);
+    assert_eq!(c.matches(CURRENT_CLIENT), None);
 }
