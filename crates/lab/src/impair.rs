@@ -41,12 +41,15 @@ impl LinkCondition {
     }
 
     /// nft ruleset dropping `loss_permille`/1000 of the packets arriving on `dev`, before
-    /// conntrack sees them (as a lossy link would).
+    /// conntrack sees them (as a lossy link would). IPv6 neighbour discovery is spared, as ARP
+    /// is for IPv4 (not IP, so never seen here): the impairment is the same on both families'
+    /// datagrams, not a neighbour cache that stays unresolved for seconds.
     pub fn loss_ruleset(&self, dev: &str) -> String {
         let p = self.loss_permille;
         format!(
             "table inet lab_impair {{\n  chain ingress {{\n    \
              type filter hook prerouting priority -400; policy accept;\n    \
+             icmpv6 type {{ {ND_TYPES} }} accept\n    \
              iifname \"{dev}\" numgen random mod 1000 < {p} drop\n  }}\n}}\n"
         )
     }
@@ -89,6 +92,12 @@ impl LinkCondition {
         Ok(())
     }
 }
+
+/// The ICMPv6 neighbour discovery messages (nft names) that no impairment touches.
+pub const ND_TYPES: &str = "nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, nd-router-advert";
+
+/// The ICMPv6 neighbour discovery messages (ip6tables names) the delay line lets pass at once.
+pub const ND_TYPES_IP6TABLES: [&str; 2] = ["neighbour-solicitation", "neighbour-advertisement"];
 
 /// Arguments of the helper's delay line subcommand.
 pub fn delay_line_args(queue: u16, delay_ms: u32) -> Vec<String> {

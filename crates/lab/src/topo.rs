@@ -328,7 +328,8 @@ impl Lab {
     /// Impairs a client's link (both directions) so that the router sees packets just as a slow,
     /// lossy access link would deliver them.
     /// - Delay: an NFQUEUE delay line in the client's namespace (this kernel has no netem), egress
-    ///   queued in OUTPUT, ingress in raw PREROUTING, IPv6 too (ip6tables) if the client has it. Queueing inside a NAT router instead would
+    ///   queued in OUTPUT, ingress in raw PREROUTING, IPv6 too (ip6tables) if the client has it.
+    ///   IPv6 neighbour discovery is neither delayed nor dropped (ARP never is: it is not IP). Queueing inside a NAT router instead would
     ///   hold packets between conntrack creation and NAT, and two queued packets of one new flow
     ///   would get two different public ports: an artifact no real router has.
     /// - Loss: nft `numgen` drop rules ahead of conntrack where the packet arrives: in the router
@@ -350,9 +351,31 @@ impl Lab {
             let mut p = c.ns.spawn("delay", &helper, &args)?;
             p.wait_for_line("ready", Duration::from_secs(5))?;
             // One queue for both families (the kernel binds a queue number, not a family).
+            // IPv6 neighbour discovery passes at once, as ARP does for IPv4.
             let tools: &[&str] = if c.addr6.is_some() { &["iptables", "ip6tables"] } else { &["iptables"] };
             for tool in tools {
                 for (table, chain, dir) in [("mangle", "OUTPUT", "-o"), ("raw", "PREROUTING", "-i")] {
+                    if *tool == "ip6tables" {
+                        for t in crate::impair::ND_TYPES_IP6TABLES {
+                            c.ns.exec(
+                                tool,
+                                &[
+                                    "-t",
+                                    table,
+                                    "-A",
+                                    chain,
+                                    dir,
+                                    CLIENT_IF,
+                                    "-p",
+                                    "ipv6-icmp",
+                                    "--icmpv6-type",
+                                    t,
+                                    "-j",
+                                    "RETURN",
+                                ],
+                            )?;
+                        }
+                    }
                     c.ns.exec(
                         tool,
                         &["-t", table, "-A", chain, dir, CLIENT_IF, "-j", "NFQUEUE", "--queue-num", "0"],
