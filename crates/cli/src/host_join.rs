@@ -56,11 +56,14 @@ pub struct Common {
     /// Session password (1-12 letters or digits).
     #[arg(long)]
     password: Option<String>,
-    /// Rendezvous server, HOST:PORT.
-    #[arg(long, default_value_t = format!("127.0.0.1:{DEFAULT_PORT}"), value_name = "HOST:PORT")]
+    /// Rendezvous server, HOST:PORT; or its addresses in both families, comma-separated
+    /// (`203.0.113.5:57775,[2001:db8::5]:57775`; a name with both A and AAAA records does the
+    /// same): then this client is dual-stack, and reaches peers over IPv6 where IPv4 NATs would
+    /// need the relay.
+    #[arg(long, default_value_t = format!("127.0.0.1:{DEFAULT_PORT}"), value_name = "HOST:PORT[,HOST:PORT]")]
     server: String,
     /// Local address to bind the one UDP socket used for the whole run [default: any address
-    /// and port of the server's family].
+    /// and port of the server's family; `[::]:0` serving both families when dual-stack].
     #[arg(long, value_name = "IP:PORT")]
     bind: Option<SocketAddr>,
     /// Seconds after the start message by which every peer must be connected; the rest are
@@ -233,9 +236,11 @@ async fn play(
     start_when: Option<u8>,
     common: Common,
 ) -> Result<End, ClientError> {
-    let server = crate::resolve::server(&common.server).await?;
+    let servers = crate::resolve::servers(&common.server).await?;
+    let server = servers.main;
     let config = Config {
         server,
+        server_other: servers.other,
         session: session.clone(),
         player: player.clone(),
         password: common.password.clone(),
@@ -254,7 +259,13 @@ async fn play(
     let (client, control, mut events) = Client::bind(config, common.bind).await?;
     let local = client.local_addr()?;
     let verb = if matches!(role, Role::Host { .. }) { "creating" } else { "joining" };
-    eprintln!("{verb} session {session} as {player} via {server} (local {local})");
+    let server = client.config().server;
+    match client.config().server_other {
+        Some(other) => eprintln!(
+            "{verb} session {session} as {player} via {server} and {other} (dual-stack; local {local})"
+        ),
+        None => eprintln!("{verb} session {session} as {player} via {server} (local {local})"),
+    }
     let scripted = common.send.is_some() || common.expect.is_some();
     eprintln!("{LOBBY_HELP}");
     let mut console = Console::stdin();

@@ -74,8 +74,11 @@ impl NatFlags {
 /// Flags of `nat`.
 #[derive(clap::Args, Debug)]
 pub struct NatArgs {
-    /// Rendezvous server, HOST:PORT (it answers STUN on this port and on --alt-port).
-    #[arg(long, default_value_t = format!("127.0.0.1:{DEFAULT_PORT}"), value_name = "HOST:PORT")]
+    /// Rendezvous server, HOST:PORT (it answers STUN on this port and on --alt-port); or its
+    /// addresses in both families, comma-separated (a name with A and AAAA records does the
+    /// same): each family is then reported (IPv4 NAT behaviour, and for IPv6 whether anything
+    /// translates at all).
+    #[arg(long, default_value_t = format!("127.0.0.1:{DEFAULT_PORT}"), value_name = "HOST:PORT[,HOST:PORT]")]
     server: String,
     /// The server's second STUN port (default: the server's port + 1).
     #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
@@ -126,6 +129,13 @@ fn no_nat(r: &NatReport, local_ip: Option<IpAddr>) -> bool {
 
 /// The verdict for a person.
 pub fn verdict(r: &NatReport, local_ip: Option<IpAddr>) -> String {
+    let v6 = r.public.is_some_and(|p| p.is_ipv6());
+    if v6 && no_nat(r, local_ip) && r.kind == NatKind::Independent {
+        return "no NAT over IPv6: the server sees this machine's own address; a stateful firewall is \
+                likely (home routers and carriers drop what this machine did not ask for), which the \
+                greetings both sides send at once open: peers reach it directly"
+            .into();
+    }
     if no_nat(r, local_ip) && r.kind == NatKind::Independent {
         return "no NAT: the server sees this machine's own address, so peers can reach it directly \
                 (a firewall may still filter what comes in)"
@@ -153,50 +163,85 @@ pub fn run(args: NatArgs) -> ExitCode {
         }
     };
     runtime.block_on(async {
-        let server = match crate::resolve::server(&args.server).await {
+        let servers = match crate::resolve::servers(&args.server).await {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("error: {e}");
                 return ExitCode::from(2);
             }
         };
-        let nat = NatConfig { alt_port: args.alt_port, ..NatConfig::default() };
-        if !args.json {
+        // Each family this machine has a route in (and `--bind` allows), the session's first.
+        let families: Vec<SocketAddr> = std::iter::once(servers.main)
+            .chain(servers.other)
+            .filter(|s| args.bind.is_none_or(|b| b.is_ipv4() == s.is_ipv4()))
+            .filter(|s| servers.other.is_none() || local_ip_towards(*s).is_some())
+            .collect();
+        let Some(&first) = families.first() else {
             eprintln!(
-                "asking the server {server} and its second port {} (STUN)...",
-                nat.alt_addr(server).port()
+                "error: --bind {} is of neither family of the server {}",
+                args.bind.map_or(String::new(), |b| b.to_string()),
+                args.server
             );
-        }
-        match rhp_client::probe_nat(server, &nat, args.bind).await {
-            Ok(r) => {
-                let local_ip = local_ip_towards(server);
-                if r.kind == NatKind::Unknown && r.public.is_none() {
-                    eprintln!(
-                        "error: the server at {server} answered no STUN request: is it running, is it \
-                         this server (the original does not speak STUN), and does UDP reach it?"
-                    );
+            return ExitCode::from(2);
+        };
+        let mut reports = Vec::new();
+        for server in &families {
+            let Some(report) = probe_family(&args, *server, families.len() > 1).await else {
+                if *server == first {
                     return ExitCode::FAILURE;
                 }
-                if args.json {
-                    println!("{}", json(&r, local_ip));
-                } else {
-                    if args.verbose {
-                        println!("{}", line(&r));
-                    }
-                    print_for_person(&r, local_ip, args.verbose);
-                }
-                if r.kind == NatKind::Unknown {
-                    ExitCode::FAILURE
-                } else {
-                    ExitCode::SUCCESS
-                }
+                continue;
+            };
+            reports.push((*server, report));
+        }
+        if args.json {
+            let mut objects = reports.iter().map(|(s, r)| json(r, local_ip_towards(*s)));
+            let mut top = objects.next().unwrap_or_default();
+            if let (Some(second), Some(map)) = (objects.next(), top.as_object_mut()) {
+                map.insert("ipv6".into(), second);
             }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::FAILURE
+            println!("{top}");
+        } else {
+            for (server, r) in &reports {
+                if reports.len() > 1 {
+                    println!("{}:", if server.is_ipv4() { "IPv4" } else { "IPv6" });
+                }
+                if args.verbose {
+                    println!("{}", line(r));
+                }
+                print_for_person(r, local_ip_towards(*server), args.verbose);
             }
         }
+        if reports.iter().any(|(_, r)| r.kind == NatKind::Unknown) {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        }
     })
+}
+
+/// One family's classification (`server`: the server's address in it); `None` after saying why
+/// there is none.
+async fn probe_family(args: &NatArgs, server: SocketAddr, several: bool) -> Option<NatReport> {
+    let nat = NatConfig { alt_port: args.alt_port, ..NatConfig::default() };
+    if !args.json {
+        eprintln!("asking the server {server} and its second port {} (STUN)...", nat.alt_addr(server).port());
+    }
+    match rhp_client::probe_nat(server, &nat, args.bind.filter(|b| b.is_ipv4() == server.is_ipv4())).await {
+        Ok(r) if r.kind == NatKind::Unknown && r.public.is_none() => {
+            eprintln!(
+                "error: the server at {server} answered no STUN request: is it running, is it this \
+                 server (the original does not speak STUN), and does UDP reach it{}?",
+                if several { " over this family" } else { "" }
+            );
+            None
+        }
+        Ok(r) => Some(r),
+        Err(e) => {
+            eprintln!("error: {e}");
+            None
+        }
+    }
 }
 
 /// `nat`'s text for a person (stdout).

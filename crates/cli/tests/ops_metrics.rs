@@ -98,7 +98,7 @@ fn counters_after_a_scripted_session_have_exactly_the_expected_values() {
     for (kind, n) in [("host", 2.0), ("connect", 1.0), ("relay", 2.0), ("start", 1.0), ("confirm", 2.0)] {
         expect(&format!("rhp_requests_total{{kind=\"{kind}\"}}"), n);
     }
-    for kind in ["ping", "kick", "exit", "nat", "invalid", "unknown"] {
+    for kind in ["ping", "kick", "exit", "nat", "invalid", "unknown", "private", "also"] {
         expect(&format!("rhp_requests_total{{kind=\"{kind}\"}}"), 0.0);
     }
     expect("rhp_refusals_total{cap=\"sessions\"}", 1.0);

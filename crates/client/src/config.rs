@@ -150,8 +150,14 @@ impl NatConfig {
 /// hides the password (so a logged config never shows it).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Config {
-    /// The rendezvous server.
+    /// The rendezvous server: the address the session is played through (for a dual-stack
+    /// client, its IPv4 address: the family Godot peers can be told about).
     pub server: SocketAddr,
+    /// The same server's address in the other family, if this client has both (a dual-stack
+    /// client): it announces its own address in that family through it (`v:`), and every peer of
+    /// ours that has one too is greeted in both families at once (IPv6 first); the first direct
+    /// path that answers is kept. `None`: one family, the server's.
+    pub server_other: Option<SocketAddr>,
     /// Session name, `[A-Za-z0-9]{1,10}`.
     pub session: String,
     /// This player's name, `[A-Za-z0-9]{1,12}`.
@@ -176,6 +182,7 @@ impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
             .field("server", &self.server)
+            .field("server_other", &self.server_other)
             .field("session", &self.session)
             .field("player", &self.player)
             .field("password", &self.password.as_ref().map(|_| rhp_proto::redact::REDACTED))
@@ -193,6 +200,7 @@ impl Config {
     pub fn host(server: SocketAddr, session: &str, player: &str, max_players: u8) -> Config {
         Config {
             server,
+            server_other: None,
             session: session.to_owned(),
             player: player.to_owned(),
             password: None,
@@ -216,6 +224,13 @@ impl Config {
         self
     }
 
+    /// Makes the client dual-stack: `other` is the server's address in the other family (see
+    /// [`Config::server_other`]).
+    pub fn with_other_server(mut self, other: Option<SocketAddr>) -> Config {
+        self.server_other = other;
+        self
+    }
+
     /// Sets the password.
     pub fn with_password(mut self, password: Option<&str>) -> Config {
         self.password = password.map(str::to_owned);
@@ -227,6 +242,14 @@ impl Config {
         let bad = |what: String| Err(ClientError::InvalidConfig(what));
         if self.nat.private && !self.nat.relay {
             return bad("a private address needs the relay (private without relay)".to_owned());
+        }
+        if let Some(other) = self.server_other {
+            if other.ip().to_canonical().is_ipv4() == self.server.ip().to_canonical().is_ipv4() {
+                return bad(format!(
+                    "the server's other address {other} must be of the other family than {}",
+                    self.server
+                ));
+            }
         }
         if !is_session_name(&self.session) {
             return bad(format!(

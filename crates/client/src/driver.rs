@@ -42,8 +42,8 @@ impl Client {
         bind: Option<SocketAddr>,
     ) -> Result<(Client, Control, mpsc::Receiver<Event>), ClientError> {
         config.validate()?;
-        let bind = crate::family::local(bind, config.server)?;
-        let socket = UdpSocket::bind(bind).await?;
+        let (config, bind) = crate::bind::settle(config, bind)?;
+        let socket = UdpSocket::from_std(crate::bind::udp(bind)?)?;
         let watch = watch_socket(config.server);
         let mut config = config;
         if config.seed == Config::host(config.server, "a", "a", 2).seed {
@@ -57,6 +57,12 @@ impl Client {
         let mut pump = Pump::new(socket, engine, Some(event_tx));
         pump.watch = watch;
         Ok((Client { pump, commands: cmd_rx }, Control { tx: cmd_tx }, event_rx))
+    }
+
+    /// The configuration as it runs: after [`Client::bind`] kept only the families this machine
+    /// has a route in ([`Config::server_other`] is `None` when it is not dual-stack).
+    pub fn config(&self) -> &Config {
+        self.pump.engine.config()
     }
 
     /// The bound local address.

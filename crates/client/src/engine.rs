@@ -107,7 +107,7 @@ impl Engine {
         if config.nat.private {
             out.only_to = vec![config.server, config.nat.alt_addr(config.server)];
         }
-        out.ipv4_only = config.server.is_ipv4();
+        out.ipv4_only = config.server.is_ipv4() && config.server_other.is_none();
         let lobby = Lobby::new(config.clone(), now, &mut out);
         let mut rng = Rng::new(config.seed);
         let nat = Classification::new(&config, &mut rng, now, &mut out);
@@ -170,6 +170,7 @@ impl Engine {
         self.lobby.start_if_due(now, &mut self.out);
         self.nat.report_once(self.lobby.server_answered(), &mut self.out);
         self.lobby.announce_nat(now, self.nat.kind(), &mut self.out);
+        self.lobby.announce_other_family(now, &mut self.out);
     }
 
     /// The next thing to do. Drain until [`Output::Timeout`] after every input or command.
@@ -364,13 +365,14 @@ impl Engine {
     /// Where a datagram goes: by the socket it came on, its source, and its first byte.
     fn route(&self, via: SocketId, from: SocketAddr, data: &[u8]) -> To {
         let from_server = from == self.config.server && via == SocketId::MAIN;
+        let from_other_server = Some(from) == self.config.server_other && via == SocketId::MAIN;
         if via == WATCH {
             To::Watch
         } else if rhp_proto::stun::is_stun(data) {
             To::Stun
         } else if from_server && (data.starts_with(b"r:") || rhp_proto::relay::is_frame(data)) {
             To::Relay
-        } else if from_server {
+        } else if from_server || from_other_server {
             To::Lobby
         } else {
             To::Peers
@@ -395,7 +397,7 @@ impl Engine {
                 }
             }
             To::Relay => self.on_relay(now, data),
-            To::Lobby => match self.lobby.handle_datagram(now, data, &mut self.out) {
+            To::Lobby => match self.lobby.handle_datagram(now, from, data, &mut self.out) {
                 Heard::Nothing => {}
                 Heard::Failed(err) => self.fail(err),
                 Heard::Started { own_port, peers, is_host, players } => {

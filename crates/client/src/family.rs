@@ -1,5 +1,7 @@
-//! The address family of the client's sockets: that of its server. With no `--bind`, every socket
-//! is bound to the unspecified address of the server's family (`[::]:0` for an IPv6 server); an
+//! The address family of the client's sockets: that of its server, or both when the client is
+//! dual-stack (its configuration names the server in both families, and this machine has a
+//! route in both: [`settle`]). With no `--bind`, every socket is bound to the unspecified address
+//! of the server's family (`[::]:0` for an IPv6 server, and for a dual-stack client); an
 //! explicit IPv4 bind for an IPv6 server is refused up front (an IPv4 socket cannot send to it).
 //!
 //! An IPv6 socket bound to `[::]` is dual-stack: IPv4 peers reach it from IPv4-mapped addresses
@@ -7,6 +9,7 @@
 //! shell does), so an IPv4 peer matches the address its `s:` entry gives; on the way out an IPv4
 //! destination is mapped for the IPv6 socket ([`on_socket`]).
 
+use crate::config::Config;
 use crate::error::ClientError;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -29,4 +32,34 @@ pub(crate) fn local(bind: Option<SocketAddr>, server: SocketAddr) -> Result<Sock
         Some(b) => Ok(b),
         None => Ok(any(server, 0)),
     }
+}
+
+/// The families a client uses: with the server named in both ([`Config::server_other`]), both
+/// only when no `bind` pins one (an unspecified IPv6 bind serves both) and `routable` says both
+/// have a route; otherwise the one that works becomes the session's, alone. The session's
+/// family is IPv4 when both work (the one Godot peers can be told about).
+pub(crate) fn settle(
+    mut config: Config,
+    bind: Option<SocketAddr>,
+    routable: impl Fn(SocketAddr) -> bool,
+) -> Config {
+    let Some(other) = config.server_other else { return config };
+    let pinned = bind.filter(|b| !(b.is_ipv6() && b.ip().is_unspecified()));
+    let (server_ok, other_ok) = match pinned {
+        Some(b) => (b.is_ipv4() == config.server.is_ipv4(), b.is_ipv4() == other.is_ipv4()),
+        None => (routable(config.server), routable(other)),
+    };
+    match (server_ok, other_ok) {
+        (true, true) => {}
+        (false, true) => {
+            tracing::debug!(server = %other, "no route to {}: one family", config.server);
+            config.server = other;
+            config.server_other = None;
+        }
+        (true, false) | (false, false) => {
+            tracing::debug!(server = %config.server, "no route to {other}: one family");
+            config.server_other = None;
+        }
+    }
+    config
 }

@@ -122,6 +122,8 @@
 //! ```
 #![deny(missing_docs)]
 
+mod also;
+mod bind;
 pub mod birthday;
 mod classification;
 pub mod classify;

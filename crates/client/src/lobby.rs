@@ -10,10 +10,15 @@
 //! - `y:S:P`: we have our start message, once at the start (or, started without the grant we
 //!   asked for, when it comes or [`LATE_RELAY_ASKS_FOR`] passed), and again for every later
 //!   start round of the server;
-//! - a host's start waits (at most `start_wait`) until `n:` lists every player.
+//! - `v:S:P` and `v:S:P:<token>`: a dual-stack client's address in the other family ([`Also`]);
+//!   with the relay asked for (which shows the server we are ours), `e:` waits until it is
+//!   settled, so a host's start (which waits for every `e:`) carries it to the peers;
+//! - a host's start waits (at most `start_wait`) until `n:` lists every player (and our own
+//!   `v:` is settled).
 //!
 //! It answers "when do you next need me?" with [`Lobby::poll_timeout`].
 
+use crate::also::Also;
 use crate::config::Config;
 use crate::error::ClientError;
 use crate::nat_kind::NatKind;
@@ -77,6 +82,10 @@ pub(crate) struct Lobby {
     /// Started without the grant we asked for: our `y:` waits until it comes, or until this
     /// instant.
     confirm_due: Option<Instant>,
+    /// Our address in the other family (dual-stack only).
+    also: Option<Also>,
+    /// Our first `r:`/`q:` went: the server knows we are ours once it is read.
+    relay_asked: bool,
 }
 
 impl Lobby {
@@ -85,7 +94,6 @@ impl Lobby {
         let rendezvous = Rendezvous::new(config.clone(), now, out);
         Lobby {
             stun_probing: config.nat.classify && !config.nat.private,
-            config,
             stage: Stage::Server(Box::new(rendezvous)),
             peer_nats: Vec::new(),
             ext: None,
@@ -95,6 +103,12 @@ impl Lobby {
             relay_granted: false,
             next_relay_ask: now,
             confirm_due: None,
+            // A private player's address goes to nobody: no second one either.
+            also: config.server_other.filter(|_| !config.nat.private).map(|other| {
+                Also::new(&config.session, &config.player, config.server, other, config.timers.resend)
+            }),
+            relay_asked: false,
+            config,
         }
     }
 
@@ -167,9 +181,44 @@ impl Lobby {
         }
     }
 
-    /// One datagram from the server that is neither STUN nor the relay's.
-    pub(crate) fn handle_datagram(&mut self, now: Instant, data: &[u8], out: &mut Outbox) -> Heard {
+    /// `v:` may go: we are in the session, and the server knows we are ours (our `r:`/`q:` went,
+    /// or it listed our `e:`).
+    fn also_ready(&self) -> bool {
+        (self.relay_asked || self.ext_acked) && matches!(&self.stage, Stage::Server(r) if r.is_joined())
+    }
+
+    /// The `v:` exchange is over, or there is none.
+    fn also_settled(&self) -> bool {
+        self.also.as_ref().is_none_or(Also::settled)
+    }
+
+    /// The next `v:` step, when due.
+    pub(crate) fn announce_other_family(&mut self, now: Instant, out: &mut Outbox) {
+        let ready = self.also_ready();
+        if let Some(a) = &mut self.also {
+            a.send_if_due(now, ready, out);
+        }
+    }
+
+    /// One datagram from the server (`from`: its session address or, dual-stack, its other one)
+    /// that is neither STUN nor the relay's.
+    pub(crate) fn handle_datagram(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        data: &[u8],
+        out: &mut Outbox,
+    ) -> Heard {
         let reply = Reply::parse(data);
+        if let (Some(a), Ok(r)) = (&mut self.also, &reply) {
+            if a.handle_reply(from, r) {
+                return Heard::Nothing;
+            }
+        }
+        if from != self.server() {
+            // The other family is for `v:` only.
+            return Heard::Nothing;
+        }
         if self.stun_probing && reply.as_ref().is_ok_and(|r| *r == Reply::Error(ErrorCode::InvalidRequest)) {
             // Our requests are validated before they go; this answers a STUN probe.
             tracing::debug!("the server does not speak STUN (error:invalid_request); ignored");
@@ -300,6 +349,7 @@ impl Lobby {
             Request::Relay { session, player }
         };
         out.send(self.server(), req.to_bytes());
+        self.relay_asked = true;
         self.next_relay_ask = match self.stage {
             Stage::Server(_) => now + self.config.timers.ping,
             _ => now + LATE_RELAY_ASK,
@@ -326,7 +376,8 @@ impl Lobby {
         let Stage::Server(r) = &mut self.stage else { return };
         let all_known =
             !r.players().is_empty() && r.players().iter().all(|p| self.peer_nats.iter().any(|(n, _)| n == p));
-        if all_known || now >= since + self.config.nat.start_wait {
+        let also_settled = self.also.as_ref().is_none_or(Also::settled);
+        if (all_known && also_settled) || now >= since + self.config.nat.start_wait {
             self.start_wanted_at = None;
             r.start(now, out);
         }
@@ -355,9 +406,14 @@ impl Lobby {
         }
     }
 
-    /// `e:` is still to be (re)sent: classified, in the session, not yet listed by the server.
+    /// `e:` is still to be (re)sent: classified, in the session, not yet listed by the server,
+    /// and (when the relay ask shows we are ours) our `v:` settled.
     fn ext_pending(&self) -> bool {
-        !self.ext_acked && self.ext.is_some() && matches!(&self.stage, Stage::Server(r) if r.is_joined())
+        let after_also = self.also_settled() || !(self.config.nat.relay || self.config.nat.private);
+        !self.ext_acked
+            && self.ext.is_some()
+            && after_also
+            && matches!(&self.stage, Stage::Server(r) if r.is_joined())
     }
 
     /// Our NAT's kind, once classified: announced with `e:` when due.
@@ -381,6 +437,7 @@ impl Lobby {
         let ext = self.ext_pending().then_some(self.next_ext);
         let start = self.start_wanted_at.map(|since| since + self.config.nat.start_wait);
         let relay = self.relay_asking(now).then_some(self.next_relay_ask);
-        [server, ext, start, self.confirm_due, relay].into_iter().flatten().min()
+        let also = self.also.as_ref().and_then(|a| a.poll_timeout(now, self.also_ready()));
+        [server, ext, start, self.confirm_due, relay, also].into_iter().flatten().min()
     }
 }

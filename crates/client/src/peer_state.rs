@@ -39,6 +39,11 @@ pub(crate) enum Alternate {
 pub(crate) struct PeerState {
     pub(crate) name: String,
     pub(crate) reported: SocketAddr,
+    /// Its address in the other family, when it is dual-stack and so are we (a second entry
+    /// under its name in our start message): greeted on every unpinned tick before the
+    /// reported window, exactly (no NAT translates an IPv6 port; a firewall opens for the
+    /// greetings both sides send).
+    pub(crate) other: Option<SocketAddr>,
     pub(crate) is_host: bool,
     pub(crate) window: Vec<u16>,
     /// Next index into `window` for unpinned greetings.
@@ -101,6 +106,7 @@ impl PeerState {
             window: candidate_ports(reported.port()),
             name,
             reported,
+            other: None,
             is_host,
             cursor: 0,
             pinned: None,
@@ -127,6 +133,12 @@ impl PeerState {
             last_heard: None,
             next_alive: None,
         }
+    }
+
+    /// Whether `ip` is one the server reported for it (its session address or its other one):
+    /// its messages are taken only from these.
+    pub(crate) fn knows_ip(&self, ip: std::net::IpAddr) -> bool {
+        self.reported.ip() == ip || self.other.is_some_and(|o| o.ip() == ip)
     }
 
     /// It left or fell silent.

@@ -207,9 +207,7 @@ impl Pump {
             Ok(SocketAddr::V6(_)) => SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0)),
             _ => SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
         };
-        let bound = std::net::UdpSocket::bind(family)
-            .and_then(|s| s.set_nonblocking(true).map(|()| s))
-            .and_then(|s| Ok((s.try_clone()?, UdpSocket::from_std(s)?)));
+        let bound = crate::bind::udp(family).and_then(|s| Ok((s.try_clone()?, UdpSocket::from_std(s)?)));
         let local_port = match bound {
             Ok((sender, socket)) => {
                 let port = socket.local_addr().ok().map(|a| a.port());

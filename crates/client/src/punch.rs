@@ -146,15 +146,7 @@ impl Punch {
             peer_list.first().map(|p| p.name.clone()).unwrap_or_default()
         };
         let order = join_order(&config.player, is_host, &peer_list, lobby);
-        let peers: Vec<PeerState> = peer_list
-            .into_iter()
-            .filter(|p| p.name != config.player)
-            .take(usize::from(rhp_proto::name::MAX_PLAYERS))
-            .map(|p| {
-                let is_host_peer = !is_host && p.name == host;
-                PeerState::new(p.name, p.addr, is_host_peer, now + config.timers.peer_tick)
-            })
-            .collect();
+        let peers = peer_states(config, &peer_list, &host, is_host, now);
         let mut punch = Punch {
             me: config.player.clone(),
             is_host,
@@ -189,9 +181,15 @@ impl Punch {
             peers: punch.peers.iter().map(|p| PeerAddr { name: p.name.clone(), addr: p.reported }).collect(),
             host: punch.host.clone(),
         });
-        // The burst: every candidate port of every peer. The reported ports (the likely ones) of
-        // all peers go first, then each peer's window in order.
+        // The burst: every candidate port of every peer. The other-family addresses (IPv6 first,
+        // as Happy Eyeballs does) and the reported ports (the likely ones) of all peers go first,
+        // then each peer's window in order.
         let my_port = punch.my_port();
+        for peer in &punch.peers {
+            if let Some(other) = peer.other {
+                out.send(other, greeting(&punch.me, my_port, other.port()));
+            }
+        }
         for peer in &punch.peers {
             let port = peer.window.first().copied().unwrap_or(peer.reported.port());
             out.send(SocketAddr::new(peer.reported.ip(), port), greeting(&punch.me, my_port, port));
@@ -689,6 +687,9 @@ impl Punch {
                     out.send_via(p.via, to, msg);
                 }
                 (_, None) => {
+                    if let Some(other) = p.other {
+                        out.send(other, greeting(&me, my_port, other.port()));
+                    }
                     for _ in 0..p.per_tick {
                         let to = p.next_unpinned_target();
                         out.send(to, greeting(&me, my_port, to.port()));
@@ -713,7 +714,7 @@ impl Punch {
             }
             p.next_retry = Some(now + RETRY_EVERY);
             let ip = p.reported.ip();
-            let mut targets: Vec<SocketAddr> = p.candidate.into_iter().collect();
+            let mut targets: Vec<SocketAddr> = p.other.into_iter().chain(p.candidate).collect();
             for port in candidate_ports(p.reported.port()) {
                 let to = SocketAddr::new(ip, port);
                 if !targets.contains(&to) {
@@ -813,7 +814,10 @@ impl Punch {
             PeerMessage::Data(bytes) => return self.on_data(bytes, now, via, from, out),
             _ => {
                 let idx = self.sender_of(&msg, via, from)?;
-                if let PeerMessage::Greeting { dest_port, .. } = msg {
+                // Our port as the peers see it is our session family's (a greeting over the
+                // other family names the port of another mapping).
+                let session_family = from.is_ipv4() == self.server.ip().to_canonical().is_ipv4();
+                if let (PeerMessage::Greeting { dest_port, .. }, true) = (msg, session_family) {
                     let before = self.my_port();
                     self.vote(dest_port);
                     if self.my_port() != before {
@@ -833,8 +837,7 @@ impl Punch {
     /// `l:`/`a:` (`leave` or not): only our clients send these, so the sender is one, whatever
     /// the server said.
     fn on_notice(&mut self, sender: &str, leave: bool, now: Instant, from: SocketAddr, out: &mut Outbox) {
-        let Some(idx) = self.peers.iter().position(|p| p.name == sender && p.reported.ip() == from.ip())
-        else {
+        let Some(idx) = self.peers.iter().position(|p| p.name == sender && p.knows_ip(from.ip())) else {
             return;
         };
         let p = &mut self.peers[idx];
@@ -861,7 +864,7 @@ impl Punch {
         out: &mut Outbox,
     ) -> Option<(String, Vec<u8>)> {
         let idx = self.peers.iter().position(|p| p.owns_path(via, from)).or_else(|| {
-            let mut same_ip = self.peers.iter().enumerate().filter(|(_, p)| p.reported.ip() == from.ip());
+            let mut same_ip = self.peers.iter().enumerate().filter(|(_, p)| p.knows_ip(from.ip()));
             let (i, p) = same_ip.next()?;
             let many_paths = p.pinned.is_some() && p.plan != Plan::Plain && p.plan != Plan::PredictedByPeer;
             (many_paths && same_ip.next().is_none()).then_some(i)
@@ -892,10 +895,10 @@ impl Punch {
             PeerMessage::Greeting { sender, .. }
             | PeerMessage::Confirm { sender, .. }
             | PeerMessage::StartAck { sender, .. } => {
-                self.peers.iter().position(|p| p.name == sender && p.reported.ip() == from.ip())
+                self.peers.iter().position(|p| p.name == sender && p.knows_ip(from.ip()))
             }
             PeerMessage::StartIn { .. } => self.peers.iter().position(|p| {
-                p.is_host && p.pinned.map_or(p.reported.ip() == from.ip(), |a| a == from && p.via == via)
+                p.is_host && p.pinned.map_or(p.knows_ip(from.ip()), |a| a == from && p.via == via)
             }),
             PeerMessage::Data(_) | PeerMessage::Leave { .. } | PeerMessage::Alive { .. } => None,
         }
@@ -1085,8 +1088,40 @@ impl Punch {
 /// (host first); we go before the first of them that did not precede us in the lobby's list
 /// (which is in join order too; a player missing from it joined after our last `i:`, so after
 /// us).
+/// The other players of a start message: one entry each (the first under its name), and a
+/// second entry under the same name as its other-family address, kept when we are dual-stack
+/// (or it is of our own family) and it is of the other family than the first.
+fn peer_states(
+    config: &Config,
+    list: &[PeerAddr],
+    host: &str,
+    is_host: bool,
+    now: Instant,
+) -> Vec<PeerState> {
+    let ours_v4 = config.server.ip().to_canonical().is_ipv4();
+    let usable = |a: SocketAddr| config.server_other.is_some() || a.is_ipv4() == ours_v4;
+    let mut peers: Vec<PeerState> = Vec::new();
+    for p in list.iter().filter(|p| p.name != config.player) {
+        if let Some(s) = peers.iter_mut().find(|s| s.name == p.name) {
+            if s.other.is_none() && p.addr.is_ipv4() != s.reported.is_ipv4() && usable(p.addr) {
+                s.other = Some(p.addr);
+            }
+        } else if peers.len() < usize::from(rhp_proto::name::MAX_PLAYERS) {
+            let is_host_peer = !is_host && p.name == host;
+            peers.push(PeerState::new(p.name.clone(), p.addr, is_host_peer, now + config.timers.peer_tick));
+        }
+    }
+    peers
+}
+
 fn join_order(me: &str, is_host: bool, others: &[PeerAddr], lobby: &[String]) -> Vec<String> {
-    let mut order: Vec<String> = others.iter().map(|p| p.name.clone()).filter(|n| n != me).collect();
+    let mut order: Vec<String> = Vec::new();
+    for name in others.iter().map(|p| &p.name).filter(|n| *n != me) {
+        // A dual-stack player is listed twice (its other-family address right after).
+        if !order.contains(name) {
+            order.push(name.clone());
+        }
+    }
     let at = if is_host {
         0
     } else {

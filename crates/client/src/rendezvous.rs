@@ -326,7 +326,7 @@ impl Rendezvous {
             Reply::OtherError(text) => Step::Failed(ClientError::UnknownServerError(text)),
             // The e:/n: extension: the lobby reads n: before this.
             Reply::Nat(_) => Step::Stay,
-            Reply::AlsoToken { .. } | Reply::AlsoOk => Step::Stay,
+            Reply::AlsoToken(_) | Reply::AlsoOk => Step::Stay,
         }
     }
 

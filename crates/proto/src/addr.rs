@@ -42,7 +42,11 @@ pub fn parse_addr(s: &str) -> Result<SocketAddr, ParseError> {
 
 /// A decimal port: digits only, no leading zero.
 pub(crate) fn parse_port(s: &str) -> Result<u16, ParseError> {
-    if s.is_empty() || s.len() > 5 || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0')) {
+    if s.is_empty()
+        || s.len() > 5
+        || !s.bytes().all(|b| b.is_ascii_digit())
+        || (s.len() > 1 && s.starts_with('0'))
+    {
         return Err(ParseError::Invalid);
     }
     s.parse().map_err(|_| ParseError::Invalid)

@@ -37,12 +37,9 @@ pub use peer::PeerMessage;
 pub use reply::{NatEntry, PeerAddr, Reply};
 pub use request::Request;
 
-/// The longest request the original grammar allows: `h:` + 10 + `:` + 12 + `:` + 2 + `:` + 12 bytes.
-pub const MAX_CLASSIC_REQUEST_LEN: usize = 2 + 10 + 1 + 12 + 1 + 2 + 1 + 12;
-
-/// The longest request of any kind: our `v:S:P:<token>:<addr>` (`v:` + 10 + `:` + 12 + `:` + 12 +
-/// `:` + 47). Anything longer is `error:invalid_request` without being read further.
-pub const MAX_REQUEST_LEN: usize = 2 + 10 + 1 + 12 + 1 + request::ALSO_TOKEN_LEN + 1 + addr::ADDR_MAX;
+/// The longest request the grammar allows: `h:` + 10 + `:` + 12 + `:` + 2 + `:` + 12 bytes (our
+/// extensions are shorter). Anything longer is `error:invalid_request` without being read further.
+pub const MAX_REQUEST_LEN: usize = 2 + 10 + 1 + 12 + 1 + 2 + 1 + 12;
 
 /// The UDP port the Godot plugin talks to by default, and the server's default port.
 pub const DEFAULT_PORT: u16 = 57775;

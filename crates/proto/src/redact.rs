@@ -3,6 +3,9 @@
 //! - the password of `h:S:P:MAX:PASS` and `c:S:P:PASS` (every field from the password's position
 //!   on, so a malformed request with a password in it is hidden too);
 //! - the token of a relay grant `r:<16 hex digits>:<names>` (the request `r:S:P` has none);
+//! - the token of `v:` (a proof of reading the player's session address): the server's answer
+//!   `v:<12 hex digits>`, and every field from the token's position on in the request
+//!   `v:S:P:<token>` (`v:S:P` and `v:ok` carry none);
 //! - relay frames (first byte 0xF5): only their kind and length are shown, never the token a
 //!   client's frame carries nor the payload players send each other.
 //!
@@ -29,6 +32,8 @@ fn secret_fields(kind: &[u8], first: Option<&[u8]>) -> std::ops::RangeInclusive<
         b"h" => 4..=usize::MAX,
         b"c" => 3..=usize::MAX,
         b"r" if first.is_some_and(|f| f.len() == 16 && f.iter().all(u8::is_ascii_hexdigit)) => 1..=1,
+        b"v" if first.is_some_and(|f| f.len() == 12 && f.iter().all(u8::is_ascii_hexdigit)) => 1..=1,
+        b"v" => 3..=usize::MAX,
         #[allow(clippy::reversed_empty_ranges)]
         _ => 1..=0,
     }

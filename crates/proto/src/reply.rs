@@ -1,15 +1,15 @@
 //! Replies the server sends a client: `i:<names>`, `s:<own port>:<Name:IP:Port;...>`, `error:<code>`,
 //! and the extensions only our clients ever receive: `n:<name>:<desc>...` (to `e:` senders) and
-//! `v:<token>:<addr>` / `v:ok` (the two steps of announcing an address in the other family, see
+//! `v:<token>` / `v:ok` (the two steps of announcing an address in the other family, see
 //! [`crate::request::Request::Also`]).
 //!
 //! The server renders them straight into a reusable buffer ([`write_info`], [`write_start`],
 //! [`write_nat`]); clients parse them into the owned [`Reply`].
 
+use crate::addr::{parse_addr, parse_port, write_addr};
 use crate::name::{is_nat_desc, is_player_name};
 use crate::{ErrorCode, ParseError};
 use std::io::Write;
-use crate::addr::{parse_addr, parse_port, write_addr};
 use std::net::SocketAddr;
 
 /// Another player's name and the address the server saw it at, as listed in a start message.
@@ -50,17 +50,11 @@ pub enum Reply {
     /// `n:<name>:<desc>:<name>:<desc>...` (extension; `n:` alone is the empty list): the NAT
     /// descriptors of the session's players that sent `e:`.
     Nat(Vec<NatEntry>),
-    /// `v:<token>:<addr>` (extension), sent to the address a `v:S:P` came from: the address the
-    /// server saw it at, and the token that proves, sent back from the player's session address
-    /// (`v:S:P:<token>:<addr>`), that the player reads what reaches `addr`.
-    AlsoToken {
-        /// [`crate::request::ALSO_TOKEN_LEN`] lowercase hex digits.
-        token: String,
-        /// The address the `v:` came from, as the server saw it.
-        addr: SocketAddr,
-    },
-    /// `v:ok` (extension): the server took the address of the proof just sent; other players of
-    /// ours will find it in their start message.
+    /// `v:<token>` (extension), the answer to `v:S:P` from the player's session address: the
+    /// token its other-family address sends back (`v:S:P:<token>`).
+    AlsoToken(String),
+    /// `v:ok` (extension), sent to the other-family address: the server took it; other players
+    /// of ours will find it in their start message.
     AlsoOk,
     /// `error:<code>` with a code this version knows.
     Error(ErrorCode),
@@ -90,13 +84,8 @@ impl Reply {
             }
             "n" => parse_nat(body).map(Reply::Nat),
             "v" if body == "ok" => Ok(Reply::AlsoOk),
-            "v" => {
-                let (token, addr) = body.split_once(':').ok_or(ParseError::Invalid)?;
-                if !crate::request::is_also_token(token) {
-                    return Err(ParseError::Invalid);
-                }
-                Ok(Reply::AlsoToken { token: token.to_owned(), addr: parse_addr(addr)? })
-            }
+            "v" if crate::request::is_also_token(body) => Ok(Reply::AlsoToken(body.to_owned())),
+            "v" => Err(ParseError::Invalid),
             "error" => Ok(match ErrorCode::from_code(body) {
                 Some(code) => Reply::Error(code),
                 None => Reply::OtherError(body.to_owned()),
@@ -116,7 +105,7 @@ impl Reply {
             Reply::Nat(entries) => {
                 write_nat(entries.iter().map(|e| (e.player.as_str(), e.desc.as_str())), &mut out)
             }
-            Reply::AlsoToken { token, addr } => write_also_token(&mut out, token, *addr),
+            Reply::AlsoToken(token) => write_also_token(&mut out, token),
             Reply::AlsoOk => out.extend_from_slice(ALSO_OK),
             Reply::Error(code) => out.extend_from_slice(code.wire().as_bytes()),
             Reply::OtherError(text) => {
@@ -169,12 +158,10 @@ pub fn write_nat<'a>(entries: impl IntoIterator<Item = (&'a str, &'a str)>, out:
 /// The answer to a valid proof: `v:ok`.
 pub const ALSO_OK: &[u8] = b"v:ok";
 
-/// Appends `v:<token>:<addr>` to `out`.
-pub fn write_also_token(out: &mut Vec<u8>, token: &str, addr: SocketAddr) {
+/// Appends `v:<token>` to `out`.
+pub fn write_also_token(out: &mut Vec<u8>, token: &str) {
     out.extend_from_slice(b"v:");
     out.extend_from_slice(token.as_bytes());
-    out.push(b':');
-    write_addr(out, addr);
 }
 
 /// Appends `i:<name>:<name>...` to `out`.

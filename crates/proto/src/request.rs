@@ -5,20 +5,12 @@
 //! any `:` is invalid, an unknown type is [`ParseError::UnknownType`], and a known type whose fields
 //! break the (anchored) grammar is [`ParseError::Invalid`].
 
-use crate::addr::{parse_addr, write_addr};
 use crate::name::{is_nat_desc, is_password, is_player_name, is_session_name, parse_max_players};
 use crate::{ParseError, MAX_REQUEST_LEN};
 use std::fmt;
-use std::net::SocketAddr;
 
 /// Hex digits of the token in `v:` (48 bits).
 pub const ALSO_TOKEN_LEN: usize = 12;
-/// Most `-` a `v:S:P:<pad>` carries.
-pub const ALSO_PAD_MAX: usize = 40;
-/// What our client pads its first `v:` to: the server's answer (`v:<token>:<addr>`, at most
-/// 2 + 12 + 1 + 47 = 62 bytes) stays within 3× the request, the anti-reflection budget's factor
-/// for an address that is not yet a member.
-pub const ALSO_PADDED_LEN: usize = 24;
 
 /// `[0-9a-f]{12}`: a `v:` token.
 pub fn is_also_token(s: &str) -> bool {
@@ -112,24 +104,27 @@ pub enum Request<'a> {
         /// Player name.
         player: &'a str,
     },
-    /// `v:S:P[:<pad>]` and `v:S:P:<token>:<addr>` (extension, only our clients send them): a
-    /// player announces its address in the other address family (a dual-stack client talks to
-    /// the server over both), in two steps that prove it reads what is sent there:
-    /// 1. from the other-family address, `v:S:P` (padded with up to [`ALSO_PAD_MAX`] `-` so that
-    ///    the answer fits the budget): the server answers there `v:<token>:<addr>` (the address it
-    ///    saw, and a token bound to session, player and address); nothing is stored;
-    /// 2. from the player's session address, `v:S:P:<token>:<addr>`: with a valid token, the
-    ///    server keeps `addr` as the player's other address and answers `v:ok`; other players of
-    ///    ours find it in their start message. Unchecked steps are dropped without an answer.
+    /// `v:S:P` and `v:S:P:<token>` (extension, only our clients send them): a player announces
+    /// its address in the other address family (a dual-stack client talks to the server over
+    /// both), in two steps that prove the sender of the second reads what reaches the player:
+    /// 1. from the player's session address, `v:S:P`: the server answers there `v:<token>`, a token
+    ///    bound to session, player and that address (only whoever reads the player's datagrams
+    ///    gets it); nothing is stored;
+    /// 2. from the other-family address, `v:S:P:<token>`: with a valid token, the server keeps
+    ///    the source address as the player's other address and answers `v:ok` there; other players
+    ///    of ours find it in their start message. Unchecked steps are dropped without an answer.
+    ///
+    /// Nobody but the player can so make its peers greet an address of its choosing (a spoofed
+    /// second step needs the token, which only the player's session address received); the
+    /// player itself could name a third party's address, which is no more than spoofing its
+    /// whole join from there already allows (the peers' greetings are bounded either way).
     Also {
         /// Session name.
         session: &'a str,
         /// Player name.
         player: &'a str,
-        /// Step 2's token and address; `None` for step 1.
-        proof: Option<(&'a str, SocketAddr)>,
-        /// Step 1's padding: how many `-` follow (0 for none, and in step 2).
-        pad: u8,
+        /// Step 2's token; `None` for step 1.
+        token: Option<&'a str>,
     },
     /// `u:S:NAME` (extension, only our clients send it): the host lifts the ban a kick put on
     /// `NAME` (and on its network), so it may join again. Checked like `k:` (the host's address).
@@ -184,7 +179,13 @@ impl<'a> Request<'a> {
             "r" => two(n).map(|(session, player)| Request::Relay { session, player }),
             "u" => two(n).map(|(session, player)| Request::Unban { session, player }),
             "q" => two(n).map(|(session, player)| Request::Private { session, player }),
-            "v" => parse_also(body),
+            "v" => match n {
+                2 => two(n).map(|(session, player)| Request::Also { session, player, token: None }),
+                3 if is_also_token(fields[2]) => {
+                    two(2).map(|(session, player)| Request::Also { session, player, token: Some(fields[2]) })
+                }
+                _ => Err(ParseError::Invalid),
+            },
             "e" => {
                 if n != 3 || !is_nat_desc(fields[2]) {
                     return Err(ParseError::Invalid);
@@ -227,22 +228,6 @@ impl<'a> Request<'a> {
         self.write_to(&mut out);
         out
     }
-}
-
-/// `v:` has an address (with `:` in it, for IPv6) as its last field: split at most four times.
-fn parse_also(body: &str) -> Result<Request<'_>, ParseError> {
-    let mut fields = body.splitn(4, ':');
-    let session = fields.next().filter(|s| is_session_name(s)).ok_or(ParseError::Invalid)?;
-    let player = fields.next().filter(|p| is_player_name(p)).ok_or(ParseError::Invalid)?;
-    let (proof, pad) = match (fields.next(), fields.next()) {
-        (None, None) => (None, 0),
-        (Some(pad), None) if !pad.is_empty() && pad.len() <= ALSO_PAD_MAX && pad.bytes().all(|b| b == b'-') => {
-            (None, pad.len() as u8)
-        }
-        (Some(token), Some(addr)) if is_also_token(token) => (Some((token, parse_addr(addr)?)), 0),
-        _ => return Err(ParseError::Invalid),
-    };
-    Ok(Request::Also { session, player, proof, pad })
 }
 
 /// Splits `body` on `:` into `out`; returns how many fields there are, or `out.len() + 1` when
@@ -293,17 +278,9 @@ impl fmt::Display for Request<'_> {
             Request::Relay { session, player } => write!(f, "r:{session}:{player}"),
             Request::Private { session, player } => write!(f, "q:{session}:{player}"),
             Request::Unban { session, player } => write!(f, "u:{session}:{player}"),
-            Request::Also { session, player, proof: None, pad } => {
-                write!(f, "v:{session}:{player}")?;
-                if pad > 0 {
-                    write!(f, ":{:-<width$}", "", width = usize::from(pad))?;
-                }
-                Ok(())
-            }
-            Request::Also { session, player, proof: Some((token, addr)), .. } => {
-                let mut text = Vec::with_capacity(crate::addr::ADDR_MAX);
-                write_addr(&mut text, addr);
-                write!(f, "v:{session}:{player}:{token}:{}", String::from_utf8_lossy(&text))
+            Request::Also { session, player, token: None } => write!(f, "v:{session}:{player}"),
+            Request::Also { session, player, token: Some(token) } => {
+                write!(f, "v:{session}:{player}:{token}")
             }
         }
     }

@@ -29,6 +29,15 @@ fn relay_tokens_and_payloads_are_hidden() {
 }
 
 #[test]
+fn also_tokens_are_hidden_in_the_answer_and_the_proof() {
+    assert_eq!(r(b"v:0123456789ab"), "v:<redacted>");
+    assert_eq!(r(b"v:Game:Alice:0123456789ab"), "v:Game:Alice:<redacted>");
+    assert_eq!(r(b"v:Game:Alice:0123456789ab:junk"), "v:Game:Alice:<redacted>:<redacted>");
+    assert_eq!(r(b"v:Game:Alice"), "v:Game:Alice");
+    assert_eq!(r(b"v:ok"), "v:ok");
+}
+
+#[test]
 fn the_rest_is_escaped_as_before() {
     assert_eq!(r(b"p:S:P\n2026 - forged"), "p:S:P\\n2026 - forged");
     assert_eq!(r(b"i:Alice:Bob"), "i:Alice:Bob");

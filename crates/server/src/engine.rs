@@ -43,6 +43,7 @@ use crate::limits::{LogLimiter, RateLimiter};
 use crate::lobby::Lobby;
 use crate::netkey::NetKey;
 use crate::outbox::Outbox;
+use crate::proof::ProofKey;
 use crate::relay::{RelayStats, RelayTable};
 use crate::stats::{self, Counters, Snapshot};
 use crate::store::{MemoryStore, SessionStore};
@@ -79,6 +80,8 @@ pub struct Engine<S: SessionStore = MemoryStore> {
     stats_armed: bool,
     /// Counters for the metrics (see [`crate::stats`]).
     counters: Counters,
+    /// The key of the `v:` tokens (drawn from the relay's generator, see [`Engine::seed_tokens`]).
+    proof: ProofKey,
 }
 
 impl Engine<MemoryStore> {
@@ -91,11 +94,13 @@ impl Engine<MemoryStore> {
 impl<S: SessionStore> Engine<S> {
     /// An engine keeping its sessions in `store`.
     pub fn with_store(config: Config, store: S) -> Engine<S> {
+        let mut relay = RelayTable::new(config.relay);
         Engine {
+            proof: ProofKey::new(relay.draw_key()),
             outbox: Outbox::new(Budget::new(config.budget)),
             rate: RateLimiter::new(config.create_rate, config.create_burst),
             log_limit: LogLimiter::new(config.refusal_log_interval),
-            relay: RelayTable::new(config.relay),
+            relay,
             guard: Guard::new(config.guard, config.refusal_log_interval),
             config,
             lobby: Lobby::new(store),
@@ -117,6 +122,7 @@ impl<S: SessionStore> Engine<S> {
             log_limit: &mut self.log_limit,
             guard: &mut self.guard,
             counters: &mut self.counters,
+            proof: &self.proof,
         }
     }
 
@@ -200,8 +206,7 @@ impl<S: SessionStore> Engine<S> {
             Request::Relay { session, player } => cx.on_relay_request(now, from, session, player),
             Request::Unban { session, player } => cx.on_unban(now, from, session, player),
             Request::Private { session, player } => cx.on_private(now, from, session, player),
-            // Not served yet: dropped like an unknown type.
-            Request::Also { .. } => {}
+            Request::Also { session, player, token } => cx.on_also(now, from, session, player, token),
         }
         // A player joined (`h:`/`c:` add one, from the sender): its IP's budget account counts it.
         if self.lobby.live_players() > players_before {
@@ -275,6 +280,8 @@ impl<S: SessionStore> Engine<S> {
             relay: self.relay.stats(),
             start: c.start.clone(),
             guard: self.guard_stats(),
+            also_dropped: c.also_dropped,
+            also_held: self.lobby.also_held().0,
         }
     }
 
@@ -314,11 +321,13 @@ impl<S: SessionStore> Engine<S> {
         self.outbox.budget().withheld()
     }
 
-    /// Draws the relay's tokens from a generator seeded with `seed` from now on, so a simulation
-    /// is reproducible bit for bit. Never in production: a known seed makes tokens guessable (by
-    /// default they come from a generator the OS seeded when the engine was made).
+    /// Draws the relay's tokens, and the key of the `v:` tokens, from a generator seeded with
+    /// `seed` from now on, so a simulation is reproducible bit for bit. Never in production: a
+    /// known seed makes tokens guessable (by default they come from a generator the OS seeded when
+    /// the engine was made). `v:` tokens handed out before no longer verify.
     pub fn seed_tokens(&mut self, seed: u64) {
         self.relay.seed_tokens(seed);
+        self.proof = ProofKey::new(self.relay.draw_key());
     }
 
     /// The relay's counters (sessions, members, frames, bytes, refusals, address changes).

@@ -58,6 +58,7 @@
 #![deny(missing_docs)]
 
 mod accounts;
+mod also;
 pub mod bans;
 pub mod budget;
 pub mod compact;
@@ -70,6 +71,7 @@ mod limits;
 mod lobby;
 pub mod netkey;
 mod outbox;
+mod proof;
 mod reconfigure;
 pub mod relay;
 pub mod secret;

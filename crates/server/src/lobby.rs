@@ -3,13 +3,15 @@
 //! are the budget's membership counts, see `Outbox::players_from`). Handlers reach sessions only
 //! through a [`Lobby`], whose changes (a session in, a player in or out, a session out) keep the
 //! counts right in one place; what else such a change means (budget accounts, timers, lists sent)
-//! is the shared steps' (see `handlers::shared`).
+//! is the shared steps' (see `handlers::shared`). The players' other-family addresses (`v:`) are
+//! kept beside the sessions too ([`AlsoTable`]), so that they go with their player or session.
 
+use crate::also::{AlsoEntry, AlsoTable};
 use crate::limits::PerIpCount;
 use crate::netkey::NetKey;
 use crate::session::{Player, Session};
 use crate::store::SessionStore;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// Sessions, and how many of them and of their players each source has.
 #[derive(Debug)]
@@ -19,11 +21,13 @@ pub(crate) struct Lobby<S> {
     live_players: usize,
     /// Live sessions per creator network (keyed by [`NetKey::addr`]).
     per_ip: PerIpCount,
+    /// The players' other addresses (`v:`), per session.
+    also: AlsoTable,
 }
 
 impl<S: SessionStore> Lobby<S> {
     pub(crate) fn new(store: S) -> Lobby<S> {
-        Lobby { store, live_players: 0, per_ip: PerIpCount::default() }
+        Lobby { store, live_players: 0, per_ip: PerIpCount::default(), also: AlsoTable::default() }
     }
 
     /// The store (read-only).
@@ -37,6 +41,25 @@ impl<S: SessionStore> Lobby<S> {
 
     pub(crate) fn get_mut(&mut self, name: &str) -> Option<&mut Session> {
         self.store.get_mut(name)
+    }
+
+    /// Session `name` to update, with its players' other addresses (to render start messages).
+    pub(crate) fn get_mut_also(&mut self, name: &str) -> Option<(&mut Session, &[AlsoEntry])> {
+        let session = self.store.get_mut(name)?;
+        let also = self.also.entries(session.id);
+        Some((session, also))
+    }
+
+    /// Records `other` as the other address of player `index` of session `name`.
+    pub(crate) fn set_also(&mut self, name: &str, index: usize, other: SocketAddr) {
+        if let Some(session) = self.store.get(name) {
+            self.also.set(session, index, other);
+        }
+    }
+
+    /// The other addresses held, over all sessions (entries, sessions with one).
+    pub(crate) fn also_held(&self) -> (usize, usize) {
+        (self.also.len(), self.also.sessions())
     }
 
     pub(crate) fn session_count(&self) -> usize {
@@ -78,6 +101,7 @@ impl<S: SessionStore> Lobby<S> {
     pub(crate) fn remove_player(&mut self, name: &str, index: usize) -> Option<(Player, &mut Session)> {
         let session = self.store.get_mut(name).filter(|s| index < s.players.len())?;
         let gone = session.remove_player(index);
+        self.also.player_left(session.id, &gone.name, gone.addr());
         self.live_players = self.live_players.saturating_sub(1);
         Some((gone, session))
     }
@@ -87,6 +111,7 @@ impl<S: SessionStore> Lobby<S> {
         let session = self.store.remove(name)?;
         self.live_players = self.live_players.saturating_sub(session.players.len());
         self.per_ip.remove(session.creator_ip);
+        self.also.session_ended(session.id);
         Some(session)
     }
 
@@ -122,6 +147,11 @@ impl<S: SessionStore> Lobby<S> {
         }
         if per_ip.len() != self.per_ip.len() || per_ip.iter().any(|(ip, n)| self.per_ip.get(*ip) != *n) {
             return Err("per-IP session counts differ from the sessions".into());
+        }
+        // At most one other address per live player, only for live players.
+        self.also.check(self.store.sessions())?;
+        if self.also.len() > self.live_players {
+            return Err(format!("{} other addresses for {} players", self.also.len(), self.live_players));
         }
         Ok(())
     }

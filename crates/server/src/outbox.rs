@@ -12,13 +12,14 @@
 //! stream would starve it, and they only go to an address that joined the session or proved a
 //! token, each shorter than the frame that caused it, bounded by the relay's byte caps.
 
+use crate::also::{AlsoEntry, AlsoTable};
 use crate::budget::Budget;
 use crate::relay::Note;
 use crate::session::Session;
 use crate::stats::OutCounters;
 use crate::visibility;
 use rhp_io::{SocketId, Transmit};
-use rhp_proto::reply::{write_info, write_nat, write_start};
+use rhp_proto::reply::{write_also_token, write_info, write_nat, write_start, ALSO_OK};
 use rhp_proto::ErrorCode;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -157,20 +158,36 @@ impl Outbox {
 
     /// Player `index`'s start message: `s:` listing the players it sees (see [`crate::visibility`]:
     /// no IPv6 text ever goes to a player that did not send `e:`), or the error it gets instead
-    /// when no common family bridges it to its peers.
-    fn render_start(session: &Session, index: usize, b: &mut Vec<u8>) {
+    /// when no common family bridges it to its peers. To a player that is ours, a peer's other
+    /// address (`v:`, from `also`, the session's entries) follows its entry under the same name,
+    /// unless the peer's address is private.
+    fn render_start(session: &Session, also: &[AlsoEntry], index: usize, b: &mut Vec<u8>) {
         let Some(me) = session.players.get(index) else { return };
         if let Some(code) = visibility::unbridged(session, index) {
             b.extend_from_slice(code.wire().as_bytes());
             return;
         }
+        let ours = visibility::ours(me);
         let others = session
             .players
             .iter()
             .enumerate()
             .filter(|&(i, p)| i != index && visibility::sees(me, p))
-            .map(|(_, p)| (p.name.as_str(), p.shown_addr()));
+            .flat_map(|(_, p)| {
+                let other = (ours && !p.private()).then(|| AlsoTable::other_of(also, p)).flatten();
+                std::iter::once((p.name.as_str(), p.shown_addr())).chain(other.map(|a| (p.name.as_str(), a)))
+            });
         write_start(b, me.addr().port(), others)
+    }
+
+    /// Queues `v:<token>` (the answer to the first step of `v:`) to `to`, if its budget allows.
+    pub(crate) fn also_token(&mut self, now: Instant, to: SocketAddr, token: &str) -> bool {
+        self.push_with(now, to, |b| write_also_token(b, token))
+    }
+
+    /// Queues `v:ok` (a proof taken) to `to`, if its budget allows.
+    pub(crate) fn also_ok(&mut self, now: Instant, to: SocketAddr) -> bool {
+        self.push_with(now, to, |b| b.extend_from_slice(ALSO_OK))
     }
 
     /// Whether the budgets allow the start messages of every player `wanted` accepts, all of them
@@ -180,6 +197,7 @@ impl Outbox {
         &mut self,
         now: Instant,
         session: &Session,
+        also: &[AlsoEntry],
         wanted: impl Fn(usize) -> bool,
         extra: impl Fn(usize) -> usize,
     ) -> bool {
@@ -194,7 +212,7 @@ impl Outbox {
             if p.nat.is_some() {
                 Self::render_nat(session, &mut buf);
             }
-            Self::render_start(session, index, &mut buf);
+            Self::render_start(session, also, index, &mut buf);
             let len = buf.len() + extra(index);
             let ip = p.addr().ip().to_canonical();
             match due.iter_mut().find(|(a, _)| a.ip().to_canonical() == ip) {
@@ -215,15 +233,16 @@ impl Outbox {
         &mut self,
         now: Instant,
         session: &mut Session,
+        also: &[AlsoEntry],
         index: usize,
         relay: Option<Note<'_>>,
     ) -> bool {
         let Some(p) = session.players.get(index) else { return false };
         let to = p.addr();
         let sent = if p.nat.is_some() || relay.is_some() {
-            self.notes_and_start(now, session, index, relay)
+            self.notes_and_start(now, session, also, index, relay)
         } else {
-            self.push_with(now, to, |b| Self::render_start(session, index, b))
+            self.push_with(now, to, |b| Self::render_start(session, also, index, b))
         };
         if sent {
             if let Some(p) = session.players.get_mut(index) {
@@ -239,6 +258,7 @@ impl Outbox {
         &mut self,
         now: Instant,
         session: &Session,
+        also: &[AlsoEntry],
         index: usize,
         relay: Option<Note<'_>>,
     ) -> bool {
@@ -258,7 +278,7 @@ impl Outbox {
         });
         let mut start = self.pool.pop().unwrap_or_default();
         start.clear();
-        Self::render_start(session, index, &mut start);
+        Self::render_start(session, also, index, &mut start);
         // All three if the budget allows; else the start message with the grant, else alone: a
         // player that joined a moment ago on a lossy link has little credit, and without its
         // start message it would be lost to the session (the `n:` list also answers its `e:`,

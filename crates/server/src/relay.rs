@@ -334,6 +334,14 @@ impl RelayTable {
         self.rng = StdRng::seed_from_u64(seed);
     }
 
+    /// 32 bytes from the same generator as the tokens (the `v:` proofs' key, see
+    /// [`crate::proof`]: reproducible with [`RelayTable::seed_tokens`] as the tokens are).
+    pub(crate) fn draw_key(&mut self) -> [u8; 32] {
+        let mut key = [0u8; 32];
+        self.rng.fill_bytes(&mut key);
+        key
+    }
+
     /// A fresh token: never 0, never one in use.
     fn draw(&mut self) -> u64 {
         loop {

@@ -8,10 +8,11 @@ use crate::relay::RelayStats;
 use rhp_proto::{ErrorCode, Request};
 use std::time::Duration;
 
-/// Request kinds, as labels: the ten request types, then the malformed and unknown datagrams.
-pub const REQUEST_KINDS: [&str; 13] = [
+/// Request kinds, as labels: the ten request types, then the malformed and unknown datagrams,
+/// then the extensions added since (`q:` private, `v:` also).
+pub const REQUEST_KINDS: [&str; 14] = [
     "host", "connect", "ping", "start", "confirm", "kick", "exit", "nat", "relay", "unban", "invalid",
-    "unknown", "private",
+    "unknown", "private", "also",
 ];
 
 /// Index in [`REQUEST_KINDS`] of a datagram that did not parse.
@@ -42,7 +43,7 @@ pub(crate) fn request_kind(r: &Request<'_>) -> usize {
         Request::Relay { .. } => 8,
         Request::Unban { .. } => 9,
         Request::Private { .. } => 12,
-        Request::Also { .. } => KIND_UNKNOWN,
+        Request::Also { .. } => 13,
     }
 }
 
@@ -70,7 +71,9 @@ pub(crate) struct Counters {
     pub(crate) datagrams_in: u64,
     pub(crate) bytes_in: u64,
     /// Requests by [`REQUEST_KINDS`] index.
-    pub(crate) requests: [u64; 13],
+    pub(crate) requests: [u64; REQUEST_KINDS.len()],
+    /// `v:` requests dropped unanswered (unchecked steps, or answers the budget refused).
+    pub(crate) also_dropped: u64,
     /// Refusals by [`CAPS`] index.
     pub(crate) refusals: [u64; 5],
     /// STUN datagrams on the main and the alternate port.
@@ -148,7 +151,7 @@ pub struct Snapshot {
     /// Bytes of those datagrams.
     pub bytes_out: u64,
     /// Requests by kind, in the order of [`REQUEST_KINDS`].
-    pub requests: [u64; 13],
+    pub requests: [u64; REQUEST_KINDS.len()],
     /// Error replies by code, in the order of [`ERROR_CODES`].
     pub errors: [u64; ERROR_CODES.len()],
     /// Refusals by cap, in the order of [`CAPS`].
@@ -173,4 +176,9 @@ pub struct Snapshot {
     pub start: StartHistogram,
     /// The password guard's and the bans' counters.
     pub guard: crate::guard::GuardStats,
+    /// `v:` requests dropped without an answer (not checked, or the answer did not fit the
+    /// budget).
+    pub also_dropped: u64,
+    /// Players' other-family addresses held (`v:`).
+    pub also_held: usize,
 }

@@ -3,7 +3,9 @@
 //! no IPv6 text ever reaches a player that sent neither, every `s:` parses back, each player lists
 //! exactly the peers it shares a family with (or, both ours, every peer), symmetrically; and a
 //! player that cannot be bridged to its peers gets the closest error instead of a malformed `s:`
-//! (`session_non_existent` for a Godot peer, `no_common_family` for ours).
+//! (`session_non_existent` for a Godot peer, `no_common_family` for ours). With dual-stack players
+//! of ours that proved an address in the other family (`v:`): that address follows the player's
+//! entry in the start messages of ours only, and no other address is ever listed.
 
 mod common;
 use common::*;
@@ -120,6 +122,96 @@ proptest! {
     ) {
         let out = run_with(&players, |i| relay_only & (1 << i) != 0);
         check(&players, &out);
+    }
+}
+
+/// Player `i`'s proven address in the other family: at(i, !v6), one port up.
+fn other_at(i: usize, v6: bool) -> SocketAddr {
+    let a = at(i, !v6);
+    SocketAddr::new(a.ip(), a.port() + 1)
+}
+
+/// [`run_with`] for players `(v6, ours, dual)`: before the start, each dual one (of ours) proves
+/// [`other_at`] with `v:` (step 1 from its session address, step 2 from the other one), and each
+/// other one of ours tries step 2 with a made-up token.
+fn run_dual(players: &[(bool, bool, bool)]) -> Vec<Sent> {
+    let mut h = H::with(Config {
+        relay: RelayConfig { enabled: true, ..RelayConfig::default() },
+        ..Config::original()
+    });
+    let addr = |i: usize| at(i, players[i].0);
+    let mut out = h.send_bytes(addr(0), b"h:Room:P0:12");
+    for i in 1..players.len() {
+        out.extend(h.send_bytes(addr(i), format!("c:Room:P{i}").as_bytes()));
+    }
+    for (i, &(v6, ours, dual)) in players.iter().enumerate() {
+        if ours {
+            out.extend(h.send_bytes(addr(i), format!("e:Room:P{i}:cone").as_bytes()));
+        }
+        let sent = h.send_bytes(addr(i), format!("v:Room:P{i}").as_bytes());
+        let token = match sent.as_slice() {
+            [s] if ours => match Reply::parse(&s.bytes) {
+                Ok(Reply::AlsoToken(t)) => t,
+                other => panic!("P{i}: {other:?}"),
+            },
+            [] if !ours => "0123456789ab".to_owned(),
+            other => panic!("P{i} (ours: {ours}) got {other:?}"),
+        };
+        let token = if dual { token } else { "0123456789ab".to_owned() };
+        let answer = h.send_bytes(other_at(i, v6), format!("v:Room:P{i}:{token}").as_bytes());
+        let texts: Vec<&str> = answer.iter().map(|s| s.text.as_str()).collect();
+        assert_eq!(texts, if ours && dual { vec!["v:ok"] } else { vec![] }, "P{i}'s proof");
+        h.engine.check_invariants().unwrap();
+    }
+    for i in 0..players.len() {
+        out.extend(h.send_bytes(addr(i), format!("p:Room:P{i}").as_bytes()));
+    }
+    out.extend(h.send_bytes(addr(0), b"s:Room:P0"));
+    out.extend(h.advance(Duration::from_secs(2)));
+    h.engine.check_invariants().unwrap();
+    out
+}
+
+fn check_dual(players: &[(bool, bool, bool)], out: &[Sent]) {
+    let families: Vec<(bool, bool)> = players.iter().map(|&(v6, ours, _)| (v6, ours)).collect();
+    for (i, &(v6, ours, _)) in players.iter().enumerate() {
+        let mine: Vec<&Sent> = out.iter().filter(|s| s.to == at(i, v6)).collect();
+        for s in mine.iter().filter(|_| !ours) {
+            assert!(!s.text.contains('['), "IPv6 text to Godot peer P{i}: {:?}", s.text);
+        }
+        let starts: Vec<&&Sent> = mine.iter().filter(|s| s.text.starts_with("s:")).collect();
+        let Ok(names) = expected(&families, i) else {
+            assert!(starts.is_empty(), "P{i} of {players:?} got {starts:?}");
+            continue;
+        };
+        assert!(!starts.is_empty(), "P{i} got no start message: {mine:?}");
+        let mut want = Vec::new();
+        for name in names {
+            let j: usize = name[1..].parse().unwrap();
+            want.push((name.clone(), at(j, players[j].0)));
+            // Only dual players of ours proved an address; only ours are told it.
+            if ours && players[j].1 && players[j].2 {
+                want.push((name, other_at(j, players[j].0)));
+            }
+        }
+        for s in starts {
+            let Ok(Reply::Start { peers, .. }) = Reply::parse(&s.bytes) else {
+                panic!("P{i}'s start message does not parse: {:?}", s.text);
+            };
+            let got: Vec<(String, SocketAddr)> = peers.into_iter().map(|p| (p.name, p.addr)).collect();
+            assert_eq!(got, want, "P{i} of {players:?}");
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+    #[test]
+    fn other_family_addresses_go_to_ours_only_and_only_once_proven(
+        players in proptest::collection::vec((any::<bool>(), any::<bool>(), any::<bool>()), 2..7),
+    ) {
+        let out = run_dual(&players);
+        check_dual(&players, &out);
     }
 }
 

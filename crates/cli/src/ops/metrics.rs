@@ -173,7 +173,7 @@ fn engine(o: &mut Out<'_, '_>, s: &Snapshot) -> fmt::Result {
     let kinds: Vec<(&str, u64)> = REQUEST_KINDS.iter().copied().zip(s.requests).collect();
     o.counters(
         "rhp_requests",
-        "Text datagrams by request kind (nat: e:, relay: r:; invalid: malformed; unknown: unknown type).",
+        "Text datagrams by request kind (nat: e:, relay: r:, private: q:, also: v:; invalid: malformed; unknown: unknown type).",
         None,
         "kind",
         &kinds,
@@ -213,6 +213,18 @@ fn engine(o: &mut Out<'_, '_>, s: &Snapshot) -> fmt::Result {
         ],
     )?;
     o.gauge("rhp_timers", "Entries in the timer queue (live or stale).", None, s.timers as u64)?;
+    o.counter(
+        "rhp_also_dropped",
+        "v: requests dropped without an answer (unchecked, or the answer did not fit the budget).",
+        None,
+        s.also_dropped,
+    )?;
+    o.gauge(
+        "rhp_also_addresses",
+        "Players' proven addresses in the other family (v:) held.",
+        None,
+        s.also_held as u64,
+    )?;
     o.counter("rhp_password_failures", "Password checks that failed.", None, s.guard.failed_checks)?;
     o.counter(
         "rhp_password_guesses_refused",

@@ -3,6 +3,7 @@
 
 mod ops_args;
 mod ops_process;
+mod resolve;
 mod serve;
 mod serve_args;
 mod stream;

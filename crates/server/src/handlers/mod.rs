@@ -25,16 +25,20 @@
 //! - [`relay`] `r` (extension): asks for the relay, checked like a ping, no answer in the lobby;
 //!   also the relay's frames and its timer.
 //! - [`private`] `q` (extension): keep my address private (implies the relay), checked like a ping.
+//! - [`also`] `v` (extension): a player's address in the other family, in two steps (a token sent
+//!   to the new address, the proof from the session address); anything unchecked is dropped.
 
 use crate::config::Config;
 use crate::guard::Guard;
 use crate::limits::{LogLimiter, RateLimiter};
 use crate::lobby::Lobby;
 use crate::outbox::Outbox;
+use crate::proof::ProofKey;
 use crate::relay::RelayTable;
 use crate::stats::Counters;
 use crate::timers::Timers;
 
+mod also;
 mod confirm;
 mod connect;
 mod exit;
@@ -69,4 +73,6 @@ pub(crate) struct Cx<'a, S> {
     pub(crate) guard: &'a mut Guard,
     /// The counters handlers keep: sessions starting, start times, refusals.
     pub(crate) counters: &'a mut Counters,
+    /// The key of the `v:` tokens.
+    pub(crate) proof: &'a ProofKey,
 }

@@ -55,7 +55,7 @@ impl<S: SessionStore> Cx<'_, S> {
             return false;
         }
         self.open_relay(now, name);
-        let Some(session) = self.lobby.get_mut(name) else { return false };
+        let Some((session, also)) = self.lobby.get_mut_also(name) else { return false };
         let Phase::Starting { rounds_sent: 0, since } = session.phase else { return false };
         let n = session.players.len();
         let relay = &self.relay;
@@ -69,14 +69,14 @@ impl<S: SessionStore> Cx<'_, S> {
             let extra = |i: usize| {
                 session.players.get(i).and_then(|p| relay.note(session.id, &p.name)).map_or(0, |n| n.len())
             };
-            if !self.out.starts_fit(now, session, wanted, extra) {
+            if !self.out.starts_fit(now, session, also, wanted, extra) {
                 return false;
             }
         }
         for index in 0..n {
             if !session.players[index].confirmed {
                 let note = relay.note(session.id, &session.players[index].name);
-                self.out.start(now, session, index, note);
+                self.out.start(now, session, also, index, note);
             }
         }
         session.phase = Phase::Starting { rounds_sent: 1, since };
@@ -108,7 +108,7 @@ impl<S: SessionStore> Cx<'_, S> {
     /// A player of a starting session asked again (ping, or the host's `s:`): the first round if
     /// it is still held, else its own start message (if its budget allows).
     pub(crate) fn resend_start(&mut self, now: Instant, name: &str, index: usize) {
-        let Some(session) = self.lobby.get_mut(name) else { return };
+        let Some((session, also)) = self.lobby.get_mut_also(name) else { return };
         match session.phase {
             Phase::Starting { rounds_sent: 0, .. } => {
                 self.first_round(now, name, false);
@@ -116,7 +116,7 @@ impl<S: SessionStore> Cx<'_, S> {
             Phase::Starting { .. } => {
                 let name = session.players.get(index).map(|p| p.name);
                 let note = name.and_then(|n| self.relay.note(session.id, &n));
-                self.out.start(now, session, index, note);
+                self.out.start(now, session, also, index, note);
             }
             Phase::Open => {}
         }

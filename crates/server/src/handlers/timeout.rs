@@ -139,10 +139,11 @@ impl<S: SessionStore> Cx<'_, S> {
             return true;
         }
         session.phase = Phase::Starting { rounds_sent: rounds_sent.saturating_add(1), since };
+        let Some((session, also)) = self.lobby.get_mut_also(&name) else { return false };
         for index in 0..session.players.len() {
             if !session.players[index].confirmed {
                 let note = self.relay.note(session.id, &session.players[index].name);
-                self.out.start(now, session, index, note);
+                self.out.start(now, session, also, index, note);
             }
         }
         self.timers.push(at + self.config.start_interval, next);

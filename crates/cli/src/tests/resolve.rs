@@ -1,0 +1,26 @@
+//! `--server` lists: the session's address is IPv4 when there is one, the other family's first
+//! address rides along, and a list of one family has no other.
+
+use crate::resolve::{pick, Servers};
+use std::net::SocketAddr;
+
+fn a(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+#[test]
+fn ipv4_plays_the_session_and_ipv6_rides_along() {
+    let both = [a("[2001:db8::5]:4000"), a("203.0.113.5:4000"), a("[2001:db8::6]:4000")];
+    assert_eq!(
+        pick(&both),
+        Some(Servers { main: a("203.0.113.5:4000"), other: Some(a("[2001:db8::5]:4000")) })
+    );
+}
+
+#[test]
+fn one_family_has_no_other() {
+    assert_eq!(pick(&[a("[::1]:4000")]), Some(Servers { main: a("[::1]:4000"), other: None }));
+    let two_v4 = [a("203.0.113.5:4000"), a("203.0.113.6:4000")];
+    assert_eq!(pick(&two_v4), Some(Servers { main: a("203.0.113.5:4000"), other: None }));
+    assert_eq!(pick(&[]), None);
+}
