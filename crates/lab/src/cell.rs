@@ -74,14 +74,15 @@ impl CellResult {
     }
 
     /// How many successful attempts ended on each path family, e.g. `ipv6 19, ipv4 1`
-    /// (`dual-stack`: pairs on both).
+    /// (`mixed`: the players' final paths were not all on one family, e.g. one player kept
+    /// IPv4 to its peer and the peer kept IPv6).
     pub fn family_summary(&self) -> String {
         let fams: Vec<Family> = self.attempts.iter().filter(|a| a.ok).filter_map(|a| a.path_family).collect();
         let v: Vec<String> = [Family::V6, Family::V4, Family::Dual]
             .into_iter()
             .map(|f| (f, fams.iter().filter(|x| **x == f).count()))
             .filter(|(_, n)| *n > 0)
-            .map(|(f, n)| format!("{f} {n}"))
+            .map(|(f, n)| format!("{} {n}", path_family_name(f)))
             .collect();
         if v.is_empty() {
             "—".into()
@@ -148,6 +149,14 @@ impl CellResult {
         let all_connect = !m.relay || ok == d.len();
         let share = if want.every { 100 } else { 95 };
         Some(by_expected * 100 >= d.len() * share && all_connect)
+    }
+}
+
+/// A path family's name: `ipv4`, `ipv6`, or `mixed` ([`Family::Dual`]: paths on both).
+pub fn path_family_name(f: Family) -> &'static str {
+    match f {
+        Family::Dual => "mixed",
+        f => f.name(),
     }
 }
 

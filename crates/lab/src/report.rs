@@ -4,7 +4,7 @@
 //! and family of the final path, clean and lossy, first-path and direct-path times), the theory,
 //! and the problems.
 
-use crate::cell::CellResult;
+use crate::cell::{path_family_name, CellResult};
 use crate::family::Families;
 use crate::impair::LinkCondition;
 use crate::nat::{Mapping, NatType};
@@ -235,7 +235,7 @@ pub fn report(results: &[CellResult], m: ClientModel, meta: &str) -> String {
 /// or ipv4 …`.
 fn expectation_text(e: &theory::Expectation) -> String {
     let ms: Vec<&str> = e.methods.iter().map(|x| x.name()).collect();
-    let fs: Vec<&str> = e.families.iter().map(|x| x.name()).collect();
+    let fs: Vec<&str> = e.families.iter().map(|x| path_family_name(*x)).collect();
     format!("{} over {}", ms.join("/"), fs.join(" or "))
 }
 
@@ -257,7 +257,8 @@ fn family_section(s: &mut String, results: &[CellResult], m: ClientModel) {
         "## IPv6 and dual stack\n\n\
          The same product over other families (issue 18). Expected: the method and the family of \
          the final path the theory gives (IPv6 rows: every attempt). Final path family: how many \
-         successful attempts ended on each (`dual-stack`: the pairs disagreed). First path: until \
+         successful attempts ended on each (`mixed`: the two players' final paths to each other \
+         were on different families, e.g. one kept IPv4 and the other IPv6). First path: until \
          every player had a path to every other (direct or relayed); direct path: until every \
          pair was direct; median / max over the successful attempts.\n"
     );

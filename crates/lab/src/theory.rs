@@ -41,16 +41,15 @@ pub const PLAIN_CLIENT: ClientModel = ClientModel {
 
 /// The product, as measured: answers the source, predicts sequential NATs, runs the birthday
 /// path, falls back to the relay; does not recover from the router race by itself (0 of 10
-/// attempts did without the relay). Not dual stack yet: WAITING for the main branch's commit
-/// `client: dual-stack …` (issue 18); until it is merged, the cells with a dual-stack player
-/// are run and reported but not asserted (see [`expected_cell`]).
+/// attempts did without the relay). Dual stack (`client: dual-stack`, issue 18): given the
+/// server in both families it greets its peers over both and keeps the first direct path.
 pub const CURRENT_CLIENT: ClientModel = ClientModel {
     answers_source: true,
     survives_router_race: false,
     predicts: true,
     birthday: true,
     relay: true,
-    dual_stack: false,
+    dual_stack: true,
 };
 
 /// How hard an access's mapping is to punch.
@@ -81,7 +80,7 @@ pub struct Expectation {
     /// The methods an attempt may report (the strongest over its players' `connected` lines).
     pub methods: Vec<Method>,
     /// The families the final paths may run over ([`Family::V4`], [`Family::V6`]; an attempt
-    /// whose pairs ended on both counts as [`Family::Dual`]).
+    /// whose players' final paths are on both counts as [`Family::Dual`], "mixed").
     pub families: Vec<Family>,
     /// Every attempt, not 95%, must connect by an expected method over an expected family: a
     /// path no NAT stands in (IPv6 through stateful firewalls) leaves no room for an odd one.

@@ -280,8 +280,7 @@ fn run_matrix(product: Product, attempts: usize, cells: &[Cell], out: &str) -> b
 /// for the current client, method included (plain, predicted, birthday), with at least 19 of 20.
 /// The family rows (issue 18: IPv6 only, dual stack, IPv4 only against dual stack) run in the
 /// same pool, 20 attempts each too: method and family of the final path asserted, IPv6 rows 20 of
-/// 20. The rows with a dual-stack player are run but not asserted until the client is dual
-/// stack (`theory::CURRENT_CLIENT.dual_stack`).
+/// 20 (the dual-stack pair with symmetric IPv4 NATs: plain over IPv6, never the relay).
 #[test]
 fn product_matrix_matches_theory() {
     if !lab_ready("product_matrix_matches_theory") {

@@ -253,12 +253,18 @@ fn a_family_cell_matches_only_over_the_expected_family_and_every_attempt() {
     }
     assert_eq!(c.matches(CURRENT_CLIENT), Some(true));
     assert_eq!(c.family_summary(), "ipv6 20");
+    c.attempts[0].path_family = Some(Family::Dual);
+    c.attempts[1].path_family = Some(Family::V4);
+    assert_eq!(c.family_summary(), "ipv6 18, ipv4 1, mixed 1");
+    c.attempts[0].path_family = Some(Family::V6);
+    c.attempts[1].path_family = Some(Family::V6);
     c.attempts[4].path_family = Some(Family::V4);
     assert_eq!(c.matches(CURRENT_CLIENT), Some(false), "a path over the wrong family");
     c.attempts[4].path_family = Some(Family::V6);
     c.attempts[5].method = Some(Method::Relay);
     assert_eq!(c.matches(CURRENT_CLIENT), Some(false), "IPv6: no odd attempt on the relay");
-    // Dual stack: not asserted until the client is.
+    // Dual stack: not asserted for a client that is not.
     c.family = Families::all(Family::Dual);
-    assert_eq!(c.matches(CURRENT_CLIENT), None);
+    assert_eq!(c.matches(ClientModel { dual_stack: false, ..CURRENT_CLIENT }), None);
+    assert_eq!(c.matches(CURRENT_CLIENT), Some(false), "the odd relayed attempt, asserted now");
 }
