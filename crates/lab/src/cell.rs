@@ -27,6 +27,8 @@ pub struct Attempt {
     /// `upgraded` line per peer): [`Family::V4`], [`Family::V6`], or [`Family::Dual`] when
     /// they differ; `None` when no line had an address.
     pub path_family: Option<Family>,
+    /// Every player's final path to each peer, by family: (over IPv6, over IPv4).
+    pub paths_v6_v4: (u32, u32),
     /// Why it failed (exit codes, `failed` lines), empty on success.
     pub detail: String,
     /// Every player's stdout, prefixed with its name (for `RHP_LAB_VERBOSE=1`).
@@ -89,6 +91,15 @@ impl CellResult {
         } else {
             v.join(", ")
         }
+    }
+
+    /// Every player's final path to each peer over the successful attempts, by family: (over
+    /// IPv6, over IPv4). A pair counts twice, once from each side.
+    pub fn paths_v6_v4(&self) -> (u32, u32) {
+        self.attempts
+            .iter()
+            .filter(|a| a.ok)
+            .fold((0, 0), |(x, y), a| (x + a.paths_v6_v4.0, y + a.paths_v6_v4.1))
     }
 
     /// The `p`-th percentile (nearest rank) of the successful attempts' time to connect.

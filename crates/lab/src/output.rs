@@ -63,6 +63,12 @@ pub fn addr_family(addr: &str) -> Option<Family> {
 /// `addr=`): [`Family::V4`] or [`Family::V6`] if all agree, [`Family::Dual`] if not, `None` if
 /// no line had a readable address.
 pub fn path_family(stdout: &[String]) -> Option<Family> {
+    final_paths(stdout).into_iter().reduce(combine)
+}
+
+/// The family of a player's final path to each peer (its last `connected`/`upgraded` line for
+/// that peer), for the peers whose line had a readable `addr=`.
+pub fn final_paths(stdout: &[String]) -> Vec<Family> {
     let mut last: Vec<(&str, Option<Family>)> = Vec::new();
     for l in stdout.iter().filter(|l| l.starts_with("connected ") || l.starts_with("upgraded ")) {
         let kv = fields(l);
@@ -73,7 +79,7 @@ pub fn path_family(stdout: &[String]) -> Option<Family> {
             None => last.push((peer, f)),
         }
     }
-    last.into_iter().filter_map(|(_, f)| f).reduce(combine)
+    last.into_iter().filter_map(|(_, f)| f).collect()
 }
 
 /// Two path families as one: the same, or [`Family::Dual`] (some on each).

@@ -258,7 +258,9 @@ fn family_section(s: &mut String, results: &[CellResult], m: ClientModel) {
          The same product over other families (issue 18). Expected: the method and the family of \
          the final path the theory gives (IPv6 rows: every attempt). Final path family: how many \
          successful attempts ended on each (`mixed`: the two players' final paths to each other \
-         were on different families, e.g. one kept IPv4 and the other IPv6). First path: until \
+         were on different families, e.g. one kept IPv4 and the other IPv6); paths kept: every \
+         player's final path to its peer, by family, over the successful attempts (a pair counts \
+         twice, once from each side). First path: until \
          every player had a path to every other (direct or relayed); direct path: until every \
          pair was direct; median / max over the successful attempts.\n"
     );
@@ -277,8 +279,8 @@ fn family_section(s: &mut String, results: &[CellResult], m: ClientModel) {
         }
         let _ = writeln!(
             s,
-            "\n| pair | expected | condition | result | final methods | final path family | first path: median / max | direct path: median / max |\n\
-             |---|---|---|---|---|---|---|---|"
+            "\n| pair | expected | condition | result | final methods | final path family | paths kept: IPv6 / IPv4 | first path: median / max | direct path: median / max |\n\
+             |---|---|---|---|---|---|---|---|---|"
         );
         for r in here {
             let want = match theory::expected_cell(&r.cell(), m) {
@@ -291,12 +293,14 @@ fn family_section(s: &mut String, results: &[CellResult], m: ClientModel) {
             };
             let _ = writeln!(
                 s,
-                "| {} | {want} | {} | {} | {} | {} | {} / {} | {} / {} |",
+                "| {} | {want} | {} | {} | {} | {} | {} / {} | {} / {} | {} / {} |",
                 r.scenario.label(),
                 r.condition.label(),
                 cell_text(Some(r), m),
                 r.method_summary(),
                 r.family_summary(),
+                r.paths_v6_v4().0,
+                r.paths_v6_v4().1,
                 opt_ms(r.percentile_ms(50)),
                 opt_ms(r.percentile_ms(100)),
                 opt_ms(r.direct_percentile_ms(50)),

@@ -299,6 +299,7 @@ fn run_attempt(
     let (mut method, mut probes): (Option<Method>, Option<u32>) = (None, None);
     let mut direct: Option<u64> = Some(0);
     let mut path_family: Option<Family> = None;
+    let mut paths_v6_v4 = (0, 0);
     let mut detail = String::new();
     let mut log = Vec::new();
     for (idx, p) in procs.into_iter().enumerate() {
@@ -311,6 +312,12 @@ fn run_attempt(
             (Some(a), Some(b)) => Some(a.max(b)),
             _ => None,
         };
+        for p in output::final_paths(&f.stdout) {
+            match p {
+                Family::V6 => paths_v6_v4.0 += 1,
+                _ => paths_v6_v4.1 += 1,
+            }
+        }
         path_family = match (path_family, output::path_family(&f.stdout)) {
             (Some(a), Some(b)) => Some(output::combine(a, b)),
             (a, b) => a.or(b),
@@ -346,6 +353,7 @@ fn run_attempt(
         probes,
         direct_ms,
         path_family,
+        paths_v6_v4,
         detail,
         log,
     })

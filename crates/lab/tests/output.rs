@@ -3,7 +3,7 @@
 
 use rhp_client::Method;
 use rhp_lab::family::Family;
-use rhp_lab::output::{addr_family, direct_ms, methods_reported, path_family, reported_success};
+use rhp_lab::output::{addr_family, direct_ms, final_paths, methods_reported, path_family, reported_success};
 
 #[test]
 fn success_is_read_from_the_contract_lines() {
@@ -61,5 +61,6 @@ fn the_final_paths_family_is_read_from_each_peers_last_addr() {
         "connected peer=carol addr=203.0.113.10:5000 after_start_ms=4 method=plain",
     ]);
     assert_eq!(path_family(&mixed), Some(Family::Dual));
+    assert_eq!(final_paths(&mixed), [Family::V6, Family::V4]);
     assert_eq!(path_family(&out(&["punch-done connected=0/1 after_start_ms=9"])), None);
 }

@@ -86,6 +86,7 @@ fn cell(scenario: Scenario, results: &[(bool, Method)]) -> CellResult {
             probes: None,
             direct_ms: None,
             path_family: ok.then_some(Family::V4),
+            paths_v6_v4: (0, if *ok { 2 } else { 0 }),
             detail: String::new(),
             log: Vec::new(),
         })
@@ -256,6 +257,8 @@ fn a_family_cell_matches_only_over_the_expected_family_and_every_attempt() {
     c.attempts[0].path_family = Some(Family::Dual);
     c.attempts[1].path_family = Some(Family::V4);
     assert_eq!(c.family_summary(), "ipv6 18, ipv4 1, mixed 1");
+    c.attempts[0].paths_v6_v4 = (1, 1);
+    assert_eq!(c.paths_v6_v4(), (1, 39), "each side's path to its peer");
     c.attempts[0].path_family = Some(Family::V6);
     c.attempts[1].path_family = Some(Family::V6);
     c.attempts[4].path_family = Some(Family::V4);
