@@ -129,6 +129,32 @@ fn impairments_are_measured_in_effect() {
     assert!(LinkCondition::LOSSY.check(&c).is_err());
 }
 
+/// A dual-stack client's impairment is in effect in both families (the delay line also queues
+/// IPv6; the loss table is `inet`), measured from its first datagram on, as the matrix's check is
+/// (IPv6 neighbour discovery, spared, resolves at once).
+#[test]
+fn impairments_are_measured_in_effect_over_ipv6_too() {
+    if !lab_ready("impairments_are_measured_in_effect_over_ipv6_too") {
+        return;
+    }
+    let mut lab = Lab::new(&helper()).expect("lab");
+    lab.start_echo().expect("echo");
+    let dual = RouterSpec { family: Family::Dual, ..RouterSpec::home(NatType::Symmetric) };
+    let r = lab.add_router(dual).expect("router");
+    let c = lab.add_client(r).expect("client");
+    lab.impair(c, LinkCondition::LOSSY).expect("impair");
+    let echo6 = SocketAddr::new(SERVER_ADDR6.into(), ECHO_PORT);
+    let (p6, p4) = std::thread::scope(|s| {
+        let p6 = s.spawn(|| lab.ping_to(c, echo6, 300, 5));
+        let p4 = s.spawn(|| lab.ping(c, 300, 5));
+        (p6.join().expect("join").expect("ping"), p4.join().expect("join").expect("ping"))
+    });
+    eprintln!("ipv6: median {:.2} ms loss {:.1}%", p6.median_rtt_ms(), p6.loss() * 100.0);
+    eprintln!("ipv4: median {:.2} ms loss {:.1}%", p4.median_rtt_ms(), p4.loss() * 100.0);
+    LinkCondition::LOSSY.check(&p6).expect("10% loss + 50 ms in effect over IPv6");
+    LinkCondition::LOSSY.check(&p4).expect("10% loss + 50 ms in effect over IPv4");
+}
+
 /// Dropping a lab removes its namespaces and kills its processes, also on panic.
 #[test]
 fn lab_cleans_up_even_on_panic() {
