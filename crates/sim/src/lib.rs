@@ -14,6 +14,8 @@
 //!   muted server. A datagram's way through it is described there, in order.
 //! - [`nat`]: one NAT router from the lab's behaviours as data (`rhp_lab::nat`): mapping,
 //!   filtering, port allocation, hairpin, mapping timeout; unit-tested alone.
+//! - [`firewall`]: a dual-stack site's stateful IPv6 firewall (no translation; established
+//!   flows only), unit-tested alone.
 //! - [`link`]: a link's delay, jitter, loss, reordering and duplication.
 //! - [`endpoint`]: the only file that knows the engines' APIs: the server and a client behind
 //!   the `rhp-io` contract.
@@ -29,9 +31,13 @@
 //! - `client_lobby.rs`: refusals, kick and unban, exit, the session lifetime, data direct and
 //!   relayed, a private player.
 //! - `server_gone.rs`: a stopped or muted server, the filter hook, bounded idle runs.
+//! - `dual_stack.rs`: dual-stack pairs (symmetric IPv4 NATs crossed over IPv6, clean and lossy),
+//!   IPv6-only pairs, IPv4-only against dual-stack, the IPv6/IPv4 share where both work;
+//!   `firewall.rs`: the IPv6 firewall alone.
 #![deny(missing_docs)]
 
 pub mod endpoint;
+pub mod firewall;
 pub mod link;
 pub mod nat;
 pub mod net;
@@ -43,4 +49,4 @@ pub mod trace;
 mod tests;
 
 pub use link::Link;
-pub use net::{Node, Packet, Sim, Verdict, SERVER, SERVER_ALT};
+pub use net::{Node, Packet, Sim, Verdict, SERVER, SERVER6, SERVER6_ALT, SERVER_ALT};
