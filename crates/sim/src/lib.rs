@@ -19,6 +19,8 @@
 //!   the `rhp-io` contract.
 //! - [`session`]: a session as tests run it (players, lobby, start, what each pair ended on).
 //! - [`rng`]: the seeded generator; [`trace`]: the run's digest.
+//! - [`cluster`]: several server nodes (`rhp-cluster`) with a store model, scripted players and
+//!   real clients on public addresses: a network of its own beside [`Sim`].
 //!
 //! # Tests (`tests/`)
 //! - `matrix.rs`: every lab NAT pair clean, lossy (10% + 50 ms) and rough (jitter, reordering,
@@ -29,8 +31,11 @@
 //! - `client_lobby.rs`: refusals, kick and unban, exit, the session lifetime, data direct and
 //!   relayed, a private player.
 //! - `server_gone.rs`: a stopped or muted server, the filter hook, bounded idle runs.
+//! - `cluster_*.rs`: several nodes: the same datagrams as on one node, name races, a dead node,
+//!   an unreachable store.
 #![deny(missing_docs)]
 
+pub mod cluster;
 pub mod endpoint;
 pub mod link;
 pub mod nat;
