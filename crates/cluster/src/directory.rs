@@ -32,6 +32,12 @@ impl Directory {
         self.owners.get(name).filter(|(_, exp)| *exp > now).map(|(n, _)| *n)
     }
 
+    /// The owner of `name` as last heard, expired or not (while the store cannot be asked, what
+    /// the node knew is better than nothing).
+    pub fn get_stale(&self, name: &str) -> Option<NodeId> {
+        self.owners.get(name).map(|(n, _)| *n)
+    }
+
     /// The store said `owner` owns `name`.
     pub fn insert(&mut self, now: Instant, name: &str, owner: NodeId) {
         let exp = now + self.ttl;

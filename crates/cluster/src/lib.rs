@@ -42,7 +42,16 @@
 //!   our client treats it as "try later"), any other request for an unknown name with
 //!   `error:session_non_existent` (what a node answers for a session it cannot reach; one of the
 //!   fourteen a Godot peer knows). Refusals are sent once (not repeated like the engine's errors).
-//!   Sessions the node owns, and names in its cache, are served as before.
+//!   Sessions the node owns, and names in its cache, are served as before; the cache keeps its
+//!   entries past their time while the store is down (what the node knew is all it can know).
+//! - **A dead node is one whose heartbeat the store no longer has.** With every heartbeat a node
+//!   asks the store for the live nodes ([`store::StoreOp::Nodes`]); a peer missing from the list
+//!   is dead: its cached names are forgotten, and a request for a name it still holds (its claim
+//!   runs until its TTL) is answered by the node the player talks to as one node would answer
+//!   for a session that ended: `error:session_exists` for a `h:` (the name stays in use until the
+//!   TTL frees it), `error:session_non_existent` otherwise. Before the heartbeat runs out
+//!   (at most [`ClusterConfig::heartbeat_ttl`] + [`ClusterConfig::heartbeat_every`]) the dead
+//!   node's players get silence, as from a dead single server.
 //! - **Peers' addresses come from the configuration** ([`ClusterConfig::peers`]) in this first
 //!   step; the node heartbeat key is where the Redis shell will read them from.
 //! - **A forward is one hop.** A frame's datagram is never forwarded again: if the owner no

@@ -46,6 +46,8 @@ enum Purpose {
     Refresh(String),
     /// Claiming again a name whose refresh said it was no longer ours.
     Reclaim(String),
+    /// The live nodes.
+    Nodes,
     /// A release, or a heartbeat: nothing waits.
     Fire,
 }
@@ -83,6 +85,8 @@ pub struct NodeStatus {
     pub dropped: u64,
     /// Owned names found taken by another node on refresh (after a store outage).
     pub claims_lost: u64,
+    /// Peers the store reports dead (no heartbeat).
+    pub peers_dead: usize,
 }
 
 /// One server node.
@@ -91,6 +95,11 @@ pub struct Node {
     engine: Engine,
     config: ClusterConfig,
     peers: HashMap<NodeId, SocketAddr>,
+    /// Peers whose heartbeat the store no longer has (all peers count as alive until it says).
+    dead: HashSet<NodeId>,
+    /// Before this instant a peer missing from the live list is not taken for dead (nodes
+    /// started together have not all written their first heartbeat yet).
+    grace_until: Instant,
     /// Names this node claimed and has not released.
     owned: HashSet<String>,
     directory: Directory,
@@ -135,6 +144,8 @@ impl Node {
         Node {
             engine: Engine::new(config),
             peers: cluster.peers.iter().copied().collect(),
+            dead: HashSet::new(),
+            grace_until: now + cluster.heartbeat_ttl,
             owned: HashSet::new(),
             directory: Directory::new(cluster.cache_ttl, cluster.cache_max),
             entry: Routes::new(cluster.route_idle, cluster.route_max),
@@ -178,6 +189,7 @@ impl Node {
             remote_routes: self.remote.len(),
             held_names: self.hold.len(),
             store_inflight: self.inflight.len(),
+            peers_dead: self.dead.len(),
             ..self.status.clone()
         }
     }
@@ -224,6 +236,8 @@ impl Node {
         if !self.status.store_up {
             info!("{}: the store answers again", self.config.id);
             self.status.store_up = true;
+            // Claims may have run out meanwhile: refresh (and claim back) at the next tick.
+            self.next_refresh = now;
         }
         let Some((_, purpose)) = self.inflight.remove(&id) else { return };
         match purpose {
@@ -250,6 +264,11 @@ impl Node {
                 }
                 _ => {}
             },
+            Purpose::Nodes => {
+                if let StoreResult::Nodes(live) = result {
+                    self.on_live_nodes(now, &live);
+                }
+            }
             Purpose::Fire => {}
         }
         self.drain_engine(now);
@@ -268,6 +287,7 @@ impl Node {
         self.remote.remove(from);
         if is_frame(data) {
             return match self.entry.get(now, from) {
+                Some(owner) if self.dead.contains(&owner) => self.status.dropped += 1,
                 Some(owner) => self.forward(now, owner, from, data),
                 None => self.feed(now, None, from, data),
             };
@@ -300,8 +320,13 @@ impl Node {
             self.feed(now, through, from, data);
             return self.check_name(now, name);
         }
-        if let Some(owner) = self.directory.get(now, name) {
+        let known = match self.status.store_up {
+            true => self.directory.get(now, name),
+            false => self.directory.get_stale(name),
+        };
+        if let Some(owner) = known {
             return match through {
+                _ if self.dead.contains(&owner) => self.owner_dead(through, from, data.len(), host),
                 None => self.forward(now, owner, from, data),
                 Some(_) => self.status.dropped += 1,
             };
@@ -333,7 +358,7 @@ impl Node {
             StoreResult::Claimed => Some(self.config.id),
             StoreResult::Taken(n) => Some(n),
             StoreResult::Found(n) => n,
-            StoreResult::Refreshed(_) | StoreResult::Done => None,
+            StoreResult::Refreshed(_) | StoreResult::Done | StoreResult::Nodes(_) => None,
         };
         debug!("{}: {asking:?} {name:?} -> {owner:?}", self.config.id);
         match owner {
@@ -343,6 +368,11 @@ impl Node {
                     self.feed(now, h.through, h.from, &h.data);
                 }
                 self.check_name(now, name);
+            }
+            Some(dead) if self.dead.contains(&dead) => {
+                for h in held {
+                    self.owner_dead(h.through, h.from, h.data.len(), h.host);
+                }
             }
             Some(other) => {
                 self.directory.insert(now, name, other);
@@ -423,12 +453,28 @@ impl Node {
 
     /// The store is down: what needs it is refused at once (see the crate's docs for the codes).
     /// Sent only when the answer is at most 3× the request (the budget's factor for an address
-    /// that is not a member), so a spoofed request cannot make the node a reflector.
+    /// that is not a member) or the address is a player this node forwarded for lately (its
+    /// datagrams came from it: not spoofed), so a spoofed request cannot make the node a
+    /// reflector.
     fn refuse(&mut self, through: Option<NodeId>, to: SocketAddr, request_len: usize, host: bool) {
         self.status.refused_store += 1;
         let code = if host { ErrorCode::TooManySessions } else { ErrorCode::SessionNonExistent };
+        self.answer(through, to, request_len, code);
+    }
+
+    /// The name's owner is dead: its session is gone, its name taken until its claim runs out.
+    /// A `h:` is answered `error:session_exists` (the name is in use, as on one node until the
+    /// session's end), anything else `error:session_non_existent` (the session is gone).
+    fn owner_dead(&mut self, through: Option<NodeId>, to: SocketAddr, request_len: usize, host: bool) {
+        let code = if host { ErrorCode::SessionExists } else { ErrorCode::SessionNonExistent };
+        self.answer(through, to, request_len, code);
+    }
+
+    /// Sends `error:<code>` to the player, if at most 3× the request (see [`Node::refuse`]).
+    fn answer(&mut self, through: Option<NodeId>, to: SocketAddr, request_len: usize, code: ErrorCode) {
         let text = code.wire().as_bytes();
-        if text.len() > 3 * request_len {
+        let known = through.is_none() && self.entry.get_any(to);
+        if text.len() > 3 * request_len && !known {
             return;
         }
         match through {
@@ -459,6 +505,21 @@ impl Node {
         self.inflight.insert(id, (deadline, purpose));
         self.status.store_requests += 1;
         self.store_out.push_back(StoreRequest { id, op, deadline });
+    }
+
+    /// The store's list of live nodes: a peer missing from it is dead (its names forgotten from
+    /// the cache, nothing forwarded to it); one back in it is alive again.
+    fn on_live_nodes(&mut self, now: Instant, live: &[NodeId]) {
+        let peers: Vec<NodeId> = self.peers.keys().copied().collect();
+        for peer in peers {
+            let alive = live.contains(&peer);
+            if !alive && now >= self.grace_until && self.dead.insert(peer) {
+                warn!("{}: {peer} has no heartbeat: dead", self.config.id);
+                self.directory.forget_node(peer);
+            } else if alive && self.dead.remove(&peer) {
+                info!("{}: {peer} is alive again", self.config.id);
+            }
+        }
     }
 
     /// Releases `name` if this node owns it and its session is gone.
@@ -514,6 +575,7 @@ impl Node {
             self.next_heartbeat = now + self.config.heartbeat_every;
             let op = StoreOp::Heartbeat { node: self.config.id, ttl: self.config.heartbeat_ttl };
             self.ask(now, op, Purpose::Fire);
+            self.ask(now, StoreOp::Nodes, Purpose::Nodes);
         }
         if now >= self.next_refresh {
             self.next_refresh = now + self.config.refresh_every;
@@ -531,7 +593,10 @@ impl Node {
                 self.ask(now, op, Purpose::Refresh(name));
             }
         }
-        self.directory.expire(now);
+        // While the store is down the cache is all the node knows: it keeps it.
+        if self.status.store_up {
+            self.directory.expire(now);
+        }
         self.entry.expire(now);
         self.remote.expire(now);
     }

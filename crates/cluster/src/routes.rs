@@ -37,6 +37,11 @@ impl Routes {
         self.by_addr.get(&addr).filter(|(_, seen)| *seen + self.idle > now).map(|(n, _)| *n)
     }
 
+    /// Whether `addr` has a route, expired or not (not yet dropped).
+    pub fn get_any(&self, addr: SocketAddr) -> bool {
+        self.by_addr.contains_key(&addr)
+    }
+
     /// A datagram of `addr` went through `node` at `now`. Refreshing an existing route to the
     /// same node at the same instant adds nothing to the queue.
     pub fn touch(&mut self, now: Instant, addr: SocketAddr, node: NodeId) {

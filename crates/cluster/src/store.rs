@@ -16,6 +16,8 @@
 //!   [`StoreResult::Done`].
 //! - [`StoreOp::Lookup`]: `GET rhp:s:<name>` → [`StoreResult::Found`].
 //! - [`StoreOp::Heartbeat`]: `SET rhp:n:<id> <addresses> PX <ttl>` → [`StoreResult::Done`].
+//! - [`StoreOp::Nodes`]: the live nodes (the heartbeat keys that have not expired; in Redis a
+//!   `SCAN MATCH rhp:n:*`, or a sorted set of heartbeats by time) → [`StoreResult::Nodes`].
 
 use crate::NodeId;
 use std::time::{Duration, Instant};
@@ -64,6 +66,8 @@ pub enum StoreOp {
         /// How long the heartbeat key lives.
         ttl: Duration,
     },
+    /// Which nodes are alive (their heartbeat has not expired).
+    Nodes,
 }
 
 /// One request, as the driver collects it.
@@ -78,7 +82,7 @@ pub struct StoreRequest {
 }
 
 /// The store's answer to one request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreResult {
     /// [`StoreOp::Claim`]: the name is ours now.
     Claimed,
@@ -90,4 +94,6 @@ pub enum StoreResult {
     Found(Option<NodeId>),
     /// [`StoreOp::Release`] or [`StoreOp::Heartbeat`]: done.
     Done,
+    /// [`StoreOp::Nodes`]: the live nodes.
+    Nodes(Vec<NodeId>),
 }

@@ -57,7 +57,7 @@ pub struct StoreModel {
     pub delay: Duration,
     /// False: requests are lost (and so are answers on their way back).
     pub reachable: bool,
-    /// Operations applied, by kind (`claim`, `refresh`, `release`, `lookup`, `heartbeat`).
+    /// Operations applied, by kind (`claim`, `refresh`, `release`, `lookup`, `heartbeat`, `nodes`).
     pub ops: BTreeMap<&'static str, u64>,
 }
 
@@ -88,6 +88,7 @@ impl StoreModel {
             StoreOp::Release { .. } => "release",
             StoreOp::Lookup { .. } => "lookup",
             StoreOp::Heartbeat { .. } => "heartbeat",
+            StoreOp::Nodes => "nodes",
         };
         *self.ops.entry(kind).or_insert(0) += 1;
         match op {
@@ -120,6 +121,16 @@ impl StoreModel {
             StoreOp::Heartbeat { node, ttl } => {
                 self.keys.insert(format!("n:{}", node.0), (*node, now + *ttl));
                 StoreResult::Done
+            }
+            StoreOp::Nodes => {
+                let mut live: Vec<NodeId> = self
+                    .keys
+                    .iter()
+                    .filter(|(k, (_, exp))| k.starts_with("n:") && *exp > now)
+                    .map(|(_, (n, _))| *n)
+                    .collect();
+                live.sort();
+                StoreResult::Nodes(live)
             }
         }
     }
