@@ -545,8 +545,10 @@ impl Node {
 
     fn housekeeping(&mut self, now: Instant) {
         // Missed deadlines: the store is unreachable; what waited is refused.
-        let missed: Vec<RequestId> =
+        // (In request order, and names sorted below: a run is the same whatever the hashing.)
+        let mut missed: Vec<RequestId> =
             self.inflight.iter().filter(|(_, (d, _))| *d <= now).map(|(id, _)| *id).collect();
+        missed.sort_unstable();
         for id in missed {
             self.status.store_timeouts += 1;
             if self.status.store_up {
@@ -566,7 +568,9 @@ impl Node {
         // is owned, so fewer sessions than names means some ended (an O(1) check first).
         if self.engine.session_count() < self.owned.len() {
             let store = self.engine.store();
-            let gone: Vec<String> = self.owned.iter().filter(|n| store.get(n).is_none()).cloned().collect();
+            let mut gone: Vec<String> =
+                self.owned.iter().filter(|n| store.get(n).is_none()).cloned().collect();
+            gone.sort_unstable();
             for name in gone {
                 self.check_name(now, &name);
             }
@@ -579,7 +583,8 @@ impl Node {
         }
         if now >= self.next_refresh {
             self.next_refresh = now + self.config.refresh_every;
-            let names: Vec<String> = self.owned.iter().cloned().collect();
+            let mut names: Vec<String> = self.owned.iter().cloned().collect();
+            names.sort_unstable();
             for name in names {
                 self.check_name(now, &name);
                 if !self.owned.contains(&name) {
