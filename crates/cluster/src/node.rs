@@ -37,6 +37,9 @@ use std::net::SocketAddr;
 use std::time::Instant;
 use tracing::{debug, info, warn};
 
+/// Most payload buffers kept for reuse.
+const POOL_MAX: usize = 256;
+
 /// What a store request in flight is for.
 #[derive(Debug, Clone)]
 enum Purpose {
@@ -112,6 +115,8 @@ pub struct Node {
     store_out: VecDeque<StoreRequest>,
     next_request: u64,
     out: VecDeque<Transmit>,
+    /// Payload buffers given back by [`Node::poll_transmit`], reused (at most [`POOL_MAX`]).
+    pool: Vec<Vec<u8>>,
     scratch: Transmit,
     next_tick: Instant,
     next_heartbeat: Instant,
@@ -155,6 +160,7 @@ impl Node {
             store_out: VecDeque::new(),
             next_request: 0,
             out: VecDeque::new(),
+            pool: Vec::new(),
             scratch: Transmit::empty(),
             next_tick: now,
             next_heartbeat: now,
@@ -209,14 +215,22 @@ impl Node {
     }
 
     /// The next datagram to send, into `out`; false when none is queued.
+    /// The caller's buffer is kept for reuse, so a warm node allocates nothing to hand one over.
     pub fn poll_transmit(&mut self, out: &mut Transmit) -> bool {
-        match self.out.pop_front() {
-            Some(t) => {
-                *out = t;
-                true
-            }
-            None => false,
+        let Some(mut t) = self.out.pop_front() else { return false };
+        std::mem::swap(out, &mut t);
+        if self.pool.len() < POOL_MAX {
+            t.data.clear();
+            self.pool.push(t.data);
         }
+        true
+    }
+
+    /// A transmit carrying a copy of `data` (in a pooled buffer).
+    fn transmit(&mut self, via: SocketId, to: SocketAddr, data: &[u8]) -> Transmit {
+        let mut buf = self.pool.pop().unwrap_or_default();
+        buf.extend_from_slice(data);
+        Transmit { via, to, data: buf }
     }
 
     /// The next request for the store; `None` when none is queued.
@@ -422,7 +436,7 @@ impl Node {
             self.status.dropped += 1;
             return;
         };
-        let mut data = Vec::with_capacity(payload.len() + crate::frame::HEADER_MAX + crate::frame::MAC_LEN);
+        let mut data = self.pool.pop().unwrap_or_default();
         Frame { kind, sender: self.config.id, player, payload }.encode(&self.config.secret, &mut data);
         self.status.frames_out += 1;
         self.out.push_back(Transmit { via: CLUSTER, to: addr, data });
@@ -439,7 +453,7 @@ impl Node {
         self.status.frames_in += 1;
         match frame.kind {
             Kind::ToPlayer => {
-                let t = Transmit { via: SocketId::MAIN, to: frame.player, data: frame.payload.to_vec() };
+                let t = self.transmit(SocketId::MAIN, frame.player, frame.payload);
                 self.out.push_back(t);
             }
             // STUN is each node's own: the entry node answers it and never forwards it.
@@ -478,7 +492,10 @@ impl Node {
             return;
         }
         match through {
-            None => self.out.push_back(Transmit { via: SocketId::MAIN, to, data: text.to_vec() }),
+            None => {
+                let t = self.transmit(SocketId::MAIN, to, text);
+                self.out.push_back(t);
+            }
             Some(n) => self.send_frame(n, Kind::ToPlayer, to, text),
         }
     }
@@ -490,7 +507,10 @@ impl Node {
         while self.engine.poll_transmit(&mut t) {
             match (t.via == SocketId::MAIN).then(|| self.remote.get(now, t.to)).flatten() {
                 Some(entry) => self.send_frame(entry, Kind::ToPlayer, t.to, &t.data),
-                None => self.out.push_back(Transmit { via: t.via, to: t.to, data: t.data.clone() }),
+                None => {
+                    let copy = self.transmit(t.via, t.to, &t.data);
+                    self.out.push_back(copy);
+                }
             }
         }
         self.scratch = t;

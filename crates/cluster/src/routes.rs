@@ -18,9 +18,12 @@ use std::time::{Duration, Instant};
 /// One table of routes.
 #[derive(Debug)]
 pub struct Routes {
-    by_addr: HashMap<SocketAddr, (NodeId, Instant)>,
-    /// Addresses in the order they were last seen, with that instant (older duplicates are
-    /// skipped when they reach the front).
+    /// Address → (node, last seen, the instant its one queue entry carries).
+    by_addr: HashMap<SocketAddr, (NodeId, Instant, Instant)>,
+    /// One entry per address, in the order queued. A route used since it was queued is queued
+    /// again when its entry reaches the front, so a busy route costs a map update per datagram
+    /// and nothing more; the queue is ordered within one idle period, which is all expiry needs
+    /// (a route may outlive its idle time by at most that much, and the map's bound holds).
     order: VecDeque<(SocketAddr, Instant)>,
     idle: Duration,
     max: usize,
@@ -34,7 +37,7 @@ impl Routes {
 
     /// The node a datagram for or from `addr` goes through, if routed and not expired.
     pub fn get(&self, now: Instant, addr: SocketAddr) -> Option<NodeId> {
-        self.by_addr.get(&addr).filter(|(_, seen)| *seen + self.idle > now).map(|(n, _)| *n)
+        self.by_addr.get(&addr).filter(|(_, seen, _)| *seen + self.idle > now).map(|(n, _, _)| *n)
     }
 
     /// Whether `addr` has a route, expired or not (not yet dropped).
@@ -42,21 +45,24 @@ impl Routes {
         self.by_addr.contains_key(&addr)
     }
 
-    /// A datagram of `addr` went through `node` at `now`. Refreshing an existing route to the
-    /// same node at the same instant adds nothing to the queue.
+    /// A datagram of `addr` went through `node` at `now`.
     pub fn touch(&mut self, now: Instant, addr: SocketAddr, node: NodeId) {
-        if self.by_addr.get(&addr).is_some_and(|(n, seen)| *n == node && *seen == now) {
+        if let Some(r) = self.by_addr.get_mut(&addr) {
+            r.0 = node;
+            r.1 = now;
             return;
         }
-        while self.by_addr.len() >= self.max && !self.by_addr.contains_key(&addr) {
-            if !self.pop_front() {
+        while self.by_addr.len() >= self.max {
+            if !self.pop_front(None) {
                 break;
             }
         }
-        self.by_addr.insert(addr, (node, now));
+        self.by_addr.insert(addr, (node, now, now));
         self.order.push_back((addr, now));
+        // Routes removed and added again leave stale entries behind: keep the queue bounded.
         if self.order.len() > 2 * self.max {
-            self.order.retain(|(a, t)| self.by_addr.get(a).is_some_and(|(_, seen)| seen == t));
+            let by_addr = &self.by_addr;
+            self.order.retain(|(a, t)| by_addr.get(a).is_some_and(|r| r.2 == *t));
         }
     }
 
@@ -67,15 +73,32 @@ impl Routes {
 
     /// Drops the routes idle for longer than their lifetime.
     pub fn expire(&mut self, now: Instant) {
-        while self.order.front().is_some_and(|(_, t)| *t + self.idle <= now) {
-            self.pop_front();
+        // Each route is re-queued at most once per call (its new time is later than `now - idle`).
+        for _ in 0..self.order.len() {
+            if self.order.front().is_none_or(|(_, t)| *t + self.idle > now) {
+                break;
+            }
+            self.pop_front(Some(now));
         }
     }
 
-    fn pop_front(&mut self) -> bool {
+    /// Takes the front entry: drops its route if idle (or, with no `now`, to make room), queues
+    /// it again if used since; false if the queue is empty.
+    fn pop_front(&mut self, now: Option<Instant>) -> bool {
         let Some((addr, t)) = self.order.pop_front() else { return false };
-        if self.by_addr.get(&addr).is_some_and(|(_, seen)| *seen == t) {
-            self.by_addr.remove(&addr);
+        let Some(r) = self.by_addr.get_mut(&addr) else { return true };
+        if r.2 != t {
+            return true; // removed and added again since: its entry is further back
+        }
+        match now {
+            Some(now) if r.1 + self.idle > now => {
+                r.2 = r.1;
+                let seen = r.1;
+                self.order.push_back((addr, seen));
+            }
+            _ => {
+                self.by_addr.remove(&addr);
+            }
         }
         true
     }
