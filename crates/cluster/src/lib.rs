@@ -58,6 +58,29 @@
 //!   longer holds the name and the store says another node does, the datagram is dropped (the
 //!   entry node's cache entry expires after [`ClusterConfig::cache_ttl`]; the client resends).
 //!
+//! # Left for later sessions
+//! - **The Redis shell**: a tokio driver that binds the main, alternate and cluster sockets, runs
+//!   each [`store::StoreRequest`] on Redis/Valkey (the mapping is in [`store`]; claims, refreshes
+//!   and releases of one tick pipelined; a failed command is simply not answered, so the
+//!   deadline applies), feeds the answers back, and reads the peers' cluster addresses from the
+//!   heartbeat keys instead of [`ClusterConfig::peers`]; `/readyz` and metrics from
+//!   [`NodeStatus`]; the CLI flags (`--cluster-store`, node id, advertised addresses).
+//! - **The relay's address in the grant**: today's grant names no address, so a relayed pair
+//!   whose players talk to different nodes relays through the entry nodes (client → entry →
+//!   owner → entry → client). Our clients should be told the owner's address and send relay
+//!   frames there (one hop), which needs the grant to carry it.
+//! - **Frames larger than a datagram**: a forwarded relay frame near 1,400 bytes plus the frame's
+//!   header and MAC (up to 43 bytes) can exceed a 1,500-byte MTU between nodes; a cluster
+//!   network with a larger MTU, or a TCP/stream channel between nodes, is for the shell to choose
+//!   (the issue asks for the channel to be chosen by measurement).
+//! - **Replay protection** of frames (a counter or a timestamp under the MAC).
+//! - **Session-end notification from the engine**: the node polls `engine.store().get(name)`
+//!   (see above); a "session ended" event from the engine would make the sweep unnecessary.
+//! - **A name claimed twice after a long outage** (claims expired, another node claimed the name):
+//!   both sessions live on until they end; the loser stops refreshing
+//!   ([`NodeStatus::claims_lost`]). A player reaching the loser's node directly still gets the
+//!   loser's session.
+//!
 //! # Layout
 //! - [`node`]: the state machine (dispatch, forwarding, claims, housekeeping, status).
 //! - [`store`]: the store contract as data: requests with ids and deadlines, and their answers.

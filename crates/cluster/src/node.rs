@@ -295,7 +295,9 @@ impl Node {
             return self.on_frame(now, from, data);
         }
         if via != SocketId::MAIN || is_stun(data) {
-            return self.feed(now, None, from, data);
+            // Each node's own, answered from the socket it came on.
+            self.engine.handle_datagram(now, via, from, data);
+            return self.drain_engine(now);
         }
         // Straight from the player: replies to it leave from here from now on.
         self.remote.remove(from);

@@ -193,3 +193,50 @@ fn an_unreachable_store_is_reported_refused_with_the_documented_codes_and_recove
     }
     assert!(t.node.status().store_inflight < 10, "{:?}", t.node.status());
 }
+
+#[test]
+fn stun_is_answered_by_the_node_it_reached_from_the_socket_it_came_on() {
+    let mut t = T::new(|_| {});
+    let mut req = Vec::new();
+    rhp_proto::stun::write_binding_request([7; 12], &mut req);
+    for via in [SocketId::MAIN, rhp_server::ALT] {
+        let now = t.now;
+        t.node.handle_input(Input::Datagram { now, via, from: player(4), data: &req });
+        let out = t.out();
+        assert_eq!(out.len(), 1, "{via}");
+        assert_eq!((out[0].via, out[0].to), (via, player(4)));
+        let (txid, mapped) = rhp_proto::stun::parse_binding_response(&out[0].data).unwrap();
+        assert_eq!((txid, mapped), ([7; 12], player(4)));
+    }
+    assert!(t.store().is_empty(), "STUN never asks the store");
+}
+
+#[test]
+fn a_forwarded_player_is_answered_through_its_entry_node() {
+    let mut t = T::new(|_| {});
+    // amy hosts here.
+    t.send(player(1), "h:S1:amy:4");
+    let reqs = t.store();
+    t.node.handle_store_result(t.now, claim_of(&reqs).id, StoreResult::Claimed);
+    t.out();
+    // bob's join comes through node 2.
+    let mut frame = Vec::new();
+    Frame { kind: Kind::ToOwner, sender: NodeId(2), player: player(2), payload: b"c:S1:bob" }
+        .encode(SECRET, &mut frame);
+    let now = t.now;
+    t.node.handle_input(Input::Datagram { now, via: CLUSTER, from: peer(), data: &frame });
+    let out = t.out();
+    // amy hears it straight, bob through node 2.
+    let to_amy: Vec<&Transmit> = out.iter().filter(|o| o.to == player(1)).collect();
+    assert_eq!(to_amy.len(), 1);
+    assert_eq!(to_amy[0].data, b"i:amy:bob");
+    let to_node2: Vec<&Transmit> = out.iter().filter(|o| o.to == peer()).collect();
+    assert_eq!(to_node2.len(), 1, "{out:?}");
+    let f = Frame::decode(SECRET, &to_node2[0].data).unwrap();
+    assert_eq!((f.kind, f.player, f.payload), (Kind::ToPlayer, player(2), &b"i:amy:bob"[..]));
+    assert_eq!(t.node.status().remote_routes, 1);
+    // bob now talks to this node directly: answered directly.
+    t.send(player(2), "p:S1:bob");
+    assert!(t.out().iter().all(|o| o.to == player(2) && o.via == SocketId::MAIN));
+    assert_eq!(t.node.status().remote_routes, 0);
+}
