@@ -9,6 +9,11 @@
 //! [`StoreModel::delay`] each way) and loses nothing unless a node is killed or the store is
 //! made unreachable. Deterministic: no randomness but the engines' seeded tokens.
 //!
+//! Every player and client sits behind the filter a NAT applies ([`ClusterNet::filtered`], on by
+//! default): a socket hears only from addresses it has sent to (port-restricted filtering, the
+//! mapping keeping the address), so a node answering another node's player directly would be
+//! dropped, as a real NAT drops it.
+//!
 //! Addresses: node `k` (0-based) listens at `198.51.100.(10+k)` ports 57775 (main) and 57776
 //! (alternate STUN), and at `10.99.0.(k+1):7000` for frames from the other nodes; scripted player
 //! `p` is `192.0.2.(10+p):40000`; client `i`'s sockets are at `192.0.2.(100+i)`.
@@ -19,7 +24,7 @@ use rhp_cluster::store::{RequestId, StoreOp, StoreRequest, StoreResult};
 use rhp_cluster::{ClusterConfig, Node, NodeId, CLUSTER};
 use rhp_io::{Input, SocketId, Transmit};
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -228,6 +233,12 @@ pub struct ClusterNet {
     pub player_delay: Duration,
     /// Node ↔ node, one way.
     pub node_delay: Duration,
+    /// Players and clients hear only from addresses they sent to (see the module's docs).
+    pub filtered: bool,
+    /// Datagrams a filter dropped.
+    pub filtered_out: u64,
+    /// (local, remote) pairs a player's or client's socket has sent to.
+    sent: HashSet<(SocketAddr, SocketAddr)>,
     heap: BinaryHeap<Reverse<(Instant, u64)>>,
     flights: HashMap<u64, Flight>,
     seq: u64,
@@ -273,6 +284,9 @@ impl ClusterNet {
             clients: Vec::new(),
             player_delay: Duration::from_millis(10),
             node_delay: Duration::from_millis(1),
+            filtered: true,
+            filtered_out: 0,
+            sent: HashSet::new(),
             heap: BinaryHeap::new(),
             flights: HashMap::new(),
             seq: 0,
@@ -318,6 +332,7 @@ impl ClusterNet {
     /// Player `p` sends `data` to its node.
     pub fn send_bytes(&mut self, p: usize, data: &[u8]) {
         let (from, to) = (self.players[p].addr, self.players[p].server);
+        self.sent.insert((from, to));
         self.schedule(self.now + self.player_delay, Flight::Datagram { from, to, data: data.to_vec() });
     }
 
@@ -451,6 +466,12 @@ impl ClusterNet {
 
     fn deliver(&mut self, from: SocketAddr, to: SocketAddr, data: &[u8]) {
         let now = self.now;
+        let to_node =
+            (0..self.slots.len()).any(|k| [node_addr(k), node_alt(k), node_cluster_addr(k)].contains(&to));
+        if !to_node && self.filtered && !self.sent.contains(&(to, from)) {
+            self.filtered_out += 1;
+            return;
+        }
         for k in 0..self.slots.len() {
             let via = if to == node_addr(k) {
                 SocketId::MAIN
@@ -531,6 +552,7 @@ impl ClusterNet {
                         let c = &self.clients[i];
                         let Some(port) = c.sockets.get(&t.via) else { continue };
                         let from = SocketAddr::new(c.ip, *port);
+                        self.sent.insert((from, t.to));
                         self.schedule(
                             self.now + self.player_delay,
                             Flight::Datagram { from, to: t.to, data: t.data },

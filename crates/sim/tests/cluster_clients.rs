@@ -57,6 +57,8 @@ fn real_clients_on_three_nodes_connect() {
             }
         }
     }
+    // The filters were in force: a pair's first greetings meet the other's filter, as a NAT's.
+    assert!(net.filtered_out > 0);
     // The session lived on node 0; nodes 1 and 2 forwarded their players.
     assert!(net.node(0).expect("node 0").owns("S1") || net.store.get(net.now, "s:S1").is_none());
     for k in 1..3 {

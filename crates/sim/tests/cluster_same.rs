@@ -181,3 +181,17 @@ fn three_nodes_give_every_player_the_datagrams_one_node_gives() {
     assert!(!three.node(2).expect("node 2").owns("S2"));
     assert!(three.store.get(three.now, "s:S2").is_none());
 }
+
+#[test]
+fn a_cluster_run_is_the_same_every_time() {
+    let trace = |net: &ClusterNet| -> Vec<Vec<(Duration, std::net::SocketAddr, Vec<u8>)>> {
+        net.players
+            .iter()
+            .map(|p| p.inbox.iter().map(|(t, a, d)| (*t - net.t0, *a, d.clone())).collect())
+            .collect()
+    };
+    let a = run(ClusterNet::cluster(3, config(), |_| {}), |p| PLAYERS[p].0);
+    let b = run(ClusterNet::cluster(3, config(), |_| {}), |p| PLAYERS[p].0);
+    assert_eq!(trace(&a), trace(&b));
+    assert_eq!(a.store.ops, b.store.ops);
+}
