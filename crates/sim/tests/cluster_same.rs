@@ -1,6 +1,8 @@
 //! Several nodes give every player the same datagrams as one node: one script of raw datagrams
 //! (create, join, ping, `e:`/`n:`, kick, exit, relay requests, start rounds, `y:`, relay frames,
-//! a player timeout, a session timeout), run once against the plain engine and once against
+//! a player timeout, a session timeout, every refusal, the original's four fixed bugs: a full
+//! session's last joiner resending, pings and exits from another address, `y:`), run once
+//! against the plain engine and once against
 //! three nodes with the players spread over them; each player must receive the same payloads in
 //! the same order. Timing differs (a forwarded player's datagrams take one node hop more each
 //! way); the script leaves room for it.
@@ -64,6 +66,9 @@ fn run(mut net: ClusterNet, node: impl Fn(usize) -> usize) -> ClusterNet {
     net.run_for(ms(200));
     say(&mut net, 3, "c:S1:dave");
     net.run_for(ms(200));
+    // The player who filled the session resends its join: `i:` again, not `session_full`.
+    say(&mut net, 3, "c:S1:dave");
+    net.run_for(ms(200));
     say(&mut net, 5, "c:S2:frank:pw");
     net.run_for(ms(200));
     // Refusals as one node gives them: name in use, full, bad password, unknown session.
@@ -77,6 +82,15 @@ fn run(mut net: ClusterNet, node: impl Fn(usize) -> usize) -> ClusterNet {
     net.run_for(ms(200));
     say(&mut net, 6, "h:S1:gina:2");
     net.run_for(ms(300));
+    // Only a player's own address keeps it alive or takes it out; only the host kicks.
+    say(&mut net, 6, "p:S1:bob");
+    net.run_for(ms(200));
+    say(&mut net, 6, "x:S1:alice");
+    net.run_for(ms(200));
+    say(&mut net, 1, "k:S1:carol");
+    net.run_for(ms(200));
+    say(&mut net, 4, "y:S2:erin");
+    net.run_for(ms(200));
     for _ in 0..3 {
         pings(&mut net, &[0, 1, 2, 3], "S1");
         pings(&mut net, &[4, 5], "S2");
@@ -116,6 +130,9 @@ fn run(mut net: ClusterNet, node: impl Fn(usize) -> usize) -> ClusterNet {
         }
         net.run_for(ms(500));
     }
+    // erin alone in S2 (frank timed out) cannot start it.
+    say(&mut net, 4, "s:S2:erin");
+    net.run_for(ms(200));
     // Relay frames both ways (bob's through node 1), then gina never confirms.
     let (ga, gb) = (grant_of(&net, ps[0]), grant_of(&net, ps[1]));
     net.send_bytes(ps[0], &relay_frame(&ga, "bob", b"hello bob"));
@@ -163,9 +180,17 @@ fn three_nodes_give_every_player_the_datagrams_one_node_gives() {
         (6, "error:session_non_existent"),
         (6, "error:session_exists"),
         (1, "n:"),
+        (1, "error:non_host_player"),
+        (3, "i:alice:bob:carol:dave"),
+        (4, "error:session_not_started"),
+        (4, "error:only_one_player_in_session"),
+        (6, "error:non_existent_player"),
     ] {
         assert!(texts(p).contains(want), "{} lacks {want}: {}", PLAYERS[p].1, texts(p));
     }
+    let dave = one.players[3].texts();
+    assert!(dave.iter().filter(|t| *t == "i:alice:bob:carol:dave").count() >= 2, "{dave:?}");
+    assert!(!dave.iter().any(|t| t == "error:session_full"), "{dave:?}");
     let relayed = |net: &ClusterNet, p: usize| {
         net.players[p].inbox.iter().filter(|(_, _, d)| d.first() == Some(&0xF5)).count()
     };
