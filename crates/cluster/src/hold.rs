@@ -79,6 +79,11 @@ impl Hold {
         Added::Ask(asking)
     }
 
+    /// Whether datagrams for `name` wait already (a request for it is in flight).
+    pub(crate) fn waits(&self, name: &str) -> bool {
+        self.by_name.contains_key(name)
+    }
+
     /// The name, kind and datagrams that waited for `request` (none if nothing waits for it).
     pub(crate) fn take(&mut self, request: RequestId) -> Option<(String, Asking, Vec<Held>)> {
         let name = self.by_request.remove(&request)?;

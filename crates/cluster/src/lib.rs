@@ -88,6 +88,7 @@
 //! - [`routes`]: players served through another node: the entry node's (player → owner) and the
 //!   owner's (player → entry node), bounded and expiring.
 //! - `hold`: datagrams held while the store is asked about their name (bounded).
+//! - `rate`: the token bucket bounding the store requests datagrams cause.
 //! - [`frame`]: the node-to-node wire format, authenticated with HMAC-SHA-256 under the cluster
 //!   secret.
 #![deny(missing_docs)]
@@ -96,6 +97,7 @@ pub mod directory;
 pub mod frame;
 mod hold;
 pub mod node;
+mod rate;
 pub mod routes;
 pub mod store;
 
@@ -154,6 +156,11 @@ pub struct ClusterConfig {
     pub hold_per_name: usize,
     /// The housekeeping period: store deadlines, released names, expiries.
     pub tick: Duration,
+    /// Most store requests (claims, lookups) datagrams may cause per second; beyond it (and
+    /// [`ClusterConfig::store_burst`]) a datagram that would need one is dropped.
+    pub store_rate: u32,
+    /// Store requests saved up for a burst.
+    pub store_burst: u32,
 }
 
 impl ClusterConfig {
@@ -175,6 +182,8 @@ impl ClusterConfig {
             hold_names: 1024,
             hold_per_name: 8,
             tick: Duration::from_millis(100),
+            store_rate: 2000,
+            store_burst: 500,
         }
     }
 }

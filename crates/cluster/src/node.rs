@@ -24,6 +24,7 @@
 use crate::directory::Directory;
 use crate::frame::{Frame, Kind};
 use crate::hold::{Added, Asking, Held, Hold};
+use crate::rate::Bucket;
 use crate::routes::Routes;
 use crate::store::{RequestId, StoreOp, StoreRequest, StoreResult};
 use crate::{ClusterConfig, NodeId, CLUSTER};
@@ -84,7 +85,8 @@ pub struct NodeStatus {
     pub frames_in: u64,
     /// Datagrams on the cluster socket that were no valid frame from a known peer.
     pub frames_bad: u64,
-    /// Datagrams dropped: the hold was full, or a second hop would have been needed.
+    /// Datagrams dropped: the hold was full, the store request rate was spent, or a second hop
+    /// would have been needed.
     pub dropped: u64,
     /// Owned names found taken by another node on refresh (after a store outage).
     pub claims_lost: u64,
@@ -111,6 +113,8 @@ pub struct Node {
     /// Owner side: player → the entry node its datagrams came through.
     remote: Routes,
     hold: Hold,
+    /// Bounds the store requests datagrams cause.
+    asks: Bucket,
     inflight: HashMap<RequestId, (Instant, Purpose)>,
     store_out: VecDeque<StoreRequest>,
     next_request: u64,
@@ -156,6 +160,7 @@ impl Node {
             entry: Routes::new(cluster.route_idle, cluster.route_max),
             remote: Routes::new(cluster.route_idle, cluster.route_max),
             hold: Hold::new(cluster.hold_names, cluster.hold_per_name),
+            asks: Bucket::new(cluster.store_rate, cluster.store_burst),
             inflight: HashMap::new(),
             store_out: VecDeque::new(),
             next_request: 0,
@@ -349,6 +354,10 @@ impl Node {
         }
         if !self.status.store_up {
             return self.refuse(through, from, data.len(), host);
+        }
+        if !self.hold.waits(name) && !self.asks.take(now) {
+            self.status.dropped += 1;
+            return;
         }
         let held = Held { from, through, data: data.to_vec(), host };
         match self.hold.add(name, held, RequestId(self.next_request)) {
@@ -603,7 +612,9 @@ impl Node {
             self.ask(now, op, Purpose::Fire);
             self.ask(now, StoreOp::Nodes, Purpose::Nodes);
         }
-        if now >= self.next_refresh {
+        // (Not while the store is down: the heartbeat probes it, and the claims are refreshed as
+        // soon as it answers.)
+        if now >= self.next_refresh && self.status.store_up {
             self.next_refresh = now + self.config.refresh_every;
             let mut names: Vec<String> = self.owned.iter().cloned().collect();
             names.sort_unstable();

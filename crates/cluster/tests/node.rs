@@ -240,3 +240,25 @@ fn a_forwarded_player_is_answered_through_its_entry_node() {
     assert!(t.out().iter().all(|o| o.to == player(2) && o.via == SocketId::MAIN));
     assert_eq!(t.node.status().remote_routes, 0);
 }
+
+#[test]
+fn a_flood_of_unknown_names_costs_the_store_a_bounded_rate() {
+    let mut t = T::new(|c| {
+        c.store_rate = 100;
+        c.store_burst = 10;
+    });
+    let mut asked = 0;
+    // Two seconds of 1,000 requests a second, each for a new name, answered at once.
+    for ms in 0..2000u64 {
+        t.now += Duration::from_millis(1);
+        t.send(player(1), &format!("p:N{ms}:x"));
+        for r in t.store() {
+            if matches!(r.op, StoreOp::Lookup { .. }) {
+                asked += 1;
+                t.node.handle_store_result(t.now, r.id, StoreResult::Found(None));
+            }
+        }
+    }
+    assert!((200..=211).contains(&asked), "{asked} lookups");
+    assert!(t.node.status().dropped >= 1700);
+}
