@@ -32,16 +32,20 @@
 //!   its per-IP caps and budget see the players' real addresses, as on one node. A datagram that
 //!   comes straight from an address makes it local again (the most recent path wins).
 //! - **Session ends are read from the engine's existing API** (`engine.store().get(name)`): after
-//!   every request the node checks that request's name, and every [`ClusterConfig::tick`] it
-//!   checks the names it owns; a name whose session is gone is released. So a name is freed
-//!   within one tick of its session's end (a timeout) or at once (`x:`/`k:` ending it).
+//!   every request the node checks that request's name, and every [`ClusterConfig::tick`] in
+//!   which its engine holds fewer sessions than it owns names (an O(1) test) it checks the names
+//!   it owns (and at every refresh); a name whose session is gone is released. So a name is
+//!   freed within one tick of its session's end (a timeout) or at once (`x:`/`k:` ending it). No
+//!   line of `rhp-server` had to change.
 //! - **Store unreachable**: after a missed deadline the node marks the store down; until an
 //!   answer comes again (the heartbeat, every [`ClusterConfig::heartbeat_every`], probes) what
 //!   needs the store is refused at once: a `h:` for a name the node does not know with
 //!   `error:too_many_sessions` (what a server that cannot take one more session answers today;
 //!   our client treats it as "try later"), any other request for an unknown name with
 //!   `error:session_non_existent` (what a node answers for a session it cannot reach; one of the
-//!   fourteen a Godot peer knows). Refusals are sent once (not repeated like the engine's errors).
+//!   fourteen a Godot peer knows). Refusals are sent once (not repeated like the engine's errors),
+//!   and only when no larger than 3× the request or to a player the node forwarded for lately
+//!   (the engine's budget factor for a stranger: the node is no reflector).
 //!   Sessions the node owns, and names in its cache, are served as before; the cache keeps its
 //!   entries past their time while the store is down (what the node knew is all it can know).
 //! - **A dead node is one whose heartbeat the store no longer has.** With every heartbeat a node
@@ -54,6 +58,11 @@
 //!   node's players get silence, as from a dead single server.
 //! - **Peers' addresses come from the configuration** ([`ClusterConfig::peers`]) in this first
 //!   step; the node heartbeat key is where the Redis shell will read them from.
+//! - **A claim that fails says who holds the name** ([`store::StoreResult::Taken`], a `GET` in
+//!   the claim's pipeline), so a `h:` for a taken name costs one round trip, not two.
+//! - **The store requests datagrams cause are rate-bounded** per node
+//!   ([`ClusterConfig::store_rate`]): a flood of requests for random names would otherwise turn
+//!   each datagram into a store request. Beyond the rate such a datagram is dropped.
 //! - **A forward is one hop.** A frame's datagram is never forwarded again: if the owner no
 //!   longer holds the name and the store says another node does, the datagram is dropped (the
 //!   entry node's cache entry expires after [`ClusterConfig::cache_ttl`]; the client resends).
