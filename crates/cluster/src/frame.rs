@@ -7,6 +7,10 @@
 //! ```
 //! - [`Kind::ToOwner`] (entry → owner): "a datagram from the player at this address reached me".
 //! - [`Kind::ToPlayer`] (owner → entry): "send this payload to this address from your main socket".
+//! - [`Kind::Bounce`] (former owner → entry): "this datagram of this player is for a session I do
+//!   not hold (it ended, or lives elsewhere now): forget what you cached about its name"; it is
+//!   not answered and not forwarded again (the player's next datagram makes the entry node ask
+//!   the store afresh).
 //!
 //! A frame whose MAC does not verify is dropped unread (a node only accepts frames from nodes
 //! that know the secret; the secret never leaves the configuration). Replay within the cluster
@@ -34,6 +38,8 @@ pub enum Kind {
     ToOwner,
     /// Owner → entry: a datagram for the player, to send from the entry node's main socket.
     ToPlayer,
+    /// Former owner → entry: the player's datagram, bounced: its session is not held here.
+    Bounce,
 }
 
 /// One decoded frame (the payload borrowed from the datagram).
@@ -77,6 +83,7 @@ impl Frame<'_> {
         out.push(match self.kind {
             Kind::ToOwner => 1,
             Kind::ToPlayer => 2,
+            Kind::Bounce => 3,
         });
         out.extend_from_slice(&self.sender.0.to_be_bytes());
         match self.player.ip() {
@@ -107,6 +114,7 @@ impl Frame<'_> {
         let kind = match body[5] {
             1 => Kind::ToOwner,
             2 => Kind::ToPlayer,
+            3 => Kind::Bounce,
             _ => return Err(FrameError::Malformed),
         };
         let sender = NodeId(u16::from_be_bytes([body[6], body[7]]));

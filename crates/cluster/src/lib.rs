@@ -64,8 +64,11 @@
 //!   ([`ClusterConfig::store_rate`]): a flood of requests for random names would otherwise turn
 //!   each datagram into a store request. Beyond the rate such a datagram is dropped.
 //! - **A forward is one hop.** A frame's datagram is never forwarded again: if the owner no
-//!   longer holds the name and the store says another node does, the datagram is dropped (the
-//!   entry node's cache entry expires after [`ClusterConfig::cache_ttl`]; the client resends).
+//!   longer holds the name and the store (or its cache) says another node does, the datagram
+//!   goes back to the entry node as a [`frame::Kind::Bounce`], which makes the entry node forget
+//!   its stale cache entry; the player's next datagram (every client resends) makes it ask the
+//!   store afresh. So a name re-created on another node is reachable after one lost datagram,
+//!   not after [`ClusterConfig::cache_ttl`], and no datagram can circle between nodes.
 //!
 //! # Left for later sessions
 //! - **The Redis shell**: a tokio driver that binds the main, alternate and cluster sockets, runs

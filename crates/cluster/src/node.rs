@@ -92,6 +92,8 @@ pub struct NodeStatus {
     pub claims_lost: u64,
     /// Peers the store reports dead (no heartbeat).
     pub peers_dead: usize,
+    /// Datagrams a former owner bounced (this node's cache was stale).
+    pub bounced: u64,
 }
 
 /// One server node.
@@ -349,7 +351,7 @@ impl Node {
             return match through {
                 _ if self.dead.contains(&owner) => self.owner_dead(through, from, data.len(), host),
                 None => self.forward(now, owner, from, data),
-                Some(_) => self.status.dropped += 1,
+                Some(entry) => self.bounce(entry, from, data),
             };
         }
         if !self.status.store_up {
@@ -404,7 +406,7 @@ impl Node {
                 for h in held {
                     match h.through {
                         None => self.forward(now, other, h.from, &h.data),
-                        Some(_) => self.status.dropped += 1,
+                        Some(entry) => self.bounce(entry, h.from, &h.data),
                     }
                 }
             }
@@ -442,6 +444,13 @@ impl Node {
         self.send_frame(owner, Kind::ToOwner, from, data);
     }
 
+    /// A forwarded datagram for a session another node holds: back to the entry node, so that it
+    /// forgets its stale cache entry (one hop only: the datagram itself is dropped).
+    fn bounce(&mut self, entry: NodeId, player: SocketAddr, data: &[u8]) {
+        self.status.dropped += 1;
+        self.send_frame(entry, Kind::Bounce, player, data);
+    }
+
     fn send_frame(&mut self, to: NodeId, kind: Kind, player: SocketAddr, payload: &[u8]) {
         let Some(addr) = self.peers.get(&to).copied() else {
             self.status.dropped += 1;
@@ -466,6 +475,16 @@ impl Node {
             Kind::ToPlayer => {
                 let t = self.transmit(SocketId::MAIN, frame.player, frame.payload);
                 self.out.push_back(t);
+            }
+            Kind::Bounce => {
+                // Forget the bouncer as the name's owner; the player's next datagram asks afresh.
+                if let Ok(r) = Request::parse(frame.payload) {
+                    let name = session_of(&r);
+                    if self.directory.get_stale(name) == Some(frame.sender) {
+                        self.directory.remove(name);
+                    }
+                }
+                self.status.bounced += 1;
             }
             // STUN is each node's own: the entry node answers it and never forwards it.
             Kind::ToOwner if is_stun(frame.payload) => self.status.dropped += 1,

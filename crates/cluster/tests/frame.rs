@@ -33,6 +33,8 @@ fn frames_read_back_as_written() {
     let player = "198.51.100.1:9".parse().unwrap();
     Frame { kind: Kind::ToPlayer, sender: NodeId(1), player, payload: b"i:a" }.encode(SECRET, &mut out);
     assert_eq!(Frame::decode(SECRET, &out).unwrap().kind, Kind::ToPlayer);
+    Frame { kind: Kind::Bounce, sender: NodeId(3), player, payload: b"c:S1:x" }.encode(SECRET, &mut out);
+    assert_eq!(Frame::decode(SECRET, &out).unwrap().kind, Kind::Bounce);
 }
 
 #[test]

@@ -170,3 +170,31 @@ fn the_store_unreachable_and_back() {
     assert!(got(&net, newcomer, "i:new"), "{:?}", net.players[newcomer].texts());
     assert!(got(&net, lost, "i:host:joiner:lost"), "{:?}", net.players[lost].texts());
 }
+
+#[test]
+fn a_name_created_again_on_another_node_is_reached_through_a_stale_cache_after_one_resend() {
+    let mut net = three();
+    let (a, b, c, d) = (net.add_player(0), net.add_player(1), net.add_player(2), net.add_player(1));
+    net.send(a, "h:S1:a:4");
+    net.run_for(ms(200));
+    net.send(b, "c:S1:b");
+    net.run_for(ms(200));
+    // Node 1 has S1 cached on node 0. The session ends; S1 is created again on node 2.
+    net.send(a, "x:S1:a");
+    net.run_for(ms(200));
+    net.send(b, "x:S1:b");
+    net.run_for(ms(200));
+    assert_eq!(net.node(0).expect("node 0").engine().session_count(), 0);
+    net.send(c, "h:S1:c:4");
+    net.run_for(ms(200));
+    assert!(got(&net, c, "i:c"));
+    // d's first join goes to node 0 (stale), which bounces it; its resend reaches node 2.
+    net.send(d, "c:S1:d");
+    net.run_for(ms(500));
+    assert!(net.players[d].texts().is_empty(), "{:?}", net.players[d].texts());
+    assert_eq!(net.node(1).expect("node 1").status().bounced, 1);
+    net.send(d, "c:S1:d");
+    net.run_for(ms(200));
+    assert_eq!(net.players[d].texts(), ["i:c:d"]);
+    assert!(got(&net, c, "i:c:d"));
+}
