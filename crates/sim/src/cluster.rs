@@ -305,6 +305,16 @@ impl ClusterNet {
         self.server(k).and_then(Server::node)
     }
 
+    /// Checks every live engine's invariants (`rhp_server::Engine::check_invariants`).
+    pub fn check_invariants(&self) -> Result<(), String> {
+        for (k, slot) in self.slots.iter().enumerate() {
+            if let Some(s) = &slot.server {
+                s.engine().check_invariants().map_err(|e| format!("server {k}: {e}"))?;
+            }
+        }
+        Ok(())
+    }
+
     /// How many server slots (live or killed).
     pub fn server_count(&self) -> usize {
         self.slots.len()

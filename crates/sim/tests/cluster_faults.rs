@@ -122,6 +122,7 @@ fn a_dead_node_loses_its_sessions_frees_its_names_and_disturbs_no_other() {
     assert_eq!(n1.remote_routes, 0, "{n1:?}");
     assert!(net.store.get(net.now, "n:1").is_none(), "the dead node's heartbeat expired");
     assert!(net.store.get(net.now, "n:2").is_some());
+    net.check_invariants().unwrap();
 }
 
 #[test]
@@ -169,6 +170,7 @@ fn the_store_unreachable_and_back() {
     net.run_for(ms(300));
     assert!(got(&net, newcomer, "i:new"), "{:?}", net.players[newcomer].texts());
     assert!(got(&net, lost, "i:host:joiner:lost"), "{:?}", net.players[lost].texts());
+    net.check_invariants().unwrap();
 }
 
 #[test]

@@ -160,6 +160,8 @@ fn run(mut net: ClusterNet, node: impl Fn(usize) -> usize) -> ClusterNet {
 fn three_nodes_give_every_player_the_datagrams_one_node_gives() {
     let one = run(ClusterNet::plain(config()), |_| 0);
     let three = run(ClusterNet::cluster(3, config(), |_| {}), |p| PLAYERS[p].0);
+    one.check_invariants().unwrap();
+    three.check_invariants().unwrap();
     for (p, (_, name)) in PLAYERS.iter().enumerate() {
         let (a, b) = (one.players[p].texts(), three.players[p].texts());
         assert!(!a.is_empty(), "{name} got nothing on one node");
