@@ -21,6 +21,8 @@
 //!   the `rhp-io` contract.
 //! - [`session`]: a session as tests run it (players, lobby, start, what each pair ended on).
 //! - [`rng`]: the seeded generator; [`trace`]: the run's digest.
+//! - [`cluster`]: several server nodes (`rhp-cluster`) with a store model, scripted players and
+//!   real clients on public addresses: a network of its own beside [`Sim`].
 //!
 //! # Tests (`tests/`)
 //! - `matrix.rs`: every lab NAT pair clean, lossy (10% + 50 ms) and rough (jitter, reordering,
@@ -34,8 +36,11 @@
 //! - `dual_stack.rs`: dual-stack pairs (symmetric IPv4 NATs crossed over IPv6, clean and lossy),
 //!   IPv6-only pairs, IPv4-only against dual-stack, the IPv6/IPv4 share where both work;
 //!   `firewall.rs`: the IPv6 firewall alone.
+//! - `cluster_*.rs`: several nodes: the same datagrams as on one node, name races, a dead node,
+//!   an unreachable store.
 #![deny(missing_docs)]
 
+pub mod cluster;
 pub mod endpoint;
 pub mod firewall;
 pub mod link;
