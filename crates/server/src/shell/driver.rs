@@ -28,6 +28,10 @@ use tracing::{debug, enabled, info, warn, Level};
 /// up to `RECV_BUF - 11` bytes pass).
 pub(super) const RECV_BUF: usize = 2048;
 
+/// Datagrams taken from the other sockets after each turn of the first main socket (see
+/// [`Sockets::try_recv_other`]).
+const OTHERS_PER_TURN: usize = 32;
+
 /// How long to back off after a failed receive, so a persistent socket error cannot spin the CPU.
 pub(super) const RECV_ERROR_PAUSE: Duration = Duration::from_millis(10);
 
@@ -170,6 +174,26 @@ impl Sockets {
         }
     }
 
+    /// A datagram already waiting on a socket other than the first main one, if any (no wait):
+    /// what [`Sockets::recv_others`] would return at once. So that a busy first socket, which
+    /// the loop serves first, cannot starve the others.
+    pub(super) fn try_recv_other(
+        &self,
+        buf: &mut [u8],
+        next: &mut u32,
+    ) -> Option<(SocketId, usize, SocketAddr)> {
+        let ids = 2 * self.pairs.len() as u32;
+        for i in 0..ids.saturating_sub(1) {
+            let id = SocketId(1 + (*next + i) % (ids - 1));
+            let Some((socket, _)) = self.socket(id) else { continue };
+            if let Ok((n, from)) = socket.try_recv_from(buf) {
+                *next = id.0 % (ids - 1);
+                return Some((id, n, from));
+            }
+        }
+        None
+    }
+
     /// The next datagram on any socket but the first main one (those of the other pairs, and
     /// every alternate socket), into `buf`: (socket, length, source). Never, without one. Polls
     /// from `next` on, round robin, so that no socket starves the others.
@@ -277,7 +301,16 @@ pub(super) async fn serve<S: SessionStore, M: MainIo>(
             }
             Some(request) = monitor.request() => monitor::answer(request, || engine.snapshot()),
             ready = io.ready(sockets.main()) => match ready {
-                Ok(()) => io.receive(&sockets, &mut engine).await,
+                Ok(()) => {
+                    io.receive(&sockets, &mut engine).await;
+                    // What waits on the other sockets gets its turn too (bounded).
+                    for _ in 0..OTHERS_PER_TURN {
+                        let Some((via, n, from)) = sockets.try_recv_other(&mut other_rx, &mut next_other) else { break };
+                        let data = other_rx.get(..n).unwrap_or(&other_rx[..]);
+                        sockets.note(via, from);
+                        feed(&mut engine, Instant::now(), via, from, data);
+                    }
+                }
                 Err(e) => {
                     warn!("receive failed: {e}");
                     tokio::time::sleep(RECV_ERROR_PAUSE).await;
