@@ -13,7 +13,11 @@ fn ipv4_plays_the_session_and_ipv6_rides_along() {
     let both = [a("[2001:db8::5]:4000"), a("203.0.113.5:4000"), a("[2001:db8::6]:4000")];
     assert_eq!(
         pick(&both),
-        Some(Servers { main: a("203.0.113.5:4000"), other: Some(a("[2001:db8::5]:4000")) })
+        Some(Servers {
+            main: a("203.0.113.5:4000"),
+            other: Some(a("[2001:db8::5]:4000")),
+            fallbacks: vec![]
+        })
     );
 }
 
