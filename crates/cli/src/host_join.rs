@@ -56,10 +56,11 @@ pub struct Common {
     /// Session password (1-12 letters or digits).
     #[arg(long)]
     password: Option<String>,
-    /// Rendezvous server, HOST:PORT; or its addresses in both families, comma-separated
-    /// (`203.0.113.5:57775,[2001:db8::5]:57775`; a name with both A and AAAA records does the
-    /// same): then this client is dual-stack, and reaches peers over IPv6 where IPv4 NATs would
-    /// need the relay.
+    /// Rendezvous server, HOST:PORT; or the service's addresses, comma-separated (a name with
+    /// several records does the same). Both families (`203.0.113.5:57775,[2001:db8::5]:57775`)
+    /// make this client dual-stack: it reaches peers over IPv6 where IPv4 NATs would need the
+    /// relay. More addresses of one family are other nodes: if the one in use stops answering
+    /// before the session starts, the client joins again through the next.
     #[arg(long, default_value_t = format!("127.0.0.1:{DEFAULT_PORT}"), value_name = "HOST:PORT[,HOST:PORT]")]
     server: String,
     /// Local address to bind the one UDP socket used for the whole run [default: any address
@@ -241,6 +242,7 @@ async fn play(
     let config = Config {
         server,
         server_other: servers.other,
+        server_fallbacks: servers.fallbacks,
         session: session.clone(),
         player: player.clone(),
         password: common.password.clone(),
@@ -435,6 +437,10 @@ impl Lobby {
                 _ => eprintln!("the host left: you are the host now; nothing starts until you type /start"),
             },
             Event::Refused(code) => eprintln!("the server refused: {} (error:{code})", code.describe()),
+            Event::ServerSwitched { from, to, reason } => {
+                self.server = *to;
+                eprintln!("{reason}; joining again through {to} (another node of the service; was {from})");
+            }
             Event::Started { own_port, peers, host } => {
                 let names: Vec<&str> = peers.iter().map(|p| p.name.as_str()).collect();
                 eprintln!(

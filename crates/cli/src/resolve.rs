@@ -1,8 +1,10 @@
 //! The server's addresses from `--server`, shared by `host`, `join` and `nat`: one name or
-//! address, or a comma-separated list of the same server's addresses (`127.0.0.1:4000,[::1]:4000`).
+//! address, or a comma-separated list of the service's addresses (`127.0.0.1:4000,[::1]:4000`).
 //! Given both families (a list, or a name with both A and AAAA records), the client is
 //! dual-stack: it plays the session over IPv4 (the family Godot peers can be told about) and
-//! announces its IPv6 address too.
+//! announces its IPv6 address too (to the first of that family). Further addresses of the
+//! session's family are other nodes of the service: joined through, in order, when the one in
+//! use stops answering before the session starts.
 
 use rhp_client::ClientError;
 use std::net::SocketAddr;
@@ -12,12 +14,14 @@ const MAX_ENTRIES: usize = 8;
 
 /// The server's addresses: the session's (IPv4 when there is one) and the first of the other
 /// family, if any.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Servers {
     /// The address the session is played through.
     pub main: SocketAddr,
     /// The same server in the other family.
     pub other: Option<SocketAddr>,
+    /// Further addresses of `main`'s family: other nodes, in order.
+    pub fallbacks: Vec<SocketAddr>,
 }
 
 /// Resolves `server` (see the module comment).
@@ -45,5 +49,11 @@ pub async fn servers(server: &str) -> Result<Servers, ClientError> {
 pub fn pick(addrs: &[SocketAddr]) -> Option<Servers> {
     let main = addrs.iter().find(|a| a.is_ipv4()).or(addrs.first()).copied()?;
     let other = addrs.iter().find(|a| a.is_ipv4() != main.is_ipv4()).copied();
-    Some(Servers { main, other })
+    let mut fallbacks: Vec<SocketAddr> = Vec::new();
+    for a in addrs.iter().filter(|a| a.is_ipv4() == main.is_ipv4() && **a != main) {
+        if !fallbacks.contains(a) && fallbacks.len() < rhp_client::config::MAX_FALLBACKS {
+            fallbacks.push(*a);
+        }
+    }
+    Some(Servers { main, other, fallbacks })
 }

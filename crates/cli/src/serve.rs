@@ -138,36 +138,14 @@ async fn serve(args: ServeArgs, reloader: Reloader, reconfigure: rhp_server::she
             return ExitCode::FAILURE;
         }
     }
-    let mut addr = SocketAddr::new(args.bind, args.port);
-    let socket_options =
-        rhp_server::shell::SocketOptions { recv_buffer: args.recv_buffer, send_buffer: args.send_buffer };
-    let mut bound = rhp_server::shell::bind_with(addr, &socket_options).await;
-    if let Err(e) = &bound {
-        if args.bind == std::net::Ipv6Addr::UNSPECIFIED && e.kind() != std::io::ErrorKind::AddrInUse {
-            // `::` means both families; a machine or container without IPv6 still serves IPv4.
-            let v4 = SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), args.port);
-            tracing::warn!(
-                "cannot listen on udp://{addr} ({e}): no IPv6 here? serving IPv4 only on udp://{v4}"
-            );
-            addr = v4;
-            bound = rhp_server::shell::bind_with(addr, &socket_options).await;
-        }
-    }
-    let socket = match bound {
-        Ok((s, sizes)) => {
-            info!("socket buffers: receive {} bytes, send {} bytes", sizes.recv, sizes.send);
-            s
-        }
-        Err(e) => {
-            error!("cannot listen on udp://{addr}: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let local = socket.local_addr().unwrap_or(addr);
-    let alt = match bind_alt(&args, local).await {
-        Ok(alt) => alt,
+    let pairs = match bind_all(&args).await {
+        Ok(pairs) => pairs,
         Err(code) => return code,
     };
+    let locals: Vec<SocketAddr> =
+        pairs.iter().map(|(main, _, addr)| main.local_addr().unwrap_or(*addr)).collect();
+    let pairs: Vec<(tokio::net::UdpSocket, Option<tokio::net::UdpSocket>)> =
+        pairs.into_iter().map(|(main, alt, _)| (main, alt)).collect();
     let config = args.config();
     info!(
         "player timeout {:?}, session lifetime {:?}, {} start rounds every {:?}, timeout errors {}x every {:?}",
@@ -214,47 +192,116 @@ async fn serve(args: ServeArgs, reloader: Reloader, reconfigure: rhp_server::she
     } else {
         info!("relay off");
     }
-    if local.ip() == std::net::Ipv6Addr::UNSPECIFIED {
-        info!("listening on udp://{local} (IPv4 and IPv6: one dual-stack socket)");
+    let listening: Vec<String> = locals.iter().map(|l| format!("udp://{l}")).collect();
+    // Space-separated: each address stands alone (what scripts and tests split on).
+    let listening = listening.join(" ");
+    if locals.len() == 1 && locals[0].ip() == std::net::Ipv6Addr::UNSPECIFIED {
+        info!("listening on {listening} (IPv4 and IPv6: one dual-stack socket)");
+    } else if locals.len() > 1 {
+        info!("listening on {listening} (one socket each, each answering from its own address)");
     } else {
-        info!("listening on udp://{local}");
+        info!("listening on {listening}");
     }
-    match alt.as_ref().and_then(|s| s.local_addr().ok()) {
-        Some(alt_local) => info!("STUN alternate port on udp://{alt_local} (STUN on udp://{local} too)"),
-        None => info!("STUN on udp://{local}; no alternate port"),
+    for ((_, alt), local) in pairs.iter().zip(&locals) {
+        match alt.as_ref().and_then(|s| s.local_addr().ok()) {
+            Some(alt_local) => info!("STUN alternate port on udp://{alt_local} (STUN on udp://{local} too)"),
+            None => info!("STUN on udp://{local}; no alternate port"),
+        }
     }
     let shell_options = rhp_server::shell::ShellOptions { io_batch: args.io_batch as usize };
-    let (ops, monitor) = match crate::ops::start(&args.ops, &socket, alt.as_ref()) {
+    // The operations endpoints watch the first address's sockets.
+    let (ops, monitor) = match crate::ops::start(&args.ops, &pairs[0].0, pairs[0].1.as_ref()) {
         Ok(started) => started,
         Err(e) => {
             error!("{e}");
             return ExitCode::FAILURE;
         }
     };
-    ops.ready(&format!("listening on udp://{local}"));
+    ops.ready(&format!("listening on {listening}"));
     let engine = Engine::new(config);
-    rhp_server::shell::run_serving(socket, alt, engine, shutdown, shell_options, Some(reconfigure), monitor)
-        .await;
+    rhp_server::shell::run_pairs(pairs, engine, shutdown, shell_options, Some(reconfigure), monitor).await;
     ops.stopping();
     info!("stopped");
     ExitCode::SUCCESS
 }
 
-/// The port the alternate STUN socket is to use: `None` for none. The default is the main port + 1
-/// (none past 65535), or any free port when the main port was picked by the system.
-pub fn alt_port(args: &ServeArgs) -> Option<u16> {
+/// The port the alternate STUN socket of a main socket asked for on `port` (`--port`, or the one
+/// an address of `--bind` carries) is to use: `None` for none. The default is the main port + 1
+/// (none past 65535), or any free port when the main port is picked by the system.
+pub(crate) fn alt_port(args: &ServeArgs, port: u16) -> Option<u16> {
     match args.alt_port {
         Some(0) => None,
         Some(port) => Some(port),
-        None if args.port == 0 => Some(0),
-        None => args.port.checked_add(1),
+        None if port == 0 => Some(0),
+        None => port.checked_add(1),
     }
 }
 
-/// Binds the alternate STUN socket. An explicit `--alt-port` that cannot be bound stops the
-/// server (exit 1); the default one is skipped with a warning.
-async fn bind_alt(args: &ServeArgs, main: SocketAddr) -> Result<Option<tokio::net::UdpSocket>, ExitCode> {
-    let Some(port) = alt_port(args) else { return Ok(None) };
+/// A bound address: its main socket, its alternate STUN socket, the address asked for.
+type Bound = (tokio::net::UdpSocket, Option<tokio::net::UdpSocket>, SocketAddr);
+
+/// Binds every address of `--bind` (and each one's alternate STUN port). `::` alone falls back to
+/// `0.0.0.0` on a machine without IPv6; an address of a list that cannot be bound stops the server
+/// (exit 1), saying which and why.
+async fn bind_all(args: &ServeArgs) -> Result<Vec<Bound>, ExitCode> {
+    let socket_options =
+        rhp_server::shell::SocketOptions { recv_buffer: args.recv_buffer, send_buffer: args.send_buffer };
+    let mut bound = Vec::new();
+    let several = args.bind.0.len() > 1;
+    for &(ip, port) in &args.bind.0 {
+        let port = port.unwrap_or(args.port);
+        let mut addr = SocketAddr::new(ip, port);
+        let mut result = rhp_server::shell::bind_with(addr, &socket_options).await;
+        if let Err(e) = &result {
+            if args.bind.single() == Some(std::net::Ipv6Addr::UNSPECIFIED.into())
+                && e.kind() != std::io::ErrorKind::AddrInUse
+            {
+                // `::` means both families; a machine or container without IPv6 still serves IPv4.
+                let v4 = SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), args.port);
+                tracing::warn!(
+                    "cannot listen on udp://{addr} ({e}): no IPv6 here? serving IPv4 only on udp://{v4}"
+                );
+                addr = v4;
+                result = rhp_server::shell::bind_with(addr, &socket_options).await;
+            }
+        }
+        let socket = match result {
+            Ok((s, sizes)) if several => {
+                info!(
+                    "socket buffers of udp://{addr}: receive {} bytes, send {} bytes",
+                    sizes.recv, sizes.send
+                );
+                s
+            }
+            Ok((s, sizes)) => {
+                info!("socket buffers: receive {} bytes, send {} bytes", sizes.recv, sizes.send);
+                s
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AddrNotAvailable => {
+                error!("cannot listen on udp://{addr}: {e} (is {} an address of this host?)", addr.ip());
+                return Err(ExitCode::FAILURE);
+            }
+            Err(e) => {
+                error!("cannot listen on udp://{addr}: {e}");
+                return Err(ExitCode::FAILURE);
+            }
+        };
+        let local = socket.local_addr().unwrap_or(addr);
+        let alt = bind_alt(args, local, port).await?;
+        bound.push((socket, alt, addr));
+    }
+    Ok(bound)
+}
+
+/// Binds the alternate STUN socket of the main socket bound at `main` (asked for on port `asked`,
+/// 0 letting the system pick). An explicit `--alt-port` that cannot be bound stops the server
+/// (exit 1); the default one is skipped with a warning.
+async fn bind_alt(
+    args: &ServeArgs,
+    main: SocketAddr,
+    asked: u16,
+) -> Result<Option<tokio::net::UdpSocket>, ExitCode> {
+    let Some(port) = alt_port(args, asked) else { return Ok(None) };
     let addr = SocketAddr::new(main.ip(), port);
     // STUN traffic is small: the kernel's default buffers are enough.
     let small = rhp_server::shell::SocketOptions { recv_buffer: 0, send_buffer: 0 };

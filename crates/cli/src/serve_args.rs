@@ -5,7 +5,7 @@ use crate::headings::{BUDGET, CAPS, CONFIG, LOGGING, NAT, SOCKET, TIMERS};
 use rhp_proto::DEFAULT_PORT;
 use rhp_server::config::{BudgetConfig, GuardConfig, RelayConfig};
 use rhp_server::Config;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 use tracing_subscriber::filter::LevelFilter;
@@ -21,6 +21,8 @@ the log level change at once, sessions and players are kept.
 Examples:
   rabid-hole-punch serve                                   UDP 57775 and 57776 on every interface
   rabid-hole-punch serve --port 6000 --log-level debug     another port, every datagram logged
+  rabid-hole-punch serve --bind 127.0.0.1,::1              one socket per address, each answering
+                                                           from the address it was asked on
   rabid-hole-punch serve --config /etc/rabid-hole-punch.toml
   rabid-hole-punch serve --reflection-factor 0 --create-rate 0 --max-sessions-per-ip 0 --max-players 0
                                                            exactly like the original (no budget, no caps)
@@ -40,10 +42,13 @@ pub struct ServeArgs {
     /// Address to listen on: 0.0.0.0 for every IPv4 interface (like the original), 127.0.0.1 for
     /// this machine only, :: (or the list 0.0.0.0,::) for both families (one dual-stack socket:
     /// IPv4 and IPv6 players; on a machine without IPv6 it falls back to 0.0.0.0 with a warning),
-    /// ::1 or another IPv6 address for IPv6 on that address only. The alternate STUN port listens
-    /// on the same address.
+    /// ::1 or another IPv6 address for IPv6 on that address only. Or a comma-separated list of up
+    /// to 8 specific addresses of this host (127.0.0.1,::1 or 10.0.0.1:4000,[2001:db8::1]:4000):
+    /// one socket each, on the port given with it or --port, and each answers from the address it
+    /// was asked on (not with 0.0.0.0 or ::, which already listen everywhere; no address twice).
+    /// Each address's alternate STUN port listens on that address.
     #[arg(long, default_value = "0.0.0.0", value_name = "ADDR", value_parser = parse_bind, help_heading = SOCKET)]
-    pub bind: IpAddr,
+    pub bind: Binds,
 
     /// Datagrams read or written per system call (batched I/O on Linux, which saves most of a UDP
     /// server's CPU under load); 1 = one datagram per call.
@@ -244,24 +249,70 @@ pub struct ServeArgs {
     pub print_config: bool,
 }
 
-/// `--bind`: one address, or the list `0.0.0.0,::` (either order), which is the one dual-stack
-/// socket `::` serves both families with. Any other list is refused: one socket serves one address.
-pub(crate) fn parse_bind(s: &str) -> Result<IpAddr, String> {
-    let mut addrs: Vec<IpAddr> = Vec::new();
-    for a in s.split(',').map(str::trim) {
-        let ip: IpAddr = a.parse().map_err(|_| format!("{a:?} is not an IP address"))?;
-        if !addrs.contains(&ip) {
-            addrs.push(ip);
+/// Most addresses `--bind` takes (the server's [`rhp_server::shell::MAX_PAIRS`]).
+pub const MAX_BINDS: usize = rhp_server::shell::MAX_PAIRS;
+
+/// What `--bind` asks for: the addresses to listen on, each with its own port or `None` for
+/// `--port`. One entry for a single address (`::` being one dual-stack socket for both families),
+/// several for a list of specific addresses (one socket each).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binds(pub Vec<(IpAddr, Option<u16>)>);
+
+impl Binds {
+    /// The one address when `--bind` named one without a port (`::` included).
+    pub fn single(&self) -> Option<IpAddr> {
+        match self.0.as_slice() {
+            [(ip, None)] => Some(*ip),
+            _ => None,
         }
     }
-    let both = [IpAddr::V4(Ipv4Addr::UNSPECIFIED), IpAddr::V6(Ipv6Addr::UNSPECIFIED)];
-    match addrs.as_slice() {
-        [one] => Ok(*one),
-        [a, b] if both.contains(a) && both.contains(b) => Ok(both[1]),
-        _ => Err(format!(
-            "{s:?}: give one address, or 0.0.0.0,:: for both families (one dual-stack socket on ::)"
-        )),
+}
+
+/// One `--bind` item: `IP`, `IPv4:PORT` or `[IPv6]:PORT`.
+fn parse_bind_item(a: &str) -> Result<(IpAddr, Option<u16>), String> {
+    if let Ok(ip) = a.parse::<IpAddr>() {
+        return Ok((ip, None));
     }
+    match a.parse::<SocketAddr>() {
+        Ok(sa) => Ok((sa.ip(), Some(sa.port()))),
+        Err(_) => Err(format!("{a:?} is not an IP address (nor IP:PORT, [IPv6]:PORT)")),
+    }
+}
+
+/// `--bind`: one address, the list `0.0.0.0,::` (either order: the one dual-stack socket `::`
+/// serves both families with), or a list of up to [`MAX_BINDS`] specific addresses, each maybe
+/// with its port. Refused: an address listed twice, a wildcard (`0.0.0.0`, `::`) beside a
+/// specific address, more than [`MAX_BINDS`].
+pub(crate) fn parse_bind(s: &str) -> Result<Binds, String> {
+    let mut items: Vec<(IpAddr, Option<u16>)> = Vec::new();
+    for a in s.split(',').map(str::trim) {
+        let item = parse_bind_item(a)?;
+        if items.contains(&item) {
+            if item.0.is_unspecified() && item.1.is_none() {
+                continue;
+            }
+            return Err(format!("{s:?}: {a} is listed twice"));
+        }
+        items.push(item);
+    }
+    let both = [IpAddr::V4(Ipv4Addr::UNSPECIFIED), IpAddr::V6(Ipv6Addr::UNSPECIFIED)];
+    match items.as_slice() {
+        [one] => return Ok(Binds(vec![*one])),
+        [(a, None), (b, None)] if both.contains(a) && both.contains(b) => {
+            return Ok(Binds(vec![(both[1], None)]))
+        }
+        _ => {}
+    }
+    if let Some((ip, _)) = items.iter().find(|(ip, _)| ip.is_unspecified()) {
+        return Err(format!(
+            "{s:?}: {ip} listens on every address already: give it alone (or 0.0.0.0,:: for both \
+             families), or a list of specific addresses"
+        ));
+    }
+    if items.len() > MAX_BINDS {
+        return Err(format!("{s:?}: at most {MAX_BINDS} addresses"));
+    }
+    Ok(Binds(items))
 }
 
 fn parse_level(s: &str) -> Result<LevelFilter, String> {

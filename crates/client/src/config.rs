@@ -146,6 +146,9 @@ impl NatConfig {
     }
 }
 
+/// Most [`Config::server_fallbacks`].
+pub const MAX_FALLBACKS: usize = 8;
+
 /// Everything the engine needs to run one player from rendezvous to a punched mesh. Its `Debug`
 /// hides the password (so a logged config never shows it).
 #[derive(Clone, PartialEq, Eq)]
@@ -158,6 +161,11 @@ pub struct Config {
     /// ours that has one too is greeted in both families at once (IPv6 first); the first direct
     /// path that answers is kept. `None`: one family, the server's.
     pub server_other: Option<SocketAddr>,
+    /// Other nodes of the same service, in `server`'s family (a name resolving to several, or a
+    /// list): when the server stops answering (or is gone) before the session starts, the
+    /// driver joins again (a host creates again) through the next one
+    /// ([`Event::ServerSwitched`](crate::Event::ServerSwitched)). At most 8.
+    pub server_fallbacks: Vec<SocketAddr>,
     /// Session name, `[A-Za-z0-9]{1,10}`.
     pub session: String,
     /// This player's name, `[A-Za-z0-9]{1,12}`.
@@ -183,6 +191,7 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("server", &self.server)
             .field("server_other", &self.server_other)
+            .field("server_fallbacks", &self.server_fallbacks)
             .field("session", &self.session)
             .field("player", &self.player)
             .field("password", &self.password.as_ref().map(|_| rhp_proto::redact::REDACTED))
@@ -201,6 +210,7 @@ impl Config {
         Config {
             server,
             server_other: None,
+            server_fallbacks: Vec::new(),
             session: session.to_owned(),
             player: player.to_owned(),
             password: None,
@@ -231,6 +241,13 @@ impl Config {
         self
     }
 
+    /// Other nodes of the same service to join through when the server stops answering in the
+    /// lobby (see [`Config::server_fallbacks`]).
+    pub fn with_fallbacks(mut self, fallbacks: Vec<SocketAddr>) -> Config {
+        self.server_fallbacks = fallbacks;
+        self
+    }
+
     /// Sets the password.
     pub fn with_password(mut self, password: Option<&str>) -> Config {
         self.password = password.map(str::to_owned);
@@ -242,6 +259,20 @@ impl Config {
         let bad = |what: String| Err(ClientError::InvalidConfig(what));
         if self.nat.private && !self.nat.relay {
             return bad("a private address needs the relay (private without relay)".to_owned());
+        }
+        if self.server_fallbacks.len() > MAX_FALLBACKS {
+            return bad(format!(
+                "at most {MAX_FALLBACKS} other server addresses, not {}",
+                self.server_fallbacks.len()
+            ));
+        }
+        if let Some(f) =
+            self.server_fallbacks.iter().find(|f| f.is_ipv4() != self.server.is_ipv4() || **f == self.server)
+        {
+            return bad(format!(
+                "the other server address {f} must differ from {} and be of its family",
+                self.server
+            ));
         }
         if let Some(other) = self.server_other {
             if other.ip().to_canonical().is_ipv4() == self.server.ip().to_canonical().is_ipv4() {

@@ -79,7 +79,10 @@ impl Client {
             self.pump.flush();
             if let Some(outcome) = self.pump.engine.take_outcome() {
                 self.pump.flush();
-                return outcome.map(|()| Mesh::new(self.pump));
+                match outcome {
+                    Err(e) if switch_server(&mut self.pump, &e)? => continue,
+                    outcome => return outcome.map(|()| Mesh::new(self.pump)),
+                }
             }
             self.pump.step(commands.as_mut()).await?;
             if commands.as_ref().is_some_and(|c| c.is_closed() && c.is_empty()) {
@@ -87,6 +90,38 @@ impl Client {
             }
         }
     }
+}
+
+/// The server stopped answering in the lobby and another node of the service is left: a new
+/// engine (a new lobby: `c:`, or a host's `h:`) through it, on the same socket. True when it
+/// switched.
+fn switch_server(pump: &mut Pump, e: &ClientError) -> Result<bool, ClientError> {
+    let silent = matches!(
+        e,
+        ClientError::ServerTimeout { .. }
+            | ClientError::ServerStopped { .. }
+            | ClientError::ServerUnreachable(_)
+            | ClientError::ServerGone(_)
+    );
+    let old = pump.engine.config();
+    if !silent || old.server_fallbacks.is_empty() || pump.engine.in_peer_phase() {
+        return Ok(false);
+    }
+    let mut config = old.clone();
+    let from = config.server;
+    config.server = config.server_fallbacks.remove(0);
+    // The other family's address was this node's.
+    config.server_other = None;
+    config.seed = os_seed();
+    let to = config.server;
+    tracing::info!(%from, %to, "the server stopped answering in the lobby: joining through the next");
+    let mut engine = Engine::new(config, Instant::now())?;
+    let local_port = pump.socket.local_addr().ok().map(|a| a.port());
+    engine.handle_input(Input::Opened { now: Instant::now(), id: SocketId::MAIN, local_port });
+    pump.engine = engine;
+    pump.watch = watch_socket(to);
+    pump.event(Event::ServerSwitched { from, to, reason: e.to_string() });
+    Ok(true)
 }
 
 /// A seed from the OS's per-process hash keys and the clock (no extra dependency; nothing here

@@ -15,6 +15,17 @@ use std::time::Duration;
 pub enum Event {
     /// Our NAT was classified (STUN to the server's two ports, while joining).
     Nat(NatReport),
+    /// The server stopped answering (or is gone) before the session started, and the driver
+    /// joins again through the next of [`Config::server_fallbacks`](crate::Config::server_fallbacks)
+    /// (a host creates its session again there): a new run of the lobby, on the same socket.
+    ServerSwitched {
+        /// The server that stopped answering.
+        from: SocketAddr,
+        /// The one we join through now.
+        to: SocketAddr,
+        /// What happened to the first, in words.
+        reason: String,
+    },
     /// The server accepted us (first `i:`): the players in join order, the first is the host.
     Joined {
         /// Players in join order.

@@ -131,6 +131,13 @@ impl Pump {
         }
     }
 
+    /// Reports an event of the driver's own (not the engine's).
+    pub(crate) fn event(&self, event: Event) {
+        if let Some(tx) = &self.events {
+            let _ = tx.try_send(event);
+        }
+    }
+
     /// A send failed: counted, and reported as an event (at once, then at most once every
     /// [`SEND_FAILURE_REPORT_EVERY`]). Never the end of the run.
     pub(crate) fn send_failed(&self, to: SocketAddr, error: &io::Error) {

@@ -26,3 +26,19 @@ fn validates_names_locally() {
         assert!(matches!(err, ClientError::InvalidConfig(_)), "{err}");
     }
 }
+
+#[test]
+fn other_nodes_must_be_of_the_servers_family_and_few() {
+    let server: std::net::SocketAddr = "203.0.113.5:4000".parse().unwrap();
+    let ok = rhp_client::Config::join(server, "S", "Bob")
+        .with_fallbacks(vec!["203.0.113.6:4000".parse().unwrap()]);
+    assert!(ok.validate().is_ok());
+    let v6 = rhp_client::Config::join(server, "S", "Bob")
+        .with_fallbacks(vec!["[2001:db8::6]:4000".parse().unwrap()]);
+    assert!(v6.validate().is_err());
+    let itself = rhp_client::Config::join(server, "S", "Bob").with_fallbacks(vec![server]);
+    assert!(itself.validate().is_err());
+    let many: Vec<std::net::SocketAddr> =
+        (1..=9).map(|i| format!("203.0.113.{}:4000", 10 + i).parse().unwrap()).collect();
+    assert!(rhp_client::Config::join(server, "S", "Bob").with_fallbacks(many).validate().is_err());
+}

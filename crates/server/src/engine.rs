@@ -60,6 +60,14 @@ use tracing::{debug, info};
 /// that socket, so a client can compare the mappings its NAT gives towards two destinations.
 pub const ALT: SocketId = SocketId(1);
 
+/// Whether `via` is an alternate STUN socket: with several bound addresses, pair `k`'s main socket
+/// is `SocketId(2k)` and its alternate `SocketId(2k + 1)` (pair 0: [`SocketId::MAIN`] and [`ALT`]).
+/// Every main socket is served alike; replies to requests are queued on [`SocketId::MAIN`] and
+/// the shell sends them from the main socket their receiver talks to.
+pub fn is_alt(via: SocketId) -> bool {
+    via.0 % 2 == 1
+}
+
 /// The rendezvous server's session engine.
 #[derive(Debug)]
 pub struct Engine<S: SessionStore = MemoryStore> {
@@ -143,14 +151,16 @@ impl<S: SessionStore> Engine<S> {
     }
 
     /// Handles one datagram received at `now` from `from` on local socket `via`. Never panics,
-    /// whatever the bytes. On [`SocketId::MAIN`]: relay frames go to the relay, STUN Binding
-    /// requests are answered, other STUN messages dropped, malformed requests are answered
-    /// `error:invalid_request`, unknown types are ignored. On any other socket ([`ALT`]) only STUN
-    /// Binding requests are answered (from that socket); anything else there is dropped.
+    /// whatever the bytes. On a main socket ([`SocketId::MAIN`], or another even id, see
+    /// [`is_alt`]): relay frames go to the relay, STUN Binding requests are answered (from that
+    /// socket), other STUN messages dropped, malformed requests are answered
+    /// `error:invalid_request`, unknown types are ignored. On an alternate socket ([`ALT`], or
+    /// another odd id) only STUN Binding requests are answered (from that socket); anything else
+    /// there is dropped.
     pub fn handle_datagram(&mut self, now: Instant, via: SocketId, from: SocketAddr, data: &[u8]) {
         self.counters.datagrams_in += 1;
         self.counters.bytes_in += data.len() as u64;
-        if via != SocketId::MAIN {
+        if is_alt(via) {
             if is_stun(data) {
                 self.counters.stun[1] += 1;
                 self.housekeeping(now);

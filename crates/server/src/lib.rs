@@ -4,7 +4,7 @@
 //! # A datagram's way through the server
 //! 1. [`shell`] (`shell/driver.rs`): the loop wakes for a datagram on the main socket (read by
 //!    `shell/single.rs` one per `recv_from`, or `shell/batched.rs` a batch per `recvmmsg`) or on the
-//!    alternate socket ([`ALT`]), stamps it with `Instant::now()` and calls
+//!    alternate socket ([`ALT`]) (or those of another bound address), stamps it with `Instant::now()` and calls
 //!    [`Engine::handle_input`] with `Input::Datagram { now, via, from, data }`.
 //! 2. [`engine`]: [`Engine::handle_datagram`] counts it and classifies it: on [`ALT`] only STUN;
 //!    on the main socket a relay frame (first byte 0xF5), a STUN Binding request, or a Rabid
@@ -27,11 +27,12 @@
 //! # Layout
 //! - [`engine`]: the engine: the [`rhp_io`] entry points, the dispatch, housekeeping, the
 //!   read-only views ([`Snapshot`], counts, [`Engine::check_invariants`]).
-//! - `handlers/`: one file per request (`h c p s y k x`, the extensions `e`, `r`, `q` and `u`),
+//! - `handlers/`: one file per request (`h c p s y k x`, the extensions `e`, `r`, `q`, `u` and `v`),
 //!   `stun` for STUN Binding requests, `relay` for the relay's `r:` and frames, `timeout` for fired
 //!   timers; `mod.rs` the narrow handle `Cx`, `shared.rs` the steps requests share.
 //! - `lobby`: the session store with the counts kept beside it (players, and sessions and
-//!   players per source IP).
+//!   players per source IP) and `also`, the players' proven other-family addresses (`v:`);
+//!   `proof`: the `v:` tokens (HMAC under the engine's key).
 //! - [`store`]: the only way the engine touches sessions ([`SessionStore`]), and [`MemoryStore`].
 //! - [`session`]: a session and its players (the protocol state).
 //! - [`bans`]: who a session keeps out (kicked players, by name and network), [`netkey`]: an

@@ -31,9 +31,16 @@ impl ProofKey {
 
     /// The token of player `player` at session address `addr` in session `session` (id
     /// `session_id`).
-    pub(crate) fn token(&self, session: &str, session_id: u64, player: &str, addr: SocketAddr) -> Token {
-        // A 32-byte key is always a valid HMAC key; the fallback is never taken.
-        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.0) else { return [b'0'; ALSO_TOKEN_LEN] };
+    /// `None` only if HMAC refused the key, which it never does (any length is valid): then no
+    /// token is handed out and none verifies.
+    pub(crate) fn token(
+        &self,
+        session: &str,
+        session_id: u64,
+        player: &str,
+        addr: SocketAddr,
+    ) -> Option<Token> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).ok()?;
         mac.update(session.as_bytes());
         mac.update(&[0]);
         mac.update(player.as_bytes());
@@ -50,7 +57,7 @@ impl ProofKey {
             out[2 * i] = hex(byte >> 4);
             out[2 * i + 1] = hex(byte & 0xf);
         }
-        out
+        Some(out)
     }
 
     /// Whether `given` is the token for these fields (compared in constant time).
@@ -62,7 +69,7 @@ impl ProofKey {
         addr: SocketAddr,
         given: &str,
     ) -> bool {
-        let want = self.token(session, session_id, player, addr);
+        let Some(want) = self.token(session, session_id, player, addr) else { return false };
         given.len() == want.len() && bool::from(given.as_bytes().ct_eq(&want))
     }
 }

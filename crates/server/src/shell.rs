@@ -8,7 +8,8 @@
 //!
 //! An optional alternate socket ([`run_with_alt`], the engine's [`crate::ALT`]) answers STUN
 //! Binding requests only, from that socket (so a client can compare the mappings towards two
-//! ports); it shares the engine and its budget.
+//! ports); it shares the engine and its budget. Several bound addresses ([`run_pairs`]) each get
+//! such a pair of sockets, all feeding the one engine.
 //!
 //! On Linux the loop reads and writes the main socket in batches ([`ShellOptions::io_batch`]
 //! datagrams per `recvmmsg`/`sendmmsg`, see [`batch`]; `batched` against `single`): under load one system call carries many datagrams, which
@@ -29,8 +30,8 @@ mod single;
 
 use crate::engine::Engine;
 use crate::store::SessionStore;
-pub use driver::Reconfigure;
 use driver::Sockets;
+pub use driver::{Reconfigure, MAX_PAIRS};
 use monitor::Monitor;
 use std::future::Future;
 use std::io;
@@ -107,7 +108,25 @@ pub async fn run_serving<S: SessionStore>(
     reconfigure: Option<Reconfigure>,
     monitor: Monitor,
 ) {
-    let sockets = Sockets::new(socket, alt);
+    run_pairs(vec![(socket, alt)], engine, shutdown, options, reconfigure, monitor).await
+}
+
+/// [`run_serving`] on several bound addresses (`--bind` with a list): one pair of sockets each, a
+/// main socket and an optional alternate STUN one. Pair `k`'s sockets are `SocketId(2k)` and
+/// `SocketId(2k + 1)` for the engine, so a STUN answer leaves from the socket its request came
+/// in on; every other reply leaves from the main socket its receiver last sent from (by default
+/// the first of its address family). The first pair's main socket is read and written in
+/// batches, the others one datagram at a time. At most [`MAX_PAIRS`] pairs are served (the rest
+/// are ignored); with none, returns at once.
+pub async fn run_pairs<S: SessionStore>(
+    pairs: Vec<(UdpSocket, Option<UdpSocket>)>,
+    engine: Engine<S>,
+    shutdown: impl Future<Output = ()>,
+    options: ShellOptions,
+    reconfigure: Option<Reconfigure>,
+    monitor: Monitor,
+) {
+    let Some(sockets) = Sockets::new(pairs) else { return };
     #[cfg(target_os = "linux")]
     if options.io_batch > 1 {
         let io = batched::Batched::new(options.io_batch);

@@ -237,3 +237,140 @@ fn with_the_budget_on_the_proof_from_a_non_member_is_answered() {
     h.ask(v6(2), &format!("v:Room:B:{t}"), "v:ok");
     check(&h);
 }
+
+#[test]
+fn a_private_players_other_address_is_never_listed() {
+    let mut h = H::with(Config {
+        relay: rhp_server::RelayConfig { enabled: true, ..Default::default() },
+        ..Config::original()
+    });
+    lobby(&mut h, "Room");
+    h.send(addr(2), "q:Room:B");
+    let t = token(&mut h, addr(2), "Room", "B").unwrap();
+    h.ask(v6(2), &format!("v:Room:B:{t}"), "v:ok");
+    let out = start(&mut h, "Room");
+    assert!(!to(&out, addr(1)).is_empty());
+    assert!(out.iter().all(|s| !s.text.contains("2001:db8")), "{out:?}");
+    check(&h);
+}
+
+mod random {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::HashSet;
+
+    const SESSIONS: [&str; 2] = ["Room", "Hall"];
+    const NAMES: [&str; 3] = ["A", "B", "C"];
+
+    /// Four IPv4 and four IPv6 addresses.
+    fn at(i: usize) -> SocketAddr {
+        if i < 4 {
+            addr(i as u16 + 1)
+        } else {
+            v6(i as u16 - 3)
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        /// From player `p`'s IPv4 address, or its IPv6 one if `v6` (or, rarely, another's).
+        Req {
+            v6: bool,
+            other: bool,
+            kind: u8,
+            s: usize,
+            p: usize,
+            token: usize,
+        },
+        Advance(u64),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            // Joins, descriptors and whole proofs often enough that starts list some.
+            8 => (any::<bool>(), prop::bool::weighted(0.1), prop::sample::select(vec![0u8, 0, 1, 1, 1, 2, 2, 2, 3, 4, 4, 4, 5, 6, 7, 8, 9, 9, 9]), prop::sample::select(vec![0usize, 0, 0, 1]), 0..3usize, 0..4usize)
+                .prop_map(|(v6, other, kind, s, p, token)| Op::Req { v6, other, kind, s, p, token }),
+            1 => prop_oneof![Just(100u64), Just(1_500), Just(6_000)].prop_map(Op::Advance),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+        /// Random requests (`v:` steps with tokens the engine handed out, to anyone, or made up)
+        /// from a pool of IPv4 and IPv6 addresses: the invariants (the side table's bound
+        /// included) hold after every step, and every other address a start message lists was
+        /// taken with `v:ok` for that name from that address.
+        #[test]
+        fn random_v_steps_keep_the_table_bounded_and_list_only_proven_addresses(
+            ops in proptest::collection::vec(op(), 1..200),
+            budget in any::<bool>(),
+        ) {
+            let config = if budget {
+                Config { create_rate: 0, ..Config::default() }
+            } else {
+                Config::original()
+            };
+            let mut h = H::with(config);
+            let mut tokens: Vec<String> = vec!["0123456789ab".into()];
+            let mut proven: HashSet<(String, SocketAddr)> = HashSet::new();
+            for op in ops {
+                let out = match op {
+                    Op::Advance(ms) => h.advance(Duration::from_millis(ms)),
+                    Op::Req { v6, other, kind, s, p, token } => {
+                        let from = (p + usize::from(other)) % 4 + if v6 { 4 } else { 0 };
+                        let (s, p) = (SESSIONS[s], NAMES[p]);
+                        let text = match kind {
+                            0 => format!("h:{s}:{p}:3"),
+                            1 => format!("c:{s}:{p}"),
+                            2 => format!("e:{s}:{p}:cone"),
+                            3 | 4 => format!("v:{s}:{p}"),
+                            // Mostly the latest token handed out.
+                            5 | 6 => format!("v:{s}:{p}:{}", tokens[tokens.len() - 1 - token % tokens.len()]),
+                            7 => format!("x:{s}:{p}"),
+                            8 => format!("k:{s}:{p}"),
+                            _ => format!("s:{s}:{p}"),
+                        };
+                        let mut out = h.send_bytes(at(from), text.as_bytes());
+                        // Kind 4 goes on with step 2 from the other family, as our client does.
+                        let token = out.iter().find_map(|s| match Reply::parse(&s.bytes) {
+                            Ok(Reply::AlsoToken(t)) => Some(t),
+                            _ => None,
+                        });
+                        let mut steps = vec![(from, out.clone())];
+                        if let (4, Some(t)) = (kind, token) {
+                            let other = (from + 4) % 8;
+                            let more = h.send_bytes(at(other), format!("v:{s}:{p}:{t}").as_bytes());
+                            steps.push((other, more.clone()));
+                            out.extend(more);
+                        }
+                        for (from, sent) in steps {
+                            for sent in sent.iter().filter(|x| x.text == "v:ok") {
+                                prop_assert_eq!(sent.to, at(from));
+                                proven.insert((p.to_owned(), at(from)));
+                            }
+                        }
+                        out
+                    }
+                };
+                for sent in &out {
+                    if let Ok(Reply::AlsoToken(t)) = Reply::parse(&sent.bytes) {
+                        tokens.push(t);
+                    }
+                    if let Ok(Reply::Start { peers, .. }) = Reply::parse(&sent.bytes) {
+                        for pair in peers.windows(2) {
+                            if pair[0].name == pair[1].name {
+                                let key = (pair[1].name.clone(), pair[1].addr);
+                                prop_assert!(proven.contains(&key), "{:?} listed unproven", key);
+                            }
+                        }
+                    } else {
+                        prop_assert!(!sent.text.starts_with("s:"), "unparsable {:?}", sent.text);
+                    }
+                }
+                h.engine.check_invariants().map_err(TestCaseError::fail)?;
+                let snap = h.engine.snapshot();
+                prop_assert!(snap.also_held <= h.engine.player_count());
+            }
+        }
+    }
+}

@@ -13,6 +13,7 @@
 //! delivery goes into a digest ([`Sim::digest_value`]): same seed, same digest.
 
 use crate::endpoint::{ClientEndpoint, ClientOut, ServerEndpoint, ALT, WATCH};
+use crate::firewall::Firewall;
 use crate::link::Link;
 use crate::nat::Nat;
 use crate::rng::Rng;
@@ -22,13 +23,19 @@ use rhp_io::{Input, SocketId, Transmit};
 use rhp_lab::nat::NatType;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 /// The server's main address.
 pub const SERVER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 10)), 57775);
 /// The server's alternate STUN address (the clients' default: main port + 1).
 pub const SERVER_ALT: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 10)), 57776);
+/// The server's IPv6 address (the same one dual-stack socket: the engine sees `MAIN`).
+pub const SERVER6: SocketAddr =
+    SocketAddr::new(IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0xffff, 0, 0, 0, 0, 0x10)), 57775);
+/// The server's IPv6 alternate STUN address.
+pub const SERVER6_ALT: SocketAddr =
+    SocketAddr::new(IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0xffff, 0, 0, 0, 0, 0x10)), 57776);
 
 /// Most steps of one run: a bound that only a livelock reaches.
 const MAX_STEPS: u64 = 20_000_000;
@@ -89,11 +96,14 @@ pub enum Verdict {
 }
 
 /// A site: one or more NAT routers in a chain (innermost first), and the clients behind them.
-/// No NAT at all: the clients have public addresses.
+/// No NAT at all: the clients have public addresses. A dual-stack site also routes IPv6,
+/// untranslated, through a stateful firewall: its clients have `2001:db8:<n>::<k>` too.
 #[derive(Debug)]
 pub struct Site {
     /// The routers, innermost first.
     pub nats: Vec<Nat>,
+    /// Its IPv6 firewall; `None`: no IPv6 at this site.
+    pub firewall: Option<Firewall>,
     /// The second octet of the inside prefix: clients are `10.<n>.0.<k>`.
     net: u8,
     members: usize,
@@ -107,6 +117,8 @@ pub struct Client {
     pub site: usize,
     /// Its inside address.
     pub ip: IpAddr,
+    /// Its IPv6 address (a dual-stack site's clients): its sockets serve both families.
+    pub ip6: Option<IpAddr>,
     /// Its access link (both directions).
     pub link: Link,
     /// Its sockets: id → local port.
@@ -126,6 +138,13 @@ impl Client {
     /// The local address of socket `id`.
     pub fn local(&self, id: SocketId) -> Option<SocketAddr> {
         self.sockets.get(&id).map(|p| SocketAddr::new(self.ip, *p))
+    }
+
+    /// The source address of socket `id` towards `to`: its IPv6 address for an IPv6
+    /// destination (none without one), else its IPv4 one.
+    pub fn local_towards(&self, id: SocketId, to: SocketAddr) -> Option<SocketAddr> {
+        let ip = if to.is_ipv6() { self.ip6? } else { self.ip };
+        self.sockets.get(&id).map(|p| SocketAddr::new(ip, *p))
     }
 }
 
@@ -242,7 +261,15 @@ impl Sim {
                 Nat::new(*kind, IpAddr::V4(ip), self.rng.fork())
             })
             .collect();
-        self.sites.push(Site { nats, net, members: 0 });
+        self.sites.push(Site { nats, firewall: None, net, members: 0 });
+        n
+    }
+
+    /// A dual-stack site: behind `nats` for IPv4 (as [`Sim::add_site`]), and on IPv6 with public
+    /// addresses behind a stateful firewall ([`Firewall`]).
+    pub fn add_dual_site(&mut self, nats: &[NatType]) -> usize {
+        let n = self.add_site(nats);
+        self.sites[n].firewall = Some(Firewall::default());
         n
     }
 
@@ -259,6 +286,10 @@ impl Sim {
         } else {
             IpAddr::V4(Ipv4Addr::new(10, s.net, 0, host))
         };
+        let ip6 = s
+            .firewall
+            .as_ref()
+            .map(|_| IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, u16::from(s.net), 0, 0, 0, 0, u16::from(host))));
         let endpoint = ClientEndpoint::new(config, self.now).expect("a valid client config");
         let mut sockets = BTreeMap::new();
         sockets.insert(SocketId::MAIN, MAIN_PORT);
@@ -267,6 +298,7 @@ impl Sim {
             endpoint,
             site,
             ip,
+            ip6,
             link,
             sockets,
             next_port: MAIN_PORT + 1,
@@ -435,7 +467,12 @@ impl Sim {
         while self.server.as_mut().is_some_and(|s| s.poll_transmit(&mut out)) {
             n += 1;
             assert!(n < 1_000_000, "the server keeps sending");
-            let from = if out.via == ALT { SERVER_ALT } else { SERVER };
+            let from = match (out.via == ALT, out.to.is_ipv6()) {
+                (false, false) => SERVER,
+                (true, false) => SERVER_ALT,
+                (false, true) => SERVER6,
+                (true, true) => SERVER6_ALT,
+            };
             if !self.server_muted {
                 self.emit(Node::Server, out.via, from, out.to, out.data.clone());
             }
@@ -456,7 +493,7 @@ impl Sim {
                 match self.clients[i].endpoint.poll() {
                     ClientOut::Transmit(t) if t.via == SocketId::MAIN => main.push(t),
                     ClientOut::Transmit(t) => {
-                        let Some(from) = self.clients[i].local(t.via) else { continue };
+                        let Some(from) = self.clients[i].local_towards(t.via, t.to) else { continue };
                         if self.clients[i].running {
                             self.emit(Node::Client(i), t.via, from, t.to, t.data);
                         }
@@ -482,7 +519,7 @@ impl Sim {
                 }
             }
             for t in main {
-                let Some(from) = self.clients[i].local(t.via) else { continue };
+                let Some(from) = self.clients[i].local_towards(t.via, t.to) else { continue };
                 if self.clients[i].running {
                     self.emit(Node::Client(i), t.via, from, t.to, t.data);
                 }
@@ -532,14 +569,21 @@ impl Sim {
                 }
                 let now = self.now;
                 let site = &mut self.sites[self.clients[i].site];
-                if site.nats.len() == 1 && p.to.ip() == site.nats[0].public_ip {
-                    return self.hairpin(i, p, &delays);
+                if p.to.is_ipv6() {
+                    // Untranslated, through the site's firewall (no IPv6 there: nowhere).
+                    let Some(fw) = &mut site.firewall else { return };
+                    fw.egress(now, p.from, p.to);
+                    (delays, p.from)
+                } else {
+                    if site.nats.len() == 1 && p.to.ip() == site.nats[0].public_ip {
+                        return self.hairpin(i, p, &delays);
+                    }
+                    let mut src = p.from;
+                    for nat in &mut site.nats {
+                        src = nat.egress(now, src, p.to);
+                    }
+                    (delays, src)
                 }
-                let mut src = p.from;
-                for nat in &mut site.nats {
-                    src = nat.egress(now, src, p.to);
-                }
-                (delays, src)
             }
         };
         for d in delays {
@@ -610,7 +654,7 @@ impl Sim {
         to: SocketAddr,
         data: Vec<u8>,
     ) {
-        if to.ip() == SERVER.ip() {
+        if to.ip() == SERVER.ip() || to.ip() == SERVER6.ip() {
             if self.server_muted {
                 return;
             }
@@ -630,6 +674,9 @@ impl Sim {
             return;
         }
         let now = self.now;
+        if to.is_ipv6() {
+            return self.arrive_v6(from, to, data);
+        }
         let Some(site_n) =
             self.sites.iter().position(|s| s.nats.last().is_some_and(|n| n.public_ip == to.ip()))
         else {
@@ -648,6 +695,18 @@ impl Sim {
         }
         if let Some((i, via)) = self.listener(site_n, inside) {
             self.through_link(i, via, from, inside, data);
+        }
+    }
+
+    /// An IPv6 datagram at a dual-stack site: its firewall lets it in only on an open flow.
+    fn arrive_v6(&mut self, from: SocketAddr, to: SocketAddr, data: Vec<u8>) {
+        let now = self.now;
+        let Some(i) = self.clients.iter().position(|c| c.ip6 == Some(to.ip())) else { return };
+        let site = self.clients[i].site;
+        let open = self.sites[site].firewall.as_mut().is_some_and(|fw| fw.ingress(now, from, to));
+        let via = self.clients[i].sockets.iter().find(|(_, p)| **p == to.port()).map(|(id, _)| *id);
+        if let (true, Some(via)) = (open, via) {
+            self.through_link(i, via, from, to, data);
         }
     }
 

@@ -59,6 +59,7 @@ fn zero_factor_and_no_caps_are_the_original() {
 #[test]
 fn alt_port_defaults_to_the_next_port_and_zero_is_off() {
     let parse = |flags: &[&str]| ServeOnly::try_parse_from(flags).expect("flags parse").args;
+    let alt_port = |a: &ServeArgs| alt_port(a, a.port);
     assert_eq!(alt_port(&parse(&["serve"])), Some(57776));
     assert_eq!(alt_port(&parse(&["serve", "--port", "4000"])), Some(4001));
     assert_eq!(alt_port(&parse(&["serve", "--port", "65535"])), None);

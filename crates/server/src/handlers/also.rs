@@ -6,7 +6,7 @@
 //! 2. `v:S:P:<token>` from an address X of the other family than P's session address, in open
 //!    session S: a token valid for P's current session address makes X P's other address (kept
 //!    beside the session, see [`crate::also`]), answered `v:ok` to X (through the budget like any
-//!    answer: 4 bytes for a request of at least 17).
+//!    answer: 4 bytes for a request of at least 18).
 //!
 //! Anything else (no such session or player, a session already starting, a player not ours, step 1
 //! from elsewhere, step 2 from the same family, a wrong token) is dropped without an answer and
@@ -51,7 +51,7 @@ impl<S: SessionStore> Cx<'_, S> {
         if !visibility::ours(&session.players[index]) {
             return false;
         }
-        let token = self.proof.token(name, session.id, player, from);
+        let Some(token) = self.proof.token(name, session.id, player, from) else { return false };
         // The token is ASCII hex.
         let token = std::str::from_utf8(&token).unwrap_or_default();
         self.out.also_token(now, from, token)

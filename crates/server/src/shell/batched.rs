@@ -46,7 +46,7 @@ impl MainIo for Batched {
     }
 
     async fn receive<S: SessionStore>(&mut self, sockets: &Sockets, engine: &mut Engine<S>) {
-        let socket = &sockets.main;
+        let socket = sockets.main();
         let fd = socket.as_raw_fd();
         for _ in 0..BATCHES_PER_WAKE {
             // A short batch means the queue is empty: the closure then reports WouldBlock, so
@@ -74,6 +74,7 @@ impl MainIo for Batched {
             let now = Instant::now();
             for i in 0..got {
                 if let Some((data, Some(from))) = self.rx.get(i) {
+                    sockets.note(SocketId::MAIN, from);
                     feed(engine, now, SocketId::MAIN, from, data);
                 }
             }
@@ -91,8 +92,9 @@ impl MainIo for Batched {
                     break;
                 }
                 log_out(&self.out);
-                // The alternate socket's few answers, and an oversized datagram, go on their own.
-                if self.out.via != SocketId::MAIN
+                // What leaves from another socket (the alternate socket's few answers, other
+                // bound addresses), and an oversized datagram, go on their own.
+                if !sockets.on_first(&self.out)
                     || !self.tx.push(Some(sockets.wire_to(&self.out)), &self.out.data)
                 {
                     sockets.send(&self.out).await;
@@ -101,7 +103,7 @@ impl MainIo for Batched {
             if self.tx.is_empty() {
                 return;
             }
-            send_batch(&sockets.main, &mut self.tx).await;
+            send_batch(sockets.main(), &mut self.tx).await;
         }
     }
 }

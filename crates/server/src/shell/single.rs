@@ -31,8 +31,9 @@ impl MainIo for Single {
         Ok(())
     }
 
-    async fn receive<S: SessionStore>(&mut self, _sockets: &Sockets, engine: &mut Engine<S>) {
+    async fn receive<S: SessionStore>(&mut self, sockets: &Sockets, engine: &mut Engine<S>) {
         if let Some((n, from)) = self.got.take() {
+            sockets.note(SocketId::MAIN, from);
             let data = self.rx.get(..n).unwrap_or(&self.rx[..]);
             feed(engine, Instant::now(), SocketId::MAIN, from, data);
         }
