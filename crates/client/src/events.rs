@@ -88,8 +88,9 @@ pub enum Event {
         /// Birthday probes we sent until then (easy side of the birthday path only).
         probes: Option<u32>,
     },
-    /// A peer that was reached through the relay now has a direct path too: its datagrams go
-    /// there from now on (relayed ones still in flight are still delivered).
+    /// A peer that was reached through the relay now has a direct path too, or a dual-stack peer
+    /// connected over IPv4 answered over IPv6: its datagrams go there from now on (those still
+    /// in flight on the old path are still delivered).
     Upgraded {
         /// The peer.
         peer: String,

@@ -141,6 +141,16 @@ impl PeerState {
         self.reported.ip() == ip || self.other.is_some_and(|o| o.ip() == ip)
     }
 
+    /// Whether a datagram that answers us on (`via`, `from`) moves its connected path: it came
+    /// from its IPv6 address (see `Punch::prefer_other_family`) while the path is IPv4.
+    pub(crate) fn prefers(&self, via: SocketId, from: SocketAddr) -> bool {
+        self.is_connected()
+            && via == SocketId::MAIN
+            && from.is_ipv6()
+            && self.other == Some(from)
+            && self.pinned.is_some_and(|a| a.is_ipv4())
+    }
+
     /// It left or fell silent.
     pub(crate) fn is_gone(&self) -> bool {
         matches!(self.status, PeerStatus::Left(_))

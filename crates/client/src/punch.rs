@@ -848,6 +848,8 @@ impl Punch {
         p.last_heard = Some(now);
         if leave {
             self.mark_left(idx, LeaveReason::Left, now, out);
+        } else if p.prefers(SocketId::MAIN, from) {
+            self.prefer_other_family(idx, now, from, out);
         }
     }
 
@@ -863,17 +865,24 @@ impl Punch {
         from: SocketAddr,
         out: &mut Outbox,
     ) -> Option<(String, Vec<u8>)> {
-        let idx = self.peers.iter().position(|p| p.owns_path(via, from)).or_else(|| {
-            let mut same_ip = self.peers.iter().enumerate().filter(|(_, p)| p.knows_ip(from.ip()));
-            let (i, p) = same_ip.next()?;
-            let many_paths = p.pinned.is_some() && p.plan != Plan::Plain && p.plan != Plan::PredictedByPeer;
-            (many_paths && same_ip.next().is_none()).then_some(i)
-        })?;
+        let idx =
+            self.peers.iter().position(|p| p.owns_path(via, from) || p.prefers(via, from)).or_else(|| {
+                let mut same_ip = self.peers.iter().enumerate().filter(|(_, p)| p.knows_ip(from.ip()));
+                let (i, p) = same_ip.next()?;
+                let many_paths =
+                    p.pinned.is_some() && p.plan != Plan::Plain && p.plan != Plan::PredictedByPeer;
+                (many_paths && same_ip.next().is_none()).then_some(i)
+            })?;
         let p = &mut self.peers[idx];
         if p.is_gone() {
             return None;
         }
         p.last_heard = Some(now);
+        if p.prefers(via, from) {
+            self.prefer_other_family(idx, now, from, out);
+            return Some((self.peers[idx].name.clone(), bytes.to_vec()));
+        }
+        let p = &mut self.peers[idx];
         p.heard_on(via, from);
         // Data that connects the peer names the path it came on: pin that one. The last
         // greeting heard may be from a socket the peer has closed since (a birthday hard side
@@ -942,6 +951,10 @@ impl Punch {
         let first_heard = p.pinned.is_none();
         if p.pinned != Some(from) || p.via != via {
             if p.is_connected() {
+                if answers_us && p.prefers(via, from) {
+                    self.prefer_other_family(idx, now, from, out);
+                    return Some(false);
+                }
                 // The path is settled; a late datagram from another socket or port (a birthday
                 // probe, a second window port) must not move it.
                 tracing::trace!(peer = %p.name, %from, %via, "ignoring a datagram off the connected path");
@@ -1068,6 +1081,29 @@ impl Punch {
         }
         self.check_done(now, out);
         self.hard_side(now, out);
+    }
+
+    /// Happy Eyeballs' preference, kept after the race: a peer connected over IPv4 that answers
+    /// us from its IPv6 address (its `other`: no NAT translates it, no birthday socket closes it)
+    /// moves there. The two sides pin independently, each its first answer, so without this a
+    /// pair where both families work often ended with one side on each (the lab's dual-stack
+    /// full-cone row: 20 of 20 clean); now the side on IPv4 follows as soon as anything of the
+    /// peer's comes over IPv6 (a `c:`, data, a keepalive), and both keep the IPv6 flows open.
+    fn prefer_other_family(&mut self, idx: usize, now: Instant, from: SocketAddr, out: &mut Outbox) {
+        let after = now - self.started_at;
+        let p = &mut self.peers[idx];
+        tracing::debug!(peer = %p.name, %from, "the peer answered over IPv6: its path moves there");
+        p.pinned = Some(from);
+        p.via = SocketId::MAIN;
+        p.heard_on(SocketId::MAIN, from);
+        p.method = Some(Method::Plain);
+        out.event(Event::Upgraded {
+            peer: p.name.clone(),
+            addr: from,
+            after_start: after,
+            method: Method::Plain,
+            probes: None,
+        });
     }
 
     fn vote(&mut self, port: u16) {

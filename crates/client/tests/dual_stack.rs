@@ -141,3 +141,35 @@ fn another_ip_under_the_peer_name_is_not_taken() {
     feed(&mut e, now + 20 * MS, SocketId::MAIN, addr("[2001:db8::66]:41000"), b"c:Alice:41000");
     assert_eq!(e.peers()[0].addr, None, "{:?}", e.peers());
 }
+
+#[test]
+fn a_peer_connected_over_ipv4_moves_to_ipv6_when_it_answers_there() {
+    let (mut e, now) = joiner();
+    feed(&mut e, now, SocketId::MAIN, SERVER, b"i:Alice:Bob");
+    feed(
+        &mut e,
+        now + 10 * MS,
+        SocketId::MAIN,
+        SERVER,
+        b"s:40001:Alice:203.0.113.9:41000;Alice:[2001:db8::9]:41000",
+    );
+    let v4 = addr("203.0.113.9:41000");
+    feed(&mut e, now + 20 * MS, SocketId::MAIN, v4, b"g:Alice:41000:40001");
+    feed(&mut e, now + 21 * MS, SocketId::MAIN, v4, b"c:Alice:41000");
+    assert_eq!(e.peers()[0].addr, Some(v4));
+    // A keepalive from another IPv6 address is not hers: nothing moves.
+    feed(&mut e, now + 30 * MS, SocketId::MAIN, addr("[2001:db8::66]:41000"), b"a:Alice");
+    assert_eq!(e.peers()[0].addr, Some(v4));
+    // Hers: the path moves to IPv6, reported as an upgrade.
+    let v6 = addr("[2001:db8::9]:41000");
+    let o = feed(&mut e, now + 40 * MS, SocketId::MAIN, v6, b"a:Alice");
+    assert_eq!(e.peers()[0].addr, Some(v6));
+    assert!(
+        o.events.iter().any(|ev| matches!(ev, rhp_client::Event::Upgraded { addr, .. } if *addr == v6)),
+        "{:?}",
+        o.events
+    );
+    // And it stays there: IPv4 answers no longer move it back.
+    feed(&mut e, now + 50 * MS, SocketId::MAIN, v4, b"c:Alice:41000");
+    assert_eq!(e.peers()[0].addr, Some(v6));
+}
