@@ -56,8 +56,10 @@
 //!   TTL frees it), `error:session_non_existent` otherwise. Before the heartbeat runs out
 //!   (at most [`ClusterConfig::heartbeat_ttl`] + [`ClusterConfig::heartbeat_every`]) the dead
 //!   node's players get silence, as from a dead single server.
-//! - **Peers' addresses come from the configuration** ([`ClusterConfig::peers`]) in this first
-//!   step; the node heartbeat key is where the Redis shell will read them from.
+//! - **Peers' addresses** come from the configuration ([`ClusterConfig::peers`], what the
+//!   simulation uses) or, in production, from the peers' heartbeat keys: the shell
+//!   (`rhp-cluster-shell`) reads them with every live-nodes query and hands them over with
+//!   [`Node::set_peer`].
 //! - **A claim that fails says who holds the name** ([`store::StoreResult::Taken`], a `GET` in
 //!   the claim's pipeline), so a `h:` for a taken name costs one round trip, not two.
 //! - **The store requests datagrams cause are rate-bounded** per node

@@ -41,6 +41,9 @@ use tracing::{debug, info, warn};
 /// Most payload buffers kept for reuse.
 const POOL_MAX: usize = 256;
 
+/// Most peers a node keeps addresses for ([`Node::set_peer`]).
+pub const MAX_PEERS: usize = 1024;
+
 /// What a store request in flight is for.
 #[derive(Debug, Clone)]
 enum Purpose {
@@ -205,6 +208,16 @@ impl Node {
             peers_dead: self.dead.len(),
             ..self.status.clone()
         }
+    }
+
+    /// Learns (or updates) peer `id`'s cluster address, as the shell reads it from the peer's
+    /// heartbeat in the store ([`ClusterConfig::peers`] is the static alternative). This node's
+    /// own id is ignored; at most [`MAX_PEERS`] peers are kept (a new one beyond is ignored).
+    pub fn set_peer(&mut self, id: NodeId, addr: SocketAddr) {
+        if id == self.config.id || (self.peers.len() >= MAX_PEERS && !self.peers.contains_key(&id)) {
+            return;
+        }
+        self.peers.insert(id, addr);
     }
 
     /// Whether this node owns `name` (it claimed it and has not released it).
