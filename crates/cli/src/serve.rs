@@ -131,6 +131,10 @@ async fn serve(args: ServeArgs, reloader: Reloader, reconfigure: rhp_server::she
             return ExitCode::FAILURE;
         }
     };
+    let cluster = match crate::serve_cluster::prepare(&args.cluster).await {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
     match reloader.install() {
         Ok(reloads) => drop(tokio::spawn(reloads)),
         Err(e) => {
@@ -224,17 +228,30 @@ async fn serve(args: ServeArgs, reloader: Reloader, reconfigure: rhp_server::she
         None => info!("STUN on udp://{local}; no alternate port"),
     }
     let shell_options = rhp_server::shell::ShellOptions { io_batch: args.io_batch as usize };
-    let (ops, monitor) = match crate::ops::start(&args.ops, &socket, alt.as_ref()) {
-        Ok(started) => started,
-        Err(e) => {
-            error!("{e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let (ops, monitor) =
+        match crate::ops::start(&args.ops, &socket, alt.as_ref(), cluster.as_ref().map(|c| c.view())) {
+            Ok(started) => started,
+            Err(e) => {
+                error!("{e}");
+                return ExitCode::FAILURE;
+            }
+        };
     ops.ready(&format!("listening on udp://{local}"));
-    let engine = Engine::new(config);
-    rhp_server::shell::run_serving(socket, alt, engine, shutdown, shell_options, Some(reconfigure), monitor)
+    if let Some(cluster) = cluster {
+        cluster.serve(config, socket, alt, shutdown, reconfigure, monitor).await;
+    } else {
+        let engine = Engine::new(config);
+        rhp_server::shell::run_serving(
+            socket,
+            alt,
+            engine,
+            shutdown,
+            shell_options,
+            Some(reconfigure),
+            monitor,
+        )
         .await;
+    }
     ops.stopping();
     info!("stopped");
     ExitCode::SUCCESS

@@ -7,10 +7,11 @@
 use crate::store::{Answer, RedisStore};
 use crate::view::ClusterView;
 use rhp_cluster::store::RequestId;
-use rhp_cluster::{Node, CLUSTER};
+use rhp_cluster::{Node, NodeId, CLUSTER};
 use rhp_io::{Input, SocketId, Transmit};
 use rhp_server::shell::monitor::{self, Monitor};
 use rhp_server::{Redacted, ALT};
+use std::collections::HashMap;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -107,6 +108,8 @@ pub async fn run(
     let mut tx = Transmit::empty();
     let mut errors = ErrorLog { last: None, quiet: 0 };
     let mut next_view = Instant::now();
+    // The peers' addresses as last read from their heartbeats (to log what changes).
+    let mut peers: HashMap<NodeId, SocketAddr> = HashMap::new();
     loop {
         let now = Instant::now();
         monitor.turn(now, || node.engine().snapshot());
@@ -134,7 +137,11 @@ pub async fn run(
             Some((id, answer)) = answers.recv() => match answer {
                 Ok(a) => {
                     for n in &a.nodes {
-                        if let Some(addr) = n.cluster_addr {
+                        if let Some(addr) = n.cluster_addr.filter(|_| n.id != node.id()) {
+                            if peers.len() < rhp_cluster::node::MAX_PEERS && peers.insert(n.id, addr) != Some(addr) {
+                                let public = n.public_addr.map_or_else(|| "?".into(), |p| p.to_string());
+                                info!("cluster: {} frames at udp://{addr} (players at udp://{public})", n.id);
+                            }
                             node.set_peer(n.id, addr);
                         }
                     }

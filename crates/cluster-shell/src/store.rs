@@ -107,6 +107,11 @@ impl std::fmt::Debug for RedisStore {
     }
 }
 
+/// Whether `url` is a store address the client takes (checked before anything is bound).
+pub fn check_url(url: &str) -> Result<(), StoreError> {
+    redis::Client::open(url).map(|_| ()).map_err(|e| StoreError::BadUrl(url.to_string(), e.to_string()))
+}
+
 /// The heartbeat's value.
 pub fn heartbeat_value(cluster: SocketAddr, public: SocketAddr) -> String {
     format!("cluster={cluster} public={public}")

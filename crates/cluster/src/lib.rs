@@ -48,6 +48,10 @@
 //!   (the engine's budget factor for a stranger: the node is no reflector).
 //!   Sessions the node owns, and names in its cache, are served as before; the cache keeps its
 //!   entries past their time while the store is down (what the node knew is all it can know).
+//!   Only a request sent *after* the store's last answer marks it down when it misses its
+//!   deadline (one sent during the outage that answer ended says nothing new), and a store that
+//!   answers again gives the peers one heartbeat TTL before any is taken for dead (a restarted,
+//!   empty store has lost every heartbeat).
 //! - **A dead node is one whose heartbeat the store no longer has.** With every heartbeat a node
 //!   asks the store for the live nodes ([`store::StoreOp::Nodes`]); a peer missing from the list
 //!   is dead: its cached names are forgotten, and a request for a name it still holds (its claim

@@ -110,6 +110,9 @@ pub struct Node {
     /// Before this instant a peer missing from the live list is not taken for dead (nodes
     /// started together have not all written their first heartbeat yet).
     grace_until: Instant,
+    /// When the store last answered: a request sent before it that then misses its deadline
+    /// (it failed during the outage that answer ended) does not mark the store down again.
+    last_answer: Option<Instant>,
     /// Names this node claimed and has not released.
     owned: HashSet<String>,
     directory: Directory,
@@ -160,6 +163,7 @@ impl Node {
             peers: cluster.peers.iter().copied().collect(),
             dead: HashSet::new(),
             grace_until: now + cluster.heartbeat_ttl,
+            last_answer: None,
             owned: HashSet::new(),
             directory: Directory::new(cluster.cache_ttl, cluster.cache_max),
             entry: Routes::new(cluster.route_idle, cluster.route_max),
@@ -272,7 +276,11 @@ impl Node {
             self.status.store_up = true;
             // Claims may have run out meanwhile: refresh (and claim back) at the next tick.
             self.next_refresh = now;
+            // A store that restarted empty has lost every heartbeat: a peer missing from the
+            // live list is not taken for dead before it had the time to write its own again.
+            self.grace_until = self.grace_until.max(now + self.config.heartbeat_ttl);
         }
+        self.last_answer = Some(now);
         let Some((_, purpose)) = self.inflight.remove(&id) else { return };
         match purpose {
             Purpose::Held => {
@@ -614,7 +622,13 @@ impl Node {
         missed.sort_unstable();
         for id in missed {
             self.status.store_timeouts += 1;
-            if self.status.store_up {
+            // Sent after the store's last answer: it says the store is unreachable now.
+            let sent = self.inflight.get(&id).map(|(d, _)| *d - self.config.store_timeout);
+            let news = match (sent, self.last_answer) {
+                (Some(sent), Some(answer)) => sent >= answer,
+                _ => true,
+            };
+            if self.status.store_up && news {
                 warn!(
                     "{}: the store did not answer in {:?}: unreachable",
                     self.config.id, self.config.store_timeout
