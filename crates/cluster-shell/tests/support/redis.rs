@@ -18,6 +18,26 @@ pub struct Redis {
     pub port: u16,
 }
 
+/// Whether a test that needs `redis-server` must skip: it is not installed and this is not CI
+/// (under `CI=true` it must run: `scripts/test` installs it, so its absence panics).
+pub fn skip() -> bool {
+    let have = Command::new("redis-server")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if have {
+        return false;
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("CI=true but redis-server is not installed (scripts/test installs it)");
+    }
+    eprintln!(
+        "SKIPPED: redis-server is not installed (apt-get install redis-server, or scripts/test as root)"
+    );
+    true
+}
+
 /// A TCP port nobody listens on right now.
 pub fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
