@@ -77,12 +77,12 @@
 //!   not after [`ClusterConfig::cache_ttl`], and no datagram can circle between nodes.
 //!
 //! # Left for later sessions
-//! - **The Redis shell**: a tokio driver that binds the main, alternate and cluster sockets, runs
-//!   each [`store::StoreRequest`] on Redis/Valkey (the mapping is in [`store`]; claims, refreshes
-//!   and releases of one tick pipelined; a failed command is simply not answered, so the
-//!   deadline applies), feeds the answers back, and reads the peers' cluster addresses from the
-//!   heartbeat keys instead of [`ClusterConfig::peers`]; `/readyz` and metrics from
-//!   [`NodeStatus`]; the CLI flags (`--cluster-store`, node id, advertised addresses).
+//! - ~~The Redis shell~~: done in `rhp-cluster-shell` (the tokio driver, the store on Redis/Valkey,
+//!   peers read from the heartbeat keys) and `serve --cluster-store` (`/readyz`, `rhp_cluster_*`
+//!   metrics). Left there: a node's *public* address in the heartbeat is its main socket's bound
+//!   address (behind NAT or a load balancer it should be configurable), and the store's
+//!   operations of one tick go out concurrently on one multiplexed connection rather than as one
+//!   explicit pipeline.
 //! - **The relay's address in the grant**: today's grant names no address, so a relayed pair
 //!   whose players talk to different nodes relays through the entry nodes (client → entry →
 //!   owner → entry → client). Our clients should be told the owner's address and send relay
