@@ -42,7 +42,7 @@ fn join_and_start_latency_cross_node_against_same_node() {
     if support::cluster::redis::skip() {
         return;
     }
-    let c = Cluster::start(2, &["--start-rounds", "1"]);
+    let c = Cluster::start(2, &["--start-rounds", "1", "--create-rate", "0"]);
     for (label, joiner_node) in [("same node", 0usize), ("cross node", 1)] {
         let (mut joins, mut starts) = (Vec::new(), Vec::new());
         for i in 0..ROUNDS {

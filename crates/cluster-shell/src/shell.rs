@@ -56,9 +56,20 @@ impl Sockets {
         }
     }
 
-    async fn send(&self, tx: &Transmit) {
+    /// Whether each socket (main, alternate, cluster) is an IPv6 one (then an IPv4 destination
+    /// is written mapped): asked once, not per datagram.
+    fn families(&self) -> [bool; 3] {
+        let v6 = |s: Option<&UdpSocket>| s.is_some_and(|s| s.local_addr().is_ok_and(|a| a.is_ipv6()));
+        [v6(Some(&self.main)), v6(self.alt.as_ref()), v6(Some(&self.cluster))]
+    }
+
+    async fn send(&self, tx: &Transmit, v6: [bool; 3]) {
         let Some(socket) = self.socket(tx.via) else { return };
-        let v6 = socket.local_addr().is_ok_and(|a| a.is_ipv6());
+        let v6 = match tx.via {
+            SocketId::MAIN => v6[0],
+            v if v == ALT => v6[1],
+            _ => v6[2],
+        };
         if let Err(e) = socket.send_to(&tx.data, rhp_io::on_socket(tx.to, v6)).await {
             debug!("send to {} from {} failed: {e}", tx.to, tx.via);
         }
@@ -106,6 +117,7 @@ pub async fn run(
     let mut alt_rx = vec![0u8; RECV_BUF + 1];
     let mut cluster_rx = vec![0u8; FRAME_BUF];
     let mut tx = Transmit::empty();
+    let v6 = sockets.families();
     let mut errors = ErrorLog { last: None, quiet: 0 };
     let mut next_view = Instant::now();
     // The peers' addresses as last read from their heartbeats (to log what changes).
@@ -116,7 +128,7 @@ pub async fn run(
         if node.poll_timeout().is_some_and(|d| d <= now) {
             node.handle_input(Input::Timeout(now));
         }
-        drain(&mut node, &sockets, &store, &answers_tx, &mut tx).await;
+        drain(&mut node, &sockets, v6, &store, &answers_tx, &mut tx).await;
         if now >= next_view {
             next_view = now + VIEW_EVERY;
             view.update(node.status());
@@ -197,6 +209,7 @@ async fn feed(node: &mut Node, via: SocketId, got: io::Result<(usize, SocketAddr
 async fn drain(
     node: &mut Node,
     sockets: &Sockets,
+    v6: [bool; 3],
     store: &RedisStore,
     answers: &mpsc::UnboundedSender<StoreAnswer>,
     tx: &mut Transmit,
@@ -205,7 +218,7 @@ async fn drain(
         if enabled!(Level::DEBUG) {
             debug!("out {} {} {} bytes: {}", tx.to, tx.via, tx.data.len(), Redacted(&tx.data));
         }
-        sockets.send(tx).await;
+        sockets.send(tx, v6).await;
     }
     while let Some(request) = node.poll_store() {
         let store = store.clone();

@@ -92,7 +92,12 @@ impl Cluster {
             "--cluster-secret-file",
             &secret,
         ];
-        args.extend_from_slice(&FAST);
+        // A timer in `extra` replaces the fast one (a flag may be given once).
+        for pair in FAST.chunks(2) {
+            if !self.extra.iter().any(|e| e == pair[0]) {
+                args.extend_from_slice(pair);
+            }
+        }
         args.extend(self.extra.iter().map(String::as_str));
         let server = Server::start_args(&args, &self.dir);
         let line = server.wait_log("metrics on http://", Duration::from_secs(10)).expect("metrics line");
