@@ -64,6 +64,11 @@ fn create_join_start_confirm_kick_exit_across_nodes() {
     // A host on node 2, a joiner on node 1: the other way round works the same.
     let p = lobby(&c, "Back", 4, &[("Bob", 1), ("Alice", 0)]);
     p[1].ask("p:Back:Alice", "i:Bob:Alice");
+    // The metrics count it: node 1 claimed its three names and sent frames to the others' players.
+    let m = c.metrics(0);
+    assert!(m["rhp_cluster_store_operations_total{op=\"claim\"}"] >= 3.0, "{m:?}");
+    assert!(m["rhp_cluster_frames_total{direction=\"sent\"}"] > 0.0, "{m:?}");
+    assert_eq!(m["rhp_cluster_store_up"], 1.0);
 }
 
 #[test]

@@ -128,7 +128,7 @@ pub async fn run(
         if node.poll_timeout().is_some_and(|d| d <= now) {
             node.handle_input(Input::Timeout(now));
         }
-        drain(&mut node, &sockets, v6, &store, &answers_tx, &mut tx).await;
+        drain(&mut node, &sockets, v6, &view, &store, &answers_tx, &mut tx).await;
         if now >= next_view {
             next_view = now + VIEW_EVERY;
             view.update(node.status());
@@ -210,6 +210,7 @@ async fn drain(
     node: &mut Node,
     sockets: &Sockets,
     v6: [bool; 3],
+    view: &ClusterView,
     store: &RedisStore,
     answers: &mpsc::UnboundedSender<StoreAnswer>,
     tx: &mut Transmit,
@@ -221,6 +222,7 @@ async fn drain(
         sockets.send(tx, v6).await;
     }
     while let Some(request) = node.poll_store() {
+        view.store_started(&request.op);
         let store = store.clone();
         let answers = answers.clone();
         let wait = request.deadline.saturating_duration_since(Instant::now());

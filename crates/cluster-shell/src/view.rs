@@ -2,6 +2,7 @@
 //! loop's last update (every 100 ms at most) and the store's last error, shared behind a mutex
 //! the loop holds only to copy a few counters in.
 
+use rhp_cluster::store::StoreOp;
 use rhp_cluster::NodeStatus;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -21,6 +22,23 @@ pub struct Seen {
     pub store_error: Option<String>,
     /// Store commands that failed or did not answer in time.
     pub store_errors: u64,
+    /// Store operations started, by kind (in the order of [`STORE_OPS`]).
+    pub store_ops: [u64; 6],
+}
+
+/// The kinds of store operations, as the metrics label them.
+pub const STORE_OPS: [&str; 6] = ["claim", "refresh", "release", "lookup", "heartbeat", "nodes"];
+
+/// The index of `op`'s kind in [`STORE_OPS`].
+pub fn op_index(op: &StoreOp) -> usize {
+    match op {
+        StoreOp::Claim { .. } => 0,
+        StoreOp::Refresh { .. } => 1,
+        StoreOp::Release { .. } => 2,
+        StoreOp::Lookup { .. } => 3,
+        StoreOp::Heartbeat { .. } => 4,
+        StoreOp::Nodes => 5,
+    }
 }
 
 impl Seen {
@@ -55,6 +73,10 @@ impl ClusterView {
 
     pub(crate) fn update(&self, status: NodeStatus) {
         self.with(|s| s.status = Some(status));
+    }
+
+    pub(crate) fn store_started(&self, op: &StoreOp) {
+        self.with(|s| s.store_ops[op_index(op)] += 1);
     }
 
     pub(crate) fn store_answered(&self) {

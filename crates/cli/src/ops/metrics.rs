@@ -374,6 +374,15 @@ fn cluster(o: &mut Out<'_, '_>, seen: &Seen) -> fmt::Result {
         None,
         s.store_requests,
     )?;
+    let ops: Vec<(&str, u64)> =
+        rhp_cluster_shell::view::STORE_OPS.iter().copied().zip(seen.store_ops).collect();
+    o.counters(
+        "rhp_cluster_store_operations",
+        "Store operations started, by kind (claim, refresh, release, lookup, heartbeat, nodes: the live-nodes query).",
+        None,
+        "op",
+        &ops,
+    )?;
     o.counter(
         "rhp_cluster_store_timeouts",
         "Store requests that missed their deadline.",
