@@ -131,3 +131,20 @@ fn the_store_stopped_and_restarted() {
         assert!(c.metrics(k).get("rhp_cluster_store_up") == Some(&1.0));
     }
 }
+
+#[test]
+fn a_graceful_stop_frees_the_nodes_names_at_once() {
+    if support::cluster::redis::skip() {
+        return;
+    }
+    // Claims for 30 s: freed by the stop, not by their TTL.
+    let mut c = Cluster::start(2, &["--cluster-claim-ttl-ms", "30000"]);
+    c.peer(1).ask("h:Gone:Host:4", "i:Host");
+    let stopped = Instant::now();
+    c.nodes[1].as_ref().expect("node 2").server.signal("TERM");
+    assert!(c.nodes[1].as_mut().expect("node 2").server.wait_exit(Duration::from_secs(5)).is_some());
+    let p = c.peer(0);
+    let got = resend_until(&p, "h:Gone:New:4", Duration::from_secs(5), |m| m == "i:New");
+    let (_, at) = got.expect("the stopped node's name is free");
+    assert!(at - stopped < Duration::from_secs(5), "{:?}", at - stopped);
+}

@@ -139,6 +139,7 @@ pub async fn run(
             biased;
             () = &mut shutdown => {
                 info!("shutting down");
+                leave(&mut node, &store).await;
                 view.update(node.status());
                 return;
             }
@@ -235,6 +236,35 @@ async fn drain(
             // The loop may be gone (shutdown): nothing to do then.
             let _ = answers.send((request.id, answer));
         });
+    }
+}
+
+/// A graceful stop: the node's names are released and its heartbeat deleted, all at once and
+/// bounded by the store's timeout (a store that is down leaves them to their TTLs).
+async fn leave(node: &mut Node, store: &RedisStore) {
+    node.shutdown(Instant::now());
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut released = 0usize;
+    while let Some(request) = node.poll_store() {
+        let store = store.clone();
+        released += usize::from(matches!(request.op, rhp_cluster::store::StoreOp::Release { .. }));
+        tasks.spawn(async move { store.run(&request.op).await.is_ok() });
+    }
+    let (id, s) = (node.id(), store.clone());
+    tasks.spawn(async move { s.forget(id).await.is_ok() });
+    let done = tokio::time::timeout(store.config().timeout, async {
+        let mut ok = 0usize;
+        while let Some(r) = tasks.join_next().await {
+            ok += usize::from(matches!(r, Ok(true)));
+        }
+        ok
+    })
+    .await;
+    match done {
+        Ok(ok) => info!("cluster: {released} names released, heartbeat removed ({ok} store operations done)"),
+        Err(_) => {
+            warn!("cluster: the store did not answer in time: this node's names are freed by their TTL")
+        }
     }
 }
 

@@ -230,6 +230,14 @@ impl RedisStore {
         Ok(Answer { result, nodes: Vec::new() })
     }
 
+    /// Deletes this node's heartbeat (a graceful shutdown: the others take it for dead at their
+    /// next live-nodes query, not a heartbeat TTL later).
+    pub async fn forget(&self, node: NodeId) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let _: i64 = redis::cmd("DEL").arg(self.node_key(node)).query_async(&mut conn).await?;
+        Ok(())
+    }
+
     async fn live_nodes(&self, conn: &mut ConnectionManager) -> Result<Vec<LiveNode>, StoreError> {
         let pattern = format!("{}n:*", self.config.prefix);
         let mut keys: Vec<String> = Vec::new();

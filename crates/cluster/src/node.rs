@@ -224,6 +224,17 @@ impl Node {
         self.peers.insert(id, addr);
     }
 
+    /// The node is stopping (a graceful shutdown): every name it owns is released in the store at
+    /// once (queued for [`Node::poll_store`]), so that its sessions' names are free for other
+    /// nodes now, not a claim's TTL later. Its sessions end with the process.
+    pub fn shutdown(&mut self, now: Instant) {
+        let mut names: Vec<String> = self.owned.drain().collect();
+        names.sort_unstable();
+        for name in names {
+            self.ask(now, StoreOp::Release { name, owner: self.config.id }, Purpose::Fire);
+        }
+    }
+
     /// Whether this node owns `name` (it claimed it and has not released it).
     pub fn owns(&self, name: &str) -> bool {
         self.owned.contains(name)
