@@ -228,30 +228,24 @@ async fn serve(args: ServeArgs, reloader: Reloader, reconfigure: rhp_server::she
         None => info!("STUN on udp://{local}; no alternate port"),
     }
     let shell_options = rhp_server::shell::ShellOptions { io_batch: args.io_batch as usize };
-    let (ops, monitor) =
-        match crate::ops::start(&args.ops, &socket, alt.as_ref(), cluster.as_ref().map(|c| c.view())) {
-            Ok(started) => started,
-            Err(e) => {
-                error!("{e}");
-                return ExitCode::FAILURE;
-            }
-        };
+    let view = cluster.as_ref().map(|c| c.view());
+    let (ops, monitor) = match crate::ops::start(&args.ops, &socket, alt.as_ref(), view) {
+        Ok(started) => started,
+        Err(e) => {
+            error!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
     ops.ready(&format!("listening on udp://{local}"));
     if let Some(cluster) = cluster {
         cluster.serve(config, socket, alt, shutdown, reconfigure, monitor).await;
-    } else {
-        let engine = Engine::new(config);
-        rhp_server::shell::run_serving(
-            socket,
-            alt,
-            engine,
-            shutdown,
-            shell_options,
-            Some(reconfigure),
-            monitor,
-        )
-        .await;
+        ops.stopping();
+        info!("stopped");
+        return ExitCode::SUCCESS;
     }
+    let engine = Engine::new(config);
+    rhp_server::shell::run_serving(socket, alt, engine, shutdown, shell_options, Some(reconfigure), monitor)
+        .await;
     ops.stopping();
     info!("stopped");
     ExitCode::SUCCESS

@@ -145,9 +145,15 @@ fn store_operations_per_session_lifecycle() {
         }
         // The end: the session is deleted after its start rounds; its name is released.
         let end = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < end && c.metrics(0).get("rhp_cluster_owned_names") != Some(&0.0) {
+        let ended = |m: &std::collections::HashMap<String, f64>| {
+            let sessions = m["rhp_sessions{phase=\"open\"}"] + m["rhp_sessions{phase=\"starting\"}"];
+            sessions == 0.0 && m["rhp_cluster_owned_names"] == 0.0
+        };
+        // (The cluster's figures lag the engine's by up to 100 ms: both must say it ended.)
+        while Instant::now() < end && !ended(&c.metrics(0)) {
             std::thread::sleep(Duration::from_millis(50));
         }
+        std::thread::sleep(Duration::from_millis(200));
         // (The scrape itself is no store operation.)
         println!("store operations, create → join ×3 → start → end, {label}: {}", ops(&c) - before);
     }
