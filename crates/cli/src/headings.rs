@@ -9,4 +9,5 @@ pub const CAPS: &str = "Caps (per source IP and in total)";
 pub const NAT: &str = "NAT traversal and relay";
 pub const LOGGING: &str = "Logging";
 pub const METRICS: &str = "Metrics and health";
+pub const CLUSTER: &str = "Cluster (several nodes sharing session names through Redis/Valkey)";
 pub const CONFIG: &str = "Configuration";

@@ -32,6 +32,7 @@ mod reload;
 mod resolve;
 mod serve;
 mod serve_args;
+mod serve_cluster;
 mod stop;
 mod stream;
 #[cfg(test)]

@@ -131,6 +131,16 @@ async fn serve(args: ServeArgs, reloader: Reloader, reconfigure: rhp_server::she
             return ExitCode::FAILURE;
         }
     };
+    let cluster = match crate::serve_cluster::prepare(&args.cluster).await {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if cluster.is_some() && args.bind.0.len() > 1 {
+        error!(
+            "--cluster-store: a cluster node serves one --bind address (`::` for both families), not a list"
+        );
+        return ExitCode::from(2);
+    }
     match reloader.install() {
         Ok(reloads) => drop(tokio::spawn(reloads)),
         Err(e) => {
@@ -210,7 +220,8 @@ async fn serve(args: ServeArgs, reloader: Reloader, reconfigure: rhp_server::she
     }
     let shell_options = rhp_server::shell::ShellOptions { io_batch: args.io_batch as usize };
     // The operations endpoints watch the first address's sockets.
-    let (ops, monitor) = match crate::ops::start(&args.ops, &pairs[0].0, pairs[0].1.as_ref()) {
+    let view = cluster.as_ref().map(|c| c.view());
+    let (ops, monitor) = match crate::ops::start(&args.ops, &pairs[0].0, pairs[0].1.as_ref(), view) {
         Ok(started) => started,
         Err(e) => {
             error!("{e}");
@@ -218,6 +229,14 @@ async fn serve(args: ServeArgs, reloader: Reloader, reconfigure: rhp_server::she
         }
     };
     ops.ready(&format!("listening on {listening}"));
+    if let Some(cluster) = cluster {
+        // Cluster mode serves one address (checked before binding): its main and alternate socket.
+        let Some((socket, alt)) = pairs.into_iter().next() else { return ExitCode::FAILURE };
+        cluster.serve(config, socket, alt, shutdown, reconfigure, monitor).await;
+        ops.stopping();
+        info!("stopped");
+        return ExitCode::SUCCESS;
+    }
     let engine = Engine::new(config);
     rhp_server::shell::run_pairs(pairs, engine, shutdown, shell_options, Some(reconfigure), monitor).await;
     ops.stopping();

@@ -239,6 +239,9 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub ops: crate::ops::OpsArgs,
 
+    #[command(flatten)]
+    pub cluster: Box<crate::serve_cluster::ClusterArgs>,
+
     /// Read settings from this TOML file (every flag above has a key; see
     /// config/rabid-hole-punch.toml). Flags and RHP_* variables beat it. SIGHUP re-reads it.
     #[arg(long, value_name = "FILE", help_heading = CONFIG)]

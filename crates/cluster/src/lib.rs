@@ -48,6 +48,10 @@
 //!   (the engine's budget factor for a stranger: the node is no reflector).
 //!   Sessions the node owns, and names in its cache, are served as before; the cache keeps its
 //!   entries past their time while the store is down (what the node knew is all it can know).
+//!   Only a request sent *after* the store's last answer marks it down when it misses its
+//!   deadline (one sent during the outage that answer ended says nothing new), and a store that
+//!   answers again gives the peers one heartbeat TTL before any is taken for dead (a restarted,
+//!   empty store has lost every heartbeat).
 //! - **A dead node is one whose heartbeat the store no longer has.** With every heartbeat a node
 //!   asks the store for the live nodes ([`store::StoreOp::Nodes`]); a peer missing from the list
 //!   is dead: its cached names are forgotten, and a request for a name it still holds (its claim
@@ -56,8 +60,10 @@
 //!   TTL frees it), `error:session_non_existent` otherwise. Before the heartbeat runs out
 //!   (at most [`ClusterConfig::heartbeat_ttl`] + [`ClusterConfig::heartbeat_every`]) the dead
 //!   node's players get silence, as from a dead single server.
-//! - **Peers' addresses come from the configuration** ([`ClusterConfig::peers`]) in this first
-//!   step; the node heartbeat key is where the Redis shell will read them from.
+//! - **Peers' addresses** come from the configuration ([`ClusterConfig::peers`], what the
+//!   simulation uses) or, in production, from the peers' heartbeat keys: the shell
+//!   (`rhp-cluster-shell`) reads them with every live-nodes query and hands them over with
+//!   [`Node::set_peer`].
 //! - **A claim that fails says who holds the name** ([`store::StoreResult::Taken`], a `GET` in
 //!   the claim's pipeline), so a `h:` for a taken name costs one round trip, not two.
 //! - **The store requests datagrams cause are rate-bounded** per node
@@ -71,12 +77,12 @@
 //!   not after [`ClusterConfig::cache_ttl`], and no datagram can circle between nodes.
 //!
 //! # Left for later sessions
-//! - **The Redis shell**: a tokio driver that binds the main, alternate and cluster sockets, runs
-//!   each [`store::StoreRequest`] on Redis/Valkey (the mapping is in [`store`]; claims, refreshes
-//!   and releases of one tick pipelined; a failed command is simply not answered, so the
-//!   deadline applies), feeds the answers back, and reads the peers' cluster addresses from the
-//!   heartbeat keys instead of [`ClusterConfig::peers`]; `/readyz` and metrics from
-//!   [`NodeStatus`]; the CLI flags (`--cluster-store`, node id, advertised addresses).
+//! - ~~The Redis shell~~: done in `rhp-cluster-shell` (the tokio driver, the store on Redis/Valkey,
+//!   peers read from the heartbeat keys) and `serve --cluster-store` (`/readyz`, `rhp_cluster_*`
+//!   metrics). Left there: a node's *public* address in the heartbeat is its main socket's bound
+//!   address (behind NAT or a load balancer it should be configurable), and the store's
+//!   operations of one tick go out concurrently on one multiplexed connection rather than as one
+//!   explicit pipeline.
 //! - **The relay's address in the grant**: today's grant names no address, so a relayed pair
 //!   whose players talk to different nodes relays through the entry nodes (client → entry →
 //!   owner → entry → client). Our clients should be told the owner's address and send relay

@@ -41,6 +41,9 @@ use tracing::{debug, info, warn};
 /// Most payload buffers kept for reuse.
 const POOL_MAX: usize = 256;
 
+/// Most peers a node keeps addresses for ([`Node::set_peer`]).
+pub const MAX_PEERS: usize = 1024;
+
 /// What a store request in flight is for.
 #[derive(Debug, Clone)]
 enum Purpose {
@@ -107,6 +110,9 @@ pub struct Node {
     /// Before this instant a peer missing from the live list is not taken for dead (nodes
     /// started together have not all written their first heartbeat yet).
     grace_until: Instant,
+    /// When the store last answered: a request sent before it that then misses its deadline
+    /// (it failed during the outage that answer ended) does not mark the store down again.
+    last_answer: Option<Instant>,
     /// Names this node claimed and has not released.
     owned: HashSet<String>,
     directory: Directory,
@@ -157,6 +163,7 @@ impl Node {
             peers: cluster.peers.iter().copied().collect(),
             dead: HashSet::new(),
             grace_until: now + cluster.heartbeat_ttl,
+            last_answer: None,
             owned: HashSet::new(),
             directory: Directory::new(cluster.cache_ttl, cluster.cache_max),
             entry: Routes::new(cluster.route_idle, cluster.route_max),
@@ -204,6 +211,27 @@ impl Node {
             store_inflight: self.inflight.len(),
             peers_dead: self.dead.len(),
             ..self.status.clone()
+        }
+    }
+
+    /// Learns (or updates) peer `id`'s cluster address, as the shell reads it from the peer's
+    /// heartbeat in the store ([`ClusterConfig::peers`] is the static alternative). This node's
+    /// own id is ignored; at most [`MAX_PEERS`] peers are kept (a new one beyond is ignored).
+    pub fn set_peer(&mut self, id: NodeId, addr: SocketAddr) {
+        if id == self.config.id || (self.peers.len() >= MAX_PEERS && !self.peers.contains_key(&id)) {
+            return;
+        }
+        self.peers.insert(id, addr);
+    }
+
+    /// The node is stopping (a graceful shutdown): every name it owns is released in the store at
+    /// once (queued for [`Node::poll_store`]), so that its sessions' names are free for other
+    /// nodes now, not a claim's TTL later. Its sessions end with the process.
+    pub fn shutdown(&mut self, now: Instant) {
+        let mut names: Vec<String> = self.owned.drain().collect();
+        names.sort_unstable();
+        for name in names {
+            self.ask(now, StoreOp::Release { name, owner: self.config.id }, Purpose::Fire);
         }
     }
 
@@ -259,7 +287,11 @@ impl Node {
             self.status.store_up = true;
             // Claims may have run out meanwhile: refresh (and claim back) at the next tick.
             self.next_refresh = now;
+            // A store that restarted empty has lost every heartbeat: a peer missing from the
+            // live list is not taken for dead before it had the time to write its own again.
+            self.grace_until = self.grace_until.max(now + self.config.heartbeat_ttl);
         }
+        self.last_answer = Some(now);
         let Some((_, purpose)) = self.inflight.remove(&id) else { return };
         match purpose {
             Purpose::Held => {
@@ -601,7 +633,13 @@ impl Node {
         missed.sort_unstable();
         for id in missed {
             self.status.store_timeouts += 1;
-            if self.status.store_up {
+            // Sent after the store's last answer: it says the store is unreachable now.
+            let sent = self.inflight.get(&id).map(|(d, _)| *d - self.config.store_timeout);
+            let news = match (sent, self.last_answer) {
+                (Some(sent), Some(answer)) => sent >= answer,
+                _ => true,
+            };
+            if self.status.store_up && news {
                 warn!(
                     "{}: the store did not answer in {:?}: unreachable",
                     self.config.id, self.config.store_timeout

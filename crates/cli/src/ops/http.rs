@@ -13,6 +13,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use rhp_cluster_shell::ClusterView;
 use rhp_server::shell::monitor::MonitorHandle;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -38,6 +39,8 @@ struct State {
     monitor: MonitorHandle,
     ready: Arc<Readiness>,
     sockets: Sockets,
+    /// A cluster node's view (its counters in the metrics).
+    cluster: Option<ClusterView>,
     /// When the endpoint started (seconds since the Unix epoch): the process start time where
     /// /proc/stat cannot be read.
     started: f64,
@@ -50,6 +53,7 @@ pub fn spawn(
     monitor: MonitorHandle,
     ready: Arc<Readiness>,
     sockets: Sockets,
+    cluster: Option<ClusterView>,
 ) -> std::io::Result<SocketAddr> {
     let listener = std::net::TcpListener::bind(addr)?;
     listener.set_nonblocking(true)?;
@@ -57,7 +61,7 @@ pub fn spawn(
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let started =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
-    let state = Arc::new(State { monitor, ready, sockets, started });
+    let state = Arc::new(State { monitor, ready, sockets, cluster, started });
     std::thread::Builder::new().name("rhp-http".into()).spawn(move || {
         runtime.block_on(async move {
             match tokio::net::TcpListener::from_std(listener) {
@@ -127,8 +131,12 @@ async fn route(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
 
 async fn scrape(state: &State, format: metrics::Format) -> Response<Full<Bytes>> {
     let engine = state.monitor.snapshot(SNAPSHOT_WAIT).await;
-    let scrape =
-        Scrape { engine, process: process::process_stats(state.started), drops: state.sockets.drops() };
+    let scrape = Scrape {
+        engine,
+        process: process::process_stats(state.started),
+        drops: state.sockets.drops(),
+        cluster: state.cluster.as_ref().map(|v| v.get()),
+    };
     match metrics::render(scrape, format) {
         Ok(body) => {
             let mut r = Response::new(Full::new(Bytes::from(body)));

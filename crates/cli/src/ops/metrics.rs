@@ -10,6 +10,7 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
+use rhp_cluster_shell::Seen;
 use rhp_server::stats::{CAPS, ERROR_CODES, REQUEST_KINDS, START_BUCKETS};
 use rhp_server::Snapshot;
 use std::fmt;
@@ -51,6 +52,8 @@ pub struct Scrape {
     pub process: Option<ProcessStats>,
     /// Datagrams the kernel dropped on our sockets (main, alternate), if it can be read.
     pub drops: KernelDrops,
+    /// A cluster node's state (`None` for a single node: no `rhp_cluster_*` metric then).
+    pub cluster: Option<Seen>,
 }
 
 /// The exposition of `scrape` in `format`.
@@ -140,6 +143,9 @@ impl Collector for Scrape {
                 "socket",
                 &drops,
             )?;
+        }
+        if let Some(c) = &self.cluster {
+            cluster(&mut o, c)?;
         }
         if let Some(p) = &self.process {
             process(&mut o, p)?;
@@ -320,5 +326,110 @@ fn relay(o: &mut Out<'_, '_>, s: &Snapshot) -> fmt::Result {
             ("server_rate", r.refused_server_rate),
             ("no_such_member", r.refused_no_such_member),
         ],
+    )
+}
+
+/// A cluster node's figures (issue 19), from its [`rhp_cluster::NodeStatus`].
+fn cluster(o: &mut Out<'_, '_>, seen: &Seen) -> fmt::Result {
+    let Some(s) = &seen.status else { return Ok(()) };
+    o.gauge(
+        "rhp_cluster_store_up",
+        "1 while the cluster store answers in time, 0 from a missed deadline until it answers again.",
+        None,
+        u64::from(s.store_up),
+    )?;
+    o.gauge(
+        "rhp_cluster_owned_names",
+        "Session names this node owns (claimed in the store).",
+        None,
+        s.owned as u64,
+    )?;
+    o.gauge(
+        "rhp_cluster_cached_names",
+        "Session names cached as owned by another node.",
+        None,
+        s.cached as u64,
+    )?;
+    o.gauges(
+        "rhp_cluster_routes",
+        "Players served through two nodes, by side (entry: this node forwards them to the owner; owner: their datagrams come through another node).",
+        "side",
+        &[("entry", s.entry_routes as u64), ("owner", s.remote_routes as u64)],
+    )?;
+    o.gauge(
+        "rhp_cluster_held_names",
+        "Session names whose datagrams wait for the store.",
+        None,
+        s.held_names as u64,
+    )?;
+    o.gauge(
+        "rhp_cluster_store_in_flight",
+        "Store requests waiting for their answer.",
+        None,
+        s.store_inflight as u64,
+    )?;
+    o.counter(
+        "rhp_cluster_store_requests",
+        "Store requests made (claims, refreshes, releases, lookups, heartbeats, live-node queries).",
+        None,
+        s.store_requests,
+    )?;
+    let ops: Vec<(&str, u64)> =
+        rhp_cluster_shell::view::STORE_OPS.iter().copied().zip(seen.store_ops).collect();
+    o.counters(
+        "rhp_cluster_store_operations",
+        "Store operations started, by kind (claim, refresh, release, lookup, heartbeat, nodes: the live-nodes query).",
+        None,
+        "op",
+        &ops,
+    )?;
+    o.counter(
+        "rhp_cluster_store_timeouts",
+        "Store requests that missed their deadline.",
+        None,
+        s.store_timeouts,
+    )?;
+    o.counter(
+        "rhp_cluster_store_errors",
+        "Store commands that failed or did not answer in time.",
+        None,
+        seen.store_errors,
+    )?;
+    o.counter(
+        "rhp_cluster_store_refusals",
+        "Datagrams refused with an error because the store was unreachable.",
+        None,
+        s.refused_store,
+    )?;
+    o.counters(
+        "rhp_cluster_frames",
+        "Frames between nodes, by direction (bad: no valid frame from a known node).",
+        None,
+        "direction",
+        &[("sent", s.frames_out), ("received", s.frames_in), ("bad", s.frames_bad)],
+    )?;
+    o.counter(
+        "rhp_cluster_dropped",
+        "Datagrams dropped by the cluster's rules (hold full, store request rate spent, a second hop).",
+        None,
+        s.dropped,
+    )?;
+    o.counter(
+        "rhp_cluster_bounced",
+        "Forwarded datagrams a former owner bounced (a stale cache entry here).",
+        None,
+        s.bounced,
+    )?;
+    o.counter(
+        "rhp_cluster_claims_lost",
+        "Owned names found claimed by another node on refresh (after a store outage).",
+        None,
+        s.claims_lost,
+    )?;
+    o.gauge(
+        "rhp_cluster_peers_dead",
+        "Peers whose heartbeat the store no longer has.",
+        None,
+        s.peers_dead as u64,
     )
 }

@@ -16,6 +16,7 @@ pub use args::{LogFormat, MetricsAddr, OpsArgs};
 
 use process::Sockets;
 use readiness::Readiness;
+use rhp_cluster_shell::ClusterView;
 use rhp_server::shell::monitor::{Monitor, MonitorHandle};
 use std::os::fd::AsFd;
 use std::sync::Arc;
@@ -39,18 +40,25 @@ pub struct Ops {
 
 /// Starts the operations side once the UDP sockets are bound: the HTTP endpoint (if on), the
 /// watchdog, the test hook; returns it with the [`Monitor`] to hand to the loop. An explicit
-/// `--metrics` address that cannot be bound is an error; the default one only a warning.
+/// `--metrics` address that cannot be bound is an error; the default one only a warning. A
+/// cluster node's `cluster` view adds its store's reachability to `/readyz` and its counters to
+/// the metrics.
 pub fn start(
     args: &OpsArgs,
     main: &tokio::net::UdpSocket,
     alt: Option<&tokio::net::UdpSocket>,
+    cluster: Option<ClusterView>,
 ) -> Result<(Ops, Monitor), String> {
     let (monitor, handle) = Monitor::new(notify::watchdog());
-    let ready = Arc::new(Readiness::new(&[readiness::SOCKETS]));
+    let mut ready = Readiness::new(&[readiness::SOCKETS]);
+    if let Some(view) = cluster.clone() {
+        ready = ready.with_probe(readiness::CLUSTER_STORE, Box::new(move || view.get().not_ready()));
+    }
+    let ready = Arc::new(ready);
     let sockets = Sockets::of(main.as_fd(), alt.map(|s| s.as_fd()));
     match args.metrics_addr() {
         MetricsAddr::Off => info!("metrics endpoint off"),
-        MetricsAddr::At(addr) => match http::spawn(addr, handle.clone(), ready.clone(), sockets) {
+        MetricsAddr::At(addr) => match http::spawn(addr, handle.clone(), ready.clone(), sockets, cluster) {
             Ok(local) => info!("metrics on http://{local}/metrics (health: /healthz, /readyz)"),
             Err(e) if args.metrics.is_none() => {
                 warn!("no metrics endpoint: cannot listen on tcp://{addr}: {e} (--metrics sets another, or off)")

@@ -351,6 +351,7 @@ pub fn run_env(
     (status.code(), out, err)
 }
 
+pub mod cluster;
 pub mod godot_double;
 pub mod ops;
 pub mod player;

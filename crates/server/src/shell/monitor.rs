@@ -90,7 +90,7 @@ impl Monitor {
 
     /// The loop turned at `now`: records the heartbeat, feeds the watchdog when due and answers
     /// pending requests with `snapshot`.
-    pub(crate) fn turn(&mut self, now: Instant, snapshot: impl Fn() -> Snapshot) {
+    pub fn turn(&mut self, now: Instant, snapshot: impl Fn() -> Snapshot) {
         let Some(inner) = self.inner.as_mut() else { return };
         let ms = now.saturating_duration_since(inner.shared.epoch).as_millis() as u64;
         inner.shared.last_turn.store(ms + 1, Ordering::Relaxed);
@@ -109,7 +109,7 @@ impl Monitor {
     }
 
     /// When the loop must wake at the latest, given its own next deadline.
-    pub(crate) fn wake_by(&self, deadline: Instant, now: Instant) -> Instant {
+    pub fn wake_by(&self, deadline: Instant, now: Instant) -> Instant {
         match self.inner {
             Some(_) => deadline.min(now + TURN_INTERVAL),
             None => deadline,
@@ -117,7 +117,7 @@ impl Monitor {
     }
 
     /// Waits for a request (never, without a monitor). Cancel-safe.
-    pub(crate) async fn request(&mut self) -> Option<Request> {
+    pub async fn request(&mut self) -> Option<Request> {
         match self.inner.as_mut() {
             Some(inner) => {
                 let r = inner.requests.recv().await;
@@ -132,7 +132,7 @@ impl Monitor {
 }
 
 /// Answers one request (the loop's side).
-pub(crate) fn answer(request: Request, snapshot: impl Fn() -> Snapshot) {
+pub fn answer(request: Request, snapshot: impl Fn() -> Snapshot) {
     match request {
         Request::Snapshot(reply) => {
             // The asker may have given up waiting; nothing to do then.

@@ -1,0 +1,3 @@
+//! Test support: a test-owned Redis.
+#![allow(dead_code)]
+pub mod redis;
