@@ -11,21 +11,9 @@ use std::net::{Ipv6Addr, SocketAddr, UdpSocket};
 use std::time::Duration;
 use support::godot_double::godot;
 use support::player::Player;
-use support::Server;
+use support::{dual_stack_server, Server};
 
 const WAIT: Duration = Duration::from_secs(45);
-
-/// A dual-stack server and its address in each family; `None` without IPv6 here.
-fn dual_stack_server() -> Option<(Server, SocketAddr, SocketAddr)> {
-    if UdpSocket::bind("[::1]:0").is_err() {
-        eprintln!("no IPv6 loopback here: test skipped");
-        return None;
-    }
-    let server =
-        Server::start_args(&["serve", "--bind", "::", "--port", "0", "--no-log-file"], &std::env::temp_dir());
-    let v6 = SocketAddr::new(Ipv6Addr::LOCALHOST.into(), server.addr.port());
-    Some((server.addr, v6)).map(|(v4, v6)| (server, v4, v6))
-}
 
 /// `host`/`join` (`role_args`) with the server's addresses in both families and no `--bind`.
 fn dual_player(name: &str, role_args: &[&str], v4: SocketAddr, v6: SocketAddr, extra: &[&str]) -> Player {

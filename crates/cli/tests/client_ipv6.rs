@@ -8,27 +8,13 @@
 
 mod support;
 
-use std::net::{Ipv6Addr, SocketAddr, UdpSocket};
+use std::net::UdpSocket;
 use std::time::Duration;
 use support::godot_double::godot;
 use support::player::Player;
-use support::Server;
+use support::{dual_stack_server, Server};
 
 const WAIT: Duration = Duration::from_secs(45);
-
-/// A dual-stack server and its address in each family; `None` without IPv6 here.
-fn dual_stack_server() -> Option<(Server, SocketAddr, SocketAddr)> {
-    if UdpSocket::bind("[::1]:0").is_err() {
-        eprintln!("no IPv6 loopback here: test skipped");
-        return None;
-    }
-    let server =
-        Server::start_args(&["serve", "--bind", "::", "--port", "0", "--no-log-file"], &std::env::temp_dir());
-    let v6 = SocketAddr::new(Ipv6Addr::LOCALHOST.into(), server.addr.port());
-    let v4 = server.addr;
-    assert!(v4.is_ipv4(), "the support maps [::] to 127.0.0.1: {v4}");
-    Some((server, v4, v6))
-}
 
 #[test]
 fn two_of_our_clients_connect_over_ipv6_only() {

@@ -64,9 +64,8 @@ fn unanswered_steps_stop_after_a_bounded_number_of_tries() {
     assert!((2..=8).contains(&steps), "{steps} v: sent: {sent:?}");
 }
 
-#[test]
-fn a_single_family_client_never_sends_v() {
-    let mut c = Config::join(SERVER, "S", "Bob");
+/// Everything a joiner with `c` sends in its first 5 s in the session.
+fn five_seconds_of(mut c: Config) -> Vec<(SocketAddr, String)> {
     c.nat.classify = false;
     let now = Instant::now();
     let mut e = Engine::new(c, now).unwrap();
@@ -75,21 +74,20 @@ fn a_single_family_client_never_sends_v() {
     for i in 1..=10u32 {
         sent.extend(texts(&tick(&mut e, now + i * Duration::from_millis(500))));
     }
+    sent
+}
+
+#[test]
+fn a_single_family_client_never_sends_v() {
+    let sent = five_seconds_of(Config::join(SERVER, "S", "Bob"));
     assert!(sent.iter().all(|(_, t)| !t.starts_with("v:")), "{sent:?}");
 }
 
 #[test]
 fn a_private_client_never_announces_a_second_address() {
     let mut c = dual(Config::join(SERVER, "S", "Bob"));
-    c.nat.classify = false;
     c.nat.private = true;
-    let now = Instant::now();
-    let mut e = Engine::new(c, now).unwrap();
-    let mut sent = texts(&drain(&mut e));
-    sent.extend(texts(&feed(&mut e, now, SocketId::MAIN, SERVER, b"i:Alice:Bob")));
-    for i in 1..=10u32 {
-        sent.extend(texts(&tick(&mut e, now + i * Duration::from_millis(500))));
-    }
+    let sent = five_seconds_of(c);
     assert!(sent.iter().all(|(_, t)| !t.starts_with("v:")), "{sent:?}");
 }
 

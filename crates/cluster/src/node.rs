@@ -136,24 +136,6 @@ pub struct Node {
     status: NodeStatus,
 }
 
-/// The session a request is about.
-fn session_of<'a>(r: &Request<'a>) -> &'a str {
-    match *r {
-        Request::Host { session, .. }
-        | Request::Connect { session, .. }
-        | Request::Ping { session, .. }
-        | Request::Start { session, .. }
-        | Request::Confirm { session, .. }
-        | Request::Kick { session, .. }
-        | Request::Exit { session, .. }
-        | Request::Ext { session, .. }
-        | Request::Relay { session, .. }
-        | Request::Private { session, .. }
-        | Request::Also { session, .. }
-        | Request::Unban { session, .. } => session,
-    }
-}
-
 impl Node {
     /// A node running an engine with `config`, started at `now` (its first heartbeat is due at
     /// once).
@@ -355,7 +337,7 @@ impl Node {
         match Request::parse(data) {
             Ok(r) => {
                 let host = matches!(r, Request::Host { .. });
-                self.route(now, through, from, data, session_of(&r), host)
+                self.route(now, through, from, data, r.session(), host)
             }
             Err(_) => self.feed(now, through, from, data),
         }
@@ -511,7 +493,7 @@ impl Node {
             Kind::Bounce => {
                 // Forget the bouncer as the name's owner; the player's next datagram asks afresh.
                 if let Ok(r) = Request::parse(frame.payload) {
-                    let name = session_of(&r);
+                    let name = r.session();
                     if self.directory.get_stale(name) == Some(frame.sender) {
                         self.directory.remove(name);
                     }

@@ -356,3 +356,18 @@ pub mod godot_double;
 pub mod ops;
 pub mod player;
 pub mod terminal;
+
+/// A server on `--bind ::` (one dual-stack socket) and its address in each family (IPv4 first);
+/// `None`, with a line on stderr, where the machine has no IPv6 loopback (the test is skipped).
+pub fn dual_stack_server() -> Option<(Server, SocketAddr, SocketAddr)> {
+    if UdpSocket::bind("[::1]:0").is_err() {
+        eprintln!("no IPv6 loopback here: test skipped");
+        return None;
+    }
+    let server =
+        Server::start_args(&["serve", "--bind", "::", "--port", "0", "--no-log-file"], &std::env::temp_dir());
+    let v6 = SocketAddr::new(std::net::Ipv6Addr::LOCALHOST.into(), server.addr.port());
+    let v4 = server.addr;
+    assert!(v4.is_ipv4(), "the support maps [::] to 127.0.0.1: {v4}");
+    Some((server, v4, v6))
+}
