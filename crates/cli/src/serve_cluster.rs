@@ -233,7 +233,10 @@ impl Prepared {
                 self.advertise
             );
         }
-        let node = Node::new(config, self.cluster, Instant::now());
+        let mut cluster = self.cluster;
+        // Grants to players served through another node name this node for their relay frames.
+        cluster.public = Some(public).filter(|p| !p.ip().is_unspecified());
+        let node = Node::new(config, cluster, Instant::now());
         let sockets = rhp_cluster_shell::Sockets { main, alt, cluster: self.socket };
         rhp_cluster_shell::run(node, sockets, store, shutdown, Some(reconfigure), monitor, self.view).await;
     }

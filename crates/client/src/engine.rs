@@ -366,11 +366,14 @@ impl Engine {
     fn route(&self, via: SocketId, from: SocketAddr, data: &[u8]) -> To {
         let from_server = from == self.config.server && via == SocketId::MAIN;
         let from_other_server = Some(from) == self.config.server_other && via == SocketId::MAIN;
+        let from_relay = via == SocketId::MAIN && self.relay.relay_at() == Some(from);
         if via == WATCH {
             To::Watch
         } else if rhp_proto::stun::is_stun(data) {
             To::Stun
-        } else if from_server && (data.starts_with(b"r:") || rhp_proto::relay::is_frame(data)) {
+        } else if (from_server && data.starts_with(b"r:"))
+            || ((from_server || from_relay) && rhp_proto::relay::is_frame(data))
+        {
             To::Relay
         } else if from_server || from_other_server {
             To::Lobby
@@ -389,8 +392,9 @@ impl Engine {
             To::Watch => {}
             To::Stun => {
                 // Ours (a probe's or the relay's answer), or a late or foreign one: nothing more.
+                let relay_side = from == self.config.server || self.relay.relay_at() == Some(from);
                 if !self.nat.handle_datagram(via, from, data, &mut self.out)
-                    && from == self.config.server
+                    && relay_side
                     && via == SocketId::MAIN
                 {
                     self.relay.handle_stun(data, self.peers.as_ref(), &mut self.out);
@@ -432,6 +436,12 @@ impl Engine {
     fn on_relay(&mut self, now: Instant, data: &[u8]) {
         if data.starts_with(b"r:") {
             let Some(fresh) = self.relay.grant(now, data) else { return };
+            // A private client sends only to the server: and to the node the grant names.
+            if let Some(at) = self.relay.relay_at().filter(|_| self.config.nat.private) {
+                if !self.out.only_to.contains(&at) && self.out.only_to.len() < 8 {
+                    self.out.only_to.push(at);
+                }
+            }
             if fresh {
                 self.lobby.relay_granted(true, &mut self.out);
                 self.lobby.start_under_way(now);
@@ -447,7 +457,8 @@ impl Engine {
         match said {
             RelayIn::Up(name) => {
                 if let Some(p) = peers {
-                    p.relay_up(&name, now, &mut self.out);
+                    let at = self.relay.relay_at().unwrap_or(self.config.server);
+                    p.relay_up(&name, at, now, &mut self.out);
                 }
             }
             RelayIn::Data(peer, data) => {

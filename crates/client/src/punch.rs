@@ -215,12 +215,13 @@ impl Punch {
 
     /// The relay reaches `name` both ways. A peer without a direct path is reported connected
     /// through it (and stops failing at the deadline).
-    pub(crate) fn relay_up(&mut self, name: &str, now: Instant, out: &mut Outbox) {
+    /// `at`: where the relay's frames go (the server, or the node its grant named).
+    pub(crate) fn relay_up(&mut self, name: &str, at: SocketAddr, now: Instant, out: &mut Outbox) {
         if self.state == PunchState::Failed {
             return;
         }
         let after = now - self.started_at;
-        let server = self.server;
+        let server = at;
         let running = self.state == PunchState::Running;
         let Some(p) = self.peers.iter_mut().find(|p| p.name == name) else { return };
         if p.relayed || p.is_gone() {

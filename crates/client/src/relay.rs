@@ -125,7 +125,8 @@ impl Relay {
             .collect();
         Some(Relay {
             me: me.to_owned(),
-            server,
+            // In a cluster the grant names the node that runs the relay: frames go there directly.
+            server: grant.relay_at.map_or(server, |at| SocketAddr::new(at.ip().to_canonical(), at.port())),
             token: grant.token,
             members,
             bound: false,

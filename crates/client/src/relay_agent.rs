@@ -76,6 +76,11 @@ impl RelayAgent {
         }
     }
 
+    /// Where relay frames go (the server, or the node the grant named), once granted.
+    pub(crate) fn relay_at(&self) -> Option<SocketAddr> {
+        self.relay.as_ref().map(Relay::server)
+    }
+
     /// A relay frame from the server.
     pub(crate) fn handle_frame(&mut self, now: Instant, data: &[u8], out: &mut Outbox) -> Option<RelayIn> {
         self.relay.as_mut()?.handle_frame(now, data, out)
@@ -152,8 +157,9 @@ impl RelayAgent {
 
     /// A datagram carrying `data` to `peer` through the relay, if it is a member.
     pub(crate) fn data_to(&self, peer: &str, data: &[u8]) -> Option<Transmit> {
-        let frame = self.relay.as_ref()?.data_frame(peer, data)?;
-        Some(Transmit { via: SocketId::MAIN, to: self.server, data: frame })
+        let relay = self.relay.as_ref()?;
+        let frame = relay.data_frame(peer, data)?;
+        Some(Transmit { via: SocketId::MAIN, to: relay.server(), data: frame })
     }
 
     /// The relay's leave notices to these peers.
@@ -170,6 +176,6 @@ impl RelayAgent {
     pub(crate) fn leave(&mut self) -> Option<Transmit> {
         let relay = self.relay.take()?;
         self.next_public = None;
-        Some(Transmit { via: SocketId::MAIN, to: self.server, data: relay.leave_frame() })
+        Some(Transmit { via: SocketId::MAIN, to: relay.server(), data: relay.leave_frame() })
     }
 }

@@ -83,10 +83,11 @@
 //!   address (behind NAT or a load balancer it should be configurable), and the store's
 //!   operations of one tick go out concurrently on one multiplexed connection rather than as one
 //!   explicit pipeline.
-//! - **The relay's address in the grant**: today's grant names no address, so a relayed pair
-//!   whose players talk to different nodes relays through the entry nodes (client → entry →
-//!   owner → entry → client). Our clients should be told the owner's address and send relay
-//!   frames there (one hop), which needs the grant to carry it.
+//! - **The relay's address in the grant**: done when the node knows its public address
+//!   ([`ClusterConfig::public`]): a grant to a player served through another node names the
+//!   owner, the client sends relay frames there, and the owner's relay answers from its own
+//!   socket (the player's other messages still go through its entry node). A node bound to a
+//!   wildcard address knows no public address yet (an `--public` setting is left).
 //! - **Frames larger than a datagram**: a forwarded relay frame near 1,400 bytes plus the frame's
 //!   header and MAC (up to 43 bytes) can exceed a 1,500-byte MTU between nodes; a cluster
 //!   network with a larger MTU, or a TCP/stream channel between nodes, is for the shell to choose
@@ -148,6 +149,11 @@ pub struct ClusterConfig {
     pub peers: Vec<(NodeId, SocketAddr)>,
     /// The secret every node of the cluster shares: the key of the frames' MAC.
     pub secret: Vec<u8>,
+    /// The address players reach this node at (its main socket as seen from outside). When set,
+    /// a relay grant to a player served through another node names it (`r:…;<ip:port>`): our
+    /// client then sends its relay frames here directly, one hop, instead of through its entry
+    /// node. `None`: grants unchanged (relayed data then takes the entry node's way).
+    pub public: Option<SocketAddr>,
     /// A claimed name's time to live in the store; the owner refreshes it before it runs out,
     /// so a dead node's names are free at most this long after its death.
     pub claim_ttl: Duration,
@@ -188,6 +194,7 @@ impl ClusterConfig {
             id,
             peers,
             secret: secret.to_vec(),
+            public: None,
             claim_ttl: Duration::from_secs(30),
             refresh_every: Duration::from_secs(10),
             heartbeat_every: Duration::from_secs(1),

@@ -120,6 +120,9 @@ pub struct Node {
     entry: Routes,
     /// Owner side: player → the entry node its datagrams came through.
     remote: Routes,
+    /// Owner side: addresses that sent relay frames straight here (the grant named this node):
+    /// the relay's frames to them leave from here, one hop.
+    direct_relay: Routes,
     hold: Hold,
     /// Bounds the store requests datagrams cause.
     asks: Bucket,
@@ -150,6 +153,7 @@ impl Node {
             directory: Directory::new(cluster.cache_ttl, cluster.cache_max),
             entry: Routes::new(cluster.route_idle, cluster.route_max),
             remote: Routes::new(cluster.route_idle, cluster.route_max),
+            direct_relay: Routes::new(cluster.route_idle, cluster.route_max),
             hold: Hold::new(cluster.hold_names, cluster.hold_per_name),
             asks: Bucket::new(cluster.store_rate, cluster.store_burst),
             inflight: HashMap::new(),
@@ -319,6 +323,13 @@ impl Node {
             // Each node's own, answered from the socket it came on.
             self.engine.handle_datagram(now, via, from, data);
             return self.drain_engine(now);
+        }
+        if is_frame(data) && self.remote.get(now, from).is_some() {
+            // A relay frame straight from a player served through another node (its grant named
+            // this node): the relay's frames to it leave from here; its other messages still go
+            // through the node it talks to (only that one's replies pass its NAT for them).
+            self.direct_relay.touch(now, from, self.config.id);
+            return self.feed(now, None, from, data);
         }
         // Straight from the player: replies to it leave from here from now on.
         self.remote.remove(from);
@@ -549,7 +560,16 @@ impl Node {
     fn drain_engine(&mut self, now: Instant) {
         let mut t = std::mem::replace(&mut self.scratch, Transmit::empty());
         while self.engine.poll_transmit(&mut t) {
-            match (t.via == SocketId::MAIN).then(|| self.remote.get(now, t.to)).flatten() {
+            let direct = is_frame(&t.data) && self.direct_relay.get(now, t.to).is_some();
+            match (t.via == SocketId::MAIN && !direct).then(|| self.remote.get(now, t.to)).flatten() {
+                Some(entry) if t.data.starts_with(b"r:") && self.config.public.is_some() => {
+                    // A relay grant through the entry node: it names this node for the frames.
+                    let mut grant = t.data.clone();
+                    if let Some(at) = self.config.public {
+                        rhp_proto::relay::Grant::append_relay_at(&mut grant, at);
+                    }
+                    self.send_frame(entry, Kind::ToPlayer, t.to, &grant);
+                }
                 Some(entry) => self.send_frame(entry, Kind::ToPlayer, t.to, &t.data),
                 None => {
                     let copy = self.transmit(t.via, t.to, &t.data);

@@ -83,6 +83,10 @@ impl fmt::Debug for ToServer<'_> {
 
 impl fmt::Debug for Grant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Grant").field("token", &REDACTED).field("members", &self.members).finish()
+        f.debug_struct("Grant")
+            .field("token", &REDACTED)
+            .field("members", &self.members)
+            .field("relay_at", &self.relay_at)
+            .finish()
     }
 }

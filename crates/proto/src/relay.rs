@@ -18,7 +18,9 @@
 //!
 //! The grant itself is text, sent by the server before each start message to players that asked
 //! (`r:S:P` in the lobby): `r:<token as 16 hex digits>:<name>:<name>...`, the members that asked,
-//! in index order.
+//! in index order; in a cluster, to a player served through another node, followed by
+//! `;<ip:port>` ([`crate::addr`]): the address of the node that runs the relay, where the player
+//! sends its relay frames (one hop), instead of the node it talks to.
 
 use crate::name::is_player_name;
 use crate::ParseError;
@@ -224,6 +226,8 @@ pub struct Grant {
     pub token: u64,
     /// The members, in index order (the recipient among them).
     pub members: Vec<String>,
+    /// Where relay frames go, when not to the address the grant came from (a cluster's owner).
+    pub relay_at: Option<std::net::SocketAddr>,
 }
 
 impl Grant {
@@ -231,6 +235,10 @@ impl Grant {
     pub fn parse(data: &[u8]) -> Result<Grant, ParseError> {
         let text = std::str::from_utf8(data).map_err(|_| ParseError::Invalid)?;
         let body = text.strip_prefix("r:").ok_or(ParseError::UnknownType)?;
+        let (body, relay_at) = match body.split_once(';') {
+            Some((body, at)) => (body, Some(crate::addr::parse_addr(at)?)),
+            None => (body, None),
+        };
         let mut fields = body.split(':');
         let hex = fields.next().ok_or(ParseError::Invalid)?;
         if hex.len() != 16 {
@@ -241,7 +249,13 @@ impl Grant {
         if members.is_empty() || members.len() > MAX_MEMBERS || !members.iter().all(|m| is_player_name(m)) {
             return Err(ParseError::Invalid);
         }
-        Ok(Grant { token, members })
+        Ok(Grant { token, members, relay_at })
+    }
+
+    /// Appends `;<ip:port>` to a grant rendered into `out`: relay frames go there.
+    pub fn append_relay_at(out: &mut Vec<u8>, at: std::net::SocketAddr) {
+        out.push(b';');
+        crate::addr::write_addr(out, at);
     }
 
     /// Renders a grant into `out`.

@@ -47,7 +47,7 @@ fn the_rest_is_escaped_as_before() {
 
 #[test]
 fn parsed_frames_and_grants_hide_their_tokens_in_debug() {
-    let grant = Grant { token: 0x1234_5678_9abc_def0, members: vec!["Alice".into()] };
+    let grant = Grant { token: 0x1234_5678_9abc_def0, members: vec!["Alice".into()], relay_at: None };
     let shown = format!("{grant:?}");
     assert!(shown.contains(REDACTED) && shown.contains("Alice"), "{shown}");
     assert!(!shown.contains("1234") && !shown.contains("1311768467463790320"), "{shown}");

@@ -51,11 +51,21 @@ fn grants_round_trip_and_bad_ones_are_refused() {
     assert_eq!(out, b"r:00000000deadbeef:Alice:Bob");
     assert_eq!(
         Grant::parse(&out),
-        Ok(Grant { token: 0xdead_beef, members: vec!["Alice".into(), "Bob".into()] })
+        Ok(Grant { token: 0xdead_beef, members: vec!["Alice".into(), "Bob".into()], relay_at: None })
     );
-    for bad in
-        [&b"r:xyz:Alice"[..], b"r:00000000deadbeef", b"r:00000000deadbeef:Al ice", b"r:00000000deadbee:A"]
-    {
+    // In a cluster: where relay frames go (the session's owner), after `;`.
+    let mut at = out.clone();
+    Grant::append_relay_at(&mut at, "[2001:db8::3]:57775".parse().unwrap());
+    assert_eq!(at, b"r:00000000deadbeef:Alice:Bob;[2001:db8::3]:57775");
+    assert_eq!(Grant::parse(&at).map(|g| g.relay_at), Ok(Some("[2001:db8::3]:57775".parse().unwrap())));
+    for bad in [
+        &b"r:xyz:Alice"[..],
+        b"r:00000000deadbeef",
+        b"r:00000000deadbeef:Al ice",
+        b"r:00000000deadbee:A",
+        b"r:00000000deadbeef:A;",
+        b"r:00000000deadbeef:A;2001:db8::3:1",
+    ] {
         assert!(Grant::parse(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
     }
 }

@@ -237,6 +237,8 @@ pub struct ClusterNet {
     pub filtered: bool,
     /// Datagrams a filter dropped.
     pub filtered_out: u64,
+    /// Relay frames each client sent, per destination: (client, to) → count.
+    pub relay_frames: BTreeMap<(usize, SocketAddr), u64>,
     /// (local, remote) pairs a player's or client's socket has sent to.
     sent: HashSet<(SocketAddr, SocketAddr)>,
     heap: BinaryHeap<Reverse<(Instant, u64)>>,
@@ -286,6 +288,7 @@ impl ClusterNet {
             node_delay: Duration::from_millis(1),
             filtered: true,
             filtered_out: 0,
+            relay_frames: BTreeMap::new(),
             sent: HashSet::new(),
             heap: BinaryHeap::new(),
             flights: HashMap::new(),
@@ -563,6 +566,9 @@ impl ClusterNet {
                         let Some(port) = c.sockets.get(&t.via) else { continue };
                         let from = SocketAddr::new(c.ip, *port);
                         self.sent.insert((from, t.to));
+                        if rhp_proto::relay::is_frame(&t.data) {
+                            *self.relay_frames.entry((i, t.to)).or_insert(0) += 1;
+                        }
                         self.schedule(
                             self.now + self.player_delay,
                             Flight::Datagram { from, to: t.to, data: t.data },
