@@ -187,7 +187,7 @@ impl Stamp {
 
     fn ms(origin: Instant, t: Instant) -> (u128, bool) {
         let d = t.saturating_duration_since(origin);
-        (d.as_millis(), d.subsec_nanos() % 1_000_000 != 0)
+        (d.as_millis(), !d.subsec_nanos().is_multiple_of(1_000_000))
     }
 
     /// `t`, rounded down to the millisecond (an instant before `origin` is `origin`).

@@ -104,7 +104,7 @@ fn a_relayed_peer_is_not_failed_at_the_deadline_and_direct_is_retried_with_its_c
     while t < deadline + 10 * MS {
         t += 50 * MS;
         n += 1;
-        if n % 40 == 0 {
+        if n.is_multiple_of(40) {
             // Alice's keepalive through the relay, every 2 s.
             feed(&mut e, t, SocketId::MAIN, SERVER, &relay_in(0, &[ALIVE]));
         }

@@ -112,7 +112,7 @@ impl Sockets {
     /// The socket `id` names, and whether it is an IPv6 socket.
     fn socket(&self, id: SocketId) -> Option<(&UdpSocket, bool)> {
         let pair = self.pairs.get(usize::try_from(id.0 / 2).ok()?)?;
-        if id.0 % 2 == 0 {
+        if id.0.is_multiple_of(2) {
             Some((&pair.main, pair.main_v6))
         } else {
             pair.alt.as_ref().map(|a| (a, pair.alt_v6))
@@ -138,7 +138,7 @@ impl Sockets {
 
     /// A datagram from `from` arrived on main socket `via`: replies to `from` leave from there.
     pub(super) fn note(&self, via: SocketId, from: SocketAddr) {
-        if self.pairs.len() == 1 || via.0 % 2 != 0 {
+        if self.pairs.len() == 1 || !via.0.is_multiple_of(2) {
             return;
         }
         let from = rhp_io::canonical(from);
