@@ -188,8 +188,14 @@ pub fn run_cell(cfg: &RunConfig, cell: &Cell) -> Result<CellResult> {
             .collect::<Result<Vec<_>>>()
     })?;
     for ((c, e), m) in probes.iter().zip(&measured) {
-        cond.check(m)
-            .map_err(|err| LabError::Check(format!("client {c} of {} to {e}: {err}", cell.label())))?;
+        // A 4σ band over ~100 round trips, checked on every link of every cell: a sample far out
+        // in the tail turns up about once a run, so a miss is measured again, and only a second
+        // miss (an impairment that really is wrong) fails the cell.
+        let checked = cond.check(m).or_else(|first| {
+            let again = lab.ping_to(*c, *e, cfg.check_pings, 5)?;
+            cond.check(&again).map_err(|second| LabError::Check(format!("{first}; measured again: {second}")))
+        });
+        checked.map_err(|err| LabError::Check(format!("client {c} of {} to {e}: {err}", cell.label())))?;
     }
     let servers: Vec<String> = (0..clients.len()).map(|i| server_arg(family.of(i))).collect();
     let mut args: Vec<String> =
