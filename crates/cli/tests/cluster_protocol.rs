@@ -133,3 +133,47 @@ fn session_timeout_through_another_node() {
     let texts: Vec<&str> = got.iter().map(|(_, m)| m.as_str()).collect();
     assert_eq!(texts, vec!["error:session_timeout"; 3]);
 }
+
+/// Every line node `k` wrote so far (waiting `quiet` for the last ones).
+fn log_lines(c: &Cluster, k: usize, quiet: Duration) -> Vec<String> {
+    let mut v = Vec::new();
+    while let Ok(line) = c.server(k).log.recv_timeout(quiet) {
+        v.push(line);
+    }
+    v
+}
+
+/// No secret in a log across nodes (issue 20 in cluster mode): the password and the relay token
+/// travel inside node-to-node frames too; both nodes' DEBUG logs show every frame (its kind,
+/// sender and player) with the player's datagram inside redacted as on a player socket.
+#[test]
+fn the_debug_logs_of_both_nodes_hold_no_password_and_no_relay_token() {
+    if support::cluster::redis::skip() {
+        return;
+    }
+    let c = Cluster::start(2, &["--log-level", "debug"]);
+    let password = "TopSecret9";
+    let (alice, bob) = (c.peer(0), c.peer(1));
+    alice.ask(&format!("h:Room:Alice:2:{password}"), "i:Alice");
+    bob.ask(&format!("c:Room:Bob:{password}"), "i:Alice:Bob");
+    alice.expect("i:Alice:Bob");
+    alice.send("r:Room:Alice");
+    bob.send("r:Room:Bob");
+    alice.send("s:Room:Alice");
+    let got = bob.recv_until(Duration::from_secs(3), |m| m.starts_with("r:")).expect("Bob's grant");
+    let grant = rhp_proto::relay::Grant::parse(got.as_bytes()).expect("a grant");
+    let token_hex = format!("{:016x}", grant.token);
+    assert!(bob.recv_until(Duration::from_secs(3), |m| m.starts_with("s:")).is_some(), "Bob starts");
+    let (one, two) =
+        (log_lines(&c, 0, Duration::from_millis(300)), log_lines(&c, 1, Duration::from_millis(300)));
+    let has = |log: &[String], text: &str| log.iter().any(|l| l.contains(text));
+    assert!(has(&one, "frame ToOwner from node 2"), "node 1 logs the frames it gets: {one:#?}");
+    assert!(has(&two, "frame ToPlayer from node 1"), "node 2 logs the frames it gets: {two:#?}");
+    assert!(has(&one, "c:Room:Bob:<redacted>"), "the forwarded join, redacted: {one:#?}");
+    assert!(has(&two, "r:<redacted>:Alice:Bob"), "the forwarded grant, redacted: {two:#?}");
+    for secret in [password, token_hex.as_str()] {
+        for (k, log) in [&one, &two].into_iter().enumerate() {
+            assert!(!has(log, secret), "{secret} in node {}'s log: {log:#?}", k + 1);
+        }
+    }
+}

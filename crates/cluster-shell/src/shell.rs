@@ -6,6 +6,7 @@
 
 use crate::store::{Answer, RedisStore};
 use crate::view::ClusterView;
+use rhp_cluster::frame::Shown;
 use rhp_cluster::store::RequestId;
 use rhp_cluster::{Node, NodeId, CLUSTER};
 use rhp_io::{Input, SocketId, Transmit};
@@ -194,7 +195,11 @@ async fn feed(node: &mut Node, via: SocketId, got: io::Result<(usize, SocketAddr
                 return;
             }
             if enabled!(Level::DEBUG) {
-                debug!("in  {from} {via} {n} bytes: {}", Redacted(data));
+                if via == CLUSTER {
+                    debug!("in  {from} {via} {n} bytes: {}", Shown(data));
+                } else {
+                    debug!("in  {from} {via} {n} bytes: {}", Redacted(data));
+                }
             }
             let from = rhp_io::canonical(from);
             node.handle_input(Input::Datagram { now: Instant::now(), via, from, data });
@@ -218,7 +223,11 @@ async fn drain(
 ) {
     while node.poll_transmit(tx) {
         if enabled!(Level::DEBUG) {
-            debug!("out {} {} {} bytes: {}", tx.to, tx.via, tx.data.len(), Redacted(&tx.data));
+            if tx.via == CLUSTER {
+                debug!("out {} {} {} bytes: {}", tx.to, tx.via, tx.data.len(), Shown(&tx.data));
+            } else {
+                debug!("out {} {} {} bytes: {}", tx.to, tx.via, tx.data.len(), Redacted(&tx.data));
+            }
         }
         sockets.send(tx, v6).await;
     }

@@ -106,6 +106,15 @@ impl Frame<'_> {
 
     /// Reads and authenticates one frame. Never panics, whatever the bytes.
     pub fn decode<'a>(secret: &[u8], data: &'a [u8]) -> Result<Frame<'a>, FrameError> {
+        let (frame, body, tag) = Frame::split(data)?;
+        let mut m = mac(secret);
+        m.update(body);
+        m.verify_truncated_left(tag).map_err(|_| FrameError::BadMac)?;
+        Ok(frame)
+    }
+
+    /// The frame's fields, the authenticated part and the MAC, unverified.
+    fn split(data: &[u8]) -> Result<(Frame<'_>, &[u8], &[u8]), FrameError> {
         let body_len = data.len().checked_sub(MAC_LEN).ok_or(FrameError::Malformed)?;
         let (body, tag) = data.split_at(body_len);
         if body.len() < 9 || &body[..4] != MAGIC || body[4] != VERSION {
@@ -133,9 +142,28 @@ impl Frame<'_> {
         };
         let port = rest.get(..2).ok_or(FrameError::Malformed)?;
         let port = u16::from_be_bytes([port[0], port[1]]);
-        let mut m = mac(secret);
-        m.update(body);
-        m.verify_truncated_left(tag).map_err(|_| FrameError::BadMac)?;
-        Ok(Frame { kind, sender, player: SocketAddr::new(ip, port), payload: &rest[2..] })
+        let frame = Frame { kind, sender, player: SocketAddr::new(ip, port), payload: &rest[2..] };
+        Ok((frame, body, tag))
+    }
+}
+
+/// A datagram of the cluster socket as a log shows it: the frame's header, and the player's
+/// datagram inside with its secrets redacted as on a player socket (passwords, relay tokens and
+/// `v:` tokens travel inside frames too); the MAC is neither checked nor shown.
+pub struct Shown<'a>(pub &'a [u8]);
+
+impl std::fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match Frame::split(self.0) {
+            Ok((frame, _, _)) => write!(
+                f,
+                "frame {:?} from node {} for player {}: {}",
+                frame.kind,
+                frame.sender.0,
+                frame.player,
+                rhp_server::Redacted(frame.payload)
+            ),
+            Err(_) => write!(f, "not a cluster frame ({} bytes, not shown)", self.0.len()),
+        }
     }
 }

@@ -1,8 +1,9 @@
 //! The node-to-node frames: what is written is read back (IPv4 and IPv6, empty and long
 //! payloads); a frame under another secret, with a bit flipped, cut short or made of garbage is
-//! refused, and nothing panics.
+//! refused, and nothing panics. A frame as a log shows it hides the secrets of the datagram it
+//! carries.
 
-use rhp_cluster::frame::{Frame, FrameError, Kind, MAC_LEN};
+use rhp_cluster::frame::{Frame, FrameError, Kind, Shown, MAC_LEN};
 use rhp_cluster::NodeId;
 use std::net::SocketAddr;
 
@@ -71,4 +72,17 @@ fn garbage_never_panics() {
             assert!(Frame::decode(SECRET, &data).is_err());
         }
     }
+}
+
+#[test]
+fn a_frame_in_a_log_shows_its_header_and_hides_the_players_secrets() {
+    let join = encoded("203.0.113.5:40000", b"c:Room:Bob:TopSecret9");
+    let shown = Shown(&join).to_string();
+    assert_eq!(shown, "frame ToOwner from node 7 for player 203.0.113.5:40000: c:Room:Bob:<redacted>");
+    let grant = encoded("[2001:db8::1]:5", b"r:0123456789abcdef:Alice:Bob;192.0.2.1:7000");
+    let shown = Shown(&grant).to_string();
+    assert!(!shown.contains("0123456789abcdef"), "{shown}");
+    assert!(shown.ends_with("r:<redacted>:Alice:Bob;192.0.2.1:7000"), "{shown}");
+    let shown = Shown(b"h:Room:Alice:2:TopSecret9").to_string();
+    assert_eq!(shown, "not a cluster frame (25 bytes, not shown)");
 }
