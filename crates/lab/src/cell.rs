@@ -44,6 +44,8 @@ pub struct CellResult {
     pub condition: LinkCondition,
     /// The IP families of the players' networks.
     pub family: Families,
+    /// Server nodes the players were spread over (1: one `serve`).
+    pub nodes: u8,
     /// Every attempt.
     pub attempts: Vec<Attempt>,
     /// Impairment check of each client (ping to the echo service).
@@ -72,7 +74,12 @@ impl CellResult {
 
     /// The cell this is the result of.
     pub fn cell(&self) -> Cell {
-        Cell { scenario: self.scenario.clone(), condition: self.condition, family: self.family }
+        Cell {
+            scenario: self.scenario.clone(),
+            condition: self.condition,
+            family: self.family,
+            nodes: self.nodes,
+        }
     }
 
     /// How many successful attempts ended on each path family, e.g. `ipv6 19, ipv4 1`

@@ -5,7 +5,7 @@ use crate::family::{Families, Family};
 use crate::product_bin::find_product_bin;
 use crate::report;
 use crate::runner::{run_all, Product, RunConfig};
-use crate::scenario::{family_cells, standard_cells, Cell};
+use crate::scenario::{family_cells, node_cells, standard_cells, Cell};
 use crate::sh::{self, LabError, Result};
 use crate::theory::CURRENT_CLIENT;
 use std::fmt::Write as _;
@@ -38,8 +38,8 @@ pub struct MatrixArgs {
     #[arg(long)]
     pub only: Option<String>,
     /// Instead of the documented matrix (every IPv4 scenario, then the family rows: IPv6 only,
-    /// dual stack, IPv4 only against dual stack), every IPv4 scenario with every player's network
-    /// giving this family: `ipv4`, `ipv6`, `dual-stack`.
+    /// dual stack, IPv4 only against dual stack, then the two-node rows), every IPv4 scenario
+    /// with every player's network giving this family: `ipv4`, `ipv6`, `dual-stack`.
     #[arg(long, value_parser = parse_family)]
     pub family: Option<Family>,
     /// Write the Markdown report here too (it is always printed).
@@ -98,7 +98,9 @@ pub fn run_and_report(cfg: &RunConfig, cells: &[Cell], out: Option<&Path>) -> Re
          home routers drop new inbound WAN flows to themselves. Impairments are on each client's \
          LAN link, both directions. IPv6 (family rows): the server also on 2001:db8::10 (one \
          dual-stack socket), no NAT, each router a stateful firewall (only what answers a flow \
-         from inside gets in); players get the server's address in each family their network has.",
+         from inside gets in); players get the server's address in each family their network has. \
+         Two nodes (two-node rows): a second `serve` on 198.51.100.11, both sharing a Redis store \
+         in the server's namespace; the host on the first, the other players on the second.",
         cfg.attempts,
         cfg.fail_attempts.min(cfg.attempts),
         cfg.jobs,
@@ -140,7 +142,10 @@ pub fn main(a: &MatrixArgs, helper: PathBuf) -> Result<bool> {
     let mut cells = standard_cells(a.clean_only);
     match a.family {
         Some(f) => cells.iter_mut().for_each(|c| c.family = Families::all(f)),
-        None => cells.extend(family_cells(a.clean_only)),
+        None => {
+            cells.extend(family_cells(a.clean_only));
+            cells.extend(node_cells(a.clean_only));
+        }
     }
     if let Some(only) = &a.only {
         cells.retain(|c| c.label().contains(only.as_str()));

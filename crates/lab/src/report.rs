@@ -1,8 +1,8 @@
 //! The matrix's Markdown report: a NAT × NAT grid per link condition, the other scenarios, the
 //! detail of every cell with a destination-dependent side (success rate, median / p95 time, share
 //! within 5 s, methods, birthday probes), the family rows (a table per family setting: method
-//! and family of the final path, clean and lossy, first-path and direct-path times), the theory,
-//! and the problems.
+//! and family of the final path, clean and lossy, first-path and direct-path times), the
+//! two-node rows beside the same cells on one node, the theory, and the problems.
 
 use crate::cell::{path_family_name, CellResult};
 use crate::family::Families;
@@ -184,8 +184,10 @@ pub fn report(results: &[CellResult], m: ClientModel, meta: &str) -> String {
     let _ =
         writeln!(s, "- `double-nat`: a port-restricted home router behind a port-restricted carrier NAT\n");
     for c in &conds {
-        let here: Vec<&CellResult> =
-            results.iter().filter(|r| r.condition == *c && r.family == Families::V4).collect();
+        let here: Vec<&CellResult> = results
+            .iter()
+            .filter(|r| r.condition == *c && r.family == Families::V4 && r.nodes == 1)
+            .collect();
         if here.is_empty() {
             continue;
         }
@@ -227,6 +229,7 @@ pub fn report(results: &[CellResult], m: ClientModel, meta: &str) -> String {
         s.push('\n');
     }
     family_section(&mut s, results, m);
+    nodes_section(&mut s, results, m);
     s.push_str(theory::THEORY);
     s
 }
@@ -242,7 +245,8 @@ fn expectation_text(e: &theory::Expectation) -> String {
 /// The family rows: one table per family setting (IPv6 only, dual stack, IPv4 only against dual
 /// stack), one row per scenario and condition.
 fn family_section(s: &mut String, results: &[CellResult], m: ClientModel) {
-    let rows: Vec<&CellResult> = results.iter().filter(|r| r.family != Families::V4).collect();
+    let rows: Vec<&CellResult> =
+        results.iter().filter(|r| r.family != Families::V4 && r.nodes == 1).collect();
     if rows.is_empty() {
         return;
     }
@@ -309,4 +313,49 @@ fn family_section(s: &mut String, results: &[CellResult], m: ClientModel) {
         }
         s.push('\n');
     }
+}
+
+/// The two-node rows (issue 19): each cell with the host on node 1 and the joiner on node 2,
+/// beside the same cell on one node when the run had it.
+fn nodes_section(s: &mut String, results: &[CellResult], m: ClientModel) {
+    let rows: Vec<&CellResult> = results.iter().filter(|r| r.nodes > 1).collect();
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "## Two server nodes\n\n\
+         The same product with the host on one server node and the joiner on another (issue 19): two \
+         `serve` processes in the server's namespace (198.51.100.10 and .11) sharing a Redis store, \
+         as \"Running several nodes\" in the README runs them. The session lives on node 1; node 2 \
+         forwards the joiner's datagrams to it and sends the answers from its own address; the \
+         relay runs on node 1, which the joiner's relay frames reach directly. Expected: exactly \
+         what the cell gives on one node. First path: until every player had a path to every \
+         other; direct path: until every pair was direct; median / max over the successful \
+         attempts.\n"
+    );
+    let _ = writeln!(
+        s,
+        "| pair | condition | two nodes | final methods | first path: median / max | direct path: median / max | one node |\n\
+         |---|---|---|---|---|---|---|"
+    );
+    for r in rows {
+        let one = results.iter().find(|o| {
+            o.nodes == 1 && o.scenario == r.scenario && o.condition == r.condition && o.family == r.family
+        });
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} / {} | {} / {} | {} |",
+            r.scenario.label(),
+            r.condition.label(),
+            cell_text(Some(r), m),
+            r.method_summary(),
+            opt_ms(r.percentile_ms(50)),
+            opt_ms(r.percentile_ms(100)),
+            opt_ms(r.direct_percentile_ms(50)),
+            opt_ms(r.direct_percentile_ms(100)),
+            cell_text(one, m),
+        );
+    }
+    s.push('\n');
 }

@@ -12,7 +12,9 @@ use crate::probe::{fields, PingStats};
 use crate::scenario::{Access, Cell, Scenario};
 use crate::sh::{self, LabError, Proc, Result};
 use crate::theory::{self, CURRENT_CLIENT};
-use crate::topo::{ClientId, Lab, RouterSpec, ECHO_PORT, RENDEZVOUS_PORT, SERVER_ADDR, SERVER_ADDR6};
+use crate::topo::{
+    ClientId, Lab, RouterSpec, ECHO_PORT, RENDEZVOUS_PORT, SERVER_ADDR, SERVER_ADDR2, SERVER_ADDR6,
+};
 use rhp_client::Method;
 use std::fmt::Write as _;
 use std::net::{SocketAddr, SocketAddrV4};
@@ -133,6 +135,88 @@ pub fn server_bind(family: Families) -> String {
     }
 }
 
+/// `serve` on `bind`, the rendezvous port, no log file.
+fn serve_args(bind: &str) -> Vec<String> {
+    ["serve", "--bind", bind, "--port", &RENDEZVOUS_PORT.to_string(), "--no-log-file"]
+        .map(String::from)
+        .to_vec()
+}
+
+/// The second node's rendezvous address, where a two-node cell's joiners go (IPv4).
+fn node2_arg() -> String {
+    SocketAddrV4::new(SERVER_ADDR2, RENDEZVOUS_PORT).to_string()
+}
+
+/// The store's port, on the server namespace's own loopback (each lab has its own).
+const STORE_PORT: u16 = 6379;
+
+/// The nodes' cluster port (node-to-node frames), on each node's own address.
+const CLUSTER_PORT: u16 = 57800;
+
+/// A two-node cluster in the server namespace, as the README's "Running several nodes" runs
+/// one: a Redis store (nothing on disk) on the namespace's loopback, node 1 on [`SERVER_ADDR`]
+/// and node 2 on [`SERVER_ADDR2`] (each with its STUN alternate port, frames between them on
+/// their own addresses, one cluster secret). Returns once each node has seen the other's
+/// heartbeat (its "frames at" line), so a join through node 2 finds node 1 at once.
+fn start_two_nodes(lab: &mut Lab, product: &Product) -> Result<()> {
+    let redis = which("redis-server").ok_or_else(|| {
+        LabError::Check("two-node cells need redis-server (Debian: apt-get install redis-server)".into())
+    })?;
+    let store_args: Vec<String> = [
+        "--port",
+        &STORE_PORT.to_string(),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--protected-mode",
+        "no",
+    ]
+    .map(String::from)
+    .to_vec();
+    lab.spawn_in_server("store", &redis, &store_args)?
+        .wait_for_line("Ready to accept connections", Duration::from_secs(10))?;
+    let secret = lab.workdir().join("cluster.secret");
+    std::fs::write(&secret, "lab-cluster-secret-32-bytes-long!")
+        .map_err(|e| LabError::Check(format!("cannot write {}: {e}", secret.display())))?;
+    let mut started = Vec::new();
+    for (id, addr) in [(1u8, SERVER_ADDR), (2, SERVER_ADDR2)] {
+        let mut args = serve_args(&addr.to_string());
+        args.extend([
+            "--cluster-store".into(),
+            format!("redis://127.0.0.1:{STORE_PORT}"),
+            "--node-id".into(),
+            id.to_string(),
+            "--cluster-bind".into(),
+            SocketAddrV4::new(addr, CLUSTER_PORT).to_string(),
+            "--cluster-secret-file".into(),
+            secret.to_string_lossy().into_owned(),
+        ]);
+        if verbose() {
+            args.extend(["--log-level".into(), "debug".into()]);
+        }
+        let label = format!("server{id}");
+        lab.spawn_in_server(&label, &product.program(), &args)?
+            .wait_for_line("listening on udp://", Duration::from_secs(10))?;
+        started.push(label);
+    }
+    for label in started {
+        lab.server_proc(&label)?.wait_for_line("frames at udp://", Duration::from_secs(10))?;
+    }
+    Ok(())
+}
+
+/// The path of `program` on `PATH`.
+fn which(program: &str) -> Option<String> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+        .map(|p| p.to_string_lossy().into_owned())
+}
+
 /// Builds the lab for the cell (its scenario over its players' families), checks the impairment
 /// on every family a client has, starts the rendezvous server and runs `cfg.attempts` sessions;
 /// the lab is torn down when this returns.
@@ -197,17 +281,19 @@ pub fn run_cell(cfg: &RunConfig, cell: &Cell) -> Result<CellResult> {
         });
         checked.map_err(|err| LabError::Check(format!("client {c} of {} to {e}: {err}", cell.label())))?;
     }
-    let servers: Vec<String> = (0..clients.len()).map(|i| server_arg(family.of(i))).collect();
-    let mut args: Vec<String> =
-        ["serve", "--bind", &server_bind(family), "--port", &RENDEZVOUS_PORT.to_string()]
-            .map(String::from)
-            .to_vec();
-    args.push("--no-log-file".into());
-    if verbose() {
-        args.extend(["--log-level".into(), "debug".into()]);
+    let servers: Vec<String> = (0..clients.len())
+        .map(|i| if cell.nodes > 1 && i > 0 { node2_arg() } else { server_arg(family.of(i)) })
+        .collect();
+    if cell.nodes > 1 {
+        start_two_nodes(&mut lab, &cfg.product)?;
+    } else {
+        let mut args = serve_args(&server_bind(family));
+        if verbose() {
+            args.extend(["--log-level".into(), "debug".into()]);
+        }
+        lab.spawn_in_server("server", &cfg.product.program(), &args)?
+            .wait_for_line("listening on udp://", Duration::from_secs(10))?;
     }
-    lab.spawn_in_server("server", &cfg.product.program(), &args)?
-        .wait_for_line("listening on udp://", Duration::from_secs(10))?;
     let mut attempts = Vec::new();
     // Cells expected to fail (and the unasserted router race) cost a whole peer timeout per
     // attempt: they get fewer.
@@ -231,6 +317,7 @@ pub fn run_cell(cfg: &RunConfig, cell: &Cell) -> Result<CellResult> {
         scenario: scenario.clone(),
         condition: cond,
         family,
+        nodes: cell.nodes,
         attempts,
         measured,
         elapsed: t0.elapsed(),

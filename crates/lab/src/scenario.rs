@@ -1,7 +1,8 @@
 //! The scenario model: how a player reaches the internet ([`Access`]), what one matrix entry
 //! puts in a lab ([`Scenario`]), one cell of the matrix ([`Cell`]: a scenario under a link
 //! condition over the players' IP families), the standard cells (IPv4) and the family cells
-//! (IPv6 only, dual stack, IPv4 only against dual stack). Theory, runner and report all read
+//! (IPv6 only, dual stack, IPv4 only against dual stack) and the two-node cells (host on one
+//! server node, joiner on another, through a real Redis). Theory, runner and report all read
 //! this; it reads only the NAT data, the families and the link conditions.
 
 use crate::family::{Families, Family};
@@ -130,21 +131,28 @@ pub struct Cell {
     pub condition: LinkCondition,
     /// IPv4 only (NAT), IPv6 only (firewall), or both: the host's and the other players'.
     pub family: Families,
+    /// Server nodes: 1 (one `serve`), or 2 (a cluster of two `serve` processes sharing a Redis
+    /// store in the server's namespace, the host on node 1 and every other player on node 2).
+    pub nodes: u8,
 }
 
 impl Cell {
     /// An IPv4-only cell (the lab as it was before IPv6).
     pub fn v4(scenario: Scenario, condition: LinkCondition) -> Cell {
-        Cell { scenario, condition, family: Families::V4 }
+        Cell { scenario, condition, family: Families::V4, nodes: 1 }
     }
 
-    /// Human label: the scenario's, with the families when they are not IPv4 only.
+    /// Human label: the scenario's, with the families when they are not IPv4 only and the
+    /// nodes when there are several.
     pub fn label(&self) -> String {
-        if self.family == Families::V4 {
-            self.scenario.label()
-        } else {
-            format!("{} [{}]", self.scenario.label(), self.family)
+        let mut s = self.scenario.label();
+        if self.family != Families::V4 {
+            s = format!("{s} [{}]", self.family);
         }
+        if self.nodes > 1 {
+            s = format!("{s} [{} nodes]", self.nodes);
+        }
+        s
     }
 }
 
@@ -191,7 +199,33 @@ pub fn family_cells(clean_only: bool) -> Vec<Cell> {
                 scenario,
                 condition: *c,
                 family,
+                nodes: 1,
             })
         })
+        .collect()
+}
+
+/// The two-node scenarios (issue 19): a representative row, each expected to connect as on one
+/// node: an easy pair (port-restricted × port-restricted: plain), a birthday pair
+/// (port-restricted × symmetric) and a pair with no direct path (symmetric × symmetric: the
+/// relay, which runs on the session's owner, node 1, and which the joiner reaches in one hop).
+pub fn node_scenarios() -> Vec<Scenario> {
+    use NatType::*;
+    let pair = |a: NatType, b: NatType| Scenario::Pair(Access::Nat(a), Access::Nat(b));
+    vec![
+        pair(PortRestrictedCone, PortRestrictedCone),
+        pair(PortRestrictedCone, Symmetric),
+        pair(Symmetric, Symmetric),
+    ]
+}
+
+/// The two-node cells: every two-node scenario, IPv4, under clean (and, unless `clean_only`,
+/// 10% loss + 50 ms).
+pub fn node_cells(clean_only: bool) -> Vec<Cell> {
+    let conds: &[LinkCondition] =
+        if clean_only { &[LinkCondition::CLEAN] } else { &[LinkCondition::CLEAN, LinkCondition::LOSSY] };
+    conds
+        .iter()
+        .flat_map(|c| node_scenarios().into_iter().map(move |s| Cell { nodes: 2, ..Cell::v4(s, *c) }))
         .collect()
 }

@@ -468,9 +468,18 @@ impl Lab {
         self.clients.get(id).ok_or_else(|| LabError::Check(format!("no client {id}")))
     }
 
-    /// Stderr of every process started with [`Lab::spawn_in_server`].
+    /// Stderr of every server process started with [`Lab::spawn_in_server`] (`server…`).
     pub fn server_log(&self) -> Vec<String> {
-        self.procs.iter().filter(|p| p.label().starts_with("server@")).flat_map(Proc::stderr_lines).collect()
+        self.procs.iter().filter(|p| p.label().starts_with("server")).flat_map(Proc::stderr_lines).collect()
+    }
+
+    /// The process started in the server namespace as `label` (see [`Lab::spawn_in_server`]).
+    pub fn server_proc(&mut self, label: &str) -> Result<&mut Proc> {
+        let prefix = format!("{label}@");
+        self.procs
+            .iter_mut()
+            .find(|p| p.label().starts_with(&prefix))
+            .ok_or_else(|| LabError::Check(format!("no process {label} in the server namespace")))
     }
 
     /// Spawns a long-running process in the server namespace, owned by the lab.

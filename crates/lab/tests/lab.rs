@@ -306,7 +306,9 @@ fn run_matrix(product: Product, attempts: usize, cells: &[Cell], out: &str) -> b
 /// for the current client, method included (plain, predicted, birthday), with at least 19 of 20.
 /// The family rows (issue 18: IPv6 only, dual stack, IPv4 only against dual stack) run in the
 /// same pool, 20 attempts each too: method and family of the final path asserted, IPv6 rows 20 of
-/// 20 (the dual-stack pair with symmetric IPv4 NATs: plain over IPv6, never the relay).
+/// 20 (the dual-stack pair with symmetric IPv4 NATs: plain over IPv6, never the relay). The
+/// two-node rows (issue 19: host on node 1, joiner on node 2 of a cluster on a real Redis) are
+/// asserted as their cells on one node: plain, birthday, relay.
 #[test]
 fn product_matrix_matches_theory() {
     if !lab_ready("product_matrix_matches_theory") {
@@ -323,6 +325,7 @@ fn product_matrix_matches_theory() {
     let t0 = Instant::now();
     let mut cells = scenario::standard_cells(false);
     cells.extend(scenario::family_cells(false));
+    cells.extend(scenario::node_cells(false));
     let ok = run_matrix(Product::new(bin, 10), 20, &cells, "lab-connectivity.md");
     eprintln!("product matrix: {:.0} s", t0.elapsed().as_secs_f64());
     assert!(ok, "a matrix cell differs from the theory (see the report above)");

@@ -6,7 +6,9 @@ use rhp_lab::cell::{Attempt, CellResult};
 use rhp_lab::family::{Families, Family};
 use rhp_lab::impair::LinkCondition;
 use rhp_lab::nat::NatType::*;
-use rhp_lab::scenario::{family_cells, family_scenarios, scenarios, standard_cells, Access, Cell, Scenario};
+use rhp_lab::scenario::{
+    family_cells, family_scenarios, node_cells, scenarios, standard_cells, Access, Cell, Scenario,
+};
 use rhp_lab::theory::{
     expected, expected_cell, hardness, is_hard, pair, ClientModel, Hardness, CURRENT_CLIENT, PLAIN_CLIENT,
 };
@@ -95,6 +97,7 @@ fn cell(scenario: Scenario, results: &[(bool, Method)]) -> CellResult {
         scenario,
         condition: LinkCondition::CLEAN,
         family: Families::V4,
+        nodes: 1,
         attempts,
         measured: Vec::new(),
         elapsed: Duration::ZERO,
@@ -176,7 +179,7 @@ fn standard_cells_are_ipv4_only_and_a_family_shows_in_the_label() {
 const DUAL_CLIENT: ClientModel = ClientModel { dual_stack: true, ..CURRENT_CLIENT };
 
 fn family_cell(a: Access, b: Access, family: Families) -> Cell {
-    Cell { scenario: Scenario::Pair(a, b), condition: LinkCondition::CLEAN, family }
+    Cell { scenario: Scenario::Pair(a, b), condition: LinkCondition::CLEAN, family, nodes: 1 }
 }
 
 #[test]
@@ -216,7 +219,7 @@ fn ipv6_pairs_punch_plainly_through_firewalls_whatever_the_ipv4_nats() {
 #[test]
 fn dual_stack_cells_wait_for_a_dual_stack_client() {
     for (scenario, family) in family_scenarios() {
-        let c = Cell { scenario, condition: LinkCondition::CLEAN, family };
+        let c = Cell { scenario, condition: LinkCondition::CLEAN, family, nodes: 1 };
         let has_dual = family.host == Family::Dual || family.others == Family::Dual;
         assert_eq!(
             expected_cell(&c, ClientModel { dual_stack: false, ..CURRENT_CLIENT }).is_none(),
@@ -243,6 +246,29 @@ fn family_cells_cover_the_issues_rows_under_both_conditions() {
     assert!(cells.iter().any(|c| c.family == Families { host: Family::V4, others: Family::Dual }));
     assert!(cells.iter().all(|c| c.label().ends_with(&format!("[{}]", c.family))));
     assert_eq!(Families { host: Family::V4, others: Family::Dual }.name(), "ipv4 × dual-stack");
+}
+
+#[test]
+fn node_cells_are_an_easy_a_birthday_and_a_relayed_pair_expected_as_on_one_node() {
+    let cells = node_cells(false);
+    assert_eq!(cells.len(), 6, "three pairs, clean and lossy");
+    let methods: Vec<Vec<Method>> = cells
+        .iter()
+        .filter(|c| c.condition == LinkCondition::CLEAN)
+        .map(|c| {
+            assert_eq!((c.nodes, c.family), (2, Families::V4));
+            assert!(c.label().ends_with("[2 nodes]"), "{}", c.label());
+            let one = Cell { nodes: 1, ..c.clone() };
+            let (two, one) = (expected_cell(c, CURRENT_CLIENT), expected_cell(&one, CURRENT_CLIENT));
+            assert_eq!(two, one, "{}: as on one node", c.label());
+            let e = two.expect("asserted");
+            assert!(e.connects, "{}", c.label());
+            e.methods
+        })
+        .collect();
+    assert!(methods.iter().any(|m| m == &[Method::Plain]), "an easy pair: {methods:?}");
+    assert!(methods.iter().any(|m| m.contains(&Method::Birthday)), "a birthday pair: {methods:?}");
+    assert!(methods.iter().any(|m| m == &[Method::Relay]), "a pair only the relay joins: {methods:?}");
 }
 
 #[test]
