@@ -1,10 +1,14 @@
 //! Black-box, cluster mode, faults: `kill -9` of one of three nodes while sessions run on all
 //! three (the others' sessions complete their start, the dead node's names are free again
-//! within the claim's TTL), and the store stopped and restarted (nothing crashes, `/readyz` goes
-//! red with the reason then green, sessions owned and reached locally never notice, names are
-//! claimed again by themselves).
+//! within the claim's TTL), and the store stopped and restarted under load (nothing crashes,
+//! `/readyz` goes red with the reason then green, sessions owned and reached locally never
+//! notice — every ping of theirs answered on time throughout — every new session asked for is
+//! answered, refused while the store is away, names are claimed again by themselves).
 
 mod support;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use support::cluster::{redis::Redis, Cluster};
 use support::Peer;
@@ -28,6 +32,93 @@ fn resend_until(
         }
     }
     None
+}
+
+/// What the pings saw: sent, answered, and the longest a player went without an answer.
+#[derive(Debug, Default)]
+struct Pings {
+    sent: usize,
+    answered: usize,
+    longest_gap: Duration,
+}
+
+/// Sessions asked for, and the answers each got (none is silence).
+#[derive(Debug, Default)]
+struct Creates {
+    asked: usize,
+    created: usize,
+    refused: usize,
+    silent: usize,
+}
+
+/// Until `stop`: `players` (in sessions already, each talking to the node of its session) ping
+/// every 50 ms, as a game's lobby does at 20×.
+fn pinging(players: Vec<(Peer, String)>, stop: Arc<AtomicBool>) -> JoinHandle<Pings> {
+    std::thread::spawn(move || {
+        let mut l = Pings::default();
+        let mut last: Vec<Instant> = vec![Instant::now(); players.len()];
+        let end = Instant::now() + Duration::from_secs(60);
+        // Answers are read without blocking (a read timeout of 1 ms is a scheduler tick).
+        let mut read = |l: &mut Pings| {
+            let mut buf = [0u8; 512];
+            for (i, (p, _)) in players.iter().enumerate() {
+                let _ = p.sock.set_nonblocking(true);
+                while let Ok(n) = p.sock.recv(&mut buf) {
+                    if buf[..n].starts_with(b"i:") {
+                        l.answered += 1;
+                        l.longest_gap = l.longest_gap.max(last[i].elapsed());
+                        last[i] = Instant::now();
+                    }
+                }
+            }
+        };
+        while !stop.load(Ordering::Relaxed) && Instant::now() < end {
+            for (p, ping) in &players {
+                p.send(ping);
+                l.sent += 1;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+            read(&mut l);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        read(&mut l);
+        l
+    })
+}
+
+/// Until `stop` and a session created after the last refusal (at most 60 s): `creator` asks its
+/// node for a new session (`h:`, which needs the store) every 50 ms, waits for the answer and
+/// leaves the session it got; `refused` counts the refusals as they come.
+fn creating(creator: Peer, stop: Arc<AtomicBool>, refused: Arc<AtomicUsize>) -> JoinHandle<Creates> {
+    std::thread::spawn(move || {
+        let mut l = Creates::default();
+        let mut created_since_refused = false;
+        let end = Instant::now() + Duration::from_secs(60);
+        while !(stop.load(Ordering::Relaxed) && created_since_refused) && Instant::now() < end {
+            l.asked += 1;
+            let n = l.asked;
+            creator.send(&format!("h:Load{n}:Zed:2"));
+            match creator
+                .recv_until(Duration::from_secs(1), |m| m.starts_with("i:") || m.starts_with("error:"))
+            {
+                Some(m) if m == "i:Zed" => {
+                    l.created += 1;
+                    created_since_refused = true;
+                    creator.send(&format!("x:Load{n}:Zed"));
+                    let _ = creator.recv_until(Duration::from_millis(200), |m| m.starts_with("error:"));
+                }
+                Some(m) if m == "error:too_many_sessions" => {
+                    l.refused += 1;
+                    refused.fetch_add(1, Ordering::Relaxed);
+                    created_since_refused = false;
+                }
+                Some(m) => panic!("h:Load{n}: unexpected {m}"),
+                None => l.silent += 1,
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        l
+    })
 }
 
 #[test]
@@ -92,6 +183,25 @@ fn the_store_stopped_and_restarted() {
     for k in 0..3 {
         assert_eq!(c.readyz(k).map(|r| r.0), Some(200));
     }
+    // The load: fifty sessions of two owned and reached on node 1, fifty on node 3, all pinging
+    // 20 times a second (4,000 pings/s); new sessions asked for on node 2 all along.
+    let mut players = Vec::new();
+    for (node, tag) in [(0, "A"), (2, "C")] {
+        for i in 0..50 {
+            let (h, j) = (c.peer(node), c.peer(node));
+            let name = format!("L{tag}{i}");
+            h.ask(&format!("h:{name}:Host:2"), "i:Host");
+            j.ask(&format!("c:{name}:Joe"), "i:Host:Joe");
+            h.expect("i:Host:Joe");
+            players.push((h, format!("p:{name}:Host")));
+            players.push((j, format!("p:{name}:Joe")));
+        }
+    }
+    let load_players = players.len();
+    let stop = Arc::new(AtomicBool::new(false));
+    let refused = Arc::new(AtomicUsize::new(0));
+    let pings = pinging(players, stop.clone());
+    let creates = creating(c.peer(1), stop.clone(), refused.clone());
     let port = c.redis.port;
     c.redis.stop();
     for k in 0..3 {
@@ -109,12 +219,26 @@ fn the_store_stopped_and_restarted() {
     cross.0.expect("i:Alice");
     // What needs the store is refused at once: a new session (too many sessions: try later).
     c.peer(1).ask("h:New:Zed:4", "error:too_many_sessions");
+    // The load goes on through the outage: a few refusals seen (bounded) before the store returns.
+    let outage = Instant::now();
+    while refused.load(Ordering::Relaxed) < 10 && outage.elapsed() < Duration::from_secs(10) {
+        assert!(local.0.recv_until(Duration::from_millis(50), |_| false).is_none());
+    }
     // The store comes back (empty: nothing on disk): every node turns green by itself.
     c.redis = Redis::start_on(port);
     for k in 0..3 {
         let (code, body) = c.wait_ready(k, 200, Duration::from_secs(5)).expect("readyz");
         assert_eq!(code, 200, "node {} green again: {body}", k + 1);
     }
+    // The load ends once a session has been created again with the store back.
+    stop.store(true, Ordering::Relaxed);
+    let (p, n) = (pings.join().expect("pings ran"), creates.join().expect("creates ran"));
+    eprintln!("under load while the store was stopped and restarted: {p:?} {n:?}");
+    assert!(p.sent >= load_players * 10, "the pings ran through the outage: {p:?}");
+    assert!(p.answered * 100 >= p.sent * 99, "local pings answered: {p:?}");
+    assert!(p.longest_gap < Duration::from_millis(300), "no local player waited: {p:?}");
+    assert_eq!(n.silent, 0, "every new session asked for was answered: {n:?}");
+    assert!(n.refused >= 10 && n.created > 0, "refused while away, created otherwise: {n:?}");
     // The local session starts as if nothing happened.
     local.0.send("s:Local:Alice");
     for p in [&local.0, &local.1, &carol] {
