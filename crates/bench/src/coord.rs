@@ -22,7 +22,9 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 4)]
     pub per_session: u32,
     /// Targets in order: `naive` and `batch` (the echo floors) and server configurations: `rhp`
-    /// (default flags) or a name given with --variant.
+    /// (default flags), a name given with --variant, or `clusterN` (N = 1…8 nodes in cluster mode
+    /// on one Redis, `rhp`'s flags, each worker's sessions on one node; CPU and memory are all
+    /// nodes' and the store's).
     #[arg(long, value_delimiter = ',', default_value = "naive,batch,rhp")]
     pub targets: Vec<String>,
     /// A server configuration: `NAME=FLAGS`, e.g. `single=--io-batch 1 --recv-buffer 0`.
@@ -80,16 +82,35 @@ pub struct RunArgs {
     pub shared_ips: bool,
 }
 
-/// A started target process.
+/// A started target: its process (a cluster's node 1), and for a cluster the other nodes and
+/// the store.
 pub(crate) struct Target {
     pub child: Child,
     pub addr: SocketAddr,
+    /// Every node's main address (the workers are spread over them); `[addr]` for one process.
+    pub addrs: Vec<SocketAddr>,
+    /// A cluster's other processes (the store first), counted in the target's CPU and memory.
+    pub others: Vec<Child>,
+}
+
+impl Target {
+    /// Every process of the target.
+    pub(crate) fn pids(&self) -> Vec<u32> {
+        std::iter::once(self.child.id()).chain(self.others.iter().map(Child::id)).collect()
+    }
+
+    /// A /proc/PID/status figure summed over the target's processes.
+    fn status_bytes(&self, field: &str) -> u64 {
+        self.pids().into_iter().filter_map(|p| procfs::status_bytes(p, field)).sum()
+    }
 }
 
 impl Drop for Target {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        for c in std::iter::once(&mut self.child).chain(self.others.iter_mut()) {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 }
 
@@ -167,12 +188,12 @@ struct Row {
     hwm: u64,
 }
 
-fn free_port() -> std::io::Result<u16> {
+pub(crate) fn free_port() -> std::io::Result<u16> {
     Ok(UdpSocket::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 /// Sends a probe until the target answers anything (bounded), so it is known to be serving.
-fn wait_ready(addr: SocketAddr, child: &mut Child) -> Result<(), String> {
+pub(crate) fn wait_ready(addr: SocketAddr, child: &mut Child) -> Result<(), String> {
     let sock = UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     sock.set_read_timeout(Some(Duration::from_millis(50))).map_err(|e| e.to_string())?;
     let mut buf = [0u8; 256];
@@ -249,7 +270,7 @@ pub(crate) fn spawn_target(spec: &TargetSpec) -> Result<Target, String> {
         }
     }
     match wait_ready(addr, &mut child) {
-        Ok(()) => Ok(Target { child, addr }),
+        Ok(()) => Ok(Target { child, addr, addrs: vec![addr], others: Vec::new() }),
         Err(e) => {
             let _ = child.kill();
             let _ = child.wait();
@@ -279,6 +300,7 @@ impl RunArgs {
     fn start_target(&self, name: &str) -> Result<Target, String> {
         let flags = match name {
             "naive" | "batch" => Vec::new(),
+            _ if crate::cluster::nodes(name).is_some() => Vec::new(),
             server => self.variant_flags(server).ok_or(format!("unknown target {server}"))?,
         };
         let spec = TargetSpec {
@@ -289,10 +311,14 @@ impl RunArgs {
             nice: self.target_nice,
             shared_ips: self.shared_ips,
         };
-        spawn_target(&spec)
+        match crate::cluster::nodes(name) {
+            Some(n) => crate::cluster::spawn(&spec, n),
+            None => spawn_target(&spec),
+        }
     }
 
-    fn start_workers(&self, target: SocketAddr, players: u32, echo: bool) -> Result<Workers, String> {
+    /// Starts the workers, each with its share of whole sessions, spread over `targets` in turn.
+    fn start_workers(&self, targets: &[SocketAddr], players: u32, echo: bool) -> Result<Workers, String> {
         let per = self.per_session.max(1);
         let sessions = players.div_ceil(per);
         let count = self.workers.unwrap_or_else(|| 2.max(players.div_ceil(15_000))).clamp(1, 250);
@@ -302,6 +328,7 @@ impl RunArgs {
             let first = sessions * w / count;
             let last = sessions * (w + 1) / count;
             let ip = IpAddr::V4(Ipv4Addr::new(127, 0, 1, (w + 1) as u8));
+            let target = targets.get(w as usize % targets.len().max(1)).ok_or("no target address")?;
             let mut cmd = Command::new(&exe);
             cmd.args(["worker", "--target", &target.to_string(), "--bind-ip", &ip.to_string()]);
             cmd.args(["--first-session", &first.to_string(), "--sessions", &(last - first).to_string()]);
@@ -415,16 +442,20 @@ pub(crate) fn measured(
     cmd: &str,
     within: Duration,
 ) -> Result<(Vec<Fields>, u64, u64, u64), String> {
-    let pid = target.child.id();
-    let drops = || match target.addr {
-        SocketAddr::V4(a) => procfs::udp_drops(a),
-        SocketAddr::V6(_) => None,
+    let pids = target.pids();
+    let cpu = || -> u64 { pids.iter().filter_map(|p| procfs::cpu_us(*p)).sum() };
+    let drops = || -> u64 {
+        let v4 = target.addrs.iter().filter_map(|a| match a {
+            SocketAddr::V4(a) => Some(*a),
+            SocketAddr::V6(_) => None,
+        });
+        v4.filter_map(procfs::udp_drops).sum()
     };
-    let (cpu0, lcpu0, drops0) = (procfs::cpu_us(pid), workers.cpu_us(), drops());
+    let (cpu0, lcpu0, drops0) = (cpu(), workers.cpu_us(), drops());
     let results = workers.phase(cmd, within)?;
-    let (cpu1, lcpu1, drops1) = (procfs::cpu_us(pid), workers.cpu_us(), drops());
-    let cpu = cpu1.unwrap_or(0).saturating_sub(cpu0.unwrap_or(0));
-    let drops = drops1.unwrap_or(0).saturating_sub(drops0.unwrap_or(0));
+    let (cpu1, lcpu1, drops1) = (cpu(), workers.cpu_us(), drops());
+    let cpu = cpu1.saturating_sub(cpu0);
+    let drops = drops1.saturating_sub(drops0);
     Ok((results, cpu, lcpu1.saturating_sub(lcpu0), drops))
 }
 
@@ -462,8 +493,7 @@ fn run_one(args: &RunArgs, players: u32) -> Vec<Row> {
         let echo = name == "naive" || name == "batch";
         let result = (|| -> Result<(), String> {
             let target = args.start_target(name)?;
-            let mut workers = args.start_workers(target.addr, players, echo)?;
-            let pid = target.child.id();
+            let mut workers = args.start_workers(&target.addrs, players, echo)?;
             if !echo {
                 let setup_wait = Duration::from_secs(90 + u64::from(players) * 3 / args.setup_rate.max(1));
                 let r = workers
@@ -481,13 +511,13 @@ fn run_one(args: &RunArgs, players: u32) -> Vec<Row> {
                         let per_worker = args.inflight.div_ceil(workers.stdins.len()).max(1);
                         let cmd = format!("closed {} {} {per_worker}", args.secs * 1000, args.window);
                         let (r, cpu, lcpu, drops) = measured(&mut workers, &target, &cmd, phase_wait)?;
-                        let rss = procfs::status_bytes(pid, "VmRSS").unwrap_or(0);
+                        let rss = target.status_bytes("VmRSS");
                         row.closed = Some(load(&r, cpu, lcpu, drops, rss));
                     }
                     "rate" => {
                         let cmd = format!("rate {} {}", args.secs * 1000, args.ping_interval_ms);
                         let (r, cpu, lcpu, drops) = measured(&mut workers, &target, &cmd, phase_wait)?;
-                        let rss = procfs::status_bytes(pid, "VmRSS").unwrap_or(0);
+                        let rss = target.status_bytes("VmRSS");
                         row.rate = Some(load(&r, cpu, lcpu, drops, rss));
                     }
                     "storm" if !echo => {
@@ -512,7 +542,7 @@ fn run_one(args: &RunArgs, players: u32) -> Vec<Row> {
                     _ => {}
                 }
             }
-            row.hwm = procfs::status_bytes(pid, "VmHWM").unwrap_or(0);
+            row.hwm = target.status_bytes("VmHWM");
             Ok(())
         })();
         if let Err(e) = result {

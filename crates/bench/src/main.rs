@@ -13,6 +13,7 @@
 //! - [`hist`]: the latency histogram; [`procfs`]: CPU, memory and socket drops from `/proc`.
 //! - `tests/`: unit tests of the private parts.
 
+mod cluster;
 mod coord;
 mod echo;
 mod hist;

@@ -57,6 +57,31 @@ fn loader_reports_every_phase_against_the_floors_and_the_server() {
     }
 }
 
+/// `clusterN`: the server as two nodes on a real Redis, every player answered in the exempt
+/// shape (each worker's sessions on its node), and both processes and the store stopped after.
+#[test]
+fn a_two_node_cluster_target_serves_every_player() {
+    if server_bin().is_none() {
+        return eprintln!("rabid-hole-punch not built next to rhp-bench: skipped");
+    }
+    let have_redis = Command::new("redis-server").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !have_redis {
+        assert!(std::env::var("CI").map_or(true, |v| v != "true"), "CI=true but redis-server is missing");
+        return eprintln!("redis-server not installed: skipped");
+    }
+    let out = Command::new(BENCH)
+        .args(["run", "--players", "400", "--secs", "1", "--phases", "closed", "--targets", "cluster2"])
+        .arg("--shared-ips")
+        .output()
+        .expect("run rhp-bench cluster2");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let errors = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}\n{errors}");
+    assert!(text.contains("cluster2 setup   400 joined"), "{text}\n{errors}");
+    let closed = text.lines().find(|l| l.contains("cluster2 closed")).unwrap_or_default();
+    assert!(!closed.is_empty() && !closed.contains(" 0 req/s") && closed.contains(" lost 0 "), "{text}");
+}
+
 #[test]
 fn engine_memory_is_reported() {
     let out =

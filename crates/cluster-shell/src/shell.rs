@@ -24,6 +24,8 @@ use tracing::{debug, enabled, info, warn, Level};
 /// Bytes read per player datagram (as the single-node shell: a longer request is invalid
 /// anyway; a relay frame that fills the buffer is dropped).
 const RECV_BUF: usize = 2048;
+/// Datagrams read from the main socket in one turn of the loop, at most.
+const RECV_BURST: usize = 32;
 /// Bytes read per frame from another node (a player datagram plus the frame's header and MAC).
 const FRAME_BUF: usize = RECV_BUF + rhp_cluster::frame::HEADER_MAX + rhp_cluster::frame::MAC_LEN + 1;
 /// A failed receive backs off this long, so a persistent socket error cannot spin the CPU.
@@ -71,7 +73,13 @@ impl Sockets {
             v if v == ALT => v6[1],
             _ => v6[2],
         };
-        if let Err(e) = socket.send_to(&tx.data, rhp_io::on_socket(tx.to, v6)).await {
+        let to = rhp_io::on_socket(tx.to, v6);
+        // At once when the socket can take it (the usual case); else waited for.
+        let sent = match socket.try_send_to(&tx.data, to) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => socket.send_to(&tx.data, to).await,
+            other => other,
+        };
+        if let Err(e) = sent {
             debug!("send to {} from {} failed: {e}", tx.to, tx.via);
         }
     }
@@ -169,6 +177,15 @@ pub async fn run(
             },
             got = sockets.main.recv_from(&mut main_rx) => {
                 feed(&mut node, SocketId::MAIN, got, &main_rx).await;
+                // What else is queued already is read now, without going round the loop (the
+                // select, the timer, the monitor) for each datagram; bounded, so the answers
+                // queued meanwhile stay few and the other sockets wait little.
+                for _ in 1..RECV_BURST {
+                    match sockets.main.try_recv_from(&mut main_rx) {
+                        Ok(got) => feed(&mut node, SocketId::MAIN, Ok(got), &main_rx).await,
+                        Err(_) => break,
+                    }
+                }
             }
             got = recv_opt(sockets.alt.as_ref(), &mut alt_rx) => {
                 feed(&mut node, ALT, got, &alt_rx).await;
