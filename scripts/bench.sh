@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Issue #10 benchmarks (not run by CI): every command stops by itself and prints its figures.
 # The machine has 2 cores and may be shared: read the ratios to the floors measured in the same run.
-#   scripts/bench.sh            all of it (~16 minutes)
+#   scripts/bench.sh            all of it (~20 minutes)
 #   scripts/bench.sh load       throughput, CPU per request, latency at 1k, 10k and 100k players (~9 min)
 #   scripts/bench.sh storm      start storms at 10k and 100k players (~3 min)
 #   scripts/bench.sh relay      the relay (issue #9) against the echo floors, 200 and 1,200-byte payloads (~8 min)
 #   scripts/bench.sh memory     engine bytes per player, 1M players (~10 s)
 #   scripts/bench.sh micro      criterion micro-benchmarks (~2 min)
+#   scripts/bench.sh cluster    one server against one and two cluster nodes on a Redis; the node channel (~4 min)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 what="${1:-all}"
@@ -45,6 +46,14 @@ if [[ $what == all || $what == relay ]]; then
   "$B" relay --pairs 200 --sizes 200,1200 --secs 4 --repeat 3 --targets naive,batch,rhp
   echo "== the same, the old exempt shape (two shared addresses, loopback exempt, no per-IP relay cap)"
   "$B" relay --pairs 200 --sizes 200,1200 --secs 4 --repeat 3 --targets naive,batch,rhp --shared-ips
+fi
+if [[ $what == all || $what == cluster ]]; then
+  echo "== cluster (issue 19): one server, one node + Redis, two nodes + Redis; each session on one node"
+  "$B" run --players 10000 --secs 3 --repeat 3 --targets rhp,cluster1,cluster2 --phases closed,rate --shared-ips
+  "$B" run --players 10000 --secs 5 --repeat 3 --targets rhp,cluster1,cluster2 --phases rate
+  echo "== the node-to-node channel: direct UDP against Redis pub/sub; cross-node latency, CPU, store costs"
+  cargo test --release -q -p rhp-cluster-shell --test channel_measure -- --ignored --nocapture
+  cargo test --release -q -p rabid-hole-punch --test cluster_measure -- --ignored --nocapture --test-threads 1
 fi
 if [[ $what == all || $what == memory ]]; then
   echo "== engine memory"
