@@ -4,7 +4,7 @@
 //! on the node its players talk to: the throughput of N nodes that share a machine, with the
 //! store's cost in it (its CPU is counted as the target's).
 
-use crate::coord::{free_port, wait_ready, Target, TargetSpec};
+use crate::target::{free_port, wait_ready, Target, TargetSpec};
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};

@@ -21,6 +21,7 @@ mod memory;
 mod procfs;
 mod relay;
 mod relay_worker;
+mod target;
 #[cfg(test)]
 mod tests;
 mod worker;

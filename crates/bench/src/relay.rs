@@ -6,9 +6,10 @@
 //! all times) and fixed rate (every player sends `--pps` frames a second). The targets' CPU time
 //! comes from /proc; the figures are printed with their ratios to the floors.
 
-use crate::coord::{measured, median, merged_hist, ms, num, ratio, spawn_target, spawn_workers, sum};
-use crate::coord::{Fields, TargetSpec};
+use crate::coord::Fields;
+use crate::coord::{measured, median, merged_hist, ms, num, ratio, spawn_workers, sum};
 use crate::relay_worker::{PAYLOAD_HEAD, PAYLOAD_MAX};
+use crate::target::{spawn_target, TargetSpec};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
