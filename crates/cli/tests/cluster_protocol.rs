@@ -134,6 +134,23 @@ fn session_timeout_through_another_node() {
     assert_eq!(texts, vec!["error:session_timeout"; 3]);
 }
 
+/// Room on node 1 (host Alice, on node 1) with Bob joined through node 2, both asking for the
+/// relay, started by Alice: `password` on the creation and the join when given. Each `r:` is known
+/// to the owner once the ping sent behind it (the same way in) is answered.
+fn relayed_pair_across(c: &Cluster, password: Option<&str>) -> (Peer, Peer) {
+    let pw = password.map(|p| format!(":{p}")).unwrap_or_default();
+    let (alice, bob) = (c.peer(0), c.peer(1));
+    alice.ask(&format!("h:Room:Alice:2{pw}"), "i:Alice");
+    bob.ask(&format!("c:Room:Bob{pw}"), "i:Alice:Bob");
+    alice.expect("i:Alice:Bob");
+    alice.send("r:Room:Alice");
+    alice.ask("p:Room:Alice", "i:Alice:Bob");
+    bob.send("r:Room:Bob");
+    bob.ask("p:Room:Bob", "i:Alice:Bob");
+    alice.send("s:Room:Alice");
+    (alice, bob)
+}
+
 /// Every line node `k` wrote so far (waiting `quiet` for the last ones).
 fn log_lines(c: &Cluster, k: usize, quiet: Duration) -> Vec<String> {
     let mut v = Vec::new();
@@ -153,13 +170,7 @@ fn the_debug_logs_of_both_nodes_hold_no_password_and_no_relay_token() {
     }
     let c = Cluster::start(2, &["--log-level", "debug"]);
     let password = "TopSecret9";
-    let (alice, bob) = (c.peer(0), c.peer(1));
-    alice.ask(&format!("h:Room:Alice:2:{password}"), "i:Alice");
-    bob.ask(&format!("c:Room:Bob:{password}"), "i:Alice:Bob");
-    alice.expect("i:Alice:Bob");
-    alice.send("r:Room:Alice");
-    bob.send("r:Room:Bob");
-    alice.send("s:Room:Alice");
+    let (_alice, bob) = relayed_pair_across(&c, Some(password));
     let got = bob.recv_until(Duration::from_secs(3), |m| m.starts_with("r:")).expect("Bob's grant");
     let grant = rhp_proto::relay::Grant::parse(got.as_bytes()).expect("a grant");
     let token_hex = format!("{:016x}", grant.token);
@@ -176,4 +187,53 @@ fn the_debug_logs_of_both_nodes_hold_no_password_and_no_relay_token() {
             assert!(!has(log, secret), "{secret} in node {}'s log: {log:#?}", k + 1);
         }
     }
+}
+
+/// Relay frames at the size limit, in a cluster (the node's shell reads its sockets in batches):
+/// the longest frame a node reads whole (2,048 bytes) is relayed, whether it reaches the owner
+/// directly or through the entry node (which wraps it in a node-to-node frame: 2,079 bytes for an
+/// IPv4 player, read whole by the owner); one byte more is dropped, not cut, on either way in.
+#[test]
+fn relay_frames_at_the_size_limit_across_nodes() {
+    use rhp_proto::relay::{FromServer, Grant, ToServer};
+    use support::{recv_bytes, recv_frame};
+    if support::cluster::redis::skip() {
+        return;
+    }
+    let c = Cluster::start(2, &[]);
+    let (alice, bob) = relayed_pair_across(&c, None);
+    let wait = Duration::from_secs(3);
+    let grant = |p: &Peer| {
+        let first = recv_bytes(&p.sock, p.server, wait).expect("a datagram after s:");
+        Grant::parse(&first).unwrap_or_else(|_| panic!("grant first: {:?}", String::from_utf8_lossy(&first)))
+    };
+    let (ga, gb) = (grant(&alice), grant(&bob));
+    assert_eq!(gb.relay_at, Some(c.addr(0)), "Bob's frames go to the owner, node 1");
+    let data = |token: u64, to: u8, len: usize| {
+        let mut out = Vec::new();
+        ToServer::Data { token, to, payload: &vec![0x5A; len - 11] }.write_to(&mut out);
+        out
+    };
+    // Bob binds on node 1 (as our client does first), so the relay knows his address.
+    let bob_at_owner = Peer::new(c.addr(0));
+    let mut bind = Vec::new();
+    ToServer::Bind { token: gb.token }.write_to(&mut bind);
+    bob_at_owner.send_bytes(&bind);
+    assert!(recv_frame(&bob_at_owner.sock, c.addr(0), wait).is_some(), "bind answered");
+    // Alice → Bob on node 1's main socket: 2,048 bytes relayed, 2,049 dropped.
+    alice.send_bytes(&data(ga.token, 1, 2048));
+    let got = recv_frame(&bob_at_owner.sock, c.addr(0), wait).expect("2,048 bytes relayed");
+    assert!(
+        matches!(FromServer::parse(&got), Ok(FromServer::Data { from: 0, payload }) if payload.len() == 2037)
+    );
+    alice.send_bytes(&data(ga.token, 1, 2049));
+    assert_eq!(recv_frame(&bob_at_owner.sock, c.addr(0), Duration::from_millis(300)), None, "2,049: dropped");
+    // Bob → Alice through node 2 (the entry node forwards it to the owner in a frame).
+    bob.send_bytes(&data(gb.token, 0, 2048));
+    let got = recv_frame(&alice.sock, c.addr(0), wait).expect("2,048 bytes relayed through the entry node");
+    assert!(
+        matches!(FromServer::parse(&got), Ok(FromServer::Data { from: 1, payload }) if payload.len() == 2037)
+    );
+    bob.send_bytes(&data(gb.token, 0, 2049));
+    assert_eq!(recv_frame(&alice.sock, c.addr(0), Duration::from_millis(300)), None, "2,049: dropped");
 }

@@ -23,6 +23,7 @@
 //! node ([`rhp_cluster::Node::set_peer`]), so no node needs a list of its peers.
 #![deny(missing_docs)]
 
+mod batches;
 pub mod shell;
 pub mod store;
 pub mod view;

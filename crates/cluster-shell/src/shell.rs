@@ -4,6 +4,7 @@
 //! store request it queued as a task of its own, bounded by the request's deadline (an answer
 //! that does not come in time is never fed: the node's own deadline marks the store down).
 
+use crate::batches::{send_one, Batches, Io};
 use crate::store::{Answer, RedisStore};
 use crate::view::ClusterView;
 use rhp_cluster::frame::Shown;
@@ -24,10 +25,9 @@ use tracing::{debug, enabled, info, warn, Level};
 /// Bytes read per player datagram (as the single-node shell: a longer request is invalid
 /// anyway; a relay frame that fills the buffer is dropped).
 const RECV_BUF: usize = 2048;
-/// Datagrams read from the main socket in one turn of the loop, at most.
-const RECV_BURST: usize = 32;
-/// Bytes read per frame from another node (a player datagram plus the frame's header and MAC).
-const FRAME_BUF: usize = RECV_BUF + rhp_cluster::frame::HEADER_MAX + rhp_cluster::frame::MAC_LEN + 1;
+/// The longest frame from another node (a player datagram plus the frame's header and MAC); one
+/// that fills the buffer beyond it is dropped.
+const FRAME_MAX: usize = RECV_BUF + rhp_cluster::frame::HEADER_MAX + rhp_cluster::frame::MAC_LEN;
 /// A failed receive backs off this long, so a persistent socket error cannot spin the CPU.
 const RECV_ERROR_PAUSE: Duration = Duration::from_millis(10);
 /// The store's errors are logged at most once per this interval (with a count of the others).
@@ -66,7 +66,9 @@ impl Sockets {
         [v6(Some(&self.main)), v6(self.alt.as_ref()), v6(Some(&self.cluster))]
     }
 
-    async fn send(&self, tx: &Transmit, v6: [bool; 3]) {
+    /// Sends `tx` from the socket it names: the main socket's and the cluster socket's through
+    /// their batches in `io` (the alternate socket's few STUN answers at once).
+    async fn send(&self, tx: &Transmit, v6: [bool; 3], main: &mut Batches, cluster: &mut Batches) {
         let Some(socket) = self.socket(tx.via) else { return };
         let v6 = match tx.via {
             SocketId::MAIN => v6[0],
@@ -74,13 +76,10 @@ impl Sockets {
             _ => v6[2],
         };
         let to = rhp_io::on_socket(tx.to, v6);
-        // At once when the socket can take it (the usual case); else waited for.
-        let sent = match socket.try_send_to(&tx.data, to) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => socket.send_to(&tx.data, to).await,
-            other => other,
-        };
-        if let Err(e) = sent {
-            debug!("send to {} from {} failed: {e}", tx.to, tx.via);
+        match tx.via {
+            SocketId::MAIN => main.send(socket, to, &tx.data).await,
+            v if v == CLUSTER => cluster.send(socket, to, &tx.data).await,
+            _ => send_one(socket, to, &tx.data).await,
         }
     }
 }
@@ -122,10 +121,8 @@ pub async fn run(
 ) {
     tokio::pin!(shutdown);
     let (answers_tx, mut answers) = mpsc::unbounded_channel::<StoreAnswer>();
-    let mut main_rx = vec![0u8; RECV_BUF + 1];
+    let mut io = Io::new(RECV_BUF, FRAME_MAX);
     let mut alt_rx = vec![0u8; RECV_BUF + 1];
-    let mut cluster_rx = vec![0u8; FRAME_BUF];
-    let mut tx = Transmit::empty();
     let v6 = sockets.families();
     let mut errors = ErrorLog { last: None, quiet: 0 };
     let mut next_view = Instant::now();
@@ -137,7 +134,7 @@ pub async fn run(
         if node.poll_timeout().is_some_and(|d| d <= now) {
             node.handle_input(Input::Timeout(now));
         }
-        drain(&mut node, &sockets, v6, &view, &store, &answers_tx, &mut tx).await;
+        drain(&mut node, &sockets, v6, &view, &store, &answers_tx, &mut io).await;
         if now >= next_view {
             next_view = now + VIEW_EVERY;
             view.update(node.status());
@@ -175,24 +172,11 @@ pub async fn run(
                     view.store_failed(e);
                 }
             },
-            got = sockets.main.recv_from(&mut main_rx) => {
-                feed(&mut node, SocketId::MAIN, got, &main_rx).await;
-                // What else is queued already is read now, without going round the loop (the
-                // select, the timer, the monitor) for each datagram; bounded, so the answers
-                // queued meanwhile stay few and the other sockets wait little.
-                for _ in 1..RECV_BURST {
-                    match sockets.main.try_recv_from(&mut main_rx) {
-                        Ok(got) => feed(&mut node, SocketId::MAIN, Ok(got), &main_rx).await,
-                        Err(_) => break,
-                    }
-                }
-            }
+            got = io.main.recv(&sockets.main) => batch_in(&mut node, SocketId::MAIN, got, &io.main).await,
             got = recv_opt(sockets.alt.as_ref(), &mut alt_rx) => {
                 feed(&mut node, ALT, got, &alt_rx).await;
             }
-            got = sockets.cluster.recv_from(&mut cluster_rx) => {
-                feed(&mut node, CLUSTER, got, &cluster_rx).await;
-            }
+            got = io.cluster.recv(&sockets.cluster) => batch_in(&mut node, CLUSTER, got, &io.cluster).await,
             () = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)) => {
                 node.handle_input(Input::Timeout(Instant::now()));
             }
@@ -203,29 +187,50 @@ pub async fn run(
 /// Feeds one received datagram (a relay frame cut by the buffer is dropped; an error backs off).
 async fn feed(node: &mut Node, via: SocketId, got: io::Result<(usize, SocketAddr)>, buf: &[u8]) {
     match got {
-        Ok((n, from)) => {
-            let data = buf.get(..n).unwrap_or(buf);
-            // A datagram that filled the buffer may have been cut: a relay frame or a frame
-            // from a node is passed on whole or not at all (a request is answered as invalid).
-            if n >= buf.len() && (via == CLUSTER || rhp_proto::relay::is_frame(data)) {
-                debug!("datagram of {n} bytes from {from} on {via} dropped: too long");
-                return;
-            }
-            if enabled!(Level::DEBUG) {
-                if via == CLUSTER {
-                    debug!("in  {from} {via} {n} bytes: {}", Shown(data));
-                } else {
-                    debug!("in  {from} {via} {n} bytes: {}", Redacted(data));
+        Ok((n, from)) => feed_one(node, via, from, buf.get(..n).unwrap_or(buf), n >= buf.len()),
+        Err(e) => {
+            warn!("receive on {via} failed: {e}");
+            tokio::time::sleep(RECV_ERROR_PAUSE).await;
+        }
+    }
+}
+
+/// Feeds what one receive on `via` read into `batch` (in one system call on Linux); an error
+/// backs off.
+async fn batch_in(node: &mut Node, via: SocketId, got: io::Result<usize>, batch: &Batches) {
+    match got {
+        Ok(n) => {
+            for i in 0..n {
+                if let Some((data, from, cut)) = batch.get(i) {
+                    feed_one(node, via, from, data, cut);
                 }
             }
-            let from = rhp_io::canonical(from);
-            node.handle_input(Input::Datagram { now: Instant::now(), via, from, data });
         }
         Err(e) => {
             warn!("receive on {via} failed: {e}");
             tokio::time::sleep(RECV_ERROR_PAUSE).await;
         }
     }
+}
+
+/// Feeds `data` from `from` on `via`; `cut`: it filled the buffer and may have been cut, so a
+/// relay frame or a frame from a node is dropped (passed on whole or not at all; a request is
+/// answered as invalid).
+fn feed_one(node: &mut Node, via: SocketId, from: SocketAddr, data: &[u8], cut: bool) {
+    let n = data.len();
+    if cut && (via == CLUSTER || rhp_proto::relay::is_frame(data)) {
+        debug!("datagram of {n} bytes from {from} on {via} dropped: too long");
+        return;
+    }
+    if enabled!(Level::DEBUG) {
+        if via == CLUSTER {
+            debug!("in  {from} {via} {n} bytes: {}", Shown(data));
+        } else {
+            debug!("in  {from} {via} {n} bytes: {}", Redacted(data));
+        }
+    }
+    let from = rhp_io::canonical(from);
+    node.handle_input(Input::Datagram { now: Instant::now(), via, from, data });
 }
 
 /// Sends what the node queued and starts what it asks of the store.
@@ -236,8 +241,9 @@ async fn drain(
     view: &ClusterView,
     store: &RedisStore,
     answers: &mpsc::UnboundedSender<StoreAnswer>,
-    tx: &mut Transmit,
+    io: &mut Io,
 ) {
+    let tx = &mut io.out;
     while node.poll_transmit(tx) {
         if enabled!(Level::DEBUG) {
             if tx.via == CLUSTER {
@@ -246,8 +252,10 @@ async fn drain(
                 debug!("out {} {} {} bytes: {}", tx.to, tx.via, tx.data.len(), Redacted(&tx.data));
             }
         }
-        sockets.send(tx, v6).await;
+        sockets.send(tx, v6, &mut io.main, &mut io.cluster).await;
     }
+    io.main.flush(&sockets.main).await;
+    io.cluster.flush(&sockets.cluster).await;
     while let Some(request) = node.poll_store() {
         view.store_started(&request.op);
         let store = store.clone();

@@ -27,6 +27,8 @@ mod batched;
 mod driver;
 pub mod monitor;
 mod single;
+#[cfg(target_os = "linux")]
+pub mod socket_batch;
 
 use crate::engine::Engine;
 use crate::store::SessionStore;

@@ -4,13 +4,12 @@
 
 use super::batch::{RecvBatch, SendBatch};
 use super::driver::{feed, log_out, MainIo, Sockets, RECV_BUF, RECV_ERROR_PAUSE};
+use super::socket_batch::{recv_queued, send_all};
 use crate::engine::Engine;
 use crate::store::SessionStore;
 use rhp_io::{SocketId, Transmit};
 use std::io;
-use std::os::fd::AsRawFd;
 use std::time::Instant;
-use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tracing::warn;
 
@@ -47,24 +46,9 @@ impl MainIo for Batched {
 
     async fn receive<S: SessionStore>(&mut self, sockets: &Sockets, engine: &mut Engine<S>) {
         let socket = sockets.main();
-        let fd = socket.as_raw_fd();
         for _ in 0..BATCHES_PER_WAKE {
-            // A short batch means the queue is empty: the closure then reports WouldBlock, so
-            // tokio drops the socket's readiness in the same step (a datagram arriving since
-            // raises a new edge) instead of a second call just to hear EAGAIN.
-            let rx = &mut self.rx;
-            let mut short = 0;
-            let received = socket.try_io(Interest::READABLE, || {
-                let n = rx.recv(fd)?;
-                if n < rx.capacity() {
-                    short = n;
-                    return Err(io::Error::from(io::ErrorKind::WouldBlock));
-                }
-                Ok(n)
-            });
-            let got = match received {
+            let got = match recv_queued(socket, &mut self.rx) {
                 Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => short,
                 Err(e) => {
                     warn!("receive failed: {e}");
                     tokio::time::sleep(RECV_ERROR_PAUSE).await;
@@ -103,34 +87,7 @@ impl MainIo for Batched {
             if self.tx.is_empty() {
                 return;
             }
-            send_batch(sockets.main(), &mut self.tx).await;
-        }
-    }
-}
-
-/// Sends every datagram in `tx`, waiting while the socket's send buffer is full; a datagram the
-/// kernel refuses is logged and dropped.
-async fn send_batch(socket: &UdpSocket, tx: &mut SendBatch) {
-    let fd = socket.as_raw_fd();
-    while !tx.is_empty() {
-        match socket.try_io(Interest::WRITABLE, || tx.send(fd)) {
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                if let Err(e) = socket.writable().await {
-                    warn!("waiting to send failed: {e}; {} datagrams dropped", tx.len());
-                    while !tx.is_empty() {
-                        tx.skip_front();
-                    }
-                }
-            }
-            Err(e) => {
-                if let Some((Some(to), _)) = tx.front() {
-                    warn!("send to {to} failed: {e}");
-                } else {
-                    warn!("send failed: {e}");
-                }
-                tx.skip_front();
-            }
+            send_all(sockets.main(), &mut self.tx).await;
         }
     }
 }
