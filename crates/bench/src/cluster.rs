@@ -4,7 +4,7 @@
 //! on the node its players talk to: the throughput of N nodes that share a machine, with the
 //! store's cost in it (its CPU is counted as the target's).
 
-use crate::target::{free_port, wait_ready, Target, TargetSpec};
+use crate::target::{free_port, serve_command, wait_ready, Target, TargetSpec};
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -59,15 +59,7 @@ pub(crate) fn spawn(spec: &TargetSpec, n: usize) -> Result<Target, String> {
     for id in 1..=n {
         let port = free_port().map_err(|e| e.to_string())?;
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let mut c = Command::new(&spec.server_bin);
-        c.args(["serve", "--bind", "127.0.0.1", "--port", &port.to_string(), "--no-log-file"]);
-        c.args(["--log-level", "warn", "--player-timeout-ms", "60000"]);
-        if spec.shared_ips {
-            // As the `rhp` target in that mode: the per-IP caps lifted, loopback exempt.
-            c.args(["--create-rate", "0", "--max-sessions-per-ip", "0", "--max-players-per-ip", "0"]);
-        } else {
-            c.arg("--reflection-loopback");
-        }
+        let mut c = serve_command(spec, port);
         c.args(["--cluster-store", &url, "--node-id", &id.to_string(), "--cluster-bind", "127.0.0.1:0"]);
         c.arg("--cluster-secret-file").arg(&secret);
         c.args(&spec.server_flags);

@@ -79,6 +79,22 @@ pub(crate) struct TargetSpec<'a> {
     pub shared_ips: bool,
 }
 
+/// `serve` on 127.0.0.1:`port` as every server target runs it (a cluster node adds its own flags,
+/// then `spec.server_flags`).
+pub(crate) fn serve_command(spec: &TargetSpec, port: u16) -> Command {
+    let mut c = Command::new(&spec.server_bin);
+    c.args(["serve", "--bind", "127.0.0.1", "--port", &port.to_string(), "--no-log-file"]);
+    c.args(["--log-level", "warn", "--player-timeout-ms", "60000"]);
+    if spec.shared_ips {
+        // The loader's players share a few loopback addresses: lift the per-IP caps.
+        c.args(["--create-rate", "0", "--max-sessions-per-ip", "0", "--max-players-per-ip", "0"]);
+    } else {
+        // Production-shaped: one address per player, the budget applied to them.
+        c.arg("--reflection-loopback");
+    }
+    c
+}
+
 /// Starts a target as its own process on a free loopback port and waits until it answers.
 pub(crate) fn spawn_target(spec: &TargetSpec) -> Result<Target, String> {
     let name = spec.name;
@@ -92,16 +108,7 @@ pub(crate) fn spawn_target(spec: &TargetSpec) -> Result<Target, String> {
             c
         }
         _ => {
-            let mut c = Command::new(&spec.server_bin);
-            c.args(["serve", "--bind", "127.0.0.1", "--port", &port.to_string(), "--no-log-file"]);
-            c.args(["--log-level", "warn", "--player-timeout-ms", "60000"]);
-            if spec.shared_ips {
-                // The loader's players share a few loopback addresses: lift the per-IP caps.
-                c.args(["--create-rate", "0", "--max-sessions-per-ip", "0", "--max-players-per-ip", "0"]);
-            } else {
-                // Production-shaped: one address per player, the budget applied to them.
-                c.arg("--reflection-loopback");
-            }
+            let mut c = serve_command(spec, port);
             c.args(&spec.server_flags);
             c
         }

@@ -66,8 +66,9 @@ impl Sockets {
         [v6(Some(&self.main)), v6(self.alt.as_ref()), v6(Some(&self.cluster))]
     }
 
-    /// Sends `tx` from the socket it names: the main socket's and the cluster socket's through
-    /// their batches in `io` (the alternate socket's few STUN answers at once).
+    /// Sends `tx` from the socket it names: the main socket's and the cluster socket's into their
+    /// batches `main` and `cluster` (written out by the caller), the alternate socket's few STUN
+    /// answers at once.
     async fn send(&self, tx: &Transmit, v6: [bool; 3], main: &mut Batches, cluster: &mut Batches) {
         let Some(socket) = self.socket(tx.via) else { return };
         let v6 = match tx.via {
@@ -213,6 +214,20 @@ async fn batch_in(node: &mut Node, via: SocketId, got: io::Result<usize>, batch:
     }
 }
 
+/// A datagram as the DEBUG log shows it: a node's frame by its header with the player's datagram
+/// inside redacted ([`Shown`]), a player's datagram redacted ([`Redacted`]).
+struct Logged<'a>(SocketId, &'a [u8]);
+
+impl std::fmt::Display for Logged<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0 == CLUSTER {
+            Shown(self.1).fmt(f)
+        } else {
+            Redacted(self.1).fmt(f)
+        }
+    }
+}
+
 /// Feeds `data` from `from` on `via`; `cut`: it filled the buffer and may have been cut, so a
 /// relay frame or a frame from a node is dropped (passed on whole or not at all; a request is
 /// answered as invalid).
@@ -223,11 +238,7 @@ fn feed_one(node: &mut Node, via: SocketId, from: SocketAddr, data: &[u8], cut: 
         return;
     }
     if enabled!(Level::DEBUG) {
-        if via == CLUSTER {
-            debug!("in  {from} {via} {n} bytes: {}", Shown(data));
-        } else {
-            debug!("in  {from} {via} {n} bytes: {}", Redacted(data));
-        }
+        debug!("in  {from} {via} {n} bytes: {}", Logged(via, data));
     }
     let from = rhp_io::canonical(from);
     node.handle_input(Input::Datagram { now: Instant::now(), via, from, data });
@@ -246,11 +257,7 @@ async fn drain(
     let tx = &mut io.out;
     while node.poll_transmit(tx) {
         if enabled!(Level::DEBUG) {
-            if tx.via == CLUSTER {
-                debug!("out {} {} {} bytes: {}", tx.to, tx.via, tx.data.len(), Shown(&tx.data));
-            } else {
-                debug!("out {} {} {} bytes: {}", tx.to, tx.via, tx.data.len(), Redacted(&tx.data));
-            }
+            debug!("out {} {} {} bytes: {}", tx.to, tx.via, tx.data.len(), Logged(tx.via, &tx.data));
         }
         sockets.send(tx, v6, &mut io.main, &mut io.cluster).await;
     }
